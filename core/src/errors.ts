@@ -1,0 +1,41 @@
+/**
+ * Stable error codes. A code is documented in docs/errors.md and never reused for another meaning.
+ * `retryable` tells a caller whether the same input may succeed later.
+ */
+export const ERROR_CODES = {
+  INGEST_PARSE_INVALID_JSON: { retryable: false, summary: 'The record is not valid JSON.' },
+  INGEST_PARSE_UNRECOGNISED: { retryable: false, summary: 'The record does not match the format.' },
+  INGEST_EVENT_INVALID: { retryable: false, summary: 'The record is not a valid canonical event.' },
+  INGEST_BODY_TOO_LARGE: { retryable: false, summary: 'The request body exceeds ingest.maxBodyBytes.' },
+  INGEST_UNAUTHENTICATED: { retryable: false, summary: 'The collector token is missing or unknown.' },
+  INGEST_BACKPRESSURE: { retryable: true, summary: 'The pipeline is saturated; retry after Retry-After.' },
+  INGEST_UNSUPPORTED_MEDIA_TYPE: { retryable: false, summary: 'The Content-Type is not NDJSON or JSON.' },
+  CONFIG_INVALID: { retryable: false, summary: 'The configuration does not match its schema.' },
+  CONFIG_FILE_UNREADABLE: { retryable: false, summary: 'The configuration file cannot be read or parsed.' },
+  BUS_PUBLISH_FAILED: { retryable: true, summary: 'The bus did not acknowledge a publish.' },
+  STORE_INSERT_FAILED: { retryable: true, summary: 'The store rejected or failed an insert.' },
+  ALERT_DELIVERY_FAILED: { retryable: true, summary: 'A receiver did not accept a notification.' },
+  ALERT_DELIVERY_REJECTED: { retryable: false, summary: 'A receiver rejected a notification permanently.' },
+} as const satisfies Record<string, { retryable: boolean; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ApiwatchError {
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+}
+
+export function apiwatchError(code: ErrorCode, message: string): ApiwatchError {
+  return { code, message, retryable: ERROR_CODES[code].retryable };
+}
+
+/** Thrown only for bad start-up input (config, flags); data paths return Result values. */
+export class StartupError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'StartupError';
+    this.code = code;
+  }
+}

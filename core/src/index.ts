@@ -1,0 +1,15 @@
+export * from './bus/types.ts';
+export { MemoryBus } from './bus/memory.ts';
+export { KafkaBus } from './bus/kafka.ts';
+export * from './config/schema.ts';
+export { applyEnvOverrides, ENV_PREFIX, loadConfig } from './config/load.ts';
+export * from './errors.ts';
+export { createLogger, type Logger } from './log.ts';
+export { actorEntity, actorKey } from './model/actor.ts';
+export { buildEvent, type EventDraft, inferAuthOutcome, stableEventId } from './model/build.ts';
+export * from './model/event.ts';
+export * from './model/finding.ts';
+export { apiEventValidator, findingValidator, type Validator } from './model/validate.ts';
+export * from './result.ts';
+export { ChdbStore } from './store/chdb.ts';
+export type { Store } from './store/types.ts';

@@ -1,0 +1,35 @@
+import type { ApiEvent } from './event.ts';
+
+/**
+ * The acting principal of a call, as a detector should reason about it (DESIGN.md §3): the
+ * credential fingerprint, else the user, else the calling service, else the client IP.
+ *
+ * When authentication failed, the identity the caller *claimed* is unverified: every guessed
+ * password or key has its own fingerprint, so keying on it would scatter one attacker over
+ * thousands of actors. For a failed call the actor is therefore the origin — the calling service
+ * when the transport verified it (mTLS), else the client IP.
+ */
+export function actorKey(event: ApiEvent): string {
+  const id = event.identity;
+  if (id.auth === 'failure') {
+    if (id.credential.kind === 'mtls' && id.service) return `service:${id.service}`;
+    return ipActor(event);
+  }
+  if (id.credential.fingerprint) return `credential:${id.credential.fingerprint}`;
+  if (id.user) return `user:${id.user}`;
+  if (id.service) return `service:${id.service}`;
+  return ipActor(event);
+}
+
+function ipActor(event: ApiEvent): string {
+  return `ip:${event.client.ip ?? event.client.peerIp ?? 'unknown'}`;
+}
+
+/** Splits an actor key into the finding entity it names. */
+export function actorEntity(key: string): { kind: 'credential' | 'user' | 'service' | 'ip'; id: string } {
+  const colon = key.indexOf(':');
+  const kind = key.slice(0, colon);
+  const id = key.slice(colon + 1);
+  if (kind === 'credential' || kind === 'user' || kind === 'service' || kind === 'ip') return { kind, id };
+  throw new Error(`not an actor key: ${key}`);
+}
