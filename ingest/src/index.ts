@@ -1,0 +1,8 @@
+export { loadIdentityContext } from './identity/key.ts';
+export { createIdentityContext, type IdentityContext } from './identity/context.ts';
+export { redactSecrets } from './identity/redact.ts';
+export { findParser, formatIds, PARSERS } from './parsers/registry.ts';
+export type { ParseContext, ParseError, Parser, RawRecord } from './parsers/types.ts';
+export { defaultCollectorToken, sha256Hex } from './server/auth.ts';
+export { createIngestServer, type IngestServerOptions } from './server/ingest.ts';
+export { documentRecords, readRecords } from './sources/records.ts';

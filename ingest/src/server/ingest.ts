@@ -1,0 +1,196 @@
+import {
+  type ApiEvent,
+  apiEventValidator,
+  apiwatchError,
+  actorKey,
+  type Bus,
+  type BusMessage,
+  type DlqRecord,
+  type ErrorCode,
+  type Logger,
+} from '@apiwatch/core';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { redactSecrets } from '../identity/redact.ts';
+import { authenticateCollector, type CollectorCredential } from './auth.ts';
+
+export interface IngestServerOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  maxRecordsPerRequest: number;
+  collectors: readonly CollectorCredential[];
+  bus: Bus;
+  log: Logger;
+}
+
+export interface RejectedRecord {
+  index: number;
+  code: ErrorCode;
+  reason: string;
+}
+
+export interface IngestCounters {
+  accepted: number;
+  rejected: number;
+  throttled: number;
+  unauthenticated: number;
+}
+
+const MEDIA_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/json'];
+
+/**
+ * `POST /v1/events`: canonical events as NDJSON or a JSON array. Valid records are published and
+ * invalid ones are reported one by one (and sent to the DLQ, redacted) in the same response.
+ * Bad input never yields a 500; a saturated bus yields 429 with Retry-After.
+ */
+export async function createIngestServer(opts: IngestServerOptions): Promise<{
+  app: FastifyInstance;
+  counters: IngestCounters;
+  url: () => string;
+}> {
+  const counters: IngestCounters = { accepted: 0, rejected: 0, throttled: 0, unauthenticated: 0 };
+  const app = Fastify({ bodyLimit: opts.maxBodyBytes, logger: false, return503OnClosing: true });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(MEDIA_TYPES, { parseAs: 'string', bodyLimit: opts.maxBodyBytes }, (_req, body, done) =>
+    done(null, body),
+  );
+  app.addContentTypeParser('*', (_req, _payload, done) => {
+    const e = apiwatchError('INGEST_UNSUPPORTED_MEDIA_TYPE', `use one of ${MEDIA_TYPES.join(', ')}`);
+    done(Object.assign(new Error(e.message), { statusCode: 415, apiwatch: e }), undefined);
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string; apiwatch?: unknown }, _req, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 413 || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply
+        .code(413)
+        .send({ error: apiwatchError('INGEST_BODY_TOO_LARGE', `body larger than ${opts.maxBodyBytes} bytes; send smaller batches`) });
+    }
+    if (status < 500) {
+      return reply.code(status).send({ error: error.apiwatch ?? { code: error.code ?? 'BAD_REQUEST', message: error.message } });
+    }
+    opts.log.error({ err: error }, 'ingest request failed inside apiwatch.');
+    return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error; see apiwatch logs' } });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/metrics', async (_req, reply) => {
+    reply.type('text/plain; version=0.0.4');
+    return [
+      '# HELP apiwatch_ingest_events_total Events accepted by ingest.',
+      '# TYPE apiwatch_ingest_events_total counter',
+      `apiwatch_ingest_events_total ${counters.accepted}`,
+      '# HELP apiwatch_ingest_rejected_total Records rejected by ingest (sent to the DLQ).',
+      '# TYPE apiwatch_ingest_rejected_total counter',
+      `apiwatch_ingest_rejected_total ${counters.rejected}`,
+      '# HELP apiwatch_ingest_throttled_total Requests answered 429 under backpressure.',
+      '# TYPE apiwatch_ingest_throttled_total counter',
+      `apiwatch_ingest_throttled_total ${counters.throttled}`,
+      '',
+    ].join('\n');
+  });
+
+  app.post('/v1/events', async (req, reply) => {
+    const collector = authenticateCollector(req.headers.authorization, opts.collectors);
+    if (!collector) {
+      counters.unauthenticated++;
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="apiwatch-ingest"')
+        .send({ error: apiwatchError('INGEST_UNAUTHENTICATED', 'send Authorization: Bearer <collector token>') });
+    }
+    if (opts.bus.saturated()) {
+      counters.throttled++;
+      return reply
+        .code(429)
+        .header('retry-after', '1')
+        .send({ error: apiwatchError('INGEST_BACKPRESSURE', 'the pipeline is saturated; retry after 1 s') });
+    }
+    const body = typeof req.body === 'string' ? req.body : '';
+    const { records, framingError } = frame(body);
+    if (framingError) {
+      return reply.code(400).send({ error: apiwatchError('INGEST_PARSE_INVALID_JSON', framingError) });
+    }
+    if (records.length > opts.maxRecordsPerRequest) {
+      return reply.code(413).send({
+        error: apiwatchError('INGEST_BODY_TOO_LARGE', `more than ${opts.maxRecordsPerRequest} records; send smaller batches`),
+      });
+    }
+    const now = Date.now();
+    const valid: BusMessage<ApiEvent>[] = [];
+    const rejected: RejectedRecord[] = [];
+    const dlq: BusMessage<DlqRecord>[] = [];
+    records.forEach((rec, index) => {
+      const failure = (code: ErrorCode, reason: string) => {
+        rejected.push({ index, code, reason });
+        dlq.push({
+          key: collector,
+          value: { ts: now, source: 'canonical', collector, code, reason, raw: redactSecrets(rec.text).slice(0, 16_384) },
+        });
+      };
+      if (rec.error) return failure('INGEST_PARSE_INVALID_JSON', rec.error);
+      const value = rec.value as ApiEvent;
+      if (!apiEventValidator.check(value)) return failure('INGEST_EVENT_INVALID', apiEventValidator.explain(value));
+      value.ingestTs = now;
+      value.source.collector = collector;
+      valid.push({ key: actorKey(value), value });
+    });
+    await opts.bus.publish('events', valid);
+    if (dlq.length > 0) await opts.bus.publish('dlq', dlq);
+    counters.accepted += valid.length;
+    counters.rejected += rejected.length;
+    const status = valid.length === 0 && rejected.length > 0 ? 400 : 200;
+    return reply.code(status).send({ accepted: valid.length, rejected });
+  });
+
+  await app.listen({ host: opts.host, port: opts.port });
+  return {
+    app,
+    counters,
+    url: () => {
+      const address = app.server.address();
+      if (!address || typeof address === 'string') return String(address);
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${host}:${address.port}`;
+    },
+  };
+}
+
+interface FramedRecord {
+  text: string;
+  value?: unknown;
+  error?: string;
+}
+
+/** A JSON array, one JSON object, or NDJSON (one invalid line does not spoil the others). */
+function frame(body: string): { records: FramedRecord[]; framingError?: string } {
+  const trimmed = body.trim();
+  if (trimmed.length === 0) return { records: [] };
+  if (trimmed.startsWith('[')) {
+    try {
+      const arr: unknown = JSON.parse(trimmed);
+      if (!Array.isArray(arr)) return { records: [], framingError: 'expected a JSON array' };
+      return { records: arr.map((value) => ({ text: JSON.stringify(value), value })) };
+    } catch (e) {
+      return { records: [], framingError: `the body is not a valid JSON array: ${(e as Error).message}` };
+    }
+  }
+  const records: FramedRecord[] = [];
+  for (const line of trimmed.split('\n')) {
+    if (line.trim().length === 0) continue;
+    try {
+      records.push({ text: line, value: JSON.parse(line) });
+    } catch (e) {
+      records.push({ text: line, error: (e as Error).message });
+    }
+  }
+  // A pretty-printed single object spans lines: accept it whole when the lines alone fail.
+  if (records.length > 1 && records.every((r) => r.error) && trimmed.startsWith('{')) {
+    try {
+      return { records: [{ text: trimmed, value: JSON.parse(trimmed) }] };
+    } catch {
+      // fall through: report line by line
+    }
+  }
+  return { records };
+}

@@ -1,0 +1,75 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { RawRecord } from '../parsers/types.ts';
+
+/**
+ * Frames an input stream into records: NDJSON, one JSON object (pretty-printed or not), a JSON
+ * array, or text lines. Line-oriented input is streamed; a multi-line JSON document is read whole.
+ */
+export async function* readRecords(input: Readable, framing: 'json' | 'text' | 'auto'): AsyncGenerator<RawRecord> {
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })[Symbol.asyncIterator]();
+  let first: string | undefined;
+  for (;;) {
+    const next = await lines.next();
+    if (next.done) return;
+    if (next.value.trim().length > 0) {
+      first = next.value;
+      break;
+    }
+  }
+  const head = first.trimStart();
+  const jsonish = framing !== 'text' && (head.startsWith('[') || head.startsWith('{'));
+  if (jsonish) {
+    const single = tryParse(first);
+    if (single.ok && !Array.isArray(single.value)) {
+      // NDJSON (or a single one-line object): stream line by line.
+      yield { text: first, json: single.value };
+      for (;;) {
+        const next = await lines.next();
+        if (next.done) return;
+        const line = next.value;
+        if (line.trim().length === 0) continue;
+        const parsed = tryParse(line);
+        yield parsed.ok ? { text: line, json: parsed.value } : { text: line };
+      }
+    }
+    // A JSON array or a multi-line document: read it whole.
+    let text = first;
+    for (;;) {
+      const next = await lines.next();
+      if (next.done) break;
+      text += `\n${next.value}`;
+    }
+    const whole = tryParse(text);
+    if (!whole.ok) {
+      // Not one document after all: hand each line over so the parser can report it.
+      for (const line of text.split('\n')) if (line.trim()) yield { text: line };
+      return;
+    }
+    yield* documentRecords(whole.value);
+    return;
+  }
+  yield { text: first };
+  for (;;) {
+    const next = await lines.next();
+    if (next.done) return;
+    if (next.value.trim().length > 0) yield { text: next.value };
+  }
+}
+
+/** Records of an already-parsed JSON document: each element of an array, or the value itself. */
+export function* documentRecords(value: unknown): Generator<RawRecord> {
+  if (Array.isArray(value)) {
+    for (const item of value) yield { text: JSON.stringify(item), json: item };
+  } else {
+    yield { text: JSON.stringify(value), json: value };
+  }
+}
+
+function tryParse(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
