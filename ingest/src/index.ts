@@ -6,3 +6,4 @@ export type { ParseContext, ParseError, Parser, RawRecord } from './parsers/type
 export { defaultCollectorToken, sha256Hex } from './server/auth.ts';
 export { createIngestServer, type IngestServerOptions } from './server/ingest.ts';
 export { documentRecords, readRecords } from './sources/records.ts';
+export { loadPosition, savePosition, type TailPosition, tailFile } from './sources/tail.ts';

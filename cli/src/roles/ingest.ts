@@ -1,0 +1,32 @@
+import type { Bus, Config, Logger } from '@apiwatch/core';
+import { createIngestServer, defaultCollectorToken } from '@apiwatch/ingest';
+
+export async function startIngestRole(config: Config, bus: Bus, log: Logger): Promise<{ url: string; stop(): Promise<void> }> {
+  const collectors = [...config.ingest.collectors];
+  let tokenFile: string | null = null;
+  if (collectors.length === 0) {
+    const generated = defaultCollectorToken(config.dataDir);
+    collectors.push(generated.credential);
+    tokenFile = generated.file;
+  }
+  const server = await createIngestServer({
+    host: config.ingest.listen.host,
+    port: config.ingest.listen.port,
+    maxBodyBytes: config.ingest.maxBodyBytes,
+    maxRecordsPerRequest: config.ingest.maxRecordsPerRequest,
+    collectors,
+    bus,
+    log,
+  });
+  const url = server.url();
+  log.info(
+    { url: `${url}/v1/events`, collectors: collectors.map((c) => c.id), ...(tokenFile ? { tokenFile } : {}) },
+    'ingest listening.',
+  );
+  return {
+    url,
+    async stop() {
+      await server.app.close();
+    },
+  };
+}

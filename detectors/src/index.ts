@@ -1,0 +1,4 @@
+export { bruteForce } from './auth/brute-force.ts';
+export { DETECTORS } from './registry.ts';
+export { DetectionEngine, resolveDetectorConfigs } from './runtime/engine.ts';
+export type { Detector, DetectorContext, DetectorInstance } from './runtime/types.ts';

@@ -1,0 +1,1 @@
+export { KAFKA_BROKER, REDIS_URL, requireService, uniqueName } from './services.ts';
