@@ -8,6 +8,7 @@ export { createLogger, type Logger } from './log.ts';
 export { actorEntity, actorKey } from './model/actor.ts';
 export { buildEvent, type EventDraft, inferAuthOutcome, stableEventId } from './model/build.ts';
 export * from './model/event.ts';
+export { exampleFinding } from './model/examples.ts';
 export * from './model/finding.ts';
 export { apiEventValidator, findingValidator, type Validator } from './model/validate.ts';
 export * from './result.ts';

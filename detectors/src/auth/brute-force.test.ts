@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type ApiEvent, buildEvent, findingValidator, loadConfig } from '@apiwatch/core';
+import { DetectionEngine } from '../runtime/engine.ts';
+
+const T0 = Date.UTC(2026, 2, 2, 10, 0, 0);
+
+function call(sec: number, ip: string, status: number, user: string | null = null, path = '/api/login'): ApiEvent {
+  return buildEvent({
+    ts: T0 + sec * 1000,
+    method: 'POST',
+    path,
+    status,
+    sourceKind: 'test',
+    raw: `${sec}|${ip}|${status}|${user}|${path}`,
+    clientIp: ip,
+    user,
+    credentialKind: user ? 'basic' : 'none',
+  });
+}
+
+function run(events: ApiEvent[], detectors: Record<string, Record<string, unknown>> = {}) {
+  const config = loadConfig(undefined, {});
+  const engine = new DetectionEngine({ ...config.detect, detectors });
+  const findings = events.flatMap((e) => engine.push(e));
+  findings.push(...engine.drain());
+  return findings.filter((f) => f.detector === 'auth.brute_force');
+}
+
+test('positive: 30 failed logins from one IP in 30 s against many accounts raise one finding naming the IP', () => {
+  const events = Array.from({ length: 30 }, (_, i) => call(i, '203.0.113.9', 401, `victim${i % 7}`));
+  const findings = run(events);
+  assert.equal(findings.length, 1);
+  const f = findings[0]!;
+  assert.deepEqual(f.entity, { kind: 'ip', id: '203.0.113.9' });
+  assert.equal(f.route, '/api/login');
+  assert.equal(f.method, 'POST');
+  assert.equal(f.owasp, 'API2:2023');
+  assert.equal(f.firstSeen, T0);
+  assert.equal(f.lastSeen, T0 + 9000, 'raised when the 10th failure lands inside the window');
+  assert.equal(f.evidence.threshold, 10);
+  assert.equal(f.evidence.sampleEventIds.length, 10);
+  assert.ok((f.evidence.details.targets as string[]).includes('victim0'));
+  assert.ok(findingValidator.check(f), findingValidator.explain(f));
+});
+
+test('negative: the same number of failures spread wider than the window raise nothing', () => {
+  // One failure every 7 s: never 10 within 60 s.
+  const events = Array.from({ length: 40 }, (_, i) => call(i * 7, '203.0.113.9', 401));
+  assert.equal(run(events).length, 0);
+});
+
+test('negative: busy benign traffic with scattered 401s from many clients raises nothing', () => {
+  const events: ApiEvent[] = [];
+  for (let i = 0; i < 5000; i++) {
+    const ip = `198.51.100.${i % 50}`;
+    events.push(call(i * 0.2, ip, i % 37 === 0 ? 401 : 200, null, `/api/orders/${i}`));
+  }
+  assert.equal(run(events).length, 0);
+});
+
+test('negative: many successes from one actor are not failures', () => {
+  const events = Array.from({ length: 100 }, (_, i) => call(i * 0.1, '203.0.113.9', 200, 'alice'));
+  assert.equal(run(events).length, 0);
+});
+
+test('one finding per episode; a new episode after the quiet period is reported again', () => {
+  const first = Array.from({ length: 50 }, (_, i) => call(i, '203.0.113.9', 401));
+  const second = Array.from({ length: 20 }, (_, i) => call(2000 + i, '203.0.113.9', 401));
+  const findings = run([...first, ...second]);
+  assert.equal(findings.length, 2);
+  assert.notEqual(findings[0]!.id, findings[1]!.id);
+  assert.equal(findings[0]!.fingerprint, findings[1]!.fingerprint, 'same actor and route: same de-dup fingerprint');
+});
+
+test('event-time order: shuffled input within the lateness gives the same finding as ordered input', () => {
+  const events = Array.from({ length: 12 }, (_, i) => call(i * 0.05, '203.0.113.9', 401));
+  const shuffled = [...events].reverse();
+  const a = run(events);
+  const b = run(shuffled);
+  assert.equal(a.length, 1);
+  assert.equal(b.length, 1);
+  assert.equal(a[0]!.id, b[0]!.id);
+});
+
+test('thresholds come from config: minFailures 50 ignores a 30-failure burst', () => {
+  const events = Array.from({ length: 30 }, (_, i) => call(i, '203.0.113.9', 401));
+  assert.equal(run(events, { 'auth.brute_force': { minFailures: 50 } }).length, 0);
+  assert.equal(run(events, { 'auth.brute_force': { enabled: false } }).length, 0);
+});
+
+test('unknown detector ids and keys are start-up errors naming the key', () => {
+  const config = loadConfig(undefined, {});
+  assert.throws(() => new DetectionEngine({ ...config.detect, detectors: { 'auth.nope': {} } }), /detect\.detectors\.auth\.nope/);
+  assert.throws(
+    () => new DetectionEngine({ ...config.detect, detectors: { 'auth.brute_force': { windowSecs: 5 } } }),
+    /detect\.detectors\.auth\.brute_force/,
+  );
+});
+
+test('state stays bounded: maxActors evicts the least recent actors and counts them', () => {
+  const config = loadConfig(undefined, {});
+  const engine = new DetectionEngine({ ...config.detect, maxActors: 100 });
+  for (let i = 0; i < 1000; i++) engine.push(call(i * 0.01, `10.0.${i >> 8}.${i & 255}`, 401));
+  engine.drain();
+  assert.ok(engine.stateSize() <= 100);
+  assert.equal(engine.counters.evicted, 900);
+});
