@@ -1,4 +1,4 @@
-import { type Static, Type as T } from '@sinclair/typebox';
+import { type Static, type TSchema, Type as T } from '@sinclair/typebox';
 
 /**
  * The whole configuration: one schema that yields the types, the defaults, start-up validation
@@ -34,6 +34,142 @@ export const IngestConfig = T.Object(
       default: [],
       description:
         'Collectors allowed to post. Empty: a token is generated into <dataDir>/collector-token on first start.',
+    }),
+    specs: T.Array(T.String(), {
+      default: [],
+      description:
+        'OpenAPI 3.x / Swagger 2.0 files (YAML or JSON) whose paths give route templates (docs/routes.md).',
+    }),
+    inferRoutes: T.Boolean({
+      default: true,
+      description: 'Infer route templates from traffic for paths no spec matches (docs/routes.md).',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/** One claim name or an ordered list of them: the first claim present wins. */
+const ClaimNames = T.Union([
+  T.String({ minLength: 1 }),
+  T.Array(T.String({ minLength: 1 }), { maxItems: 16 }),
+]);
+const HeaderNames = T.Array(T.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), { maxItems: 16 });
+
+/**
+ * Identity mapping rules (docs/identity.md). Built twice: once with the defaults (the top level)
+ * and once with every key optional (a per-source override that replaces only what it names).
+ */
+function identityRules(withDefaults: boolean) {
+  const d = <V>(value: V) => (withDefaults ? { default: value } : {});
+  const opt = <S extends TSchema>(schema: S) => (withDefaults ? schema : T.Optional(schema));
+  return {
+    jwt: opt(
+      T.Object(
+        {
+          userClaim: opt(
+            T.Union(ClaimNames.anyOf, { ...d('sub'), description: 'Claim(s) naming the end user.' }),
+          ),
+          serviceClaim: opt(
+            T.Union(ClaimNames.anyOf, {
+              ...d(['client_id', 'azp', 'cid', 'appid']),
+              description: 'Claim(s) naming the calling client.',
+            }),
+          ),
+          tenantClaim: opt(
+            T.Union(ClaimNames.anyOf, {
+              ...d(['tid', 'tenant', 'tenant_id', 'org_id']),
+              description: 'Claim(s) naming the tenant.',
+            }),
+          ),
+          scopesClaim: opt(
+            T.Union(ClaimNames.anyOf, {
+              ...d(['scope', 'scp']),
+              description: 'Claim(s) holding scopes (space-separated or a list).',
+            }),
+          ),
+          issuerClaim: opt(T.String({ ...d('iss'), description: 'Claim naming the issuer.' })),
+          refClaim: opt(
+            T.String({ ...d('jti'), description: 'Claim kept as the non-secret credential ref.' }),
+          ),
+        },
+        { additionalProperties: false, ...d({}) },
+      ),
+    ),
+    apiKeyHeaders: opt(
+      T.Array(HeaderNames.items, {
+        ...d(['x-api-key', 'apikey', 'api-key', 'x-apikey']),
+        maxItems: 16,
+        description: 'Headers carrying an API key (fingerprinted).',
+      }),
+    ),
+    sessionCookies: opt(
+      T.Array(T.String(), {
+        ...d([
+          'session',
+          'sessionid',
+          'session_id',
+          'sid',
+          'jsessionid',
+          'phpsessid',
+          'connect.sid',
+          'asp.net_sessionid',
+        ]),
+        maxItems: 32,
+        description: 'Cookie names (case-insensitive) whose value is a session credential (fingerprinted).',
+      }),
+    ),
+    trustedHeaders: opt(
+      T.Object(
+        {
+          user: opt(
+            T.Array(HeaderNames.items, {
+              ...d([]),
+              maxItems: 16,
+              description: 'Headers an authenticating proxy sets to the end user (e.g. ext_authz x-user-id).',
+            }),
+          ),
+          service: opt(
+            T.Array(HeaderNames.items, {
+              ...d([]),
+              maxItems: 16,
+              description: 'Headers naming the calling service.',
+            }),
+          ),
+          tenant: opt(
+            T.Array(HeaderNames.items, { ...d([]), maxItems: 16, description: 'Headers naming the tenant.' }),
+          ),
+          kerberosPrincipal: opt(
+            T.Array(HeaderNames.items, {
+              ...d([]),
+              maxItems: 16,
+              description:
+                'Headers carrying the Kerberos principal the gateway authenticated (e.g. x-remote-user).',
+            }),
+          ),
+          clientCert: opt(
+            T.Array(HeaderNames.items, {
+              ...d([]),
+              maxItems: 16,
+              description:
+                'Headers carrying the verified client certificate as XFCC (e.g. x-forwarded-client-cert).',
+            }),
+          ),
+        },
+        { additionalProperties: false, ...d({}) },
+      ),
+    ),
+  };
+}
+
+export const IdentitySourceOverride = T.Object(identityRules(false), { additionalProperties: false });
+
+export const IdentityConfig = T.Object(
+  {
+    ...identityRules(true),
+    sources: T.Record(T.String({ pattern: '^[a-z0-9-]{1,64}$' }), IdentitySourceOverride, {
+      default: {},
+      description:
+        'Per-source overrides keyed by format id (nginx, kong, envoy, …); each replaces only the keys it names.',
     }),
   },
   { additionalProperties: false, default: {} },
@@ -160,6 +296,7 @@ export const ConfigSchema = T.Object(
       { default: 'info' },
     ),
     ingest: IngestConfig,
+    identity: IdentityConfig,
     bus: BusConfig,
     store: StoreConfig,
     detect: DetectConfig,
@@ -171,3 +308,5 @@ export const ConfigSchema = T.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type WebhookReceiverConfig = Static<typeof WebhookReceiver>;
 export type KafkaConfigValue = Static<typeof KafkaConfig>;
+export type IdentityConfigValue = Static<typeof IdentityConfig>;
+export type IdentitySourceOverrideValue = Static<typeof IdentitySourceOverride>;
