@@ -19,7 +19,8 @@ const write = (rel: string, text: string) => {
 };
 
 // JSON.stringify drops TypeBox's symbol-keyed metadata, leaving plain JSON Schema.
-const schemaJson = (s: TSchema) => `${JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...JSON.parse(JSON.stringify(s)) }, null, 2)}\n`;
+const schemaJson = (s: TSchema) =>
+  `${JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...JSON.parse(JSON.stringify(s)) }, null, 2)}\n`;
 write('docs/schemas/api-event.schema.json', schemaJson(ApiEventSchema));
 write('docs/schemas/finding.schema.json', schemaJson(FindingSchema));
 write('docs/schemas/config.schema.json', schemaJson(ConfigSchema));
@@ -49,12 +50,22 @@ function rows(s: TSchema, prefix: string, out: Row[]): void {
       continue;
     }
     if (child.type === 'array' && (child.items as TSchema)?.properties) {
-      out.push({ key, type: 'list', def: JSON.stringify(child.default ?? []), description: child.description ?? '' });
+      out.push({
+        key,
+        type: 'list',
+        def: JSON.stringify(child.default ?? []),
+        description: child.description ?? '',
+      });
       rows(child.items as TSchema, `${key}[]`, out);
       continue;
     }
     const def = child.default === undefined ? '' : `\`${JSON.stringify(child.default)}\``;
-    out.push({ key, type: typeOf(child), def, description: (child.description ?? '').replaceAll('|', '\\|') });
+    out.push({
+      key,
+      type: typeOf(child),
+      def,
+      description: (child.description ?? '').replaceAll('|', '\\|'),
+    });
   }
 }
 

@@ -17,7 +17,18 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const passthrough = process.argv.slice(2).filter((a) => a.startsWith('-'));
 
-const files = globSync(['core/src/**/*.test.ts', 'ingest/src/**/*.test.ts', 'detectors/src/**/*.test.ts', 'alerting/src/**/*.test.ts', 'cli/src/**/*.test.ts', 'infra/src/**/*.test.ts', 'test/**/*.test.ts'], { cwd: root })
+const files = globSync(
+  [
+    'core/src/**/*.test.ts',
+    'ingest/src/**/*.test.ts',
+    'detectors/src/**/*.test.ts',
+    'alerting/src/**/*.test.ts',
+    'cli/src/**/*.test.ts',
+    'infra/src/**/*.test.ts',
+    'test/**/*.test.ts',
+  ],
+  { cwd: root },
+)
   .filter((f) => !f.includes('node_modules'))
   .filter((f) => filters.length === 0 || filters.some((w) => f.includes(w)))
   .sort();
@@ -34,7 +45,10 @@ if (needsServices && process.env.APIWATCH_TEST_SERVICES !== '0') {
     ['Kafka', 'infra/scripts/kafka.sh'],
   ] as const) {
     process.stderr.write(`test: starting ${name} (${script} start) ...\n`);
-    const r = spawnSync('bash', [join(root, script), 'start'], { stdio: ['ignore', 'inherit', 'inherit'], cwd: root });
+    const r = spawnSync('bash', [join(root, script), 'start'], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      cwd: root,
+    });
     if (r.status !== 0) {
       process.stderr.write(
         `test: WARNING: could not start ${name}; its integration tests will ${process.env.APIWATCH_REQUIRE_SERVICES === '1' ? 'FAIL' : 'SKIP'}.\n`,
@@ -45,7 +59,14 @@ if (needsServices && process.env.APIWATCH_TEST_SERVICES !== '0') {
 
 const result = spawnSync(
   process.execPath,
-  ['--test', '--test-reporter=spec', '--test-concurrency=1', '--test-timeout=600000', ...passthrough, ...files],
+  [
+    '--test',
+    '--test-reporter=spec',
+    '--test-concurrency=1',
+    '--test-timeout=600000',
+    ...passthrough,
+    ...files,
+  ],
   { stdio: 'inherit', cwd: root, env: { ...process.env, APIWATCH_ROOT: root } },
 );
 process.exit(result.status ?? 1);

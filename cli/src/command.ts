@@ -1,6 +1,9 @@
 import type { ParseArgsConfig } from 'node:util';
 
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string; valueName?: string };
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & {
+  description: string;
+  valueName?: string;
+};
 
 /** One `apiwatch <name>` subcommand: its flags are its documentation (`--help`). */
 export interface Command {
@@ -17,7 +20,10 @@ export interface Command {
 export function helpText(cmd: Command): string {
   const lines = [`Usage: ${cmd.usage}`, '', cmd.summary, '', 'Options:'];
   const entries = Object.entries(cmd.options);
-  const left = entries.map(([name, o]) => `  ${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` <${o.valueName ?? 'value'}>` : ''}`);
+  const left = entries.map(
+    ([name, o]) =>
+      `  ${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` <${o.valueName ?? 'value'}>` : ''}`,
+  );
   const width = Math.max(...left.map((l) => l.length), 20) + 2;
   entries.forEach(([, o], i) => {
     const def = o.default !== undefined && o.default !== false ? ` (default: ${String(o.default)})` : '';

@@ -20,7 +20,11 @@ export function requireParser(format: unknown): Parser {
     throw new StartupError('CONFIG_INVALID', `--format is required; one of: ${formatIds().join(', ')}`);
   }
   const parser = findParser(format);
-  if (!parser) throw new StartupError('CONFIG_INVALID', `unknown --format "${format}"; one of: ${formatIds().join(', ')}`);
+  if (!parser)
+    throw new StartupError(
+      'CONFIG_INVALID',
+      `unknown --format "${format}"; one of: ${formatIds().join(', ')}`,
+    );
   return parser;
 }
 

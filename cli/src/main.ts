@@ -15,7 +15,7 @@ function usage(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
-    'Run `apiwatch <command> --help` for a command\'s options.',
+    "Run `apiwatch <command> --help` for a command's options.",
     '',
   ].join('\n');
 }

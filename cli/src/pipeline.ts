@@ -1,5 +1,14 @@
 import { join, resolve } from 'node:path';
-import { type Bus, ChdbStore, type Config, KafkaBus, type Logger, MemoryBus, StartupError, type Store } from '@apiwatch/core';
+import {
+  type Bus,
+  ChdbStore,
+  type Config,
+  KafkaBus,
+  type Logger,
+  MemoryBus,
+  StartupError,
+  type Store,
+} from '@apiwatch/core';
 import { startAlertRole } from './roles/alert.ts';
 import { startDetectRole } from './roles/detect.ts';
 import { startIngestRole } from './roles/ingest.ts';
@@ -10,17 +19,25 @@ export type Role = (typeof ROLES)[number];
 
 export function parseRoles(value: string | undefined): Role[] {
   if (!value || value === 'all') return [...ROLES];
-  const roles = value.split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = value
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   for (const r of roles) {
     if (!(ROLES as readonly string[]).includes(r)) {
-      throw new StartupError('CONFIG_INVALID', `--role ${r}: not a role; use ${ROLES.join(', ')} (comma-separated) or all`);
+      throw new StartupError(
+        'CONFIG_INVALID',
+        `--role ${r}: not a role; use ${ROLES.join(', ')} (comma-separated) or all`,
+      );
     }
   }
   return roles as Role[];
 }
 
 export function createBus(config: Config, log: Logger): Bus {
-  return config.bus.kind === 'kafka' ? new KafkaBus(config.bus.kafka, log) : new MemoryBus(config.bus.memory.capacity);
+  return config.bus.kind === 'kafka'
+    ? new KafkaBus(config.bus.kafka, log)
+    : new MemoryBus(config.bus.memory.capacity);
 }
 
 export function createStore(config: Config): Store | null {
@@ -44,7 +61,10 @@ export interface Pipeline {
  */
 export async function startPipeline(config: Config, roles: Role[], log: Logger): Promise<Pipeline> {
   if (config.bus.kind === 'memory' && roles.length < ROLES.length) {
-    log.warn({ roles }, 'bus.kind is memory: roles in other processes cannot see this one; use bus.kind: kafka to split roles.');
+    log.warn(
+      { roles },
+      'bus.kind is memory: roles in other processes cannot see this one; use bus.kind: kafka to split roles.',
+    );
   }
   const bus = createBus(config, log);
   await bus.start();

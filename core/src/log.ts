@@ -3,7 +3,14 @@ import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger };
 
-const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVELS: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
 
 /**
@@ -28,7 +35,9 @@ function humanStream(): Writable {
             .filter(([k]) => !HIDDEN.has(k))
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
             .join(' ');
-          process.stderr.write(`${time} ${(LEVELS[Number(entry.level)] ?? 'LOG').padEnd(5)} ${String(entry.msg ?? '')}${extra ? `  ${extra}` : ''}\n`);
+          process.stderr.write(
+            `${time} ${(LEVELS[Number(entry.level)] ?? 'LOG').padEnd(5)} ${String(entry.msg ?? '')}${extra ? `  ${extra}` : ''}\n`,
+          );
         } catch {
           process.stderr.write(`${line}\n`);
         }

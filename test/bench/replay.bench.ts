@@ -9,7 +9,13 @@ import { type BenchResult, medianRate } from './types.ts';
  * reorder buffer), on one core, against the raw floor of JSON.parse over the same lines.
  */
 export async function run(): Promise<BenchResult[]> {
-  const lines = nginxTraffic({ seed: 42, start: Date.UTC(2026, 0, 5), benignEvents: 200_000, attackerIp: '203.0.113.5', attackAttempts: 200 });
+  const lines = nginxTraffic({
+    seed: 42,
+    start: Date.UTC(2026, 0, 5),
+    benignEvents: 200_000,
+    attackerIp: '203.0.113.5',
+    attackAttempts: 200,
+  });
   const parser = findParser('nginx')!;
   const identity = createIdentityContext(Buffer.alloc(32, 7), 'bench');
   const config = loadConfig(undefined, {});
@@ -27,7 +33,8 @@ export async function run(): Promise<BenchResult[]> {
     }
     findings += engine.drain().length;
   });
-  if (findings === 0) throw new Error('the replay bench found no brute force: the benchmark is not measuring detection');
+  if (findings === 0)
+    throw new Error('the replay bench found no brute force: the benchmark is not measuring detection');
   return [
     {
       name: 'embedded replay (nginx JSON → parse → detect), events/s per core',

@@ -24,7 +24,8 @@ for (const file of files) {
       const parts = [`${r.name}: ${fmt(r.value)} ${r.unit}`];
       if (r.floor !== undefined) parts.push(`floor ${fmt(r.floor)} ${r.unit}`);
       if (r.ratio !== undefined) parts.push(`ratio ${(r.ratio * 100).toFixed(1)}% of floor`);
-      if (r.budget !== undefined) parts.push(`budget ${fmt(r.budget)} (${r.value >= r.budget ? 'met' : 'NOT met'})`);
+      if (r.budget !== undefined)
+        parts.push(`budget ${fmt(r.budget)} (${r.value >= r.budget ? 'met' : 'NOT met'})`);
       process.stdout.write(`  ${parts.join(' | ')}${r.note ? `\n    ${r.note}` : ''}\n`);
     }
   } catch (e) {

@@ -13,22 +13,46 @@ test('embedded start: collect ships a brute force, the finding is logged, events
   const env = { APIWATCH__DATADIR: join(dir, 'data'), APIWATCH__INGEST__LISTEN__PORT: String(port) };
   const app = startApiwatch(['start'], env);
   t.after(() => app.stop('SIGKILL'));
-  await waitFor('ingest', async () => ((await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) || undefined), 60_000, app.output);
+  await waitFor(
+    'ingest',
+    async () =>
+      (await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )) || undefined,
+    60_000,
+    app.output,
+  );
   assert.match(app.output(), /listening on http:\/\/127\.0\.0\.1:\d+\/v1\/events/);
   const token = readFileSync(join(dir, 'data', 'collector-token'), 'utf8').trim();
   assert.ok(token.length >= 24, 'a collector token is generated on first start');
 
-  const unauth = await fetch(`http://127.0.0.1:${port}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: '{}' });
+  const unauth = await fetch(`http://127.0.0.1:${port}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body: '{}',
+  });
   assert.equal(unauth.status, 401, 'even the embedded default authenticates collectors');
 
   const file = join(dir, 'access.json.log');
-  const lines = nginxTraffic({ seed: 9, start: Date.UTC(2026, 5, 1, 8, 0, 0), benignEvents: 500, attackerIp: '203.0.113.90', attackAttempts: 30 });
+  const lines = nginxTraffic({
+    seed: 9,
+    start: Date.UTC(2026, 5, 1, 8, 0, 0),
+    benignEvents: 500,
+    attackerIp: '203.0.113.90',
+    attackAttempts: 30,
+  });
   writeFileSync(file, `${lines.join('\n')}\n`);
   const c = await runApiwatch(['collect', '--format', 'nginx', '--file', file, '--once'], env);
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stderr, /530 events, 530 accepted/);
 
-  await waitFor('the finding in the log', () => (app.output().includes('finding: ip 203.0.113.90') ? true : undefined), 30_000, app.output);
+  await waitFor(
+    'the finding in the log',
+    () => (app.output().includes('finding: ip 203.0.113.90') ? true : undefined),
+    30_000,
+    app.output,
+  );
   assert.equal(await app.stop('SIGTERM'), 0, app.output());
   assert.match(app.output(), /apiwatch stopped/);
 
@@ -36,7 +60,9 @@ test('embedded start: collect ships a brute force, the finding is logged, events
   await store.start();
   t.after(() => store.close());
   const [events] = await store.query<{ n: string }>('SELECT uniqExact(id) AS n FROM api_events');
-  const [findings] = await store.query<{ n: string; entity: string }>('SELECT count() AS n, any(entity_id) AS entity FROM findings');
+  const [findings] = await store.query<{ n: string; entity: string }>(
+    'SELECT count() AS n, any(entity_id) AS entity FROM findings',
+  );
   assert.equal(Number(events!.n), 530);
   assert.equal(Number(findings!.n), 1);
   assert.equal(findings!.entity, '203.0.113.90');

@@ -1,14 +1,24 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateSecret, verify } from '@apiwatch/alerting';
 import { type Finding, findingValidator } from '@apiwatch/core';
 import { sha256Hex } from '@apiwatch/ingest';
-import { freePort, KAFKA_BROKER, nginxTraffic, REDIS_URL, requireService, runApiwatch, startApiwatch, uniqueName, waitFor } from '../src/index.ts';
+import {
+  freePort,
+  KAFKA_BROKER,
+  nginxTraffic,
+  REDIS_URL,
+  requireService,
+  runApiwatch,
+  startApiwatch,
+  uniqueName,
+  waitFor,
+} from '../src/index.ts';
 
 /**
  * The walking skeleton end to end, distributed: `--role ingest` and `--role detect,alert` are
@@ -70,11 +80,24 @@ test('nginx brute force → collect → ingest → Kafka → detect → BullMQ �
     await detect.stop();
   });
   const dump = () => `--- ingest ---\n${ingest.output()}\n--- detect,alert ---\n${detect.output()}`;
-  await waitFor('ingest /healthz', async () => {
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-    return ok || undefined;
-  }, 60_000, dump);
-  await waitFor('detect role to consume', () => (detect.output().includes('detect role consuming events') ? true : undefined), 60_000, dump);
+  await waitFor(
+    'ingest /healthz',
+    async () => {
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      return ok || undefined;
+    },
+    60_000,
+    dump,
+  );
+  await waitFor(
+    'detect role to consume',
+    () => (detect.output().includes('detect role consuming events') ? true : undefined),
+    60_000,
+    dump,
+  );
 
   const start = Date.UTC(2026, 2, 2, 10, 0, 0);
   const attacker = '203.0.113.66';
@@ -82,11 +105,25 @@ test('nginx brute force → collect → ingest → Kafka → detect → BullMQ �
   const benign = join(dir, 'benign.json.log');
   writeFileSync(benign, `${nginxTraffic({ seed: 1, start, benignEvents: 1500 }).join('\n')}\n`);
   const attack = join(dir, 'attack.json.log');
-  writeFileSync(attack, `${nginxTraffic({ seed: 2, start, benignEvents: 300, attackerIp: attacker, attackAttempts: 40, attackAtSecond: 600 }).join('\n')}\n`);
+  writeFileSync(
+    attack,
+    `${nginxTraffic({ seed: 2, start, benignEvents: 300, attackerIp: attacker, attackAttempts: 40, attackAtSecond: 600 }).join('\n')}\n`,
+  );
 
   for (const file of [benign, attack]) {
     const r = await runApiwatch(
-      ['collect', '--format', 'nginx', '--file', file, '--once', '--config', config, '--url', `http://127.0.0.1:${port}`],
+      [
+        'collect',
+        '--format',
+        'nginx',
+        '--file',
+        file,
+        '--once',
+        '--config',
+        config,
+        '--url',
+        `http://127.0.0.1:${port}`,
+      ],
       { ...env, APIWATCH_COLLECTOR_TOKEN: token },
     );
     assert.equal(r.code, 0, `collect failed: ${r.stderr}`);
@@ -104,9 +141,16 @@ test('nginx brute force → collect → ingest → Kafka → detect → BullMQ �
   assert.deepEqual(f.entity, { kind: 'ip', id: attacker });
   assert.equal(f.route, '/api/login');
   assert.equal(f.method, 'POST');
-  assert.ok(f.firstSeen >= start + 600_000 && f.lastSeen <= start + 660_000, 'evidence lies in the attack window (event time)');
+  assert.ok(
+    f.firstSeen >= start + 600_000 && f.lastSeen <= start + 660_000,
+    'evidence lies in the attack window (event time)',
+  );
 
   // Let the rest drain: the benign stream must add nothing, and the attack nothing more.
   await new Promise((r) => setTimeout(r, 4000));
-  assert.equal(deliveries.length, 1, `expected only the attacker's finding, got ${deliveries.map((d) => d.body).join('\n')}`);
+  assert.equal(
+    deliveries.length,
+    1,
+    `expected only the attacker's finding, got ${deliveries.map((d) => d.body).join('\n')}`,
+  );
 });

@@ -12,10 +12,16 @@ const start = Date.UTC(2026, 2, 2, 10, 0, 0);
 
 test('replay of a brute-force nginx JSON log prints the finding naming the attacker; summary on stderr', async () => {
   const file = join(dir, 'attack.ndjson');
-  writeFileSync(file, `${nginxTraffic({ seed: 3, start, benignEvents: 2000, attackerIp: '203.0.113.77', attackAttempts: 25 }).join('\n')}\n`);
+  writeFileSync(
+    file,
+    `${nginxTraffic({ seed: 3, start, benignEvents: 2000, attackerIp: '203.0.113.77', attackAttempts: 25 }).join('\n')}\n`,
+  );
   const r = await runApiwatch(['replay', '--format', 'nginx', file], env);
   assert.equal(r.code, 0, r.stderr);
-  const findings = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Finding);
+  const findings = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Finding);
   assert.equal(findings.length, 1);
   assert.ok(findingValidator.check(findings[0]));
   assert.equal(findings[0]!.detector, 'auth.brute_force');
@@ -34,9 +40,22 @@ test('replay of benign traffic prints nothing on stdout and exits 0', async () =
 });
 
 test('replay and parse read a JSON array and a single pretty-printed object as well as NDJSON', async () => {
-  const lines = nginxTraffic({ seed: 5, start, benignEvents: 20, attackerIp: '203.0.113.78', attackAttempts: 12 });
+  const lines = nginxTraffic({
+    seed: 5,
+    start,
+    benignEvents: 20,
+    attackerIp: '203.0.113.78',
+    attackAttempts: 12,
+  });
   const array = join(dir, 'array.json');
-  writeFileSync(array, JSON.stringify(lines.map((l) => JSON.parse(l)), null, 2));
+  writeFileSync(
+    array,
+    JSON.stringify(
+      lines.map((l) => JSON.parse(l)),
+      null,
+      2,
+    ),
+  );
   const r = await runApiwatch(['replay', '--format', 'nginx', array], env);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /203\.0\.113\.78/);

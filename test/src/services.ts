@@ -6,11 +6,16 @@ import type { TestContext } from 'node:test';
  * infra/scripts; when one is still missing a test skips with a loud reason, and with
  * APIWATCH_REQUIRE_SERVICES=1 (CI) the test fails instead.
  */
-export const KAFKA_BROKER = process.env.APIWATCH_KAFKA_BROKERS ?? `127.0.0.1:${process.env.APIWATCH_KAFKA_PORT ?? '9092'}`;
-export const REDIS_URL = process.env.APIWATCH_REDIS_URL ?? `redis://127.0.0.1:${process.env.APIWATCH_REDIS_PORT ?? '6379'}`;
+export const KAFKA_BROKER =
+  process.env.APIWATCH_KAFKA_BROKERS ?? `127.0.0.1:${process.env.APIWATCH_KAFKA_PORT ?? '9092'}`;
+export const REDIS_URL =
+  process.env.APIWATCH_REDIS_URL ?? `redis://127.0.0.1:${process.env.APIWATCH_REDIS_PORT ?? '6379'}`;
 
 function reachable(hostPort: string, timeoutMs = 1500): Promise<boolean> {
-  const [host, port] = [hostPort.slice(0, hostPort.lastIndexOf(':')), Number(hostPort.slice(hostPort.lastIndexOf(':') + 1))];
+  const [host, port] = [
+    hostPort.slice(0, hostPort.lastIndexOf(':')),
+    Number(hostPort.slice(hostPort.lastIndexOf(':') + 1)),
+  ];
   return new Promise((resolve) => {
     const s = new Socket();
     const done = (ok: boolean) => {
@@ -28,7 +33,8 @@ export async function requireService(t: TestContext, name: 'kafka' | 'redis'): P
   const target = name === 'kafka' ? KAFKA_BROKER : new URL(REDIS_URL).host;
   if (await reachable(target)) return true;
   const reason = `${name} is not reachable at ${target}; start it with infra/scripts/${name}.sh start`;
-  if (process.env.APIWATCH_REQUIRE_SERVICES === '1') throw new Error(`APIWATCH_REQUIRE_SERVICES=1 and ${reason}`);
+  if (process.env.APIWATCH_REQUIRE_SERVICES === '1')
+    throw new Error(`APIWATCH_REQUIRE_SERVICES=1 and ${reason}`);
   process.stderr.write(`\n*** SKIPPING ${t.name}: ${reason} ***\n\n`);
   t.skip(reason);
   return false;

@@ -30,7 +30,16 @@ function clf(ms: number): string {
   return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
 }
 
-function line(ms: number, ip: string, method: string, uri: string, status: number, ua: string, rand: () => number, user = '-'): string {
+function line(
+  ms: number,
+  ip: string,
+  method: string,
+  uri: string,
+  status: number,
+  ua: string,
+  rand: () => number,
+  user = '-',
+): string {
   return JSON.stringify({
     remote_addr: ip,
     remote_user: user,
@@ -57,9 +66,25 @@ export function nginxTraffic(o: TrafficOptions): string[] {
     if (r < 0.05) {
       out.push([t, line(t, ip, 'POST', '/api/login', rand() < 0.85 ? 200 : 401, 'Mozilla/5.0', rand)]);
     } else {
-      const paths = [`/api/orders/${1 + Math.floor(rand() * 9999)}`, `/api/products?page=${1 + Math.floor(rand() * 20)}`, '/api/users/me', '/healthz'];
+      const paths = [
+        `/api/orders/${1 + Math.floor(rand() * 9999)}`,
+        `/api/products?page=${1 + Math.floor(rand() * 20)}`,
+        '/api/users/me',
+        '/healthz',
+      ];
       const status = [200, 200, 200, 200, 200, 200, 200, 200, 201, 304, 404, 401][Math.floor(rand() * 12)]!;
-      out.push([t, line(t, ip, rand() < 0.8 ? 'GET' : 'POST', paths[Math.floor(rand() * paths.length)]!, status, 'Mozilla/5.0', rand)]);
+      out.push([
+        t,
+        line(
+          t,
+          ip,
+          rand() < 0.8 ? 'GET' : 'POST',
+          paths[Math.floor(rand() * paths.length)]!,
+          status,
+          'Mozilla/5.0',
+          rand,
+        ),
+      ]);
     }
   }
   if (o.attackerIp) {

@@ -1,7 +1,13 @@
 import type { Logger } from '@apiwatch/core';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Notification } from '../receivers/types.ts';
-import { backoffDelay, type Deliver, type NotificationQueue, type QueueCounters, type RetryPolicy } from './types.ts';
+import {
+  backoffDelay,
+  type Deliver,
+  type NotificationQueue,
+  type QueueCounters,
+  type RetryPolicy,
+} from './types.ts';
 
 class RetryableDeliveryError extends Error {
   readonly retryAfterMs: number | undefined;
@@ -56,7 +62,11 @@ export class BullmqQueue implements NotificationQueue {
         concurrency: this.policy.concurrency,
         settings: {
           backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-            backoffDelay(this.policy, attemptsMade, err instanceof RetryableDeliveryError ? err.retryAfterMs : undefined),
+            backoffDelay(
+              this.policy,
+              attemptsMade,
+              err instanceof RetryableDeliveryError ? err.retryAfterMs : undefined,
+            ),
         },
       },
     );
@@ -68,10 +78,16 @@ export class BullmqQueue implements NotificationQueue {
       const final = err instanceof UnrecoverableError || job.attemptsMade >= this.policy.attempts;
       if (final) {
         this.counters.failed++;
-        this.log.error({ receiver: job.data.receiver, attempts: job.attemptsMade }, `notification not delivered: ${err.message}.`);
+        this.log.error(
+          { receiver: job.data.receiver, attempts: job.attemptsMade },
+          `notification not delivered: ${err.message}.`,
+        );
       } else {
         this.counters.retried++;
-        this.log.warn({ receiver: job.data.receiver, attempt: job.attemptsMade }, `delivery failed, retrying: ${err.message}.`);
+        this.log.warn(
+          { receiver: job.data.receiver, attempt: job.attemptsMade },
+          `delivery failed, retrying: ${err.message}.`,
+        );
       }
     });
     this.worker.on('error', (e) => this.log.error({ err: e }, 'BullMQ worker error.'));

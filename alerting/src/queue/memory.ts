@@ -1,6 +1,12 @@
 import type { Logger } from '@apiwatch/core';
 import type { Notification } from '../receivers/types.ts';
-import { backoffDelay, type Deliver, type NotificationQueue, type QueueCounters, type RetryPolicy } from './types.ts';
+import {
+  backoffDelay,
+  type Deliver,
+  type NotificationQueue,
+  type QueueCounters,
+  type RetryPolicy,
+} from './types.ts';
 
 interface Job {
   n: Notification;
@@ -66,14 +72,22 @@ export class MemoryQueue implements NotificationQueue {
     if (!result.retryable || job.attemptsMade >= this.policy.attempts) {
       this.counters.failed++;
       this.log.error(
-        { receiver: job.n.receiver, finding: job.n.finding.id, attempts: job.attemptsMade, status: result.status },
+        {
+          receiver: job.n.receiver,
+          finding: job.n.finding.id,
+          attempts: job.attemptsMade,
+          status: result.status,
+        },
         `notification not delivered: ${result.error}.`,
       );
       return;
     }
     this.counters.retried++;
     const delay = backoffDelay(this.policy, job.attemptsMade, result.retryAfterMs);
-    this.log.warn({ receiver: job.n.receiver, attempt: job.attemptsMade, delayMs: delay }, `delivery failed, retrying: ${result.error}.`);
+    this.log.warn(
+      { receiver: job.n.receiver, attempt: job.attemptsMade, delayMs: delay },
+      `delivery failed, retrying: ${result.error}.`,
+    );
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       this.ready.push(job);

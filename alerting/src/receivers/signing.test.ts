@@ -22,7 +22,11 @@ test('verify accepts a good delivery and rejects tampering, a wrong secret and s
   assert.equal(verify(SECRET, { ...h, 'webhook-id': 'msg_other' }, BODY, TS), false, 'id changed');
   assert.equal(verify(generateSecret(), { ...h }, BODY, TS), false, 'other secret');
   assert.equal(verify(SECRET, { ...h }, BODY, TS + 301), false, 'too old');
-  assert.equal(verify(SECRET, { ...h, 'webhook-signature': `v1,bogus ${h['webhook-signature']}` }, BODY, TS), true, 'any listed signature may match');
+  assert.equal(
+    verify(SECRET, { ...h, 'webhook-signature': `v1,bogus ${h['webhook-signature']}` }, BODY, TS),
+    true,
+    'any listed signature may match',
+  );
 });
 
 test('secrets shorter than 16 bytes are refused', () => {

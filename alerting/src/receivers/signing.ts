@@ -23,8 +23,14 @@ export function generateSecret(): string {
 }
 
 export function sign(secret: string, id: string, timestampSeconds: number, body: string): SignedHeaders {
-  const mac = createHmac('sha256', secretBytes(secret)).update(`${id}.${timestampSeconds}.${body}`).digest('base64');
-  return { 'webhook-id': id, 'webhook-timestamp': String(timestampSeconds), 'webhook-signature': `v1,${mac}` };
+  const mac = createHmac('sha256', secretBytes(secret))
+    .update(`${id}.${timestampSeconds}.${body}`)
+    .digest('base64');
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(timestampSeconds),
+    'webhook-signature': `v1,${mac}`,
+  };
 }
 
 /**

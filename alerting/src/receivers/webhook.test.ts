@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { exampleFinding as sampleFinding, type Finding } from '@apiwatch/core';
+import { type Finding, exampleFinding as sampleFinding } from '@apiwatch/core';
 import { generateSecret, verify } from './signing.ts';
 import { createWebhookReceiver } from './webhook.ts';
 
-async function receiver(handler: (req: IncomingMessage, body: string, res: ServerResponse) => void): Promise<{ url: string; close(): void }> {
+async function receiver(
+  handler: (req: IncomingMessage, body: string, res: ServerResponse) => void,
+): Promise<{ url: string; close(): void }> {
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => {
@@ -15,10 +17,19 @@ async function receiver(handler: (req: IncomingMessage, body: string, res: Serve
     req.on('end', () => handler(req, body, res));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, close: () => server.close() };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    close: () => server.close(),
+  };
 }
 
-const config = (url: string) => ({ id: 'hook', kind: 'webhook' as const, url, timeoutMs: 2000, minSeverity: 'low' as const });
+const config = (url: string) => ({
+  id: 'hook',
+  kind: 'webhook' as const,
+  url,
+  timeoutMs: 2000,
+  minSeverity: 'low' as const,
+});
 
 test('posts the finding signed per Standard Webhooks; the receiver can verify it', async () => {
   const secret = generateSecret();

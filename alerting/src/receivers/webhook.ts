@@ -11,7 +11,11 @@ export function createWebhookReceiver(config: WebhookReceiverConfig, secret: str
     id: config.id,
     kind: 'webhook',
     async send(n: Notification): Promise<SendResult> {
-      const body = JSON.stringify({ type: 'apiwatch.finding', timestamp: new Date(n.queuedAt).toISOString(), data: n.finding });
+      const body = JSON.stringify({
+        type: 'apiwatch.finding',
+        timestamp: new Date(n.queuedAt).toISOString(),
+        data: n.finding,
+      });
       const headers: Record<string, string> = {
         'content-type': 'application/json',
         'user-agent': 'apiwatch-webhook/1',

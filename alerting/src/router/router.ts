@@ -1,9 +1,16 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type Config, type Finding, type Logger, SEVERITIES, type Severity, StartupError } from '@apiwatch/core';
+import {
+  type Config,
+  type Finding,
+  type Logger,
+  SEVERITIES,
+  type Severity,
+  StartupError,
+} from '@apiwatch/core';
 import type { NotificationQueue } from '../queue/types.ts';
-import type { Notification, Receiver } from '../receivers/types.ts';
 import { secretBytes } from '../receivers/signing.ts';
+import type { Notification, Receiver } from '../receivers/types.ts';
 import { createWebhookReceiver } from '../receivers/webhook.ts';
 
 interface Route {
@@ -41,7 +48,13 @@ export class AlertRouter {
     const byId = new Map(this.routes.map((r) => [r.receiver.id, r.receiver]));
     await this.queue.start(async (n) => {
       const receiver = byId.get(n.receiver);
-      if (!receiver) return { ok: false, retryable: false, status: null, error: `receiver ${n.receiver} is not configured` };
+      if (!receiver)
+        return {
+          ok: false,
+          retryable: false,
+          status: null,
+          error: `receiver ${n.receiver} is not configured`,
+        };
       return receiver.send(n);
     });
   }
@@ -82,19 +95,29 @@ export class AlertRouter {
 }
 
 /** Builds receivers from config, reading their secrets from env or files (never from the YAML). */
-export function buildRoutes(alert: Config['alert'], env: NodeJS.ProcessEnv = process.env, log?: Logger): Route[] {
+export function buildRoutes(
+  alert: Config['alert'],
+  env: NodeJS.ProcessEnv = process.env,
+  log?: Logger,
+): Route[] {
   return alert.receivers.map((rc, i) => {
     let secret: string | null = null;
     if (rc.secretEnv) {
       secret = env[rc.secretEnv] ?? null;
       if (!secret) {
-        throw new StartupError('CONFIG_INVALID', `config key "alert.receivers.${i}.secretEnv": environment variable ${rc.secretEnv} is not set`);
+        throw new StartupError(
+          'CONFIG_INVALID',
+          `config key "alert.receivers.${i}.secretEnv": environment variable ${rc.secretEnv} is not set`,
+        );
       }
     } else if (rc.secretFile) {
       try {
         secret = readFileSync(rc.secretFile, 'utf8').trim();
       } catch (e) {
-        throw new StartupError('CONFIG_INVALID', `config key "alert.receivers.${i}.secretFile": ${(e as Error).message}`);
+        throw new StartupError(
+          'CONFIG_INVALID',
+          `config key "alert.receivers.${i}.secretFile": ${(e as Error).message}`,
+        );
       }
     } else {
       log?.warn({ receiver: rc.id }, 'webhook receiver has no signing secret; deliveries are unsigned.');

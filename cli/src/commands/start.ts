@@ -7,8 +7,19 @@ export const startCommand: Command = {
   summary: 'Run the pipeline: all roles in one process (embedded default), or the roles you name.',
   usage: 'apiwatch start [--config <file>] [--role ingest,detect,store,alert]',
   options: {
-    config: { type: 'string', short: 'c', description: 'YAML config; without it the embedded default runs.', valueName: 'file' },
-    role: { type: 'string', short: 'r', description: 'Comma-separated roles: ingest, detect, store, alert.', default: 'all', valueName: 'roles' },
+    config: {
+      type: 'string',
+      short: 'c',
+      description: 'YAML config; without it the embedded default runs.',
+      valueName: 'file',
+    },
+    role: {
+      type: 'string',
+      short: 'r',
+      description: 'Comma-separated roles: ingest, detect, store, alert.',
+      default: 'all',
+      valueName: 'roles',
+    },
   },
   details: [
     'Embedded default (no config): in-process bus, chDB store under .apiwatch/, ingest on',

@@ -1,20 +1,36 @@
-import { AlertRouter, BullmqQueue, buildRoutes, MemoryQueue, type NotificationQueue } from '@apiwatch/alerting';
+import {
+  AlertRouter,
+  BullmqQueue,
+  buildRoutes,
+  MemoryQueue,
+  type NotificationQueue,
+} from '@apiwatch/alerting';
 import type { Bus, Config, Logger } from '@apiwatch/core';
 
 /** The alert role: consumes findings and routes them to receivers through the delivery queue. */
-export async function startAlertRole(config: Config, bus: Bus, log: Logger): Promise<{ router: AlertRouter; stop(): Promise<void> }> {
+export async function startAlertRole(
+  config: Config,
+  bus: Bus,
+  log: Logger,
+): Promise<{ router: AlertRouter; stop(): Promise<void> }> {
   const q = config.alert.queue;
   const policy = { attempts: q.attempts, backoffMs: q.backoffMs, concurrency: q.concurrency };
   const queue: NotificationQueue =
     q.kind === 'bullmq' ? new BullmqQueue(q.redisUrl, q.name, policy, log) : new MemoryQueue(policy, log);
-  const router = new AlertRouter(buildRoutes(config.alert, process.env, log), config.alert.dedupWindowSeconds, queue);
+  const router = new AlertRouter(
+    buildRoutes(config.alert, process.env, log),
+    config.alert.dedupWindowSeconds,
+    queue,
+  );
   await router.start();
   const sub = await bus.subscribe('findings', 'alert', async (batch) => {
     for (const m of batch) await router.route(m.value);
   });
   log.info(
     { receivers: router.receivers.map((r) => r.id), queue: queue.kind },
-    router.receivers.length > 0 ? 'alert role routing findings.' : 'alert role running with no receivers configured; findings are only logged and stored.',
+    router.receivers.length > 0
+      ? 'alert role routing findings.'
+      : 'alert role running with no receivers configured; findings are only logged and stored.',
   );
   return {
     router,

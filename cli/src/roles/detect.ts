@@ -6,7 +6,11 @@ import { DetectionEngine } from '@apiwatch/detectors';
  * findings. When events stop arriving the watermark cannot advance, so after
  * allowedLatenessMs of wall-clock quiet the reorder buffer is drained.
  */
-export async function startDetectRole(config: Config, bus: Bus, log: Logger): Promise<{ engine: DetectionEngine; stop(): Promise<void> }> {
+export async function startDetectRole(
+  config: Config,
+  bus: Bus,
+  log: Logger,
+): Promise<{ engine: DetectionEngine; stop(): Promise<void> }> {
   const engine = new DetectionEngine(config.detect);
   let lastEventAt = Date.now();
   const publish = async (findings: Finding[]) => {
@@ -17,7 +21,13 @@ export async function startDetectRole(config: Config, bus: Bus, log: Logger): Pr
     );
     for (const f of findings) {
       log.info(
-        { detector: f.detector, severity: f.severity, entity: `${f.entity.kind}:${f.entity.id}`, route: f.route, finding: f.id },
+        {
+          detector: f.detector,
+          severity: f.severity,
+          entity: `${f.entity.kind}:${f.entity.id}`,
+          route: f.route,
+          finding: f.id,
+        },
         `finding: ${f.summary}`,
       );
     }
@@ -29,11 +39,14 @@ export async function startDetectRole(config: Config, bus: Bus, log: Logger): Pr
     await publish(findings);
   });
   const idleMs = Math.max(50, config.detect.allowedLatenessMs);
-  const timer = setInterval(() => {
-    if (engine.buffered > 0 && Date.now() - lastEventAt >= idleMs) {
-      publish(engine.drain()).catch((e: unknown) => log.error({ err: e }, 'publishing findings failed.'));
-    }
-  }, Math.min(idleMs, 250));
+  const timer = setInterval(
+    () => {
+      if (engine.buffered > 0 && Date.now() - lastEventAt >= idleMs) {
+        publish(engine.drain()).catch((e: unknown) => log.error({ err: e }, 'publishing findings failed.'));
+      }
+    },
+    Math.min(idleMs, 250),
+  );
   log.info({ detectors: engine.detectorIds }, 'detect role consuming events.');
   return {
     engine,

@@ -1,7 +1,11 @@
 import type { Bus, Config, Logger } from '@apiwatch/core';
 import { createIngestServer, defaultCollectorToken } from '@apiwatch/ingest';
 
-export async function startIngestRole(config: Config, bus: Bus, log: Logger): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startIngestRole(
+  config: Config,
+  bus: Bus,
+  log: Logger,
+): Promise<{ url: string; stop(): Promise<void> }> {
   const collectors = [...config.ingest.collectors];
   let tokenFile: string | null = null;
   if (collectors.length === 0) {

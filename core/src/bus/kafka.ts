@@ -44,11 +44,17 @@ export class KafkaBus implements Bus {
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
-      const wanted = (['events', 'findings', 'dlq'] as const).map((t) => this.topicName(t)).filter((t) => !existing.has(t));
+      const wanted = (['events', 'findings', 'dlq'] as const)
+        .map((t) => this.topicName(t))
+        .filter((t) => !existing.has(t));
       if (wanted.length > 0) {
         await admin.createTopics({
           waitForLeaders: true,
-          topics: wanted.map((topic) => ({ topic, numPartitions: this.config.partitions, replicationFactor: -1 })),
+          topics: wanted.map((topic) => ({
+            topic,
+            numPartitions: this.config.partitions,
+            replicationFactor: -1,
+          })),
         });
       }
     } finally {
@@ -58,7 +64,11 @@ export class KafkaBus implements Bus {
 
   private async getProducer(): Promise<Producer> {
     if (this.producer) return this.producer;
-    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
     await producer.connect();
     this.producer = producer;
     return producer;
@@ -121,7 +131,10 @@ export class KafkaBus implements Bus {
               headers: decodeHeaders(m.headers),
             });
           } catch (e) {
-            this.log.error({ topic: batch.topic, offset: m.offset }, `undecodable message skipped: ${(e as Error).message}.`);
+            this.log.error(
+              { topic: batch.topic, offset: m.offset },
+              `undecodable message skipped: ${(e as Error).message}.`,
+            );
           }
         }
         await handler(decoded);

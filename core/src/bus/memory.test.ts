@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { DlqRecord } from './types.ts';
 import { MemoryBus } from './memory.ts';
+import type { DlqRecord } from './types.ts';
 
 const rec = (i: number): { key: string; value: DlqRecord } => ({
   key: `k${i % 3}`,
@@ -18,9 +18,15 @@ test('every group sees every message, in publish order', async () => {
   await bus.subscribe('dlq', 'b', async (batch) => {
     for (const m of batch) b.push(m.value.ts);
   });
-  await bus.publish('dlq', Array.from({ length: 250 }, (_, i) => rec(i)));
+  await bus.publish(
+    'dlq',
+    Array.from({ length: 250 }, (_, i) => rec(i)),
+  );
   await bus.flush();
-  assert.deepEqual(a, Array.from({ length: 250 }, (_, i) => i));
+  assert.deepEqual(
+    a,
+    Array.from({ length: 250 }, (_, i) => i),
+  );
   assert.deepEqual(b, a);
   await bus.close();
 });
@@ -37,9 +43,14 @@ test('a full queue makes the publisher wait (backpressure) and reports saturatio
     for (const m of batch) seen.push(m.value.ts);
   });
   let published = false;
-  const p = bus.publish('dlq', Array.from({ length: 30 }, (_, i) => rec(i))).then(() => {
-    published = true;
-  });
+  const p = bus
+    .publish(
+      'dlq',
+      Array.from({ length: 30 }, (_, i) => rec(i)),
+    )
+    .then(() => {
+      published = true;
+    });
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(published, false, 'publisher must wait while the consumer is stuck');
   assert.equal(bus.saturated(), true);

@@ -61,7 +61,8 @@ export class MemoryBus implements Bus {
   ): Promise<Subscription> {
     const queues = this.topics.get(topic) ?? [];
     this.topics.set(topic, queues);
-    if (queues.some((q) => q.group === group)) throw new Error(`group ${group} already subscribed to ${topic}`);
+    if (queues.some((q) => q.group === group))
+      throw new Error(`group ${group} already subscribed to ${topic}`);
     const q: GroupQueue = {
       group,
       items: [],

@@ -42,7 +42,11 @@ export interface Bus {
    */
   publish<K extends TopicName>(topic: K, messages: BusMessage<TopicPayloads[K]>[]): Promise<void>;
   /** One consumer in `group`; every group sees every message of the topic. */
-  subscribe<K extends TopicName>(topic: K, group: string, handler: BatchHandler<TopicPayloads[K]>): Promise<Subscription>;
+  subscribe<K extends TopicName>(
+    topic: K,
+    group: string,
+    handler: BatchHandler<TopicPayloads[K]>,
+  ): Promise<Subscription>;
   /** True while publishers would wait: ingest answers 429 instead of queueing without bound. */
   saturated(): boolean;
   flush(): Promise<void>;

@@ -29,21 +29,34 @@ const invalid: Array<[string, string, RegExp]> = [
   ['unknown nested key', 'bus:\n  kafka:\n    brokerz: [a]\n', /bus\.kafka/],
   ['wrong type names the key', 'ingest:\n  listen:\n    port: eighty\n', /ingest\.listen\.port/],
   ['enum out of range', 'bus:\n  kind: rabbit\n', /bus\.kind/],
-  ['bad collector hash', 'ingest:\n  collectors:\n    - id: edge\n      tokenSha256: nothex\n', /ingest\.collectors\.0\.tokenSha256/],
+  [
+    'bad collector hash',
+    'ingest:\n  collectors:\n    - id: edge\n      tokenSha256: nothex\n',
+    /ingest\.collectors\.0\.tokenSha256/,
+  ],
 ];
 for (const [name, yaml, pattern] of invalid) {
   test(`invalid config: ${name}`, () => {
     const file = yamlFile(yaml);
     assert.throws(
       () => loadConfig(file, {}),
-      (e: unknown) => e instanceof StartupError && e.code === 'CONFIG_INVALID' && pattern.test(e.message) && e.message.includes(file),
+      (e: unknown) =>
+        e instanceof StartupError &&
+        e.code === 'CONFIG_INVALID' &&
+        pattern.test(e.message) &&
+        e.message.includes(file),
     );
   });
 }
 
 test('YAML values and environment overrides combine; env wins', () => {
-  const file = yamlFile('bus:\n  kind: kafka\n  kafka:\n    brokers: ["k1:9092"]\nstore:\n  maxBatchRows: 100\n');
-  const c = loadConfig(file, { APIWATCH__STORE__MAXBATCHROWS: '250', APIWATCH__BUS__KAFKA__BROKERS: '["k2:9092","k3:9092"]' });
+  const file = yamlFile(
+    'bus:\n  kind: kafka\n  kafka:\n    brokers: ["k1:9092"]\nstore:\n  maxBatchRows: 100\n',
+  );
+  const c = loadConfig(file, {
+    APIWATCH__STORE__MAXBATCHROWS: '250',
+    APIWATCH__BUS__KAFKA__BROKERS: '["k2:9092","k3:9092"]',
+  });
   assert.equal(c.bus.kind, 'kafka');
   assert.equal(c.store.maxBatchRows, 250);
   assert.deepEqual(c.bus.kafka.brokers, ['k2:9092', 'k3:9092']);
@@ -54,7 +67,13 @@ test('an environment override naming no key is an error that names the variable'
 });
 
 test('unreadable and malformed files are reported with their path', () => {
-  assert.throws(() => loadConfig('/nonexistent/apiwatch.yaml', {}), /CONFIG|cannot read config file \/nonexistent/);
+  assert.throws(
+    () => loadConfig('/nonexistent/apiwatch.yaml', {}),
+    /CONFIG|cannot read config file \/nonexistent/,
+  );
   const bad = yamlFile('bus: [unclosed\n');
-  assert.throws(() => loadConfig(bad, {}), (e: unknown) => e instanceof StartupError && e.message.includes(bad));
+  assert.throws(
+    () => loadConfig(bad, {}),
+    (e: unknown) => e instanceof StartupError && e.message.includes(bad),
+  );
 });

@@ -22,7 +22,10 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
     try {
       text = readFileSync(file, 'utf8');
     } catch (e) {
-      throw new StartupError('CONFIG_FILE_UNREADABLE', `cannot read config file ${file}: ${(e as Error).message}`);
+      throw new StartupError(
+        'CONFIG_FILE_UNREADABLE',
+        `cannot read config file ${file}: ${(e as Error).message}`,
+      );
     }
     try {
       raw = parseYaml(text) ?? {};
@@ -39,9 +42,10 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   const first = compiled.Errors(withDefaults).First();
   if (first) {
     const key = first.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
-    const detail = first.schema.additionalProperties === false && first.message.includes('additional')
-      ? `unknown key under ${key}`
-      : first.message;
+    const detail =
+      first.schema.additionalProperties === false && first.message.includes('additional')
+        ? `unknown key under ${key}`
+        : first.message;
     throw new StartupError('CONFIG_INVALID', `config key "${key}" in ${origin}: ${detail}`);
   }
   return deepFreeze(withDefaults as Config);
@@ -52,7 +56,10 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
  * `APIWATCH__STORE__MAXBATCHROWS=100` sets store.maxBatchRows. Values are parsed as YAML scalars
  * (numbers, booleans) or JSON for arrays.
  */
-export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function applyEnvOverrides(
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): Record<string, unknown> {
   const out = structuredClone(raw);
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
@@ -63,9 +70,14 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
     for (let i = 0; i < segments.length; i++) {
       const seg = segments[i]!;
       const props: Record<string, TSchema> | undefined = schema?.properties;
-      const key: string | undefined = props ? Object.keys(props).find((k) => k.toLowerCase() === seg.toLowerCase()) : seg.toLowerCase();
+      const key: string | undefined = props
+        ? Object.keys(props).find((k) => k.toLowerCase() === seg.toLowerCase())
+        : seg.toLowerCase();
       if (!key) {
-        throw new StartupError('CONFIG_INVALID', `environment variable ${name}: no config key "${[...path, seg].join('.')}"`);
+        throw new StartupError(
+          'CONFIG_INVALID',
+          `environment variable ${name}: no config key "${[...path, seg].join('.')}"`,
+        );
       }
       path.push(key);
       schema = props?.[key];

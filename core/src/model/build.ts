@@ -51,51 +51,83 @@ export function inferAuthOutcome(status: number, credentialKind: CredentialKind)
   return 'unknown';
 }
 
-function principalOf(user: string | null, service: string | null, kind: CredentialKind, auth: AuthOutcome): PrincipalKind {
+function principalOf(
+  user: string | null,
+  service: string | null,
+  kind: CredentialKind,
+  auth: AuthOutcome,
+): PrincipalKind {
   if (user) return 'user';
   if (service) return 'batch';
   if (kind === 'none' && auth !== 'failure') return 'anonymous';
   return 'unknown';
 }
 
+/**
+ * Gateways hand over attacker-controlled strings of any length; the schema caps them, so an
+ * over-long value is cut at the cap rather than turning a real call into an invalid event.
+ */
+function clip(value: string | null | undefined, max: number): string | null {
+  if (value === null || value === undefined) return null;
+  return value.length > max ? value.slice(0, max) : value;
+}
+
+function clipList(values: string[] | undefined, maxItems: number, maxLength: number): string[] {
+  if (!values || values.length === 0) return [];
+  if (values.length <= maxItems && values.every((v) => v.length <= maxLength)) return values;
+  return values.slice(0, maxItems).map((v) => (v.length > maxLength ? v.slice(0, maxLength) : v));
+}
+
+/** Sizes are non-negative integers; anything else (a garbled log field) is "unknown". */
+function size(value: number | null | undefined): number | null {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
+}
+
+function latency(value: number | null | undefined): number | null {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null;
+}
+
 export function buildEvent(d: EventDraft, ingestTs: number = Date.now()): ApiEvent {
   const credentialKind = d.credentialKind ?? 'none';
   const auth = d.auth ?? inferAuthOutcome(d.status, credentialKind);
-  const user = d.user ?? null;
-  const service = d.service ?? null;
+  const user = clip(d.user, 512);
+  const service = clip(d.service, 512);
+  const requestId = clip(d.requestId, 256);
+  // A request id too long to fit the event id is hashed with the record instead.
+  const idFits = requestId !== null && d.sourceKind.length + requestId.length < 128;
   return {
     schemaVersion: 1,
-    id: d.requestId ? `${d.sourceKind}:${d.requestId}` : stableEventId(d.sourceKind, d.raw),
+    id: idFits ? `${d.sourceKind}:${requestId}` : stableEventId(d.sourceKind, d.raw),
     ts: Math.trunc(d.ts),
     ingestTs,
     request: {
       method: d.method.toUpperCase(),
-      scheme: d.scheme ?? null,
-      host: d.host ?? null,
-      path: d.path,
-      queryKeys: d.queryKeys ?? [],
-      route: d.route ?? null,
-      bytes: d.requestBytes ?? null,
-      requestId: d.requestId ?? null,
+      scheme: clip(d.scheme, 16),
+      host: clip(d.host, 512),
+      path: d.path.length > 8192 ? d.path.slice(0, 8192) : d.path,
+      queryKeys: clipList(d.queryKeys, 128, 256),
+      route: clip(d.route, 1024),
+      bytes: size(d.requestBytes),
+      requestId,
     },
-    response: { status: d.status, bytes: d.responseBytes ?? null, latencyMs: d.latencyMs ?? null },
-    client: { ip: d.clientIp ?? null, peerIp: d.peerIp ?? null, userAgent: d.userAgent ?? null },
+    response: { status: d.status, bytes: size(d.responseBytes), latencyMs: latency(d.latencyMs) },
+    client: { ip: clip(d.clientIp, 64), peerIp: clip(d.peerIp, 64), userAgent: clip(d.userAgent, 1024) },
     identity: {
       credential: {
         kind: credentialKind,
-        fingerprint: d.credentialFingerprint ?? null,
-        ref: d.credentialRef ?? null,
-        issuer: d.credentialIssuer ?? null,
+        fingerprint: clip(d.credentialFingerprint, 128),
+        ref: clip(d.credentialRef, 512),
+        issuer: clip(d.credentialIssuer, 512),
       },
       principal: principalOf(user, service, credentialKind, auth),
       service,
       user,
-      tenant: d.tenant ?? null,
-      scopes: d.scopes ?? [],
+      tenant: clip(d.tenant, 256),
+      scopes: clipList(d.scopes, 64, 256),
       auth,
     },
     objects: [],
-    trace: { traceId: d.traceId ?? null, spanId: d.spanId ?? null },
-    source: { kind: d.sourceKind, gateway: d.gateway ?? null, collector: null },
+    trace: { traceId: clip(d.traceId, 64), spanId: clip(d.spanId, 32) },
+    source: { kind: d.sourceKind, gateway: clip(d.gateway, 256), collector: null },
   };
 }

@@ -6,7 +6,9 @@ import { type Static, Type as T } from '@sinclair/typebox';
  * compiled validator at the ingest boundary all come from it.
  */
 
-const Nullable = <S extends ReturnType<typeof T.String> | ReturnType<typeof T.Integer> | ReturnType<typeof T.Number>>(
+const Nullable = <
+  S extends ReturnType<typeof T.String> | ReturnType<typeof T.Integer> | ReturnType<typeof T.Number>,
+>(
   schema: S,
 ) => T.Union([schema, T.Null()]);
 
@@ -16,7 +18,10 @@ export const OBJECT_ID_LOCATIONS = ['path', 'query'] as const;
 /** What kind of principal made the call; `batch` is a workload acting with no end user. */
 export const PRINCIPAL_KINDS = ['user', 'service', 'batch', 'anonymous', 'unknown'] as const;
 
-export const HttpMethod = T.String({ pattern: '^[A-Z][A-Z0-9_-]{0,31}$', description: 'Upper-case HTTP method.' });
+export const HttpMethod = T.String({
+  pattern: '^[A-Z][A-Z0-9_-]{0,31}$',
+  description: 'Upper-case HTTP method.',
+});
 
 export const Credential = T.Object(
   {
@@ -31,7 +36,10 @@ export const Credential = T.Object(
       }),
     ),
     ref: Nullable(
-      T.String({ maxLength: 512, description: 'A non-secret id the gateway can act on (Kong credential id, AWS apiKeyId).' }),
+      T.String({
+        maxLength: 512,
+        description: 'A non-secret id the gateway can act on (Kong credential id, AWS apiKeyId).',
+      }),
     ),
     issuer: Nullable(T.String({ maxLength: 512, description: 'Token issuer, CA or identity provider.' })),
   },
@@ -45,8 +53,18 @@ export const Identity = T.Object(
       PRINCIPAL_KINDS.map((k) => T.Literal(k)),
       { description: 'Whether an end user, a workload with no user (batch), or nobody is behind the call.' },
     ),
-    service: Nullable(T.String({ maxLength: 512, description: 'Calling workload: SPIFFE id, OAuth client_id, Kong consumer.' })),
-    user: Nullable(T.String({ maxLength: 512, description: 'End user: JWT sub, username. null when no user is behind the call.' })),
+    service: Nullable(
+      T.String({
+        maxLength: 512,
+        description: 'Calling workload: SPIFFE id, OAuth client_id, Kong consumer.',
+      }),
+    ),
+    user: Nullable(
+      T.String({
+        maxLength: 512,
+        description: 'End user: JWT sub, username. null when no user is behind the call.',
+      }),
+    ),
     tenant: Nullable(T.String({ maxLength: 256 })),
     scopes: T.Array(T.String({ maxLength: 256 }), { maxItems: 64 }),
     auth: T.Union(
@@ -69,17 +87,29 @@ export const ObjectRef = T.Object(
 export const ApiEventSchema = T.Object(
   {
     schemaVersion: T.Literal(1),
-    id: T.String({ minLength: 1, maxLength: 128, description: 'Event id; stable for the same source record (idempotency).' }),
+    id: T.String({
+      minLength: 1,
+      maxLength: 128,
+      description: 'Event id; stable for the same source record (idempotency).',
+    }),
     ts: T.Integer({ minimum: 0, description: 'Event time of the request, ms since the Unix epoch.' }),
-    ingestTs: T.Integer({ minimum: 0, description: 'When apiwatch received the record, ms since the Unix epoch.' }),
+    ingestTs: T.Integer({
+      minimum: 0,
+      description: 'When apiwatch received the record, ms since the Unix epoch.',
+    }),
     request: T.Object(
       {
         method: HttpMethod,
         scheme: Nullable(T.String({ maxLength: 16 })),
         host: Nullable(T.String({ maxLength: 512 })),
         path: T.String({ minLength: 1, maxLength: 8192, description: 'Raw path without the query string.' }),
-        queryKeys: T.Array(T.String({ maxLength: 256 }), { maxItems: 128, description: 'Query parameter names; values are never kept.' }),
-        route: Nullable(T.String({ maxLength: 1024, description: 'Route template, e.g. /users/{id}, when known.' })),
+        queryKeys: T.Array(T.String({ maxLength: 256 }), {
+          maxItems: 128,
+          description: 'Query parameter names; values are never kept.',
+        }),
+        route: Nullable(
+          T.String({ maxLength: 1024, description: 'Route template, e.g. /users/{id}, when known.' }),
+        ),
         bytes: Nullable(T.Integer({ minimum: 0 })),
         requestId: Nullable(T.String({ maxLength: 256 })),
       },
@@ -87,7 +117,11 @@ export const ApiEventSchema = T.Object(
     ),
     response: T.Object(
       {
-        status: T.Integer({ minimum: 0, maximum: 999, description: '0 when the gateway never got a response.' }),
+        status: T.Integer({
+          minimum: 0,
+          maximum: 999,
+          description: '0 when the gateway never got a response.',
+        }),
         bytes: Nullable(T.Integer({ minimum: 0 })),
         latencyMs: Nullable(T.Number({ minimum: 0 })),
       },
@@ -112,14 +146,26 @@ export const ApiEventSchema = T.Object(
     ),
     source: T.Object(
       {
-        kind: T.String({ minLength: 1, maxLength: 64, description: 'Format id of the parser that produced the event.' }),
-        gateway: Nullable(T.String({ maxLength: 256, description: 'Which gateway instance or cluster emitted it.' })),
-        collector: Nullable(T.String({ maxLength: 256, description: 'Authenticated collector that shipped it.' })),
+        kind: T.String({
+          minLength: 1,
+          maxLength: 64,
+          description: 'Format id of the parser that produced the event.',
+        }),
+        gateway: Nullable(
+          T.String({ maxLength: 256, description: 'Which gateway instance or cluster emitted it.' }),
+        ),
+        collector: Nullable(
+          T.String({ maxLength: 256, description: 'Authenticated collector that shipped it.' }),
+        ),
       },
       { additionalProperties: false },
     ),
   },
-  { additionalProperties: false, $id: 'https://apiwatch.dev/schemas/api-event.schema.json', title: 'ApiEvent' },
+  {
+    additionalProperties: false,
+    $id: 'https://apiwatch.dev/schemas/api-event.schema.json',
+    title: 'ApiEvent',
+  },
 );
 
 export type ApiEvent = Static<typeof ApiEventSchema>;

@@ -33,7 +33,10 @@ export const FindingSchema = T.Object(
   {
     schemaVersion: T.Literal(1),
     id: T.String({ minLength: 1, maxLength: 128, description: 'Unique id of this finding occurrence.' }),
-    detector: T.String({ pattern: '^[a-z]+\\.[a-z_]+$', description: 'Stable detector id, e.g. auth.brute_force.' }),
+    detector: T.String({
+      pattern: '^[a-z]+\\.[a-z_]+$',
+      description: 'Stable detector id, e.g. auth.brute_force.',
+    }),
     title: T.String({ maxLength: 256 }),
     summary: T.String({ maxLength: 2048, description: 'One sentence a SOC analyst can act on.' }),
     severity: T.Union(SEVERITIES.map((s) => T.Literal(s))),
@@ -48,13 +51,21 @@ export const FindingSchema = T.Object(
     route: Nullable(T.String({ maxLength: 1024 })),
     method: Nullable(T.String({ maxLength: 32 })),
     tenant: Nullable(T.String({ maxLength: 256 })),
-    firstSeen: T.Integer({ minimum: 0, description: 'Event time of the first event in the evidence, ms epoch.' }),
-    lastSeen: T.Integer({ minimum: 0, description: 'Event time of the last event in the evidence, ms epoch.' }),
+    firstSeen: T.Integer({
+      minimum: 0,
+      description: 'Event time of the first event in the evidence, ms epoch.',
+    }),
+    lastSeen: T.Integer({
+      minimum: 0,
+      description: 'Event time of the last event in the evidence, ms epoch.',
+    }),
     detectedAt: T.Integer({ minimum: 0, description: 'Wall-clock time the detector raised it, ms epoch.' }),
     evidence: T.Object(
       {
         observed: T.Number({ description: 'The measured value (count, rate, ratio).' }),
-        baseline: T.Union([T.Number(), T.Null()], { description: 'What was expected; null for static thresholds.' }),
+        baseline: T.Union([T.Number(), T.Null()], {
+          description: 'What was expected; null for static thresholds.',
+        }),
         threshold: T.Number(),
         windowSeconds: T.Integer({ minimum: 0 }),
         counts: T.Record(T.String(), T.Number()),
@@ -66,7 +77,11 @@ export const FindingSchema = T.Object(
     owasp: T.Union(OWASP_API_2023.map((s) => T.Literal(s))),
     nist: T.Union(NIST_AREAS.map((s) => T.Literal(s))),
     recommendedAction: T.String({ maxLength: 1024 }),
-    fingerprint: T.String({ minLength: 1, maxLength: 128, description: 'Stable across repeats: used to de-duplicate.' }),
+    fingerprint: T.String({
+      minLength: 1,
+      maxLength: 128,
+      description: 'Stable across repeats: used to de-duplicate.',
+    }),
   },
   { additionalProperties: false, $id: 'https://apiwatch.dev/schemas/finding.schema.json', title: 'Finding' },
 );

@@ -5,7 +5,13 @@ import { DetectionEngine } from '../runtime/engine.ts';
 
 const T0 = Date.UTC(2026, 2, 2, 10, 0, 0);
 
-function call(sec: number, ip: string, status: number, user: string | null = null, path = '/api/login'): ApiEvent {
+function call(
+  sec: number,
+  ip: string,
+  status: number,
+  user: string | null = null,
+  path = '/api/login',
+): ApiEvent {
   return buildEvent({
     ts: T0 + sec * 1000,
     method: 'POST',
@@ -70,7 +76,11 @@ test('one finding per episode; a new episode after the quiet period is reported 
   const findings = run([...first, ...second]);
   assert.equal(findings.length, 2);
   assert.notEqual(findings[0]!.id, findings[1]!.id);
-  assert.equal(findings[0]!.fingerprint, findings[1]!.fingerprint, 'same actor and route: same de-dup fingerprint');
+  assert.equal(
+    findings[0]!.fingerprint,
+    findings[1]!.fingerprint,
+    'same actor and route: same de-dup fingerprint',
+  );
 });
 
 test('event-time order: shuffled input within the lateness gives the same finding as ordered input', () => {
@@ -91,7 +101,10 @@ test('thresholds come from config: minFailures 50 ignores a 30-failure burst', (
 
 test('unknown detector ids and keys are start-up errors naming the key', () => {
   const config = loadConfig(undefined, {});
-  assert.throws(() => new DetectionEngine({ ...config.detect, detectors: { 'auth.nope': {} } }), /detect\.detectors\.auth\.nope/);
+  assert.throws(
+    () => new DetectionEngine({ ...config.detect, detectors: { 'auth.nope': {} } }),
+    /detect\.detectors\.auth\.nope/,
+  );
   assert.throws(
     () => new DetectionEngine({ ...config.detect, detectors: { 'auth.brute_force': { windowSecs: 5 } } }),
     /detect\.detectors\.auth\.brute_force/,

@@ -1,4 +1,4 @@
-import { actorEntity, type ApiEvent, type Finding } from '@apiwatch/core';
+import { type ApiEvent, actorEntity, type Finding } from '@apiwatch/core';
 import { type Static, Type as T } from '@sinclair/typebox';
 import { BoundedMap } from '../runtime/bounded-map.ts';
 import { makeFinding } from '../runtime/finding.ts';
@@ -7,7 +7,12 @@ import type { Detector, DetectorContext, DetectorInstance } from '../runtime/typ
 export const BruteForceConfig = T.Object(
   {
     enabled: T.Boolean({ default: true }),
-    windowSeconds: T.Integer({ minimum: 1, maximum: 86_400, default: 60, description: 'Sliding window, event time.' }),
+    windowSeconds: T.Integer({
+      minimum: 1,
+      maximum: 86_400,
+      default: 60,
+      description: 'Sliding window, event time.',
+    }),
     minFailures: T.Integer({
       minimum: 2,
       maximum: 10_000,
@@ -98,7 +103,8 @@ export const bruteForce: Detector<BruteForceConfig> = {
         s.head = (s.head + 1) % minFailures;
         s.count = Math.min(s.count + 1, minFailures);
         if (s.samples.length < MAX_SAMPLES) s.samples.push(event.id);
-        const target = event.identity.user ?? event.identity.credential.ref ?? event.identity.credential.fingerprint;
+        const target =
+          event.identity.user ?? event.identity.credential.ref ?? event.identity.credential.fingerprint;
         if (target && s.targets.length < MAX_TARGETS && !s.targets.includes(target)) s.targets.push(target);
         const route = `${event.request.method} ${event.request.route ?? event.request.path}`;
         if (s.routes.size < 8 || s.routes.has(route)) s.routes.set(route, (s.routes.get(route) ?? 0) + 1);
@@ -113,11 +119,22 @@ export const bruteForce: Detector<BruteForceConfig> = {
   },
 };
 
-function finding(event: ApiEvent, actor: string, s: ActorState, windowStart: number, cfg: BruteForceConfig): Finding {
+function finding(
+  event: ApiEvent,
+  actor: string,
+  s: ActorState,
+  windowStart: number,
+  cfg: BruteForceConfig,
+): Finding {
   const entity = actorEntity(actor);
   const [topRoute] = [...s.routes.entries()].sort((a, b) => b[1] - a[1]);
-  const [method, ...routeParts] = (topRoute?.[0] ?? `${event.request.method} ${event.request.path}`).split(' ');
-  const targets = s.targets.length > 0 ? ` against ${s.targets.length === 1 ? `account ${s.targets[0]}` : `${s.targets.length}+ accounts`}` : '';
+  const [method, ...routeParts] = (topRoute?.[0] ?? `${event.request.method} ${event.request.path}`).split(
+    ' ',
+  );
+  const targets =
+    s.targets.length > 0
+      ? ` against ${s.targets.length === 1 ? `account ${s.targets[0]}` : `${s.targets.length}+ accounts`}`
+      : '';
   const ratio = cfg.minFailures / Math.max(1, (event.ts - windowStart) / 1000);
   return makeFinding(bruteForce as Detector<unknown>, {
     summary: `${entity.kind} ${entity.id} failed authentication ${cfg.minFailures} times within ${Math.max(1, Math.round((event.ts - windowStart) / 1000))} s${targets} on ${topRoute?.[0] ?? 'the API'}.`,

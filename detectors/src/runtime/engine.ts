@@ -1,4 +1,4 @@
-import { actorKey, type ApiEvent, type Config, type Finding, StartupError } from '@apiwatch/core';
+import { type ApiEvent, actorKey, type Config, type Finding, StartupError } from '@apiwatch/core';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { DETECTORS } from '../registry.ts';
@@ -13,7 +13,9 @@ export interface EngineCounters {
 }
 
 /** Resolves detect.detectors against the registry: unknown ids or keys are start-up errors. */
-export function resolveDetectorConfigs(detect: Config['detect']): Array<{ detector: Detector<unknown>; config: unknown }> {
+export function resolveDetectorConfigs(
+  detect: Config['detect'],
+): Array<{ detector: Detector<unknown>; config: unknown }> {
   for (const id of Object.keys(detect.detectors)) {
     if (!DETECTORS.some((d) => d.id === id)) {
       throw new StartupError(
@@ -25,7 +27,10 @@ export function resolveDetectorConfigs(detect: Config['detect']): Array<{ detect
   const out: Array<{ detector: Detector<unknown>; config: unknown }> = [];
   for (const detector of DETECTORS) {
     const given = detect.detectors[detector.id] ?? {};
-    const config = Value.Default(detector.configSchema, { ...(detector.defaults as object), ...structuredClone(given) });
+    const config = Value.Default(detector.configSchema, {
+      ...(detector.defaults as object),
+      ...structuredClone(given),
+    });
     const first = TypeCompiler.Compile(detector.configSchema).Errors(config).First();
     if (first) {
       const key = `detect.detectors.${detector.id}${first.path.replaceAll('/', '.')}`;

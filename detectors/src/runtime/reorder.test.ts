@@ -3,16 +3,23 @@ import { test } from 'node:test';
 import { type ApiEvent, buildEvent } from '@apiwatch/core';
 import { ReorderBuffer } from './reorder.ts';
 
-const ev = (ts: number): ApiEvent => buildEvent({ ts, method: 'GET', path: '/', status: 200, sourceKind: 't', raw: String(ts) });
+const ev = (ts: number): ApiEvent =>
+  buildEvent({ ts, method: 'GET', path: '/', status: 200, sourceKind: 't', raw: String(ts) });
 
 test('releases in event-time order once the watermark passes, holds the rest', () => {
   const buf = new ReorderBuffer(100);
   const out: ApiEvent[] = [];
   for (const ts of [1000, 950, 1020, 990, 1200]) buf.push(ev(ts), out);
-  assert.deepEqual(out.map((e) => e.ts), [950, 990, 1000, 1020]);
+  assert.deepEqual(
+    out.map((e) => e.ts),
+    [950, 990, 1000, 1020],
+  );
   assert.equal(buf.size, 1);
   buf.drain(out);
-  assert.deepEqual(out.map((e) => e.ts), [950, 990, 1000, 1020, 1200]);
+  assert.deepEqual(
+    out.map((e) => e.ts),
+    [950, 990, 1000, 1020, 1200],
+  );
 });
 
 test('an event behind the watermark is released at once and counted late', () => {
@@ -22,7 +29,10 @@ test('an event behind the watermark is released at once and counted late', () =>
   buf.push(ev(2000), out);
   buf.push(ev(500), out);
   assert.equal(buf.late, 1);
-  assert.deepEqual(out.map((e) => e.ts), [1000, 500]);
+  assert.deepEqual(
+    out.map((e) => e.ts),
+    [1000, 500],
+  );
 });
 
 test('a large random permutation within the lateness comes out sorted', () => {
@@ -32,6 +42,9 @@ test('a large random permutation within the lateness comes out sorted', () => {
   for (const t of ts) buf.push(ev(t), out);
   buf.drain(out);
   const got = out.map((e) => e.ts);
-  assert.deepEqual(got, [...ts].sort((a, b) => a - b));
+  assert.deepEqual(
+    got,
+    [...ts].sort((a, b) => a - b),
+  );
   assert.equal(buf.late, 0);
 });

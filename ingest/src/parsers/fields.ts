@@ -5,7 +5,12 @@
 
 export function str(value: unknown): string | null {
   if (value === null || value === undefined) return null;
-  const s = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : null;
+  const s =
+    typeof value === 'string'
+      ? value
+      : typeof value === 'number' || typeof value === 'boolean'
+        ? String(value)
+        : null;
   if (s === null || s === '' || s === '-') return null;
   return s;
 }
@@ -45,12 +50,26 @@ export function splitTarget(target: string): { path: string; queryKeys: string[]
 }
 
 const MONTHS: Record<string, number> = {
-  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
 };
 
 /** `25/Feb/2021:16:20:01 -0500` (CLF, optional .mmm) → ms epoch, or null. */
 export function parseClfTime(value: string): number | null {
-  const m = /^(\d{1,2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(?: ([+-])(\d{2}):?(\d{2}))?$/.exec(value);
+  const m =
+    /^(\d{1,2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(?: ([+-])(\d{2}):?(\d{2}))?$/.exec(
+      value,
+    );
   if (!m) return null;
   const month = MONTHS[m[2]!];
   if (month === undefined) return null;
@@ -70,7 +89,9 @@ export function parseIsoTime(value: string): number | null {
 }
 
 /** `GET /path?x=1 HTTP/1.1` → method and target; null for an empty or garbled request line. */
-export function splitRequestLine(line: string): { method: string; target: string; protocol: string | null } | null {
+export function splitRequestLine(
+  line: string,
+): { method: string; target: string; protocol: string | null } | null {
   const parts = line.trim().split(/\s+/);
   if (parts.length < 2 || !parts[0] || !parts[1]) return null;
   if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(parts[0])) return null;

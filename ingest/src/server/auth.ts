@@ -12,7 +12,10 @@ export function sha256Hex(text: string): string {
 }
 
 /** Matches a bearer token against the configured hashes in constant time; returns the collector id. */
-export function authenticateCollector(header: string | undefined, collectors: readonly CollectorCredential[]): string | null {
+export function authenticateCollector(
+  header: string | undefined,
+  collectors: readonly CollectorCredential[],
+): string | null {
   if (!header) return null;
   const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
   if (!m) return null;
@@ -28,7 +31,11 @@ export function authenticateCollector(header: string | undefined, collectors: re
  * With no collectors configured, the embedded default still requires a token: one is generated
  * into `<dataDir>/collector-token` (mode 0600) on first start, and `apiwatch collect` reads it.
  */
-export function defaultCollectorToken(dataDir: string): { file: string; token: string; credential: CollectorCredential } {
+export function defaultCollectorToken(dataDir: string): {
+  file: string;
+  token: string;
+  credential: CollectorCredential;
+} {
   const file = join(dataDir, 'collector-token');
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true });

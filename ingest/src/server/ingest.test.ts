@@ -12,7 +12,15 @@ let base = '';
 let close: () => Promise<void>;
 
 const ev = (i: number) =>
-  buildEvent({ ts: 1_700_000_000_000 + i, method: 'GET', path: `/items/${i}`, status: 200, sourceKind: 'nginx', raw: String(i), clientIp: '192.0.2.1' });
+  buildEvent({
+    ts: 1_700_000_000_000 + i,
+    method: 'GET',
+    path: `/items/${i}`,
+    status: 200,
+    sourceKind: 'nginx',
+    raw: String(i),
+    clientIp: '192.0.2.1',
+  });
 
 before(async () => {
   await bus.subscribe('events', 'test', async (b) => {
@@ -49,10 +57,18 @@ test('NDJSON: valid records are kept, invalid ones reported one by one and sent 
   events.length = 0;
   dlq.length = 0;
   const bad = { ...ev(2), response: { ...ev(2).response, status: 'ok' } };
-  const body = [JSON.stringify(ev(1)), '{not json "authorization":"Bearer abc.def.ghi"', JSON.stringify(bad), JSON.stringify(ev(3))].join('\n');
+  const body = [
+    JSON.stringify(ev(1)),
+    '{not json "authorization":"Bearer abc.def.ghi"',
+    JSON.stringify(bad),
+    JSON.stringify(ev(3)),
+  ].join('\n');
   const res = await post(body);
   assert.equal(res.status, 200);
-  const answer = (await res.json()) as { accepted: number; rejected: Array<{ index: number; code: string; reason: string }> };
+  const answer = (await res.json()) as {
+    accepted: number;
+    rejected: Array<{ index: number; code: string; reason: string }>;
+  };
   assert.equal(answer.accepted, 2);
   assert.deepEqual(
     answer.rejected.map((r) => [r.index, r.code]),
@@ -63,8 +79,14 @@ test('NDJSON: valid records are kept, invalid ones reported one by one and sent 
   );
   assert.match(answer.rejected[1]!.reason, /\/response\/status/);
   await bus.flush();
-  assert.deepEqual(events.map((e) => e.request.path), ['/items/1', '/items/3']);
-  assert.ok(events.every((e) => e.source.collector === 'edge-1'), 'stamped with the authenticated collector');
+  assert.deepEqual(
+    events.map((e) => e.request.path),
+    ['/items/1', '/items/3'],
+  );
+  assert.ok(
+    events.every((e) => e.source.collector === 'edge-1'),
+    'stamped with the authenticated collector',
+  );
   assert.equal(dlq.length, 2);
   assert.ok(!dlq[0]!.raw.includes('abc.def.ghi'), 'secrets are redacted before the DLQ');
   assert.equal(dlq[0]!.collector, 'edge-1');
@@ -80,7 +102,11 @@ test('a JSON array is accepted too', async () => {
 
 test('authentication: missing or wrong tokens get 401, never reach the bus', async () => {
   events.length = 0;
-  const none = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: JSON.stringify(ev(1)) });
+  const none = await fetch(`${base}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body: JSON.stringify(ev(1)),
+  });
   const wrong = await post(JSON.stringify(ev(1)), { authorization: 'Bearer nope' });
   assert.equal(none.status, 401);
   assert.equal(wrong.status, 401);

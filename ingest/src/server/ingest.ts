@@ -1,8 +1,8 @@
 import {
   type ApiEvent,
+  actorKey,
   apiEventValidator,
   apiwatchError,
-  actorKey,
   type Bus,
   type BusMessage,
   type DlqRecord,
@@ -51,27 +51,39 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
   const counters: IngestCounters = { accepted: 0, rejected: 0, throttled: 0, unauthenticated: 0 };
   const app = Fastify({ bodyLimit: opts.maxBodyBytes, logger: false, return503OnClosing: true });
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(MEDIA_TYPES, { parseAs: 'string', bodyLimit: opts.maxBodyBytes }, (_req, body, done) =>
-    done(null, body),
+  app.addContentTypeParser(
+    MEDIA_TYPES,
+    { parseAs: 'string', bodyLimit: opts.maxBodyBytes },
+    (_req, body, done) => done(null, body),
   );
   app.addContentTypeParser('*', (_req, _payload, done) => {
     const e = apiwatchError('INGEST_UNSUPPORTED_MEDIA_TYPE', `use one of ${MEDIA_TYPES.join(', ')}`);
     done(Object.assign(new Error(e.message), { statusCode: 415, apiwatch: e }), undefined);
   });
 
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string; apiwatch?: unknown }, _req, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 413 || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+  app.setErrorHandler(
+    (error: Error & { statusCode?: number; code?: string; apiwatch?: unknown }, _req, reply) => {
+      const status =
+        error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+      if (status === 413 || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        return reply.code(413).send({
+          error: apiwatchError(
+            'INGEST_BODY_TOO_LARGE',
+            `body larger than ${opts.maxBodyBytes} bytes; send smaller batches`,
+          ),
+        });
+      }
+      if (status < 500) {
+        return reply
+          .code(status)
+          .send({ error: error.apiwatch ?? { code: error.code ?? 'BAD_REQUEST', message: error.message } });
+      }
+      opts.log.error({ err: error }, 'ingest request failed inside apiwatch.');
       return reply
-        .code(413)
-        .send({ error: apiwatchError('INGEST_BODY_TOO_LARGE', `body larger than ${opts.maxBodyBytes} bytes; send smaller batches`) });
-    }
-    if (status < 500) {
-      return reply.code(status).send({ error: error.apiwatch ?? { code: error.code ?? 'BAD_REQUEST', message: error.message } });
-    }
-    opts.log.error({ err: error }, 'ingest request failed inside apiwatch.');
-    return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error; see apiwatch logs' } });
-  });
+        .code(500)
+        .send({ error: { code: 'INTERNAL', message: 'internal error; see apiwatch logs' } });
+    },
+  );
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/metrics', async (_req, reply) => {
@@ -97,7 +109,9 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer realm="apiwatch-ingest"')
-        .send({ error: apiwatchError('INGEST_UNAUTHENTICATED', 'send Authorization: Bearer <collector token>') });
+        .send({
+          error: apiwatchError('INGEST_UNAUTHENTICATED', 'send Authorization: Bearer <collector token>'),
+        });
     }
     if (opts.bus.saturated()) {
       counters.throttled++;
@@ -113,28 +127,44 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
     }
     if (records.length > opts.maxRecordsPerRequest) {
       return reply.code(413).send({
-        error: apiwatchError('INGEST_BODY_TOO_LARGE', `more than ${opts.maxRecordsPerRequest} records; send smaller batches`),
+        error: apiwatchError(
+          'INGEST_BODY_TOO_LARGE',
+          `more than ${opts.maxRecordsPerRequest} records; send smaller batches`,
+        ),
       });
     }
     const now = Date.now();
     const valid: BusMessage<ApiEvent>[] = [];
     const rejected: RejectedRecord[] = [];
     const dlq: BusMessage<DlqRecord>[] = [];
-    records.forEach((rec, index) => {
+    for (const [index, rec] of records.entries()) {
       const failure = (code: ErrorCode, reason: string) => {
         rejected.push({ index, code, reason });
         dlq.push({
           key: collector,
-          value: { ts: now, source: 'canonical', collector, code, reason, raw: redactSecrets(rec.text).slice(0, 16_384) },
+          value: {
+            ts: now,
+            source: 'canonical',
+            collector,
+            code,
+            reason,
+            raw: redactSecrets(rec.text).slice(0, 16_384),
+          },
         });
       };
-      if (rec.error) return failure('INGEST_PARSE_INVALID_JSON', rec.error);
+      if (rec.error) {
+        failure('INGEST_PARSE_INVALID_JSON', rec.error);
+        continue;
+      }
       const value = rec.value as ApiEvent;
-      if (!apiEventValidator.check(value)) return failure('INGEST_EVENT_INVALID', apiEventValidator.explain(value));
+      if (!apiEventValidator.check(value)) {
+        failure('INGEST_EVENT_INVALID', apiEventValidator.explain(value));
+        continue;
+      }
       value.ingestTs = now;
       value.source.collector = collector;
       valid.push({ key: actorKey(value), value });
-    });
+    }
     await opts.bus.publish('events', valid);
     if (dlq.length > 0) await opts.bus.publish('dlq', dlq);
     counters.accepted += valid.length;

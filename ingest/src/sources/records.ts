@@ -6,7 +6,10 @@ import type { RawRecord } from '../parsers/types.ts';
  * Frames an input stream into records: NDJSON, one JSON object (pretty-printed or not), a JSON
  * array, or text lines. Line-oriented input is streamed; a multi-line JSON document is read whole.
  */
-export async function* readRecords(input: Readable, framing: 'json' | 'text' | 'auto'): AsyncGenerator<RawRecord> {
+export async function* readRecords(
+  input: Readable,
+  framing: 'json' | 'text' | 'auto',
+): AsyncGenerator<RawRecord> {
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })[Symbol.asyncIterator]();
   let first: string | undefined;
   for (;;) {
