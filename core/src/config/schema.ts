@@ -1,4 +1,4 @@
-import { type Static, type TSchema, Type as T } from '@sinclair/typebox';
+import { type Static, Type as T, type TOptional, type TSchema } from '@sinclair/typebox';
 
 /**
  * The whole configuration: one schema that yields the types, the defaults, start-up validation
@@ -59,9 +59,10 @@ const HeaderNames = T.Array(T.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" 
  * Identity mapping rules (docs/identity.md). Built twice: once with the defaults (the top level)
  * and once with every key optional (a per-source override that replaces only what it names).
  */
-function identityRules(withDefaults: boolean) {
+function identityRules<D extends boolean>(withDefaults: D) {
+  type Opt<S extends TSchema> = D extends true ? S : TOptional<S>;
   const d = <V>(value: V) => (withDefaults ? { default: value } : {});
-  const opt = <S extends TSchema>(schema: S) => (withDefaults ? schema : T.Optional(schema));
+  const opt = <S extends TSchema>(schema: S): Opt<S> => (withDefaults ? schema : T.Optional(schema)) as Opt<S>;
   return {
     jwt: opt(
       T.Object(
