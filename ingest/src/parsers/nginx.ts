@@ -1,15 +1,16 @@
 import { type ApiEvent, buildEvent, err, ok, type Result } from '@apiwatch/core';
 import { credentialDraft } from '../identity/draft.ts';
 import {
-  firstForwarded,
-  int,
-  num,
-  parseClfTime,
-  parseIsoTime,
-  splitRequestLine,
-  splitTarget,
-  str,
-} from './fields.ts';
+  forwardedClient,
+  headerIdentityClues,
+  httpMethod,
+  httpStatus,
+  ipOf,
+  latencyMs,
+  originForm,
+  traceParent,
+} from './access-log.ts';
+import { int, num, parseClfTime, parseIsoTime, splitRequestLine, splitTarget, str } from './fields.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
@@ -29,16 +30,26 @@ export const nginxParser: Parser = {
       try {
         return parseJson({ text: record.text, json: JSON.parse(repaired) }, ctx);
       } catch (e) {
-        return err({ code: 'INGEST_PARSE_INVALID_JSON', message: `nginx JSON line: ${(e as Error).message}` });
+        return err({
+          code: 'INGEST_PARSE_INVALID_JSON',
+          message: `nginx JSON line: ${(e as Error).message}`,
+        });
       }
     }
     return parseText(text, record.text, ctx);
   },
 };
 
-/** Without escape=json nginx writes `\x22` for a quote inside a value: make it valid JSON. */
+/**
+ * Without escape=json nginx writes `\x22` for a quote, `\x5C` for a backslash and `\xHH` for each
+ * byte of a non-ASCII character: turn those into JSON escapes of the characters they encode.
+ */
 function repairNginxJson(text: string): string {
-  return text.includes('\\x') ? text.replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1') : text;
+  if (!text.includes('\\x')) return text;
+  return text.replace(/(?:\\x[0-9a-fA-F]{2})+/g, (run) => {
+    const decoded = Buffer.from(run.replace(/\\x/g, ''), 'hex').toString('utf8');
+    return JSON.stringify(decoded).slice(1, -1);
+  });
 }
 
 function pick(o: Record<string, unknown>, ...keys: string[]): unknown {
@@ -55,7 +66,7 @@ function parseJson(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], Par
     return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'nginx JSON record is not an object' });
   }
   const r = o as Record<string, unknown>;
-  let method = str(pick(r, 'request_method', 'method'));
+  let method = httpMethod(str(pick(r, 'request_method', 'method')));
   let target = str(pick(r, 'request_uri', 'uri', 'path'));
   const requestLine = str(pick(r, 'request'));
   if ((!method || !target) && requestLine) {
@@ -66,25 +77,35 @@ function parseJson(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], Par
     }
   }
   if (!method || !target) {
-    return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'nginx JSON record has no request method and URI' });
+    return err({
+      code: 'INGEST_PARSE_UNRECOGNISED',
+      message: 'nginx JSON record has no request method and URI',
+    });
   }
-  const status = int(pick(r, 'status'));
-  if (status === null) return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'nginx JSON record has no status' });
-  const ts = eventTime(r, ctx.now);
-  if (ts === null) return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'nginx JSON record has no parseable time' });
-  const { path, queryKeys } = splitTarget(target);
+  const status = httpStatus(int(pick(r, 'status')));
+  if (status === null)
+    return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'nginx JSON record has no status' });
   const requestTime = num(pick(r, 'request_time'));
-  const peerIp = str(pick(r, 'remote_addr'));
-  const forwarded = firstForwarded(pick(r, 'http_x_forwarded_for', 'x_forwarded_for', 'proxy_add_x_forwarded_for'));
+  const ts = eventTime(r, ctx.now, requestTime);
+  if (ts === null)
+    return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'nginx JSON record has no parseable time' });
+  const { path, queryKeys } = splitTarget(originForm(target));
+  const peerIp = ipOf(str(pick(r, 'remote_addr')));
+  const forwarded = forwardedClient(
+    str(pick(r, 'http_x_forwarded_for', 'x_forwarded_for', 'proxy_add_x_forwarded_for')),
+  );
+  // Any logged request header `$http_<name>` that carries identity (API key, forwarded user, XFCC).
+  const headers = headerIdentityClues((name) => str(r[`http_${name.replaceAll('-', '_')}`]));
+  const sslVerify = str(pick(r, 'ssl_client_verify'));
   const identity = credentialDraft(ctx.identity, {
-    authorization: str(pick(r, 'http_authorization', 'authorization')),
-    apiKey: str(pick(r, 'http_x_api_key', 'x_api_key', 'http_apikey')),
+    ...headers,
+    authorization: str(pick(r, 'http_authorization', 'authorization')) ?? headers.authorization,
+    apiKey: str(pick(r, 'http_x_api_key', 'x_api_key', 'http_apikey')) ?? headers.apiKey,
     basicUser: str(pick(r, 'remote_user')),
-    mtlsSubject: str(pick(r, 'ssl_client_s_dn')),
-    mtlsVerified: str(pick(r, 'ssl_client_verify')) === 'SUCCESS',
+    mtlsSubject: str(pick(r, 'ssl_client_s_dn')) ?? headers.mtlsSubject,
+    mtlsVerified: sslVerify === null ? headers.mtlsVerified : sslVerify === 'SUCCESS',
   });
-  const traceparent = str(pick(r, 'http_traceparent', 'traceparent'));
-  const trace = traceparent ? /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-/.exec(traceparent) : null;
+  const trace = traceParent(str(pick(r, 'http_traceparent', 'traceparent')));
   return ok([
     buildEvent(
       {
@@ -99,13 +120,13 @@ function parseJson(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], Par
         host: str(pick(r, 'host', 'http_host', 'server_name')),
         requestBytes: int(pick(r, 'request_length')),
         responseBytes: int(pick(r, 'body_bytes_sent', 'bytes_sent')),
-        latencyMs: requestTime === null ? null : Math.round(requestTime * 1e6) / 1e3,
+        latencyMs: requestTime === null ? null : latencyMs(requestTime * 1000),
         requestId: str(pick(r, 'request_id', 'req_id')),
         clientIp: forwarded ?? peerIp,
         peerIp,
         userAgent: str(pick(r, 'http_user_agent', 'user_agent')),
-        traceId: trace?.[1] ?? null,
-        spanId: trace?.[2] ?? null,
+        traceId: trace?.traceId ?? null,
+        spanId: trace?.spanId ?? null,
         gateway: ctx.gateway,
         ...identity,
       },
@@ -114,16 +135,29 @@ function parseJson(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], Par
   ]);
 }
 
-function eventTime(r: Record<string, unknown>, now: number): number | null {
+/**
+ * nginx stamps its log variables when the response is done. `$msec` has ms precision, so the
+ * request's start is `$msec - $request_time`; the second-precision times are kept as logged.
+ */
+function eventTime(r: Record<string, unknown>, now: number, requestTime: number | null): number | null {
   const msec = num(pick(r, 'msec'));
-  if (msec !== null) return Math.round(msec * 1000);
+  if (msec !== null) {
+    if (msec < 0) return null;
+    return Math.max(
+      0,
+      Math.round((msec - (requestTime !== null && requestTime >= 0 ? requestTime : 0)) * 1000),
+    );
+  }
   const iso = str(pick(r, 'time_iso8601', 'time', 'timestamp', '@timestamp'));
   if (iso) {
     const t = parseIsoTime(iso) ?? parseClfTime(iso);
-    if (t !== null) return t;
+    if (t !== null) return t >= 0 ? t : null;
   }
   const local = str(pick(r, 'time_local'));
-  if (local) return parseClfTime(local);
+  if (local) {
+    const t = parseClfTime(local);
+    return t !== null && t >= 0 ? t : null;
+  }
   return iso || local ? null : now;
 }
 
@@ -136,27 +170,33 @@ const UPSTREAMINFO_TAIL = /^ (\d+|-) (\S+) \[([^\]]*)\] \[([^\]]*)\] (.*) (\S+)$
 
 function parseText(line: string, raw: string, ctx: ParseContext): Result<ApiEvent[], ParseError> {
   const m = TEXT_LINE.exec(line);
-  if (!m) return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'not an nginx combined or upstreaminfo line' });
+  if (!m)
+    return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'not an nginx combined or upstreaminfo line' });
   const forwardedList = m[1] ?? m[2] ?? '';
   const secondAddr = m[3];
   const remoteUser = m[5];
   const ts = parseClfTime(m[6]!);
-  if (ts === null) return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: `nginx time not understood: ${m[6]}` });
+  if (ts === null || ts < 0)
+    return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: `nginx time not understood: ${m[6]}` });
   const request = splitRequestLine(unescapeNginx(m[7]!));
   const status = Number(m[8]);
-  const list = forwardedList.split(',').map((s) => s.trim()).filter(Boolean);
-  const peerIp = secondAddr && secondAddr !== '-' ? secondAddr : (list[list.length - 1] ?? null);
-  const clientIp = list[0] ?? peerIp;
+  const list = forwardedList
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  // `$host $remote_addr - …` (a vhost-first variant of combined): the first field is a name, not an address.
+  const vhost =
+    secondAddr && secondAddr !== '-' && list.length === 1 && !looksLikeIp(list[0]!) ? list[0]! : null;
+  const peerIp = ipOf(secondAddr && secondAddr !== '-' ? secondAddr : (list[list.length - 1] ?? null));
+  const clientIp = vhost ? peerIp : (ipOf(list[0]) ?? peerIp);
   let requestBytes: number | null = null;
-  let latencyMs: number | null = null;
+  let latency: number | null = null;
   let requestId: string | null = null;
-  let upstream: string | null = null;
   const tail = m[12] ? UPSTREAMINFO_TAIL.exec(m[12]) : null;
   if (tail) {
     requestBytes = int(tail[1]);
     const seconds = num(tail[2]);
-    latencyMs = seconds === null ? null : Math.round(seconds * 1e6) / 1e3;
-    upstream = str(tail[3]);
+    latency = seconds === null ? null : latencyMs(seconds * 1000);
     requestId = /^[0-9a-f]{16,64}$/.test(tail[6]!) ? tail[6]! : null;
   }
   const { path, queryKeys } = request ? splitTarget(request.target) : { path: '/', queryKeys: [] };
@@ -174,12 +214,13 @@ function parseText(line: string, raw: string, ctx: ParseContext): Result<ApiEven
         raw,
         requestBytes,
         responseBytes: int(m[9]),
-        latencyMs,
+        latencyMs: latency,
         requestId,
+        host: vhost,
         clientIp,
         peerIp,
         userAgent: m[11] ? str(unescapeNginx(m[11])) : null,
-        gateway: ctx.gateway ?? upstream,
+        gateway: ctx.gateway,
         ...identity,
       },
       ctx.now,
@@ -187,6 +228,14 @@ function parseText(line: string, raw: string, ctx: ParseContext): Result<ApiEven
   ]);
 }
 
+function looksLikeIp(value: string): boolean {
+  return /^[0-9.]+$/.test(value) || value.includes(':');
+}
+
 function unescapeNginx(value: string): string {
-  return value.replace(/\\x([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16))).replace(/\\"/g, '"');
+  if (!value.includes('\\')) return value;
+  // Runs of \xHH are the bytes of one or more UTF-8 characters.
+  return value
+    .replace(/(?:\\x[0-9a-fA-F]{2})+/g, (run) => Buffer.from(run.replace(/\\x/g, ''), 'hex').toString('utf8'))
+    .replace(/\\"/g, '"');
 }
