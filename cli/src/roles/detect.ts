@@ -3,8 +3,8 @@ import { DetectionEngine } from '@apiwatch/detectors';
 
 /**
  * The detect role: consumes events, runs the detectors in event-time order and publishes
- * findings. When events stop arriving the watermark cannot advance, so after
- * allowedLatenessMs of wall-clock quiet the reorder buffer is drained.
+ * findings. A tick every 50 ms releases events held for allowedLatenessMs of wall-clock time,
+ * which bounds the time from an event's arrival to its finding.
  */
 export async function startDetectRole(
   config: Config,
@@ -12,7 +12,6 @@ export async function startDetectRole(
   log: Logger,
 ): Promise<{ engine: DetectionEngine; stop(): Promise<void> }> {
   const engine = new DetectionEngine(config.detect);
-  let lastEventAt = Date.now();
   const publish = async (findings: Finding[]) => {
     if (findings.length === 0) return;
     await bus.publish(
@@ -33,20 +32,15 @@ export async function startDetectRole(
     }
   };
   const sub: Subscription = await bus.subscribe('events', 'detect', async (batch) => {
-    lastEventAt = Date.now();
+    const now = Date.now();
     const findings: Finding[] = [];
-    for (const m of batch) for (const f of engine.push(m.value)) findings.push(f);
+    for (const m of batch) for (const f of engine.push(m.value, now)) findings.push(f);
     await publish(findings);
   });
-  const idleMs = Math.max(50, config.detect.allowedLatenessMs);
-  const timer = setInterval(
-    () => {
-      if (engine.buffered > 0 && Date.now() - lastEventAt >= idleMs) {
-        publish(engine.drain()).catch((e: unknown) => log.error({ err: e }, 'publishing findings failed.'));
-      }
-    },
-    Math.min(idleMs, 250),
-  );
+  const timer = setInterval(() => {
+    if (engine.buffered === 0) return;
+    publish(engine.tick(Date.now())).catch((e: unknown) => log.error({ err: e }, 'publishing findings failed.'));
+  }, 50);
   log.info({ detectors: engine.detectorIds }, 'detect role consuming events.');
   return {
     engine,

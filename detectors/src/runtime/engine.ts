@@ -44,8 +44,8 @@ export function resolveDetectorConfigs(
 
 /**
  * Runs the enabled detectors over events in event-time order. The reorder buffer holds events
- * for at most allowedLatenessMs of event time; `drain()` releases the rest (end of a replay, or
- * an idle source).
+ * for at most allowedLatenessMs (of event time, and live also of wall-clock time via tick());
+ * `drain()` releases the rest at the end of a replay.
  */
 export class DetectionEngine {
   readonly counters: EngineCounters = { events: 0, late: 0, evicted: 0, findings: 0 };
@@ -75,8 +75,15 @@ export class DetectionEngine {
     return this.buffer.size;
   }
 
-  push(event: ApiEvent): Finding[] {
-    this.buffer.push(event, this.released);
+  /** `arrivedAt` (wall ms) enables expire(): live sources pass it, replay does not. */
+  push(event: ApiEvent, arrivedAt?: number): Finding[] {
+    this.buffer.push(event, this.released, arrivedAt);
+    return this.process();
+  }
+
+  /** Live only: releases events held for allowedLatenessMs of wall-clock time. */
+  tick(now: number): Finding[] {
+    this.buffer.expire(now, this.released);
     return this.process();
   }
 

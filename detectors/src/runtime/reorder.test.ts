@@ -48,3 +48,18 @@ test('a large random permutation within the lateness comes out sorted', () => {
   );
   assert.equal(buf.late, 0);
 });
+
+test('live: expire() releases events held longer than the lateness in wall-clock time, in event-time order', () => {
+  const buf = new ReorderBuffer(250);
+  const out: ApiEvent[] = [];
+  // One-second log timestamps: nothing newer arrives to move the event-time watermark.
+  buf.push(ev(5000), out, 10_000);
+  buf.push(ev(4900), out, 10_100);
+  buf.push(ev(5000), out, 10_200);
+  assert.equal(out.length, 0);
+  buf.expire(10_249, out);
+  assert.equal(out.length, 0, 'nothing has waited 250 ms yet');
+  buf.expire(10_260, out);
+  assert.deepEqual(out.map((e) => e.ts), [4900, 5000, 5000], 'the first arrival expired; everything up to its event time goes');
+  assert.equal(buf.size, 0);
+});

@@ -5,9 +5,17 @@ import type { ApiEvent } from '@apiwatch/core';
  * the lateness). Events at or before the watermark are released in time order; an event that
  * arrives behind the watermark is released at once and counted as late. Determinism of this
  * order is what makes `apiwatch replay` of a day's logs give that day's live findings.
+ *
+ * Live, the event-time watermark alone would hold an event until a later one arrives, and logs
+ * with one-second timestamps would add up to a second. `expire(now)` bounds that: an event held
+ * for allowedLatenessMs of wall-clock time is released, with everything older in event time.
+ * Replay never calls it, so replay stays purely event-time.
  */
 export class ReorderBuffer {
   private readonly heap: ApiEvent[] = [];
+  /** Arrival (wall ms) and event time of held events, in arrival order, for expire(). */
+  private readonly arrivals: Array<{ at: number; ts: number }> = [];
+  private arrivalsHead = 0;
   private maxTs = Number.NEGATIVE_INFINITY;
   private released = Number.NEGATIVE_INFINITY;
   private readonly lateness: number;
@@ -25,21 +33,39 @@ export class ReorderBuffer {
     return this.maxTs - this.lateness;
   }
 
-  /** Adds an event; returns the events the watermark now releases, oldest first. */
-  push(event: ApiEvent, out: ApiEvent[]): void {
+  /** Adds an event; appends the events the watermark now releases to `out`, oldest first. */
+  push(event: ApiEvent, out: ApiEvent[], arrivedAt?: number): void {
     if (event.ts < this.released) {
       this.late++;
       out.push(event);
       return;
     }
     this.insert(event);
+    if (arrivedAt !== undefined) this.arrivals.push({ at: arrivedAt, ts: event.ts });
     if (event.ts > this.maxTs) this.maxTs = event.ts;
     this.releaseUntil(this.watermark, out);
   }
 
-  /** Releases everything (end of input, or the source went idle). */
+  /** Releases everything (end of input). */
   drain(out: ApiEvent[]): void {
     this.releaseUntil(Number.POSITIVE_INFINITY, out);
+    this.arrivals.length = 0;
+    this.arrivalsHead = 0;
+  }
+
+  /** Releases events held longer than the lateness in wall-clock time, and all older in event time. */
+  expire(now: number, out: ApiEvent[]): void {
+    let limit = Number.NEGATIVE_INFINITY;
+    const cutoff = now - this.lateness;
+    while (this.arrivalsHead < this.arrivals.length && this.arrivals[this.arrivalsHead]!.at <= cutoff) {
+      const a = this.arrivals[this.arrivalsHead++]!;
+      if (a.ts > limit) limit = a.ts;
+    }
+    if (this.arrivalsHead > 4096 && this.arrivalsHead * 2 > this.arrivals.length) {
+      this.arrivals.splice(0, this.arrivalsHead);
+      this.arrivalsHead = 0;
+    }
+    if (limit > Number.NEGATIVE_INFINITY) this.releaseUntil(limit, out);
   }
 
   private releaseUntil(limit: number, out: ApiEvent[]): void {
