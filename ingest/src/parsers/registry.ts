@@ -1,9 +1,13 @@
+import { awsApigwParser } from './aws-apigw.ts';
 import { caddyParser } from './caddy.ts';
 import { canonicalParser } from './canonical.ts';
 import { envoyParser } from './envoy.ts';
+import { envoyAlsParser } from './envoy-als.ts';
 import { haproxyParser } from './haproxy.ts';
 import { istioParser } from './istio.ts';
+import { kongParser } from './kong.ts';
 import { nginxParser } from './nginx.ts';
+import { otlpParser } from './otlp.ts';
 import { traefikParser } from './traefik.ts';
 import type { Parser } from './types.ts';
 
@@ -11,8 +15,12 @@ import type { Parser } from './types.ts';
 export const PARSERS: readonly Parser[] = [
   canonicalParser,
   envoyParser,
+  envoyAlsParser,
   istioParser,
+  kongParser,
   nginxParser,
+  awsApigwParser,
+  otlpParser,
   caddyParser,
   traefikParser,
   haproxyParser,

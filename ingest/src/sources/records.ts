@@ -2,6 +2,9 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { RawRecord } from '../parsers/types.ts';
 
+/** Text handed to a JSON format is read whole up to this size; past it, line by line. */
+const MAX_TEXT_DOCUMENT_CHARS = 16 * 1024 * 1024;
+
 /**
  * Frames an input stream into records: NDJSON, one JSON object (pretty-printed or not), a JSON
  * array, or text lines. Line-oriented input is streamed; a multi-line JSON document is read whole.
@@ -52,7 +55,27 @@ export async function* readRecords(
     yield* documentRecords(whole.value);
     return;
   }
-  yield { text: first };
+  if (framing === 'json') {
+    // A JSON format given text (e.g. an OTel Collector debug dump for `otlp`): the whole input is
+    // one record, so the parser can recognise the document or report it once, not per line.
+    const buffered = [first];
+    let chars = first.length;
+    for (;;) {
+      const next = await lines.next();
+      if (next.done) {
+        yield { text: buffered.join('\n') };
+        return;
+      }
+      buffered.push(next.value);
+      chars += next.value.length + 1;
+      if (chars > MAX_TEXT_DOCUMENT_CHARS) {
+        for (const line of buffered) if (line.trim()) yield { text: line };
+        break;
+      }
+    }
+  } else {
+    yield { text: first };
+  }
   for (;;) {
     const next = await lines.next();
     if (next.done) return;
