@@ -60,6 +60,10 @@ test('live: expire() releases events held longer than the lateness in wall-clock
   buf.expire(10_249, out);
   assert.equal(out.length, 0, 'nothing has waited 250 ms yet');
   buf.expire(10_260, out);
-  assert.deepEqual(out.map((e) => e.ts), [4900, 5000, 5000], 'the first arrival expired; everything up to its event time goes');
+  assert.deepEqual(
+    out.map((e) => e.ts),
+    [4900, 5000, 5000],
+    'the first arrival expired; everything up to its event time goes',
+  );
   assert.equal(buf.size, 0);
 });
