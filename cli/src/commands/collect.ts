@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ApiEvent, createLogger, loadConfig, StartupError } from '@apiwatch/core';
 import { loadIdentityContext, loadPosition, type RawRecord, savePosition, type TailPosition, tailFile } from '@apiwatch/ingest';
+import { loadRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
 import type { Command } from '../command.ts';
 import { fmt, requireParser } from '../input.ts';
 
@@ -40,7 +41,9 @@ export const collectCommand: Command = {
     if (!file) throw new StartupError('CONFIG_INVALID', '--file is required (a path, or - for standard input)');
     const config = loadConfig(values.config as string | undefined);
     const log = createLogger(config.logLevel, 'apiwatch-collect');
-    const identity = loadIdentityContext(config.dataDir);
+    const identity = loadIdentityContext(config.dataDir, process.env, config.identity, parser.id);
+    // Route templates from ingest.specs (and inference) before events leave this host.
+    const routes = loadRouteTemplater({ specs: config.ingest.specs, inferRoutes: config.ingest.inferRoutes });
     const listenHost = config.ingest.listen.host === '0.0.0.0' ? '127.0.0.1' : config.ingest.listen.host;
     const base = ((values.url as string | undefined) ?? `http://${listenHost}:${config.ingest.listen.port}`).replace(/\/+$/, '');
     const token = readToken(values['token-file'] as string | undefined, config.dataDir);
@@ -113,7 +116,10 @@ export const collectCommand: Command = {
           continue;
         }
         if (pending.length === 0) oldest = Date.now();
-        for (const e of result.value) pending.push(e);
+        for (const e of result.value) {
+          routes.applyRoutes(e, { recordText: text });
+          pending.push(e);
+        }
         stats.events += result.value.length;
       }
     };

@@ -1,16 +1,23 @@
 import { type ApiEvent, loadConfig } from '@apiwatch/core';
 import { loadIdentityContext, readRecords } from '@apiwatch/ingest';
+import { loadRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
 import type { Command } from '../command.ts';
 import { fmt, openInput, requireParser, stdoutWriter } from '../input.ts';
 
 export const parseCommand: Command = {
   name: 'parse',
   summary: 'Print the canonical events apiwatch reads from a log file: check your log format.',
-  usage: 'apiwatch parse --format <format> [--config <file>] <file | ->',
+  usage: 'apiwatch parse --format <format> [--spec <openapi>]... [--config <file>] <file | ->',
   allowPositionals: true,
   options: {
     format: { type: 'string', short: 'f', description: 'Input format (see apiwatch parse --help).', valueName: 'format' },
     config: { type: 'string', short: 'c', description: 'YAML config (for dataDir and the fingerprint key).', valueName: 'file' },
+    spec: {
+      type: 'string',
+      multiple: true,
+      description: 'OpenAPI/Swagger file for route templates (repeatable; added to ingest.specs).',
+      valueName: 'file',
+    },
     pretty: { type: 'boolean', description: 'Indent each event (not NDJSON).', default: false },
     quiet: { type: 'boolean', short: 'q', description: 'No per-record errors on stderr, only the summary.', default: false },
   },
@@ -24,7 +31,11 @@ export const parseCommand: Command = {
   async run(values, positionals) {
     const parser = requireParser(values.format);
     const config = loadConfig(values.config as string | undefined);
-    const identity = loadIdentityContext(config.dataDir);
+    const identity = loadIdentityContext(config.dataDir, process.env, config.identity, parser.id);
+    const routes = loadRouteTemplater({
+      specs: [...config.ingest.specs, ...((values.spec as string[] | undefined) ?? [])],
+      inferRoutes: config.ingest.inferRoutes,
+    });
     const input = openInput(positionals[0]);
     const out = stdoutWriter();
     let records = 0;
@@ -39,6 +50,7 @@ export const parseCommand: Command = {
         continue;
       }
       for (const e of result.value as ApiEvent[]) {
+        routes.applyRoutes(e, { recordText: record.text });
         events++;
         const pending = out.write(`${values.pretty ? JSON.stringify(e, null, 2) : JSON.stringify(e)}\n`);
         if (pending) await pending;

@@ -1,18 +1,25 @@
 import { type Finding, loadConfig } from '@apiwatch/core';
 import { DetectionEngine } from '@apiwatch/detectors';
 import { loadIdentityContext, readRecords } from '@apiwatch/ingest';
+import { loadRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
 import type { Command } from '../command.ts';
 import { fmt, openInput, progressReporter, requireParser, stdoutWriter } from '../input.ts';
 
 export const replayCommand: Command = {
   name: 'replay',
   summary: 'Run a log file through the parsers and detectors on event time; findings as NDJSON.',
-  usage: 'apiwatch replay --format <format> [--config <file>] <file | ->',
+  usage: 'apiwatch replay --format <format> [--spec <openapi>]... [--config <file>] <file | ->',
   allowPositionals: true,
   options: {
     format: { type: 'string', short: 'f', description: 'Input format.', valueName: 'format' },
     config: { type: 'string', short: 'c', description: 'YAML config: detector settings under detect.', valueName: 'file' },
     progress: { type: 'boolean', description: 'Progress lines on stderr even when it is not a terminal.', default: false },
+    spec: {
+      type: 'string',
+      multiple: true,
+      description: 'OpenAPI/Swagger file for route templates (repeatable; added to ingest.specs).',
+      valueName: 'file',
+    },
     quiet: { type: 'boolean', short: 'q', description: 'Only the summary on stderr.', default: false },
   },
   details: [
@@ -25,7 +32,11 @@ export const replayCommand: Command = {
   async run(values, positionals) {
     const parser = requireParser(values.format);
     const config = loadConfig(values.config as string | undefined);
-    const identity = loadIdentityContext(config.dataDir);
+    const identity = loadIdentityContext(config.dataDir, process.env, config.identity, parser.id);
+    const routes = loadRouteTemplater({
+      specs: [...config.ingest.specs, ...((values.spec as string[] | undefined) ?? [])],
+      inferRoutes: config.ingest.inferRoutes,
+    });
     const engine = new DetectionEngine(config.detect);
     const input = openInput(positionals[0]);
     const out = stdoutWriter();
@@ -56,6 +67,7 @@ export const replayCommand: Command = {
         continue;
       }
       for (const event of result.value) {
+        routes.applyRoutes(event, { recordText: record.text });
         events++;
         if (event.ts < minTs) minTs = event.ts;
         if (event.ts > maxTs) maxTs = event.ts;
