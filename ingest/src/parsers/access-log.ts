@@ -3,7 +3,6 @@
  * their logs spell addresses, durations, trace context and identity-bearing headers. Field
  * coercion itself (numbers as strings, "-") lives in fields.ts.
  */
-import type { IdentityClues } from '../identity/draft.ts';
 import { str } from './fields.ts';
 
 /** An HTTP status the schema accepts (0 = no response), or null. */
@@ -105,98 +104,6 @@ export function latencyMs(value: number | null): number | null {
 }
 
 /**
- * `X-Forwarded-Client-Cert` (Envoy XFCC): `By=…;Hash=…;Subject="…";URI=spiffe://…`, one element per
- * hop separated by commas. The first element is the original client's certificate.
- */
-export function xfccIdentity(value: string | null | undefined): string | null {
-  if (!value) return null;
-  let inQuotes = false;
-  let end = value.length;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (c === '"') inQuotes = !inQuotes;
-    else if (c === '\\') i++;
-    else if (c === ',' && !inQuotes) {
-      end = i;
-      break;
-    }
-  }
-  const element = value.slice(0, end);
-  const uri = /(?:^|;)URI=("?)(spiffe:\/\/[^;",]+)\1/i.exec(element);
-  if (uri) return uri[2]!;
-  const subject =
-    /(?:^|;)Subject="((?:[^"\\]|\\.)*)"/i.exec(element) ?? /(?:^|;)Subject=([^;]+)/i.exec(element);
-  return subject ? subject[1]!.replace(/\\"/g, '"') : null;
-}
-
-/** Header names (lower case) whose value is the caller's credential or an identity a gateway vouched for. */
-export const AUTHORIZATION_HEADERS = ['authorization', 'proxy-authorization'] as const;
-export const API_KEY_HEADERS = [
-  'x-api-key',
-  'api-key',
-  'apikey',
-  'x-apikey',
-  'api_key',
-  'x_api_key',
-] as const;
-export const USER_HEADERS = [
-  'x-user-id',
-  'x-user',
-  'x-auth-request-user',
-  'x-forwarded-user',
-  'x-remote-user',
-  'x-authenticated-user',
-  'remote-user',
-] as const;
-export const CLIENT_CERT_HEADERS = [
-  'x-forwarded-client-cert',
-  'x-client-cert-subject',
-  'x-ssl-client-s-dn',
-] as const;
-
-/** Values a gateway writes in place of a credential it redacted: never a credential themselves. */
-export function redactedPlaceholder(value: string): boolean {
-  const v = value.trim().toUpperCase();
-  return v === 'REDACTED' || v === '[REDACTED]' || v === '***' || v === 'XXX';
-}
-
-/**
- * Identity clues from request headers, looked up with `get(lowerCaseName)`. Raw secrets only ever
- * travel into the returned clues (for `credentialDraft`), never into an event field.
- */
-export function headerIdentityClues(get: (name: string) => string | null): IdentityClues {
-  const clues: IdentityClues = {};
-  for (const name of AUTHORIZATION_HEADERS) {
-    const v = get(name);
-    if (v && !redactedPlaceholder(v)) {
-      clues.authorization = v;
-      break;
-    }
-  }
-  for (const name of API_KEY_HEADERS) {
-    const v = get(name);
-    if (v && !redactedPlaceholder(v)) {
-      clues.apiKey = v;
-      break;
-    }
-  }
-  for (const name of USER_HEADERS) {
-    const v = get(name);
-    if (v) {
-      clues.user = v;
-      break;
-    }
-  }
-  const xfcc = get('x-forwarded-client-cert');
-  const subject = xfcc ? xfccIdentity(xfcc) : (get('x-client-cert-subject') ?? get('x-ssl-client-s-dn'));
-  if (subject) {
-    clues.mtlsSubject = subject;
-    clues.mtlsVerified = true;
-  }
-  return clues;
-}
-
-/**
  * Splits a line of space-separated tokens where a token is either bare (no spaces) or quoted.
  * Gateways such as Envoy do not escape quotes inside quoted values, so a quoted token ends at a
  * quote followed by a space or the end of the line. Returns null when a quote is not closed.
@@ -260,4 +167,24 @@ export function canonicalHeaderName(lowerName: string): string {
     if (canonicalCache.size < 1024) canonicalCache.set(lowerName, c);
   }
   return c;
+}
+
+/**
+ * Request headers kept in a flat record under a prefix (`http_x_api_key` in nginx,
+ * `request_X-Api-Key` in Traefik) as a header map for `credentialDraft`, which reads the
+ * source's configured credential and identity headers from it. null when there are none.
+ */
+export function prefixedHeaders(
+  o: Record<string, unknown>,
+  prefix: string,
+  underscores: boolean,
+): Record<string, unknown> | null {
+  let headers: Record<string, unknown> | null = null;
+  for (const key in o) {
+    if (key.length <= prefix.length || !key.startsWith(prefix)) continue;
+    const name = key.slice(prefix.length);
+    headers ??= {};
+    headers[underscores ? name.replaceAll('_', '-') : name] = o[key];
+  }
+  return headers;
 }

@@ -3,7 +3,6 @@ import { credentialDraft } from '../identity/draft.ts';
 import {
   forwardedClient,
   goDurationMs,
-  headerIdentityClues,
   headerValue,
   httpMethod,
   httpStatus,
@@ -73,12 +72,7 @@ export const caddyParser: Parser = {
     const peerIp = str(req.remote_ip) ?? ipOf(str(req.remote_addr));
     const clientIp = str(req.client_ip) ?? forwardedClient(header('x-forwarded-for')) ?? peerIp;
     const tls = req.tls && typeof req.tls === 'object' ? (req.tls as Record<string, unknown>) : null;
-    const clues = headerIdentityClues(header);
     const clientCn = tls ? str(tls.client_common_name) : null;
-    if (clientCn && !clues.mtlsSubject) {
-      clues.mtlsSubject = clientCn;
-      clues.mtlsVerified = true;
-    }
     const trace = traceParent(header('traceparent'));
     const { path, queryKeys } = splitTarget(originForm(uri));
     return ok([
@@ -105,7 +99,13 @@ export const caddyParser: Parser = {
           traceId: trace?.traceId ?? null,
           spanId: trace?.spanId ?? null,
           gateway: ctx.gateway,
-          ...credentialDraft(ctx.identity, { ...clues, basicUser: str(o.user_id) }),
+          ...credentialDraft(ctx.identity, {
+            headers,
+            basicUser: str(o.user_id),
+            mtlsSubject: clientCn,
+            mtlsVerified: clientCn !== null,
+            mtlsRef: tls ? str(tls.client_serial) : null,
+          }),
         },
         ctx.now,
       ),

@@ -235,7 +235,7 @@ describe('envoy parser: JSON (old and new typing)', () => {
     assert.equal(e.identity.principal, 'batch');
   });
 
-  it('XFCC: the first element URI is the caller', () => {
+  it('XFCC: the element of the nearest hop (the last) names the caller', () => {
     const e = parseEvent(envoyParser, {
       text: '',
       json: {
@@ -247,7 +247,8 @@ describe('envoy parser: JSON (old and new typing)', () => {
           'By=spiffe://cluster.local/ns/b/sa/b;Hash=abc;Subject="CN=a,O=x";URI=spiffe://cluster.local/ns/a/sa/a,By=spiffe://x;URI=spiffe://cluster.local/ns/z/sa/z',
       },
     });
-    assert.equal(e.identity.service, 'spiffe://cluster.local/ns/a/sa/a');
+    assert.equal(e.identity.service, 'spiffe://cluster.local/ns/z/sa/z');
+    assert.equal(e.identity.credential.kind, 'mtls');
   });
 
   it('reads JSON given as text, and types its errors', () => {

@@ -1,9 +1,8 @@
 import { type ApiEvent, type AuthOutcome, buildEvent, err, ok, type Result } from '@apiwatch/core';
-import { credentialDraft, type IdentityClues } from '../identity/draft.ts';
+import { credentialDraft, type IdentityClues, parseXfcc } from '../identity/draft.ts';
 import {
   dash,
   forwardedClient,
-  headerIdentityClues,
   httpMethod,
   httpStatus,
   ipOf,
@@ -11,7 +10,6 @@ import {
   originForm,
   splitTokens,
   traceParent,
-  xfccIdentity,
 } from './access-log.ts';
 import { int, num, parseIsoTime, splitTarget, str } from './fields.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
@@ -311,7 +309,7 @@ function fromJson(
   // A user that ext_authz or jwt_authn put in the log is one Envoy authenticated.
   const auth =
     authFromFlags(str(pick(o, K.flags)), str(pick(o, K.details))) ??
-    (clues.user && status < 400 ? 'success' : undefined);
+    ((clues.user || clues.jwtClaims) && status < 400 ? 'success' : undefined);
   return ok([
     buildEvent(
       {
@@ -353,29 +351,34 @@ function nestedString(value: unknown, keys: readonly string[]): string | null {
   return null;
 }
 
+function objectOf(value: unknown): Record<string, unknown> | null {
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null;
+}
+
+/**
+ * Identity in a JSON access log: logged request headers (the record's own keys, read by the
+ * source's identity rules), the mTLS peer, and what ext_authz or jwt_authn put in dynamic metadata.
+ */
 function jsonIdentityClues(o: Record<string, unknown>): IdentityClues {
-  const clues = headerIdentityClues((name) => str(o[name]));
+  const clues: IdentityClues = { headers: o };
   const authorization = str(pick(o, K.authorization));
   if (authorization) clues.authorization = authorization;
   const apiKey = str(pick(o, K.apiKey));
   if (apiKey) clues.apiKey = apiKey;
   const spiffe = str(pick(o, K.peerUriSan));
   const subject = str(pick(o, K.peerSubject));
-  const xfcc = xfccIdentity(str(pick(o, K.xfcc)));
+  const xfcc = parseXfcc(str(pick(o, K.xfcc)))?.subject ?? null;
   const mtls = spiffe ? (spiffe.includes('://') ? spiffe : `spiffe://${spiffe}`) : (subject ?? xfcc);
   if (mtls) {
     clues.mtlsSubject = mtls;
     clues.mtlsVerified = true;
   }
-  // An identity ext_authz or jwt_authn established (dynamic metadata logged as an object).
-  const user =
-    nestedString(pick(o, K.extauth), NESTED_USER_KEYS) ??
-    str(pick(o, K.user)) ??
-    nestedString(pick(o, K.jwt), ['sub']);
+  const claims = objectOf(pick(o, K.jwt));
+  if (claims) clues.jwtClaims = claims;
+  const user = nestedString(pick(o, K.extauth), NESTED_USER_KEYS) ?? str(pick(o, K.user));
   if (user) clues.user = user;
-  const jwt = pick(o, K.jwt);
-  const client = nestedString(jwt, ['client_id', 'azp']);
-  if (client && !clues.service) clues.service = client;
   const tenant = str(pick(o, K.tenant));
   if (tenant) clues.tenant = tenant;
   return clues;

@@ -2,12 +2,12 @@ import { type ApiEvent, buildEvent, err, ok, type Result } from '@apiwatch/core'
 import { credentialDraft } from '../identity/draft.ts';
 import {
   forwardedClient,
-  headerIdentityClues,
   httpMethod,
   httpStatus,
   ipOf,
   latencyMs,
   originForm,
+  prefixedHeaders,
   traceParent,
 } from './access-log.ts';
 import { int, num, parseClfTime, parseIsoTime, splitRequestLine, splitTarget, str } from './fields.ts';
@@ -94,16 +94,18 @@ function parseJson(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], Par
   const forwarded = forwardedClient(
     str(pick(r, 'http_x_forwarded_for', 'x_forwarded_for', 'proxy_add_x_forwarded_for')),
   );
-  // Any logged request header `$http_<name>` that carries identity (API key, forwarded user, XFCC).
-  const headers = headerIdentityClues((name) => str(r[`http_${name.replaceAll('-', '_')}`]));
+  // Logged request headers (`$http_<name>`): the source's identity rules read API keys,
+  // trusted identity headers and XFCC from them.
   const sslVerify = str(pick(r, 'ssl_client_verify'));
   const identity = credentialDraft(ctx.identity, {
-    ...headers,
-    authorization: str(pick(r, 'http_authorization', 'authorization')) ?? headers.authorization,
-    apiKey: str(pick(r, 'http_x_api_key', 'x_api_key', 'http_apikey')) ?? headers.apiKey,
+    headers: prefixedHeaders(r, 'http_', true),
+    authorization: str(pick(r, 'http_authorization', 'authorization')),
+    apiKey: str(pick(r, 'x_api_key', 'api_key')),
     basicUser: str(pick(r, 'remote_user')),
-    mtlsSubject: str(pick(r, 'ssl_client_s_dn')) ?? headers.mtlsSubject,
-    mtlsVerified: sslVerify === null ? headers.mtlsVerified : sslVerify === 'SUCCESS',
+    mtlsSubject: str(pick(r, 'ssl_client_s_dn')),
+    mtlsVerified: sslVerify === 'SUCCESS',
+    mtlsIssuer: str(pick(r, 'ssl_client_i_dn')),
+    mtlsRef: str(pick(r, 'ssl_client_serial', 'ssl_client_fingerprint')),
   });
   const trace = traceParent(str(pick(r, 'http_traceparent', 'traceparent')));
   return ok([

@@ -3,12 +3,12 @@ import { credentialDraft } from '../identity/draft.ts';
 import {
   canonicalHeaderName,
   dash,
-  headerIdentityClues,
   httpMethod,
   httpStatus,
   ipOf,
   latencyMs,
   originForm,
+  prefixedHeaders,
   traceParent,
 } from './access-log.ts';
 import { int, num, parseClfTime, parseIsoTime, splitRequestLine, splitTarget, str } from './fields.ts';
@@ -101,7 +101,7 @@ function fromJson(value: unknown, raw: string, ctx: ParseContext): Result<ApiEve
         spanId: trace?.spanId ?? str(o.SpanId),
         gateway: ctx.gateway,
         ...credentialDraft(ctx.identity, {
-          ...headerIdentityClues(header),
+          headers: prefixedHeaders(o, 'request_', false),
           basicUser: str(o.ClientUsername),
         }),
       },
