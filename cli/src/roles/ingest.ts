@@ -19,6 +19,8 @@ export async function startIngestRole(
     maxBodyBytes: config.ingest.maxBodyBytes,
     maxRecordsPerRequest: config.ingest.maxRecordsPerRequest,
     collectors,
+    rateLimit: config.ingest.rateLimit,
+    ...(config.ingest.tls ? { tls: config.ingest.tls } : {}),
     bus,
     log,
   });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import {
   type ApiEvent,
   actorKey,
@@ -12,6 +13,7 @@ import {
 import Fastify, { type FastifyInstance } from 'fastify';
 import { redactSecrets } from '../identity/redact.ts';
 import { authenticateCollector, type CollectorCredential } from './auth.ts';
+import { CollectorRateLimiter } from './rate-limit.ts';
 
 export interface IngestServerOptions {
   host: string;
@@ -19,6 +21,10 @@ export interface IngestServerOptions {
   maxBodyBytes: number;
   maxRecordsPerRequest: number;
   collectors: readonly CollectorCredential[];
+  /** Per-collector limit; eventsPerSecond 0 disables it. */
+  rateLimit?: { eventsPerSecond: number; burstEvents: number };
+  /** HTTPS, and mutual TLS when requireClientCert. */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string; requireClientCert: boolean };
   bus: Bus;
   log: Logger;
 }
@@ -49,7 +55,24 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
   url: () => string;
 }> {
   const counters: IngestCounters = { accepted: 0, rejected: 0, throttled: 0, unauthenticated: 0 };
-  const app = Fastify({ bodyLimit: opts.maxBodyBytes, logger: false, return503OnClosing: true });
+  const limiter = new CollectorRateLimiter(
+    opts.rateLimit?.eventsPerSecond ?? 0,
+    opts.rateLimit?.burstEvents ?? 1,
+  );
+  const https = opts.tls
+    ? {
+        cert: readFileSync(opts.tls.certFile),
+        key: readFileSync(opts.tls.keyFile),
+        ...(opts.tls.clientCaFile ? { ca: readFileSync(opts.tls.clientCaFile) } : {}),
+        requestCert: opts.tls.requireClientCert || Boolean(opts.tls.clientCaFile),
+        rejectUnauthorized: opts.tls.requireClientCert,
+      }
+    : null;
+  const app = (
+    https
+      ? Fastify({ https, bodyLimit: opts.maxBodyBytes, logger: false, return503OnClosing: true })
+      : Fastify({ bodyLimit: opts.maxBodyBytes, logger: false, return503OnClosing: true })
+  ) as FastifyInstance;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     MEDIA_TYPES,
@@ -133,6 +156,19 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
         ),
       });
     }
+    const wait = limiter.take(collector, records.length);
+    if (wait > 0) {
+      counters.throttled++;
+      return reply
+        .code(429)
+        .header('retry-after', String(wait))
+        .send({
+          error: apiwatchError(
+            'INGEST_BACKPRESSURE',
+            `collector ${collector} is over ingest.rateLimit; retry after ${wait} s`,
+          ),
+        });
+    }
     const now = Date.now();
     const valid: BusMessage<ApiEvent>[] = [];
     const rejected: RejectedRecord[] = [];
@@ -181,7 +217,7 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
       const address = app.server.address();
       if (!address || typeof address === 'string') return String(address);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return `http://${host}:${address.port}`;
+      return `${https ? 'https' : 'http'}://${host}:${address.port}`;
     },
   };
 }
