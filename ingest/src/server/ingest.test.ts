@@ -46,8 +46,8 @@ after(async () => {
   await bus.close();
 });
 
-const post = (body: string, headers: Record<string, string> = {}) =>
-  fetch(`${base}/v1/events`, {
+const post = (body: string, headers: Record<string, string> = {}, path = '/v1/events') =>
+  fetch(`${base}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-ndjson', ...headers },
     body,
@@ -163,4 +163,25 @@ test('a saturated bus answers 429 with Retry-After instead of queueing without b
   assert.equal((await first).status, 200);
   await server.app.close();
   await tiny.close();
+});
+
+test('POST /v1/dlq keeps records a collector could not parse, redacted, stamped with the collector', async () => {
+  dlq.length = 0;
+  const res = await post(
+    JSON.stringify({
+      ts: 5,
+      source: 'nginx',
+      code: 'INGEST_PARSE_UNRECOGNISED',
+      reason: 'bad line',
+      raw: 'GET /x?api_key=sekr3t-value-123 HTTP/1.1',
+    }),
+    {},
+    '/v1/dlq',
+  );
+  assert.equal(res.status, 200);
+  await bus.flush();
+  assert.equal(dlq.length, 1);
+  assert.equal(dlq[0]!.collector, 'edge-1');
+  assert.equal(dlq[0]!.source, 'nginx');
+  assert.ok(!dlq[0]!.raw.includes('sekr3t-value-123'), dlq[0]!.raw);
 });

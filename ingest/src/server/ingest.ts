@@ -125,6 +125,41 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
     ].join('\n');
   });
 
+  // Records a collector could not parse, kept (redacted again here) on the DLQ with their reason.
+  app.post('/v1/dlq', async (req, reply) => {
+    const collector = authenticateCollector(req.headers.authorization, opts.collectors);
+    if (!collector) {
+      counters.unauthenticated++;
+      return reply
+        .code(401)
+        .send({
+          error: apiwatchError('INGEST_UNAUTHENTICATED', 'send Authorization: Bearer <collector token>'),
+        });
+    }
+    const { records, framingError } = frame(typeof req.body === 'string' ? req.body : '');
+    if (framingError)
+      return reply.code(400).send({ error: apiwatchError('INGEST_PARSE_INVALID_JSON', framingError) });
+    const now = Date.now();
+    const messages: BusMessage<DlqRecord>[] = [];
+    for (const rec of records) {
+      const r = (rec.value ?? {}) as Partial<DlqRecord>;
+      messages.push({
+        key: collector,
+        value: {
+          ts: typeof r.ts === 'number' ? r.ts : now,
+          source: typeof r.source === 'string' ? r.source.slice(0, 64) : 'unknown',
+          collector,
+          code: typeof r.code === 'string' ? r.code.slice(0, 64) : 'INGEST_PARSE_UNRECOGNISED',
+          reason: typeof r.reason === 'string' ? r.reason.slice(0, 1024) : 'reported by the collector',
+          raw: redactSecrets(typeof r.raw === 'string' ? r.raw : rec.text).slice(0, 16_384),
+        },
+      });
+    }
+    await opts.bus.publish('dlq', messages);
+    counters.rejected += messages.length;
+    return reply.code(200).send({ accepted: messages.length });
+  });
+
   app.post('/v1/events', async (req, reply) => {
     const collector = authenticateCollector(req.headers.authorization, opts.collectors);
     if (!collector) {
