@@ -1,8 +1,7 @@
-import { join, resolve } from 'node:path';
 import {
   type Bus,
-  ChdbStore,
   type Config,
+  createStoreFromConfig,
   KafkaBus,
   type Logger,
   MemoryBus,
@@ -41,8 +40,7 @@ export function createBus(config: Config, log: Logger): Bus {
 }
 
 export function createStore(config: Config): Store | null {
-  if (config.store.kind === 'none') return null;
-  return new ChdbStore(resolve(config.store.chdb.path || join(config.dataDir, 'chdb')));
+  return createStoreFromConfig(config);
 }
 
 export interface Pipeline {
@@ -70,7 +68,7 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
   await bus.start();
   const store = roles.includes('store') ? createStore(config) : null;
   if (store) await store.start();
-  const storeRole = store ? await startStoreRole(store, bus, log) : null;
+  const storeRole = store ? await startStoreRole(store, bus, log, config) : null;
   const alert = roles.includes('alert') ? await startAlertRole(config, bus, log) : null;
   const detect = roles.includes('detect') ? await startDetectRole(config, bus, log) : null;
   const ingest = roles.includes('ingest') ? await startIngestRole(config, bus, log) : null;

@@ -1,8 +1,8 @@
-export * from './bus/types.ts';
-export { MemoryBus } from './bus/memory.ts';
 export { KafkaBus } from './bus/kafka.ts';
-export * from './config/schema.ts';
+export { MemoryBus } from './bus/memory.ts';
+export * from './bus/types.ts';
 export { applyEnvOverrides, ENV_PREFIX, loadConfig } from './config/load.ts';
+export * from './config/schema.ts';
 export * from './errors.ts';
 export { createLogger, type Logger } from './log.ts';
 export { actorEntity, actorKey } from './model/actor.ts';
@@ -14,3 +14,40 @@ export { apiEventValidator, findingValidator, type Validator } from './model/val
 export * from './result.ts';
 export { ChdbStore } from './store/chdb.ts';
 export type { Store } from './store/types.ts';
+export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';
+export { classifyStoreError, parseClickhouseError, type StoreFailure } from './store/errors.ts';
+export { createStoreFromConfig, httpEndpointUsers } from './store/factory.ts';
+export {
+  contentTypeFor,
+  type HttpEndpoint,
+  type HttpEndpointOptions,
+  type HttpEndpointUser,
+  httpStatusForError,
+  startClickhouseHttpEndpoint,
+} from './store/http-endpoint.ts';
+export {
+  applyRetention,
+  checksumOf,
+  loadMigrations,
+  MIGRATIONS_DIR,
+  type Migration,
+  MigrationError,
+  migrate,
+  type Retention,
+  renderRetention,
+  renderSql,
+  type SqlExecutor,
+} from './store/migrate.ts';
+export { auditRow, eventRow, eventTsvLine, findingRow, type ResponseActionAudit } from './store/rows.ts';
+export { formatTableStats, type TableStats, tableStats } from './store/stats.ts';
+export { mulberry32, type SyntheticOptions, syntheticEventStream, syntheticEvents } from './store/synthetic.ts';
+export type { InsertOptions } from './store/types.ts';
+export {
+  BatchWriter,
+  type BatchWriterOptions,
+  dedupToken,
+  type PoisonRow,
+  type RetryPolicy,
+  RowRejectedError,
+  type WriterStats,
+} from './store/writer.ts';

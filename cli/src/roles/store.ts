@@ -1,18 +1,108 @@
-import type { Bus, Logger, Store } from '@apiwatch/core';
+import {
+  type ApiEvent,
+  BatchWriter,
+  type Bus,
+  ChdbStore,
+  type Config,
+  type Finding,
+  type HttpEndpoint,
+  httpEndpointUsers,
+  type Logger,
+  type PoisonRow,
+  type Store,
+  startClickhouseHttpEndpoint,
+  type WriterStats,
+} from '@apiwatch/core';
 
-/** The store role: consumes events and findings and inserts them (idempotent on their ids). */
-export async function startStoreRole(store: Store, bus: Bus, log: Logger): Promise<{ stop(): Promise<void> }> {
-  const events = await bus.subscribe('events', 'store', async (batch) => {
-    await store.insertEvents(batch.map((m) => m.value));
+export interface StoreRole {
+  /** The ClickHouse-compatible HTTP endpoint, when store.http.enabled. */
+  http: HttpEndpoint | null;
+  stats(): { events: WriterStats; findings: WriterStats };
+  stop(): Promise<void>;
+}
+
+/**
+ * The store role: consumes `events` and `findings` and inserts them through batching writers.
+ * A bus handler resolves only when the insert holding its rows has succeeded, so offsets are
+ * committed after the rows are durable; a crash re-delivers them and the per-batch dedup token
+ * plus ReplacingMergeTree on the id keep them stored once. Rows the store refuses go to the DLQ.
+ */
+export async function startStoreRole(store: Store, bus: Bus, log: Logger, config?: Config): Promise<StoreRole> {
+  const s = config?.store;
+  const common = {
+    maxBatchRows: s?.maxBatchRows ?? 50_000,
+    maxBatchDelayMs: s?.maxBatchDelayMs ?? 1000,
+    maxBufferedRows: s?.maxBufferedRows ?? 200_000,
+    retry: s?.insertRetry ?? { attempts: 8, initialBackoffMs: 200, maxBackoffMs: 10_000 },
+    log,
+  };
+  const toDlq = async <T>(kind: string, rows: PoisonRow<T>[]): Promise<void> => {
+    await bus.publish(
+      'dlq',
+      rows.map((p) => ({
+        key: kind,
+        value: {
+          ts: Date.now(),
+          source: `store.${kind}`,
+          collector: null,
+          code: p.code,
+          reason: p.reason,
+          raw: safeJson(p.row).slice(0, 65_536),
+        },
+      })),
+    );
+  };
+  const events = new BatchWriter<ApiEvent>({
+    ...common,
+    name: 'api_events',
+    idOf: (e) => String(e?.id),
+    insert: (rows, token) => store.insertEvents(rows, { dedupToken: token }),
+    onPoison: (rows) => toDlq('events', rows),
   });
-  const findings = await bus.subscribe('findings', 'store', async (batch) => {
-    await store.insertFindings(batch.map((m) => m.value));
+  const findings = new BatchWriter<Finding>({
+    ...common,
+    name: 'findings',
+    idOf: (f) => String(f?.id),
+    insert: (rows, token) => store.insertFindings(rows, { dedupToken: token }),
+    onPoison: (rows) => toDlq('findings', rows),
   });
-  log.info({ store: store.kind }, 'store role consuming events and findings.');
+  const eventsSub = await bus.subscribe('events', 'store', (batch) => events.write(batch.map((m) => m.value)));
+  const findingsSub = await bus.subscribe('findings', 'store', (batch) => findings.write(batch.map((m) => m.value)));
+
+  let http: HttpEndpoint | null = null;
+  if (s?.http.enabled) {
+    if (!(store instanceof ChdbStore)) {
+      log.warn('store.http.enabled applies to the embedded store only; a ClickHouse server has its own HTTP interface.');
+    } else {
+      http = await startClickhouseHttpEndpoint({
+        store,
+        host: s.http.listen.host,
+        port: s.http.listen.port,
+        users: httpEndpointUsers(config!),
+        maxBodyBytes: s.http.maxBodyBytes,
+        log,
+      });
+    }
+  }
+  log.info({ store: store.kind, maxBatchRows: common.maxBatchRows, http: http?.url ?? null }, 'store role consuming events and findings.');
   return {
+    http,
+    stats: () => ({ events: events.stats, findings: findings.stats }),
     async stop() {
+      await http?.close();
+      await eventsSub.close();
+      await findingsSub.close();
       await events.close();
       await findings.close();
+      log.info({ events: events.stats, findings: findings.stats }, 'store role stopped.');
     },
   };
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
 }

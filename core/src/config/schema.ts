@@ -9,14 +9,22 @@ import { type Static, Type as T, type TOptional, type TSchema } from '@sinclair/
 const Listen = T.Object(
   {
     host: T.String({ default: '127.0.0.1', description: 'Address to bind.' }),
-    port: T.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port; 0 picks a free one.' }),
+    port: T.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 8080,
+      description: 'TCP port; 0 picks a free one.',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
 
 const Collector = T.Object(
   {
-    id: T.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$', description: 'Collector name; becomes source.collector.' }),
+    id: T.String({
+      pattern: '^[a-zA-Z0-9_.-]{1,64}$',
+      description: 'Collector name; becomes source.collector.',
+    }),
     tokenSha256: T.String({
       pattern: '^[0-9a-f]{64}$',
       description: 'SHA-256 (hex) of the collector bearer token; the token itself is never stored.',
@@ -28,8 +36,48 @@ const Collector = T.Object(
 export const IngestConfig = T.Object(
   {
     listen: Listen,
-    maxBodyBytes: T.Integer({ minimum: 1024, default: 16 * 1024 * 1024, description: 'Largest request body, bytes.' }),
-    maxRecordsPerRequest: T.Integer({ minimum: 1, default: 50_000, description: 'Most records in one request.' }),
+    maxBodyBytes: T.Integer({
+      minimum: 1024,
+      default: 16 * 1024 * 1024,
+      description: 'Largest request body, bytes.',
+    }),
+    maxRecordsPerRequest: T.Integer({
+      minimum: 1,
+      default: 50_000,
+      description: 'Most records in one request.',
+    }),
+    rateLimit: T.Object(
+      {
+        eventsPerSecond: T.Integer({
+          minimum: 0,
+          default: 100_000,
+          description:
+            'Sustained events per second each collector may send; 0 disables the limit. Over it: 429 + Retry-After.',
+        }),
+        burstEvents: T.Integer({
+          minimum: 1,
+          default: 200_000,
+          description: 'Events a collector may send at once.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    tls: T.Optional(
+      T.Object(
+        {
+          certFile: T.String({ description: 'PEM server certificate (chain).' }),
+          keyFile: T.String({ description: 'PEM private key of the server certificate.' }),
+          clientCaFile: T.Optional(
+            T.String({ description: 'PEM CA bundle that signs collector client certificates.' }),
+          ),
+          requireClientCert: T.Boolean({
+            default: false,
+            description: 'Mutual TLS: refuse collectors without a certificate signed by clientCaFile.',
+          }),
+        },
+        { additionalProperties: false, description: 'Serve ingest over HTTPS (and optionally mTLS).' },
+      ),
+    ),
     collectors: T.Array(Collector, {
       default: [],
       description:
@@ -44,6 +92,22 @@ export const IngestConfig = T.Object(
       default: true,
       description: 'Infer route templates from traffic for paths no spec matches (docs/routes.md).',
     }),
+    envoyAls: T.Object(
+      {
+        enabled: T.Boolean({
+          default: false,
+          description: 'Serve the Envoy gRPC Access Log Service (docs/formats/envoy-als.md).',
+        }),
+        host: T.String({ default: '127.0.0.1', description: 'Address the ALS gRPC server binds.' }),
+        port: T.Integer({
+          minimum: 0,
+          maximum: 65535,
+          default: 18000,
+          description: 'ALS gRPC port; 0 picks a free one.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -62,7 +126,8 @@ const HeaderNames = T.Array(T.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" 
 function identityRules<D extends boolean>(withDefaults: D) {
   type Opt<S extends TSchema> = D extends true ? S : TOptional<S>;
   const d = <V>(value: V) => (withDefaults ? { default: value } : {});
-  const opt = <S extends TSchema>(schema: S): Opt<S> => (withDefaults ? schema : T.Optional(schema)) as Opt<S>;
+  const opt = <S extends TSchema>(schema: S): Opt<S> =>
+    (withDefaults ? schema : T.Optional(schema)) as Opt<S>;
   return {
     jwt: opt(
       T.Object(
@@ -189,7 +254,11 @@ export const KafkaConfig = T.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    partitions: T.Integer({ minimum: 1, default: 4, description: 'Partitions when apiwatch creates a topic.' }),
+    partitions: T.Integer({
+      minimum: 1,
+      default: 4,
+      description: 'Partitions when apiwatch creates a topic.',
+    }),
     maxBatchEvents: T.Integer({ minimum: 1, default: 1000, description: 'Events per producer send.' }),
     connectionTimeoutMs: T.Integer({ minimum: 100, default: 5000 }),
   },
@@ -214,15 +283,137 @@ export const BusConfig = T.Object(
   { additionalProperties: false, default: {} },
 );
 
+const StoreInsertRetry = T.Object(
+  {
+    attempts: T.Integer({
+      minimum: 1,
+      default: 8,
+      description: 'Insert attempts on transient errors before the batch fails.',
+    }),
+    initialBackoffMs: T.Integer({
+      minimum: 1,
+      default: 200,
+      description: 'First retry delay, ms; doubles each attempt.',
+    }),
+    maxBackoffMs: T.Integer({ minimum: 1, default: 10_000, description: 'Longest retry delay, ms.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const StoreRetention = T.Object(
+  {
+    eventsDays: T.Integer({
+      minimum: 0,
+      default: 30,
+      description: 'TTL of api_events, days; 0 keeps forever.',
+    }),
+    findingsDays: T.Integer({
+      minimum: 0,
+      default: 365,
+      description: 'TTL of findings, days; 0 keeps forever.',
+    }),
+    baselinesDays: T.Integer({
+      minimum: 0,
+      default: 90,
+      description: 'TTL of the baseline tables, days; 0 keeps forever.',
+    }),
+    auditDays: T.Integer({
+      minimum: 0,
+      default: 730,
+      description: 'TTL of response_actions_audit, days; 0 keeps forever.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const StoreHttpUser = T.Object(
+  {
+    name: T.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$' }),
+    passwordSha256: T.Optional(
+      T.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (hex) of the password.' }),
+    ),
+    passwordEnv: T.Optional(T.String({ description: 'Environment variable holding the password.' })),
+    readonly: T.Boolean({ default: true, description: 'Only SELECT, SHOW, DESCRIBE, EXISTS (readonly=1).' }),
+  },
+  { additionalProperties: false },
+);
+
+const StoreHttp = T.Object(
+  {
+    enabled: T.Boolean({
+      default: false,
+      description: 'Serve a ClickHouse-compatible HTTP endpoint over the embedded store.',
+    }),
+    listen: T.Object(
+      {
+        host: T.String({ default: '127.0.0.1', description: 'Address to bind.' }),
+        port: T.Integer({
+          minimum: 0,
+          maximum: 65535,
+          default: 8123,
+          description: 'TCP port; 0 picks a free one.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    users: T.Array(StoreHttpUser, {
+      default: [],
+      description: 'Who may connect; none configured means nobody can.',
+    }),
+    maxBodyBytes: T.Integer({
+      minimum: 1024,
+      default: 256 * 1024 * 1024,
+      description: 'Largest request body, bytes.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/** A ClickHouse server or cluster (store.kind: clickhouse). */
+export const ClickhouseConfig = T.Object(
+  {
+    url: T.String({ default: 'http://127.0.0.1:8123', description: 'HTTP(S) URL of the server.' }),
+    username: T.String({ default: 'default' }),
+    passwordEnv: T.String({
+      default: 'APIWATCH_CLICKHOUSE_PASSWORD',
+      description: 'Environment variable holding the password.',
+    }),
+    database: T.String({ default: 'default' }),
+    cluster: T.String({
+      default: '',
+      description: 'Cluster name: DDL is rendered ON CLUSTER with Replicated*MergeTree + Distributed tables.',
+    }),
+    compression: T.Boolean({ default: true, description: 'gzip requests and responses.' }),
+    requestTimeoutMs: T.Integer({ minimum: 100, default: 60_000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const StoreConfig = T.Object(
   {
-    kind: T.Union([T.Literal('chdb'), T.Literal('none')], { default: 'chdb' }),
+    kind: T.Union([T.Literal('chdb'), T.Literal('clickhouse'), T.Literal('none')], {
+      default: 'chdb',
+      description: 'chdb: embedded engine; clickhouse: a server or cluster (see the clickhouse section).',
+    }),
     chdb: T.Object(
       { path: T.String({ default: '', description: 'Data directory; empty means <dataDir>/chdb.' }) },
       { additionalProperties: false, default: {} },
     ),
     maxBatchRows: T.Integer({ minimum: 1, default: 50_000, description: 'Rows per insert.' }),
-    maxBatchDelayMs: T.Integer({ minimum: 10, default: 1000, description: 'Longest a row waits before insert.' }),
+    maxBatchDelayMs: T.Integer({
+      minimum: 10,
+      default: 1000,
+      description: 'Longest a row waits before insert.',
+    }),
+    maxBufferedRows: T.Integer({
+      minimum: 1,
+      default: 200_000,
+      description:
+        'Rows the store writer holds (pending plus being inserted) before consumers wait (backpressure).',
+    }),
+    insertRetry: StoreInsertRetry,
+    retention: StoreRetention,
+    http: StoreHttp,
   },
   { additionalProperties: false, default: {} },
 );
@@ -231,8 +422,9 @@ export const DetectConfig = T.Object(
   {
     allowedLatenessMs: T.Integer({
       minimum: 0,
-      default: 1000,
-      description: 'How far behind the newest event time an event may arrive and still be ordered (watermark lag).',
+      default: 250,
+      description:
+        'How far behind the newest event time an event may arrive and still be ordered (watermark lag); live, also the longest an event waits for ordering.',
     }),
     maxActors: T.Integer({
       minimum: 100,
@@ -252,7 +444,9 @@ const WebhookReceiver = T.Object(
     id: T.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$' }),
     kind: T.Literal('webhook'),
     url: T.String({ pattern: '^https?://', description: 'Where findings are POSTed.' }),
-    secretEnv: T.Optional(T.String({ description: 'Environment variable holding the whsec_ signing secret.' })),
+    secretEnv: T.Optional(
+      T.String({ description: 'Environment variable holding the whsec_ signing secret.' }),
+    ),
     secretFile: T.Optional(T.String({ description: 'File holding the whsec_ signing secret.' })),
     timeoutMs: T.Integer({ minimum: 100, default: 5000 }),
     minSeverity: T.Union(
@@ -274,7 +468,11 @@ export const AlertConfig = T.Object(
         redisUrl: T.String({ default: 'redis://127.0.0.1:6379' }),
         name: T.String({ default: 'apiwatch-notifications' }),
         attempts: T.Integer({ minimum: 1, default: 8, description: 'Delivery attempts before a job fails.' }),
-        backoffMs: T.Integer({ minimum: 1, default: 1000, description: 'First retry delay; doubles each attempt.' }),
+        backoffMs: T.Integer({
+          minimum: 1,
+          default: 1000,
+          description: 'First retry delay; doubles each attempt.',
+        }),
         concurrency: T.Integer({ minimum: 1, default: 8 }),
       },
       { additionalProperties: false, default: {} },
@@ -291,7 +489,10 @@ export const AlertConfig = T.Object(
 
 export const ConfigSchema = T.Object(
   {
-    dataDir: T.String({ default: '.apiwatch', description: 'Where embedded state lives (chDB data, tokens, offsets).' }),
+    dataDir: T.String({
+      default: '.apiwatch',
+      description: 'Where embedded state lives (chDB data, tokens, offsets).',
+    }),
     logLevel: T.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((s) => T.Literal(s)),
       { default: 'info' },
@@ -300,14 +501,22 @@ export const ConfigSchema = T.Object(
     identity: IdentityConfig,
     bus: BusConfig,
     store: StoreConfig,
+    clickhouse: ClickhouseConfig,
     detect: DetectConfig,
     alert: AlertConfig,
   },
-  { additionalProperties: false, $id: 'https://apiwatch.dev/schemas/config.schema.json', title: 'apiwatch config' },
+  {
+    additionalProperties: false,
+    $id: 'https://apiwatch.dev/schemas/config.schema.json',
+    title: 'apiwatch config',
+  },
 );
 
 export type Config = Static<typeof ConfigSchema>;
 export type WebhookReceiverConfig = Static<typeof WebhookReceiver>;
 export type KafkaConfigValue = Static<typeof KafkaConfig>;
+export type StoreConfigValue = Static<typeof StoreConfig>;
+export type ClickhouseConfigValue = Static<typeof ClickhouseConfig>;
+export type StoreHttpUserConfig = Static<typeof StoreHttpUser>;
 export type IdentityConfigValue = Static<typeof IdentityConfig>;
 export type IdentitySourceOverrideValue = Static<typeof IdentitySourceOverride>;

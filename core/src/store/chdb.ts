@@ -1,25 +1,53 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Session } from 'chdb';
 import type { ApiEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
-import { eventRow, findingRow } from './rows.ts';
-import { SCHEMA_STATEMENTS } from './schema.ts';
-import type { Store } from './types.ts';
+import { applyRetention, type Migration, migrate, type Retention } from './migrate.ts';
+import { auditRow, eventFileInsertSql, eventTsvLine, findingRow, type ResponseActionAudit } from './rows.ts';
+import { quoteString } from './sql-text.ts';
+import { dedupSettings, encodeRow, type InsertOptions, type Store } from './types.ts';
 
-/** The embedded store: the ClickHouse engine in-process (chDB), data kept in `path`. */
+export interface ChdbStoreOptions {
+  /** Data directory. */
+  path: string;
+  /** Applied on start; omitted leaves the tables' TTL as it is. */
+  retention?: Retention;
+  /** Migrations to apply (tests); defaults to core/src/store/migrations. */
+  migrations?: Migration[];
+  /** Where batches are staged for `file()`; defaults to /dev/shm when present. */
+  stagingDir?: string;
+}
+
+let staged = 0;
+
+/**
+ * The embedded store: the ClickHouse engine in-process (chDB), data kept in `path`.
+ *
+ * libchdb binds one data directory per process; sessions on the same directory coexist and
+ * keep their own settings. The store holds one long-lived session; statements that need
+ * settings (and the HTTP endpoint's requests) get a short-lived session of their own, which
+ * costs well under a millisecond and never leaks a `SET` into the writer's session.
+ */
 export class ChdbStore implements Store {
-  readonly kind = 'chdb';
+  readonly kind = 'chdb' as const;
+  readonly path: string;
   private session: Session | null = null;
-  private readonly path: string;
+  private readonly options: ChdbStoreOptions;
+  private readonly stagingDir: string;
 
-  constructor(path: string) {
-    this.path = path;
+  constructor(pathOrOptions: string | ChdbStoreOptions) {
+    this.options = typeof pathOrOptions === 'string' ? { path: pathOrOptions } : pathOrOptions;
+    this.path = this.options.path;
+    this.stagingDir = this.options.stagingDir ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
   }
 
   async start(): Promise<void> {
     mkdirSync(this.path, { recursive: true });
     this.session = new Session(this.path);
-    for (const sql of SCHEMA_STATEMENTS) await this.exec(sql);
+    await migrate(this, this.options.migrations ? { migrations: this.options.migrations } : {});
+    if (this.options.retention) await applyRetention(this, this.options.retention);
   }
 
   private get s(): Session {
@@ -27,24 +55,61 @@ export class ChdbStore implements Store {
     return this.session;
   }
 
-  async exec(sql: string): Promise<void> {
-    await this.s.queryAsync(sql, { format: 'Null' });
+  /** A fresh session on the same data directory, for settings that must not outlive one request. */
+  openSession(): Session {
+    if (!this.session) throw new Error('ChdbStore used before start()');
+    return new Session(this.path);
   }
 
-  async insertEvents(events: readonly ApiEvent[]): Promise<void> {
+  async exec(sql: string, settings: Record<string, string | number> = {}): Promise<void> {
+    if (Object.keys(settings).length === 0) {
+      await this.s.queryAsync(sql, { format: 'Null' });
+      return;
+    }
+    const session = this.openSession();
+    try {
+      for (const [k, v] of Object.entries(settings)) {
+        await session.queryAsync(`SET ${k} = ${typeof v === 'number' ? v : quoteString(v)}`);
+      }
+      await session.queryAsync(sql, { format: 'Null' });
+    } finally {
+      session.close();
+    }
+  }
+
+  /**
+   * Events go as TSV through tmpfs and `INSERT … SELECT … FROM file()`: the fastest path measured
+   * (docs/decisions/0002-chdb-insert-path.md). A row that cannot be serialized throws before
+   * anything is written; the writer isolates it.
+   */
+  async insertEvents(events: readonly ApiEvent[], options?: InsertOptions): Promise<void> {
     if (events.length === 0) return;
-    await this.insertRows('api_events', events.map(eventRow));
+    const parts: string[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) parts[i] = encodeRow(i, events[i]!, eventTsvLine);
+    const file = join(this.stagingDir, `apiwatch-${process.pid}-${++staged}.tsv`);
+    writeFileSync(file, parts.join(''));
+    try {
+      await this.s.queryAsync(`${eventFileInsertSql('api_events', quoteString(file))}${settingsClause(dedupSettings(options))}`, {
+        format: 'Null',
+      });
+    } finally {
+      unlinkSync(file);
+    }
   }
 
-  async insertFindings(findings: readonly Finding[]): Promise<void> {
-    if (findings.length === 0) return;
-    await this.insertRows('findings', findings.map(findingRow));
+  async insertFindings(findings: readonly Finding[], options?: InsertOptions): Promise<void> {
+    await this.insertJson('findings', findings.map((f, i) => encodeRow(i, f, findingRow)), options);
   }
 
-  private async insertRows(table: string, rows: Record<string, unknown>[]): Promise<void> {
+  async insertAudit(actions: readonly ResponseActionAudit[], options?: InsertOptions): Promise<void> {
+    await this.insertJson('response_actions_audit', actions.map((a, i) => encodeRow(i, a, auditRow)), options);
+  }
+
+  private async insertJson(table: string, rows: Record<string, unknown>[], options?: InsertOptions): Promise<void> {
+    if (rows.length === 0) return;
     let ndjson = '';
     for (const r of rows) ndjson += `${JSON.stringify(r)}\n`;
-    await this.s.insert({ table, values: Buffer.from(ndjson), format: 'JSONEachRow' });
+    await this.s.insert({ table, values: Buffer.from(ndjson), format: 'JSONEachRow', settings: dedupSettings(options) });
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -61,4 +126,10 @@ export class ChdbStore implements Store {
     this.session?.close();
     this.session = null;
   }
+}
+
+function settingsClause(settings: Record<string, string | number>): string {
+  const entries = Object.entries(settings);
+  if (entries.length === 0) return '';
+  return ` SETTINGS ${entries.map(([k, v]) => `${k} = ${typeof v === 'number' ? v : quoteString(v)}`).join(', ')}`;
 }
