@@ -2,7 +2,8 @@ import type { ApiEvent } from './event.ts';
 
 /**
  * The acting principal of a call, as a detector should reason about it (DESIGN.md §3): the
- * credential fingerprint, else the user, else the calling service, else the client IP.
+ * credential fingerprint, else the user, else the calling service, else the client IP. For JWTs
+ * the subject (or client) comes first, since tokens are re-issued on refresh.
  *
  * When authentication failed, the identity the caller *claimed* is unverified: every guessed
  * password or key has its own fingerprint, so keying on it would scatter one attacker over
@@ -15,6 +16,10 @@ export function actorKey(event: ApiEvent): string {
     if (id.credential.kind === 'mtls' && id.service) return `service:${id.service}`;
     return ipActor(event);
   }
+  // A JWT is re-issued on every refresh, so its fingerprint would split one principal into many
+  // actors: the subject (or the client, for machine tokens) is the stable identity.
+  if (id.credential.kind === 'jwt' && (id.user || id.service))
+    return id.user ? `user:${id.user}` : `service:${id.service}`;
   if (id.credential.fingerprint) return `credential:${id.credential.fingerprint}`;
   if (id.user) return `user:${id.user}`;
   if (id.service) return `service:${id.service}`;

@@ -11,7 +11,12 @@ import {
   type Logger,
 } from '@apiwatch/core';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { IdentityContext } from '../identity/context.ts';
 import { redactSecrets } from '../identity/redact.ts';
+import { envoyAlsGrpcSource } from '../sources/envoy-als-grpc.ts';
+import { firehoseSource } from '../sources/firehose.ts';
+import { kongHttpLogSource } from '../sources/kong-http-log.ts';
+import { otlpHttpSource } from '../sources/otlp-http.ts';
 import { authenticateCollector, type CollectorCredential } from './auth.ts';
 import { CollectorRateLimiter } from './rate-limit.ts';
 
@@ -27,6 +32,10 @@ export interface IngestServerOptions {
   tls?: { certFile: string; keyFile: string; clientCaFile?: string; requireClientCert: boolean };
   bus: Bus;
   log: Logger;
+  /** Fingerprint key and identity rules for the gateway push endpoints (sources/push.ts). */
+  identity?: IdentityContext;
+  /** Envoy ALS gRPC listener (`ingest.envoyAls`). */
+  envoyAls?: { enabled: boolean; host: string; port: number };
 }
 
 export interface RejectedRecord {
@@ -130,11 +139,9 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
     const collector = authenticateCollector(req.headers.authorization, opts.collectors);
     if (!collector) {
       counters.unauthenticated++;
-      return reply
-        .code(401)
-        .send({
-          error: apiwatchError('INGEST_UNAUTHENTICATED', 'send Authorization: Bearer <collector token>'),
-        });
+      return reply.code(401).send({
+        error: apiwatchError('INGEST_UNAUTHENTICATED', 'send Authorization: Bearer <collector token>'),
+      });
     }
     const { records, framingError } = frame(typeof req.body === 'string' ? req.body : '');
     if (framingError)
@@ -244,6 +251,10 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
     return reply.code(status).send({ accepted: valid.length, rejected });
   });
 
+  await app.register(kongHttpLogSource, { ...opts, counters });
+  await app.register(firehoseSource, { ...opts, counters });
+  await app.register(otlpHttpSource, { ...opts, counters });
+  await app.register(envoyAlsGrpcSource, { ...opts, counters });
   await app.listen({ host: opts.host, port: opts.port });
   return {
     app,
@@ -273,7 +284,7 @@ function frame(body: string): { records: FramedRecord[]; framingError?: string }
       if (!Array.isArray(arr)) return { records: [], framingError: 'expected a JSON array' };
       return { records: arr.map((value) => ({ text: JSON.stringify(value), value })) };
     } catch (e) {
-      return { records: [], framingError: `the body is not a valid JSON array: ${(e as Error).message}` };
+      return { records: [], framingError: `the body is not a valid JSON array: ${jsonErrorReason(e)}` };
     }
   }
   const records: FramedRecord[] = [];
@@ -282,7 +293,7 @@ function frame(body: string): { records: FramedRecord[]; framingError?: string }
     try {
       records.push({ text: line, value: JSON.parse(line) });
     } catch (e) {
-      records.push({ text: line, error: (e as Error).message });
+      records.push({ text: line, error: jsonErrorReason(e) });
     }
   }
   // A pretty-printed single object spans lines: accept it whole when the lines alone fail.
@@ -294,4 +305,15 @@ function frame(body: string): { records: FramedRecord[]; framingError?: string }
     }
   }
   return { records };
+}
+
+/**
+ * V8's JSON.parse messages quote the input around the error, which may be part of a secret:
+ * keep only the kind of error and its position.
+ */
+function jsonErrorReason(e: unknown): string {
+  const message = (e as Error).message ?? '';
+  const position = /position (\d+)/.exec(message)?.[1];
+  const kind = message.startsWith('Unexpected end') ? 'unexpected end of input' : 'invalid JSON';
+  return position ? `${kind} at position ${position}` : kind;
 }
