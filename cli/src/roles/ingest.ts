@@ -1,5 +1,5 @@
 import type { Bus, Config, Logger } from '@apiwatch/core';
-import { createIngestServer, defaultCollectorToken } from '@apiwatch/ingest';
+import { createIngestServer, defaultCollectorToken, loadIdentityContext } from '@apiwatch/ingest';
 
 export async function startIngestRole(
   config: Config,
@@ -21,6 +21,8 @@ export async function startIngestRole(
     collectors,
     rateLimit: config.ingest.rateLimit,
     ...(config.ingest.tls ? { tls: config.ingest.tls } : {}),
+    identity: loadIdentityContext(config.dataDir, process.env, config.identity),
+    envoyAls: config.ingest.envoyAls,
     bus,
     log,
   });

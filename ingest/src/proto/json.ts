@@ -148,3 +148,60 @@ function valueJson(v: Decoded): unknown {
     return ((v.listValue as Decoded).values as Decoded[] | undefined)?.map(valueJson) ?? [];
   return null;
 }
+
+/**
+ * The reverse: proto3 JSON → a message object protobufjs can encode (`type.fromObject`). Used to
+ * build binary fixtures from JSON ones; Any values are not supported.
+ */
+export function fromProtoJson(type: protobuf.Type, json: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of type.fieldsArray) {
+    const value = json[field.name];
+    if (value === undefined || value === null) continue;
+    const conv = (v: unknown) => fromJsonValue(field, v);
+    if (field.map)
+      out[field.name] = Object.fromEntries(
+        Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, conv(v)]),
+      );
+    else if (field.repeated) out[field.name] = (value as unknown[]).map(conv);
+    else out[field.name] = conv(value);
+  }
+  return out;
+}
+
+function fromJsonValue(field: protobuf.Field, v: unknown): unknown {
+  const resolved = field.resolvedType;
+  if (!resolved || !('fieldsArray' in resolved)) return v;
+  const t = resolved as protobuf.Type;
+  switch (t.fullName) {
+    case '.google.protobuf.Timestamp': {
+      const m = /^(.*?)(?:\.(\d{1,9}))?Z$/.exec(String(v));
+      const seconds = Math.floor(Date.parse(`${m?.[1] ?? ''}Z`) / 1000);
+      return { seconds, nanos: Number((m?.[2] ?? '').padEnd(9, '0') || 0) };
+    }
+    case '.google.protobuf.Duration': {
+      const m = /^(-?\d+)(?:\.(\d{1,9}))?s$/.exec(String(v));
+      return { seconds: Number(m?.[1] ?? 0), nanos: Number((m?.[2] ?? '').padEnd(9, '0') || 0) };
+    }
+    case '.google.protobuf.Struct':
+      return structFromJson(v as Record<string, unknown>);
+    case '.google.protobuf.Value':
+      return valueFromJson(v);
+    default:
+      if (t.fullName.startsWith('.google.protobuf.') && t.fullName.endsWith('Value')) return { value: v };
+      return fromProtoJson(t, v as Record<string, unknown>);
+  }
+}
+
+function structFromJson(o: Record<string, unknown>): Record<string, unknown> {
+  return { fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, valueFromJson(v)])) };
+}
+
+function valueFromJson(v: unknown): Record<string, unknown> {
+  if (v === null) return { nullValue: 0 };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(valueFromJson) } };
+  return { structValue: structFromJson(v as Record<string, unknown>) };
+}

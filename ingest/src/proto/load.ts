@@ -40,9 +40,57 @@ export function envoyProtos(): protobuf.Root {
 
 /** opentelemetry.proto.collector.{trace,logs}.v1 requests and responses. */
 export function otlpProtos(): protobuf.Root {
-  otlpRoot ??= loadRoot('otlp', [
+  if (otlpRoot) return otlpRoot;
+  const root = loadRoot('otlp', [
     'opentelemetry/proto/collector/trace/v1/trace_service.proto',
     'opentelemetry/proto/collector/logs/v1/logs_service.proto',
   ]);
-  return otlpRoot;
+  // The vendored v0.19 files predate `partial_success` (OTLP 1.0, field 1 of each response);
+  // add it as the current spec defines it rather than edit the vendored files.
+  addPartialSuccess(
+    root,
+    'opentelemetry.proto.collector.trace.v1',
+    'ExportTraceServiceResponse',
+    'ExportTracePartialSuccess',
+    'rejectedSpans',
+  );
+  addPartialSuccess(
+    root,
+    'opentelemetry.proto.collector.logs.v1',
+    'ExportLogsServiceResponse',
+    'ExportLogsPartialSuccess',
+    'rejectedLogRecords',
+  );
+  // google.rpc.Status, the OTLP/HTTP error body (details are not sent).
+  const rpc = root.define('google.rpc');
+  if (!rpc.get('Status')) {
+    rpc.add(
+      new protobuf.Type('Status')
+        .add(new protobuf.Field('code', 1, 'int32'))
+        .add(new protobuf.Field('message', 2, 'string')),
+    );
+  }
+  root.resolveAll();
+  otlpRoot = root;
+  return root;
+}
+
+function addPartialSuccess(
+  root: protobuf.Root,
+  pkg: string,
+  response: string,
+  type: string,
+  countField: string,
+): void {
+  const ns = root.lookup(pkg) as protobuf.Namespace;
+  const res = root.lookupType(`${pkg}.${response}`);
+  if (res.fields.partialSuccess) return;
+  if (!ns.get(type)) {
+    ns.add(
+      new protobuf.Type(type)
+        .add(new protobuf.Field(countField, 1, 'int64'))
+        .add(new protobuf.Field('errorMessage', 2, 'string')),
+    );
+  }
+  res.add(new protobuf.Field('partialSuccess', 1, type));
 }
