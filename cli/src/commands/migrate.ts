@@ -6,7 +6,12 @@ export const migrateCommand: Command = {
   summary: 'Apply ClickHouse migrations (idempotent) and the configured retention.',
   usage: 'apiwatch migrate [--config <file>]',
   options: {
-    config: { type: 'string', short: 'c', description: 'YAML config; without it the embedded store under .apiwatch/.', valueName: 'file' },
+    config: {
+      type: 'string',
+      short: 'c',
+      description: 'YAML config; without it the embedded store under .apiwatch/.',
+      valueName: 'file',
+    },
   },
   details: [
     'Applies core/src/store/migrations/NNNN_*.sql in order, records each in schema_migrations',
@@ -27,7 +32,8 @@ export const migrateCommand: Command = {
       const applied = await store.query<{ version: number; name: string; last_applied: string }>(
         'SELECT version, argMax(name, applied_at) AS name, toString(max(applied_at)) AS last_applied FROM schema_migrations GROUP BY version ORDER BY version',
       );
-      for (const m of applied) process.stdout.write(`${String(m.version).padStart(4, '0')}_${m.name}  applied ${m.last_applied}\n`);
+      for (const m of applied)
+        process.stdout.write(`${String(m.version).padStart(4, '0')}_${m.name}  applied ${m.last_applied}\n`);
       process.stderr.write(`apiwatch migrate: ${applied.length} migrations applied on ${store.kind}.\n`);
       return 0;
     } catch (e) {

@@ -3,17 +3,25 @@ import type { Command } from '../command.ts';
 
 export const storeCommand: Command = {
   name: 'store',
-  summary: 'Inspect the store: `apiwatch store stats` prints rows, bytes on disk and bytes per row per table.',
+  summary:
+    'Inspect the store: `apiwatch store stats` prints rows, bytes on disk and bytes per row per table.',
   usage: 'apiwatch store stats [--config <file>] [--json]',
   allowPositionals: true,
   options: {
-    config: { type: 'string', short: 'c', description: 'YAML config; without it the embedded store under .apiwatch/.', valueName: 'file' },
+    config: {
+      type: 'string',
+      short: 'c',
+      description: 'YAML config; without it the embedded store under .apiwatch/.',
+      valueName: 'file',
+    },
     json: { type: 'boolean', description: 'One JSON object per table instead of a table.' },
   },
   async run(values, positionals) {
     const sub = positionals[0];
     if (sub !== 'stats') {
-      process.stderr.write(`apiwatch store: unknown subcommand ${sub ?? '(none)'}; use: apiwatch store stats\n`);
+      process.stderr.write(
+        `apiwatch store: unknown subcommand ${sub ?? '(none)'}; use: apiwatch store stats\n`,
+      );
       return 2;
     }
     const config = loadConfig(values.config as string | undefined);

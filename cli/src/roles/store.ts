@@ -27,7 +27,12 @@ export interface StoreRole {
  * committed after the rows are durable; a crash re-delivers them and the per-batch dedup token
  * plus ReplacingMergeTree on the id keep them stored once. Rows the store refuses go to the DLQ.
  */
-export async function startStoreRole(store: Store, bus: Bus, log: Logger, config?: Config): Promise<StoreRole> {
+export async function startStoreRole(
+  store: Store,
+  bus: Bus,
+  log: Logger,
+  config?: Config,
+): Promise<StoreRole> {
   const s = config?.store;
   const common = {
     maxBatchRows: s?.maxBatchRows ?? 50_000,
@@ -66,13 +71,22 @@ export async function startStoreRole(store: Store, bus: Bus, log: Logger, config
     insert: (rows, token) => store.insertFindings(rows, { dedupToken: token }),
     onPoison: (rows) => toDlq('findings', rows),
   });
-  const eventsSub = await bus.subscribe('events', 'store', (batch) => events.write(batch.map((m) => m.value)));
-  const findingsSub = await bus.subscribe('findings', 'store', (batch) => findings.write(batch.map((m) => m.value)));
+  const eventsSub = await bus.subscribe('events', 'store', (batch) =>
+    events.write(batch.map((m) => m.value)),
+  );
+  // A group of its own per topic: KafkaBus names the group <groupPrefix>.<group>, and one Kafka
+  // group whose members subscribe to different topics gets events partitions assigned to the
+  // findings consumer, which never reads them.
+  const findingsSub = await bus.subscribe('findings', 'store-findings', (batch) =>
+    findings.write(batch.map((m) => m.value)),
+  );
 
   let http: HttpEndpoint | null = null;
   if (s?.http.enabled) {
     if (!(store instanceof ChdbStore)) {
-      log.warn('store.http.enabled applies to the embedded store only; a ClickHouse server has its own HTTP interface.');
+      log.warn(
+        'store.http.enabled applies to the embedded store only; a ClickHouse server has its own HTTP interface.',
+      );
     } else {
       http = await startClickhouseHttpEndpoint({
         store,
@@ -84,7 +98,10 @@ export async function startStoreRole(store: Store, bus: Bus, log: Logger, config
       });
     }
   }
-  log.info({ store: store.kind, maxBatchRows: common.maxBatchRows, http: http?.url ?? null }, 'store role consuming events and findings.');
+  log.info(
+    { store: store.kind, maxBatchRows: common.maxBatchRows, http: http?.url ?? null },
+    'store role consuming events and findings.',
+  );
   return {
     http,
     stats: () => ({ events: events.stats, findings: findings.stats }),

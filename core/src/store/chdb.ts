@@ -89,27 +89,47 @@ export class ChdbStore implements Store {
     const file = join(this.stagingDir, `apiwatch-${process.pid}-${++staged}.tsv`);
     writeFileSync(file, parts.join(''));
     try {
-      await this.s.queryAsync(`${eventFileInsertSql('api_events', quoteString(file))}${settingsClause(dedupSettings(options))}`, {
-        format: 'Null',
-      });
+      await this.s.queryAsync(
+        `${eventFileInsertSql('api_events', quoteString(file))}${settingsClause(dedupSettings(options))}`,
+        {
+          format: 'Null',
+        },
+      );
     } finally {
       unlinkSync(file);
     }
   }
 
   async insertFindings(findings: readonly Finding[], options?: InsertOptions): Promise<void> {
-    await this.insertJson('findings', findings.map((f, i) => encodeRow(i, f, findingRow)), options);
+    await this.insertJson(
+      'findings',
+      findings.map((f, i) => encodeRow(i, f, findingRow)),
+      options,
+    );
   }
 
   async insertAudit(actions: readonly ResponseActionAudit[], options?: InsertOptions): Promise<void> {
-    await this.insertJson('response_actions_audit', actions.map((a, i) => encodeRow(i, a, auditRow)), options);
+    await this.insertJson(
+      'response_actions_audit',
+      actions.map((a, i) => encodeRow(i, a, auditRow)),
+      options,
+    );
   }
 
-  private async insertJson(table: string, rows: Record<string, unknown>[], options?: InsertOptions): Promise<void> {
+  private async insertJson(
+    table: string,
+    rows: Record<string, unknown>[],
+    options?: InsertOptions,
+  ): Promise<void> {
     if (rows.length === 0) return;
     let ndjson = '';
     for (const r of rows) ndjson += `${JSON.stringify(r)}\n`;
-    await this.s.insert({ table, values: Buffer.from(ndjson), format: 'JSONEachRow', settings: dedupSettings(options) });
+    await this.s.insert({
+      table,
+      values: Buffer.from(ndjson),
+      format: 'JSONEachRow',
+      settings: dedupSettings(options),
+    });
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {

@@ -45,7 +45,10 @@ export class ClickHouseStore implements Store {
     const ping = await this.client.ping();
     if (!ping.success) throw ping.error;
     const cluster = this.options.cluster || null;
-    await migrate(this, { cluster, ...(this.options.migrations ? { migrations: this.options.migrations } : {}) });
+    await migrate(this, {
+      cluster,
+      ...(this.options.migrations ? { migrations: this.options.migrations } : {}),
+    });
     if (this.options.retention) await applyRetention(this, this.options.retention, { cluster });
   }
 
@@ -59,20 +62,41 @@ export class ClickHouseStore implements Store {
   }
 
   async insertEvents(events: readonly ApiEvent[], options?: InsertOptions): Promise<void> {
-    await this.insertJson('api_events', events.map((e, i) => encodeRow(i, e, eventRow)), options);
+    await this.insertJson(
+      'api_events',
+      events.map((e, i) => encodeRow(i, e, eventRow)),
+      options,
+    );
   }
 
   async insertFindings(findings: readonly Finding[], options?: InsertOptions): Promise<void> {
-    await this.insertJson('findings', findings.map((f, i) => encodeRow(i, f, findingRow)), options);
+    await this.insertJson(
+      'findings',
+      findings.map((f, i) => encodeRow(i, f, findingRow)),
+      options,
+    );
   }
 
   async insertAudit(actions: readonly ResponseActionAudit[], options?: InsertOptions): Promise<void> {
-    await this.insertJson('response_actions_audit', actions.map((a, i) => encodeRow(i, a, auditRow)), options);
+    await this.insertJson(
+      'response_actions_audit',
+      actions.map((a, i) => encodeRow(i, a, auditRow)),
+      options,
+    );
   }
 
-  private async insertJson(table: string, rows: Record<string, unknown>[], options?: InsertOptions): Promise<void> {
+  private async insertJson(
+    table: string,
+    rows: Record<string, unknown>[],
+    options?: InsertOptions,
+  ): Promise<void> {
     if (rows.length === 0) return;
-    await this.c.insert({ table, values: rows, format: 'JSONEachRow', clickhouse_settings: dedupSettings(options) });
+    await this.c.insert({
+      table,
+      values: rows,
+      format: 'JSONEachRow',
+      clickhouse_settings: dedupSettings(options),
+    });
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {

@@ -24,7 +24,10 @@ export function createStoreFromConfig(config: Config, env: NodeJS.ProcessEnv = p
       retention: s.retention,
     });
   }
-  return new ChdbStore({ path: resolve(s.chdb.path || join(config.dataDir, 'chdb')), retention: s.retention });
+  return new ChdbStore({
+    path: resolve(s.chdb.path || join(config.dataDir, 'chdb')),
+    retention: s.retention,
+  });
 }
 
 /** store.http.users with their passwords resolved to SHA-256 (from the hash, or from the env variable). */
@@ -34,11 +37,18 @@ export function httpEndpointUsers(config: Config, env: NodeJS.ProcessEnv = proce
     if (!hash && u.passwordEnv) {
       const pw = env[u.passwordEnv];
       if (pw === undefined) {
-        throw new StartupError('CONFIG_INVALID', `store.http.users[${u.name}].passwordEnv: ${u.passwordEnv} is not set`);
+        throw new StartupError(
+          'CONFIG_INVALID',
+          `store.http.users[${u.name}].passwordEnv: ${u.passwordEnv} is not set`,
+        );
       }
       hash = createHash('sha256').update(pw).digest('hex');
     }
-    if (!hash) throw new StartupError('CONFIG_INVALID', `store.http.users[${u.name}]: set passwordSha256 or passwordEnv`);
+    if (!hash)
+      throw new StartupError(
+        'CONFIG_INVALID',
+        `store.http.users[${u.name}]: set passwordSha256 or passwordEnv`,
+      );
     return { name: u.name, passwordSha256: hash, readonly: u.readonly };
   });
 }

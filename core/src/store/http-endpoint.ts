@@ -9,7 +9,14 @@ import type { Session } from 'chdb';
 import type { Logger } from '../log.ts';
 import type { ChdbStore } from './chdb.ts';
 import { parseClickhouseError } from './errors.ts';
-import { parseInsertWithData, quoteIdentifier, quoteString, splitStatements, statementKind, trailingFormat } from './sql-text.ts';
+import {
+  parseInsertWithData,
+  quoteIdentifier,
+  quoteString,
+  splitStatements,
+  statementKind,
+  trailingFormat,
+} from './sql-text.ts';
 
 /**
  * A ClickHouse-compatible HTTP interface over the embedded engine, so the official clients
@@ -169,8 +176,10 @@ export function contentTypeFor(format: string): string {
   const f = format.toLowerCase();
   if (f.startsWith('json') || f === 'ndjson' || f === 'jsonl') return 'application/json; charset=UTF-8';
   if (f.startsWith('tsv') || f.startsWith('tabseparated')) return 'text/tab-separated-values; charset=UTF-8';
-  if (f.startsWith('csv')) return `text/csv; charset=UTF-8; header=${f.includes('withnames') ? 'present' : 'absent'}`;
-  if (/^(native|rowbinary|parquet|arrow|orc|avro|protobuf|msgpack|capnproto|npy|bson)/.test(f)) return 'application/octet-stream';
+  if (f.startsWith('csv'))
+    return `text/csv; charset=UTF-8; header=${f.includes('withnames') ? 'present' : 'absent'}`;
+  if (/^(native|rowbinary|parquet|arrow|orc|avro|protobuf|msgpack|capnproto|npy|bson)/.test(f))
+    return 'application/octet-stream';
   if (f === 'xml') return 'application/xml; charset=UTF-8';
   return 'text/plain; charset=UTF-8';
 }
@@ -186,7 +195,9 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
   let timezone = 'UTC';
   let version = '';
   try {
-    const row = JSON.parse((await meta.queryAsync('SELECT timezone() AS tz, version() AS v', { format: 'JSONEachRow' })).text()) as {
+    const row = JSON.parse(
+      (await meta.queryAsync('SELECT timezone() AS tz, version() AS v', { format: 'JSONEachRow' })).text(),
+    ) as {
       tz: string;
       v: string;
     };
@@ -199,7 +210,10 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e) => {
-      options.log.error({ err: (e as Error).message }, 'clickhouse http endpoint: request failed unexpectedly.');
+      options.log.error(
+        { err: (e as Error).message },
+        'clickhouse http endpoint: request failed unexpectedly.',
+      );
       if (!res.headersSent) res.writeHead(500);
       res.end();
     });
@@ -215,7 +229,11 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     res.setHeader('X-ClickHouse-Timezone', timezone);
     res.setHeader('Keep-Alive', 'timeout=10');
 
-    if (url.pathname === '/ping' || url.pathname === '/replicas_status' || (url.pathname === '/' && req.method !== 'POST' && !params.has('query'))) {
+    if (
+      url.pathname === '/ping' ||
+      url.pathname === '/replicas_status' ||
+      (url.pathname === '/' && req.method !== 'POST' && !params.has('query'))
+    ) {
       req.resume();
       res.writeHead(200, { 'Content-Type': 'text/html; charset=UTF-8' });
       res.end(req.method === 'HEAD' ? undefined : 'Ok.\n');
@@ -223,12 +241,18 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     }
     if (url.pathname !== '/') {
       req.resume();
-      return sendError(res, params, req, new ProtocolError(48, 'NOT_IMPLEMENTED', `There is no handle ${url.pathname}`), 404);
+      return sendError(
+        res,
+        params,
+        req,
+        new ProtocolError(48, 'NOT_IMPLEMENTED', `There is no handle ${url.pathname}`),
+        404,
+      );
     }
     try {
       const user = authenticate(req, params);
       const body = await readBody(req, options.maxBodyBytes);
-      await execute(req, res, params, user, body, queryId);
+      await execute(req, res, params, user, body);
     } catch (e) {
       sendError(res, params, req, e);
     }
@@ -241,7 +265,11 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     const paramUser = params.get('user');
     let name = 'default';
     let password = '';
-    const methods = [headerUser !== undefined || headerKey !== undefined, basic !== undefined, paramUser !== null || params.has('password')];
+    const methods = [
+      headerUser !== undefined || headerKey !== undefined,
+      basic !== undefined,
+      paramUser !== null || params.has('password'),
+    ];
     if (methods.filter(Boolean).length > 1) {
       throw new ProtocolError(
         516,
@@ -254,7 +282,12 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
       password = String(headerKey ?? '');
     } else if (basic) {
       const m = /^Basic\s+(.+)$/i.exec(basic);
-      if (!m) throw new ProtocolError(516, 'AUTHENTICATION_FAILED', 'Invalid authentication: only Basic authorization is supported');
+      if (!m)
+        throw new ProtocolError(
+          516,
+          'AUTHENTICATION_FAILED',
+          'Invalid authentication: only Basic authorization is supported',
+        );
       const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       name = colon < 0 ? decoded : decoded.slice(0, colon);
@@ -281,13 +314,17 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     params: URLSearchParams,
     user: HttpEndpointUser,
     body: Buffer,
-    queryId: string,
   ): Promise<void> {
     if (params.get('compress') === '1' || params.get('decompress') === '1') {
-      throw new ProtocolError(48, 'NOT_IMPLEMENTED', 'ClickHouse native LZ4 block compression (compress/decompress=1) is not supported; use enable_http_compression with gzip');
+      throw new ProtocolError(
+        48,
+        'NOT_IMPLEMENTED',
+        'ClickHouse native LZ4 block compression (compress/decompress=1) is not supported; use enable_http_compression with gzip',
+      );
     }
     const queryParam = params.get('query');
-    const defaultFormat = params.get('default_format') || headerString(req, 'x-clickhouse-format') || 'TabSeparated';
+    const defaultFormat =
+      params.get('default_format') || headerString(req, 'x-clickhouse-format') || 'TabSeparated';
     const database = params.get('database') || headerString(req, 'x-clickhouse-database') || '';
     const readonlyParam = Number(params.get('readonly') ?? '0');
     const readonly = user.readonly || req.method === 'GET' || readonlyParam > 0;
@@ -315,7 +352,11 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     if (maskedEmpty(sql)) throw new ProtocolError(62, 'SYNTAX_ERROR', 'Empty query');
     const statements = splitStatements(sql);
     if (statements.length > 1) {
-      throw new ProtocolError(62, 'SYNTAX_ERROR', 'Syntax error (Multi-statements are not allowed): failed at position 1 (end of query)');
+      throw new ProtocolError(
+        62,
+        'SYNTAX_ERROR',
+        'Syntax error (Multi-statements are not allowed): failed at position 1 (end of query)',
+      );
     }
     const kind = statementKind(sql);
     if (readonly && !READ_KINDS.has(kind)) {
@@ -334,7 +375,8 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     try {
       if (database) await session.queryAsync(`USE ${quoteIdentifier(database)}`);
       for (const [k, v] of settings) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new ProtocolError(115, 'UNKNOWN_SETTING', `Unknown setting ${k}`);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+          throw new ProtocolError(115, 'UNKNOWN_SETTING', `Unknown setting ${k}`);
         await session.queryAsync(`SET ${k} = ${/^-?\d+(\.\d+)?$/.test(v) ? v : quoteString(v)}`);
       }
       if (readonly) await session.queryAsync('SET readonly = 1');
@@ -382,7 +424,11 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     }
   }
 
-  async function insertData(session: Session, sql: string, data: Buffer): Promise<{ rows: number; bytes: number }> {
+  async function insertData(
+    session: Session,
+    sql: string,
+    data: Buffer,
+  ): Promise<{ rows: number; bytes: number }> {
     const insert = parseInsertWithData(sql)!;
     if (RAW_INSERT_FORMATS.has(insert.format)) {
       const s = await session.insert({
@@ -396,7 +442,11 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     // Other formats (RowBinary, Native, Parquet, …): stage the bytes and let file() read them
     // with the table's own structure.
     const described = JSON.parse(
-      `[${(await session.queryAsync(`DESCRIBE TABLE ${insert.table.split('.').map(quoteIdentifier).join('.')}`, { format: 'JSONEachRow' }))
+      `[${(
+        await session.queryAsync(`DESCRIBE TABLE ${insert.table.split('.').map(quoteIdentifier).join('.')}`, {
+          format: 'JSONEachRow',
+        })
+      )
         .text()
         .trim()
         .split('\n')
@@ -441,14 +491,30 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     res.end(out);
   }
 
-  function sendError(res: ServerResponse, params: URLSearchParams, req: IncomingMessage, e: unknown, forceStatus?: number): void {
+  function sendError(
+    res: ServerResponse,
+    params: URLSearchParams,
+    req: IncomingMessage,
+    e: unknown,
+    forceStatus?: number,
+  ): void {
     const message = String((e as Error)?.message ?? e).trim();
-    const parsed = e instanceof ProtocolError ? { code: e.code, name: e.type } : parseClickhouseError(message);
+    const parsed =
+      e instanceof ProtocolError ? { code: e.code, name: e.type } : parseClickhouseError(message);
     const code = parsed.code ?? 1002;
-    const text = /^Code: \d+/.test(message) ? message : `Code: ${code}. DB::Exception: ${message}. (UNKNOWN_EXCEPTION)`;
+    const text = /^Code: \d+/.test(message)
+      ? message
+      : `Code: ${code}. DB::Exception: ${message}. (UNKNOWN_EXCEPTION)`;
     res.setHeader('X-ClickHouse-Exception-Code', String(code));
     const status = forceStatus ?? httpStatusForError(parsed.name);
-    sendBody(req, res, params, status, 'text/plain; charset=UTF-8', Buffer.from(`${text} (version ${version})\n`));
+    sendBody(
+      req,
+      res,
+      params,
+      status,
+      'text/plain; charset=UTF-8',
+      Buffer.from(`${text} (version ${version})\n`),
+    );
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -505,11 +571,14 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new ProtocolError(202, 'QUERY_IS_TOO_LARGE', `Request body exceeds ${maxBytes} bytes`);
+    if (size > maxBytes)
+      throw new ProtocolError(202, 'QUERY_IS_TOO_LARGE', `Request body exceeds ${maxBytes} bytes`);
     chunks.push(chunk as Buffer);
   }
   const raw = Buffer.concat(chunks);
-  const encoding = String(req.headers['content-encoding'] ?? '').toLowerCase().trim();
+  const encoding = String(req.headers['content-encoding'] ?? '')
+    .toLowerCase()
+    .trim();
   try {
     switch (encoding) {
       case '':
@@ -529,6 +598,10 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
     }
   } catch (e) {
     if (e instanceof ProtocolError) throw e;
-    throw new ProtocolError(354, 'CANNOT_DECOMPRESS', `Cannot decompress request body (${encoding}): ${(e as Error).message}`);
+    throw new ProtocolError(
+      354,
+      'CANNOT_DECOMPRESS',
+      `Cannot decompress request body (${encoding}): ${(e as Error).message}`,
+    );
   }
 }

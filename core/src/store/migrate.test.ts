@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { drainPending } from 'chdb';
 import { ChdbStore } from './chdb.ts';
-import { loadMigrations, MIGRATIONS_DIR, migrate, MigrationError, renderRetention, renderSql } from './migrate.ts';
+import {
+  loadMigrations,
+  MIGRATIONS_DIR,
+  MigrationError,
+  migrate,
+  renderRetention,
+  renderSql,
+} from './migrate.ts';
 
 test('single-node rendering keeps names and engines; cluster rendering is replicated + distributed ON CLUSTER', () => {
   const text = loadMigrations(MIGRATIONS_DIR).find((m) => m.version === 1)!.text;
@@ -18,21 +25,44 @@ test('single-node rendering keeps names and engines; cluster rendering is replic
   const cluster = renderSql(text, { cluster: 'prod' });
   assert.equal(cluster.length, 2);
   assert.match(cluster[0]!, /CREATE TABLE IF NOT EXISTS api_events_local ON CLUSTER 'prod' \(/);
-  assert.match(cluster[0]!, /ENGINE = ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/api_events_local', '\{replica\}'\)/);
+  assert.match(
+    cluster[0]!,
+    /ENGINE = ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/api_events_local', '\{replica\}'\)/,
+  );
   assert.equal(
     cluster[1],
     "CREATE TABLE IF NOT EXISTS api_events ON CLUSTER 'prod' AS api_events_local ENGINE = Distributed('prod', currentDatabase(), api_events_local, cityHash64(actor))",
   );
-  const mv = renderSql(loadMigrations(MIGRATIONS_DIR).find((m) => m.version === 5)!.text, { cluster: 'prod' });
-  assert.match(mv[1]!, /CREATE MATERIALIZED VIEW IF NOT EXISTS baseline_route_minute_mv_local ON CLUSTER 'prod'\nTO baseline_route_minute_local AS/);
+  const mv = renderSql(loadMigrations(MIGRATIONS_DIR).find((m) => m.version === 5)!.text, {
+    cluster: 'prod',
+  });
+  assert.match(
+    mv[1]!,
+    /CREATE MATERIALIZED VIEW IF NOT EXISTS baseline_route_minute_mv_local ON CLUSTER 'prod'\nTO baseline_route_minute_local AS/,
+  );
   assert.match(mv[1]!, /FROM api_events_local\n/);
-  assert.match(renderSql('CREATE TABLE IF NOT EXISTS {{table:x}} (v UInt8) ENGINE = {{engine:ReplacingMergeTree(v)}} ORDER BY v', { cluster: 'c' })[0]!, /ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/x_local', '\{replica\}', v\)/);
+  assert.match(
+    renderSql(
+      'CREATE TABLE IF NOT EXISTS {{table:x}} (v UInt8) ENGINE = {{engine:ReplacingMergeTree(v)}} ORDER BY v',
+      { cluster: 'c' },
+    )[0]!,
+    /ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/x_local', '\{replica\}', v\)/,
+  );
 });
 
 test('retention renders MODIFY TTL per table, REMOVE TTL for 0, ON CLUSTER on the local tables', () => {
-  const r = renderRetention({ eventsDays: 7, findingsDays: 0, baselinesDays: 90, auditDays: 730 }, { cluster: 'c' });
-  assert.equal(r.find((x) => x.table === 'api_events')!.sql, "ALTER TABLE api_events_local ON CLUSTER 'c' MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY");
-  assert.equal(r.find((x) => x.table === 'findings')!.sql, "ALTER TABLE findings_local ON CLUSTER 'c' REMOVE TTL");
+  const r = renderRetention(
+    { eventsDays: 7, findingsDays: 0, baselinesDays: 90, auditDays: 730 },
+    { cluster: 'c' },
+  );
+  assert.equal(
+    r.find((x) => x.table === 'api_events')!.sql,
+    "ALTER TABLE api_events_local ON CLUSTER 'c' MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY",
+  );
+  assert.equal(
+    r.find((x) => x.table === 'findings')!.sql,
+    "ALTER TABLE findings_local ON CLUSTER 'c' REMOVE TTL",
+  );
 });
 
 let dir: string;
@@ -52,7 +82,9 @@ test('migrate is idempotent, records checksums, applies retention, and refuses a
   const store = new ChdbStore({ path: data, retention, migrations: loadMigrations(migrationsDir) });
   await store.start();
   try {
-    const rows = await store.query<{ version: number; checksum: string }>('SELECT version, checksum FROM schema_migrations ORDER BY version');
+    const rows = await store.query<{ version: number; checksum: string }>(
+      'SELECT version, checksum FROM schema_migrations ORDER BY version',
+    );
     assert.deepEqual(
       rows.map((r) => r.version),
       [1, 2, 3, 4, 5, 6],
@@ -61,19 +93,34 @@ test('migrate is idempotent, records checksums, applies retention, and refuses a
     const again = await migrate(store, { migrations: loadMigrations(migrationsDir) });
     assert.equal(again.applied.length, 0);
     assert.equal(again.alreadyApplied, 6);
-    const [{ n }] = await store.query<{ n: string }>('SELECT count() AS n FROM schema_migrations');
-    assert.equal(Number(n), 6);
-    const [t] = await store.query<{ engine_full: string }>("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'api_events'");
+    const counted = await store.query<{ n: string }>('SELECT count() AS n FROM schema_migrations');
+    assert.equal(Number(counted[0]?.n), 6);
+    const [t] = await store.query<{ engine_full: string }>(
+      "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'api_events'",
+    );
     assert.match(t!.engine_full, /TTL toDateTime\(ts\) \+ toIntervalDay\(14\)/);
 
-    writeFileSync(join(migrationsDir, '0007_extra.sql'), 'CREATE TABLE IF NOT EXISTS {{table:extra}} {{on_cluster}} (v UInt8) ENGINE = {{engine:MergeTree}} ORDER BY v;\n');
+    writeFileSync(
+      join(migrationsDir, '0007_extra.sql'),
+      'CREATE TABLE IF NOT EXISTS {{table:extra}} {{on_cluster}} (v UInt8) ENGINE = {{engine:MergeTree}} ORDER BY v;\n',
+    );
     const more = await migrate(store, { migrations: loadMigrations(migrationsDir) });
-    assert.deepEqual(more.applied.map((m) => m.file), ['0007_extra.sql']);
+    assert.deepEqual(
+      more.applied.map((m) => m.file),
+      ['0007_extra.sql'],
+    );
 
-    writeFileSync(join(migrationsDir, '0002_findings.sql'), `${loadMigrations(migrationsDir)[1]!.text}\n-- edited\n`);
+    writeFileSync(
+      join(migrationsDir, '0002_findings.sql'),
+      `${loadMigrations(migrationsDir)[1]!.text}\n-- edited\n`,
+    );
     await assert.rejects(
       () => migrate(store, { migrations: loadMigrations(migrationsDir) }),
-      (e: unknown) => e instanceof MigrationError && e.code === 'STORE_MIGRATION_CHANGED' && e.file === '0002_findings.sql' && /0002_findings\.sql changed/.test(e.message),
+      (e: unknown) =>
+        e instanceof MigrationError &&
+        e.code === 'STORE_MIGRATION_CHANGED' &&
+        e.file === '0002_findings.sql' &&
+        /0002_findings\.sql changed/.test(e.message),
     );
   } finally {
     await store.close();

@@ -66,7 +66,13 @@ export function tsvString(value: string): string {
   return value.replace(/[\\\t\n\r\0]/g, (c) => TSV_ESCAPES[c]!);
 }
 
-const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
+const TSV_ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\0': '\\0',
+};
 const QUOTED_ESCAPES: Record<string, string> = { ...TSV_ESCAPES, "'": "\\'" };
 
 /** An Array(String) field in TabSeparated: `['a','b']`, elements in quoted-string escaping. */
@@ -108,7 +114,8 @@ export function eventTsvLine(e: ApiEvent): string {
   const id = e.identity;
   const cred = id.credential;
   const latency = res.latencyMs ?? 0;
-  if (!Number.isFinite(latency) || latency < 0) throw new RangeError(`latencyMs is not a non-negative number: ${latency}`);
+  if (!Number.isFinite(latency) || latency < 0)
+    throw new RangeError(`latencyMs is not a non-negative number: ${latency}`);
   if (typeof e.id !== 'string' || e.id.length === 0) throw new TypeError('id is not a non-empty string');
   const objectNames: string[] = [];
   const objectIds: string[] = [];
@@ -193,7 +200,8 @@ export function eventRow(e: ApiEvent): Record<string, unknown> {
 }
 
 export function findingRow(f: Finding): Record<string, unknown> {
-  if (typeof f.id !== 'string' || !f.id || typeof f.detector !== 'string') throw new TypeError('not a finding');
+  if (typeof f.id !== 'string' || !f.id || typeof f.detector !== 'string')
+    throw new TypeError('not a finding');
   return {
     id: f.id,
     fingerprint: f.fingerprint,

@@ -35,8 +35,28 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-const RESOURCES = ['users', 'orders', 'invoices', 'accounts', 'payments', 'products', 'carts', 'shipments', 'documents', 'tickets'];
-const UA_BASE = ['Mozilla/5.0 (Windows NT 10.0; Win64; x64)', 'okhttp/4.12.0', 'python-requests/2.31', 'Go-http-client/2.0', 'curl/8.5.0', 'axios/1.6.7', 'Dalvik/2.1.0 (Linux; U; Android 14)', 'MyApp/5.3 (iPhone; iOS 17.2)'];
+const RESOURCES = [
+  'users',
+  'orders',
+  'invoices',
+  'accounts',
+  'payments',
+  'products',
+  'carts',
+  'shipments',
+  'documents',
+  'tickets',
+];
+const UA_BASE = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64)',
+  'okhttp/4.12.0',
+  'python-requests/2.31',
+  'Go-http-client/2.0',
+  'curl/8.5.0',
+  'axios/1.6.7',
+  'Dalvik/2.1.0 (Linux; U; Android 14)',
+  'MyApp/5.3 (iPhone; iOS 17.2)',
+];
 const STATUS_MIX: Array<[number, number]> = [
   [200, 0.78],
   [201, 0.05],
@@ -82,7 +102,9 @@ export function* syntheticEventStream(count: number, options: SyntheticOptions =
     for (let r = 0; r < routesPerTenant; r++) {
       const resource = RESOURCES[(t + r) % RESOURCES.length]!;
       const withId = r % 3 !== 0;
-      const method = withId ? (['GET', 'GET', 'PUT', 'DELETE', 'PATCH'][r % 5] as string) : (['GET', 'POST'][r % 2] as string);
+      const method = withId
+        ? (['GET', 'GET', 'PUT', 'DELETE', 'PATCH'][r % 5] as string)
+        : (['GET', 'POST'][r % 2] as string);
       routes.push({
         tenant: `tenant-${t}`,
         host: `api${t % 4}.example.com`,
@@ -118,11 +140,17 @@ export function* syntheticEventStream(count: number, options: SyntheticOptions =
     const traced = rnd() < traceFraction;
     const hex = (bytes: number) => {
       let s = '';
-      for (let i = 0; i < bytes; i++) s += Math.floor(rnd() * 256).toString(16).padStart(2, '0');
+      for (let i = 0; i < bytes; i++)
+        s += Math.floor(rnd() * 256)
+          .toString(16)
+          .padStart(2, '0');
       return s;
     };
     const isUser = cred % 5 !== 0;
-    const id = createHash('sha256').update(`${options.seed ?? 1}:${n}`).digest('base64url').slice(0, 22);
+    const id = createHash('sha256')
+      .update(`${options.seed ?? 1}:${n}`)
+      .digest('base64url')
+      .slice(0, 22);
     n++;
     yield {
       schemaVersion: 1,
@@ -150,7 +178,12 @@ export function* syntheticEventStream(count: number, options: SyntheticOptions =
         userAgent: uaList[(cred * 31) % uas]!,
       },
       identity: {
-        credential: { kind: isUser ? 'jwt' : 'api_key', fingerprint: credFp(cred), ref: isUser ? null : `key-${cred}`, issuer: isUser ? 'https://idp.example.com' : null },
+        credential: {
+          kind: isUser ? 'jwt' : 'api_key',
+          fingerprint: credFp(cred),
+          ref: isUser ? null : `key-${cred}`,
+          issuer: isUser ? 'https://idp.example.com' : null,
+        },
         principal: isUser ? 'user' : 'service',
         service: isUser ? null : `svc-${cred % 200}`,
         user: isUser ? `user-${cred}` : null,

@@ -34,7 +34,10 @@ export interface Store extends SqlExecutor {
 /** Settings every idempotent insert carries. */
 export function dedupSettings(options: InsertOptions | undefined): Record<string, string | number> {
   if (!options?.dedupToken) return {};
-  return { insert_deduplication_token: options.dedupToken, deduplicate_blocks_in_dependent_materialized_views: 1 };
+  return {
+    insert_deduplication_token: options.dedupToken,
+    deduplicate_blocks_in_dependent_materialized_views: 1,
+  };
 }
 
 /** Encodes row `i`, turning an encoding failure (a malformed record) into RowRejectedError. */

@@ -82,7 +82,13 @@ interface Batch<T> {
 }
 
 export class BatchWriter<T> {
-  readonly stats: WriterStats = { rowsWritten: 0, inserts: 0, retries: 0, poisonRows: 0, backpressureWaits: 0 };
+  readonly stats: WriterStats = {
+    rowsWritten: 0,
+    inserts: 0,
+    retries: 0,
+    poisonRows: 0,
+    backpressureWaits: 0,
+  };
   private readonly o: BatchWriterOptions<T>;
   private pending: Batch<T> | null = null;
   private readonly queue: Batch<T>[] = [];
@@ -206,7 +212,9 @@ export class BatchWriter<T> {
       return;
     }
     if (rows.length === 1) {
-      await this.poison([{ row: rows[0]!, code: 'STORE_ROW_REJECTED', reason: failure.info.message.slice(0, 2000) }]);
+      await this.poison([
+        { row: rows[0]!, code: 'STORE_ROW_REJECTED', reason: failure.info.message.slice(0, 2000) },
+      ]);
       return;
     }
     // The engine refused the data without saying which row: bisect.
@@ -227,6 +235,10 @@ export class BatchWriter<T> {
         await this.o.insert(rows, token);
         this.stats.inserts++;
         this.stats.rowsWritten += rows.length;
+        this.o.log.debug(
+          { writer: this.o.name, rows: rows.length, totalRows: this.stats.rowsWritten },
+          'store insert done.',
+        );
         return null;
       } catch (e) {
         if (e instanceof RowRejectedError) return { error: e, info: classifyStoreError(e) };
@@ -252,7 +264,10 @@ export class BatchWriter<T> {
 
   private async poison(rows: PoisonRow<T>[]): Promise<void> {
     this.stats.poisonRows += rows.length;
-    this.o.log.warn({ writer: this.o.name, rows: rows.length, code: rows[0]?.code }, 'store rejected rows; sent to the DLQ.');
+    this.o.log.warn(
+      { writer: this.o.name, rows: rows.length, code: rows[0]?.code },
+      'store rejected rows; sent to the DLQ.',
+    );
     await this.o.onPoison(rows);
   }
 }
