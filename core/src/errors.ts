@@ -14,6 +14,14 @@ export const ERROR_CODES = {
   CONFIG_FILE_UNREADABLE: { retryable: false, summary: 'The configuration file cannot be read or parsed.' },
   BUS_PUBLISH_FAILED: { retryable: true, summary: 'The bus did not acknowledge a publish.' },
   STORE_INSERT_FAILED: { retryable: true, summary: 'The store rejected or failed an insert.' },
+  STORE_MIGRATION_CHANGED: {
+    retryable: false,
+    summary: 'An applied migration file was edited or removed; migrations are append-only.',
+  },
+  STORE_MIGRATION_INVALID: { retryable: false, summary: 'A migration file is malformed (name or content).' },
+  STORE_MIGRATION_FAILED: { retryable: true, summary: 'ClickHouse refused a migration statement.' },
+  STORE_ROW_INVALID: { retryable: false, summary: 'A row cannot be turned into the table format; sent to the DLQ.' },
+  STORE_ROW_REJECTED: { retryable: false, summary: 'ClickHouse rejected a row (parse or type error); sent to the DLQ.' },
   ALERT_DELIVERY_FAILED: { retryable: true, summary: 'A receiver did not accept a notification.' },
   ALERT_DELIVERY_REJECTED: { retryable: false, summary: 'A receiver rejected a notification permanently.' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;

@@ -9,7 +9,8 @@ interface GroupQueue {
   idle: Array<() => void>;
 }
 
-const MAX_BATCH = 2048;
+/** Messages handed to a consumer at once: large enough for efficient store inserts. */
+const MAX_BATCH = 16_384;
 
 /**
  * The embedded bus: per topic, one bounded queue per consumer group. Publishing waits while any
