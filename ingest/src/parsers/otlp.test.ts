@@ -109,9 +109,33 @@ describe('otlp parser: golden fixtures', () => {
     assert.equal(events[2]!.client.ip, '127.0.0.1', 'no http.client_ip: the peer');
   });
 
-  it('proto examples: a server span without HTTP attributes and an application log are not API calls', async () => {
-    assert.equal((await golden(join(shared, 'otel/otlp-proto-example-trace.json'))).length, 0);
+  it('proto examples: a server span without HTTP attributes is an inbound call kept under its span name; an application log is not an API call', async () => {
+    const spans = await golden(join(shared, 'otel/otlp-proto-example-trace.json'));
+    assert.equal(spans.length, 1);
+    assert.equal(spans[0]!.request.method, 'UNKNOWN');
+    assert.equal(spans[0]!.request.path, "/I'm a server span");
+    assert.equal(spans[0]!.response.status, 0, 'no HTTP or gRPC status: unknown');
+    assert.equal(spans[0]!.response.latencyMs, 1000);
+    assert.equal(spans[0]!.source.gateway, 'my.service');
     assert.equal((await golden(join(shared, 'otel/otlp-proto-example-logs.json'))).length, 0);
+  });
+
+  it('gRPC server spans: method and service from rpc.*, status from rpc.grpc.status_code', () => {
+    const grpc = {
+      ...SERVER,
+      attributes: [
+        { key: 'rpc.system', value: { stringValue: 'grpc' } },
+        { key: 'rpc.service', value: { stringValue: 'shop.Orders' } },
+        { key: 'rpc.method', value: { stringValue: 'GetOrder' } },
+        { key: 'rpc.grpc.status_code', value: { intValue: '16' } },
+      ],
+    };
+    const { events } = otlpTraceEvents(traceRequest([grpc]), ctx);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.request.method, 'POST');
+    assert.equal(events[0]!.request.path, '/shop.Orders/GetOrder');
+    assert.equal(events[0]!.response.status, 401, 'UNAUTHENTICATED');
+    assert.equal(events[0]!.identity.auth, 'failure');
   });
 
   it('Kong 3.14 collector debug dump: the root server span and the api-access log record', async () => {

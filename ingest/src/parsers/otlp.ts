@@ -215,7 +215,30 @@ function identityOf(a: Map<string, unknown>, ctx: ParseContext) {
   });
 }
 
-/** HTTP server spans of one ExportTraceServiceRequest → events. */
+// gRPC status codes → the HTTP status a gateway would report (the gRPC-over-HTTP mapping).
+const GRPC_TO_HTTP = [200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401];
+
+/** Method, path and status of a server span that carries no HTTP attributes. */
+function rpcCall(
+  a: Map<string, unknown>,
+  span: Obj,
+): { method: string; path: string; status: number | null } {
+  const service = str(pick(a, 'rpc.service'));
+  const rpcMethod = str(pick(a, 'rpc.method'));
+  const grpcStatus = int(pick(a, 'rpc.grpc.status_code'));
+  const spanStatus = int(obj(span.status)?.code);
+  const status =
+    grpcStatus !== null && grpcStatus >= 0 && grpcStatus < GRPC_TO_HTTP.length
+      ? GRPC_TO_HTTP[grpcStatus]!
+      : spanStatus === 2
+        ? 500
+        : null;
+  if (service && rpcMethod) return { method: 'POST', path: `/${service}/${rpcMethod}`, status };
+  const name = (str(span.name) ?? 'unnamed').slice(0, 1024);
+  return { method: 'UNKNOWN', path: name.startsWith('/') ? name : `/${name}`, status };
+}
+
+/** Server spans of one ExportTraceServiceRequest → events (HTTP, gRPC, or other by span name). */
 export function otlpTraceEvents(request: Obj, ctx: ParseContext): OtlpResult {
   const out: OtlpResult = { events: [], rejected: [], skipped: 0 };
   // The caller of a server span is the resource of its parent client span, when that span is in
@@ -244,18 +267,22 @@ export function otlpTraceEvents(request: Obj, ctx: ParseContext): OtlpResult {
           return;
         }
         const a = attributes(s.attributes);
-        const method = methodOf(a);
-        if (spanKind(s.kind) !== 2 || !method) {
+        if (spanKind(s.kind) !== 2) {
           out.skipped++;
           return;
         }
+        // A server span is an inbound call even without HTTP conventions: gRPC names its method
+        // in rpc.*, anything else is kept under its span name with an unknown method.
+        const rpc = rpcCall(a, s);
+        const method = methodOf(a) ?? rpc.method;
         const start = nanos(s.startTimeUnixNano);
         if (start === null) {
           out.rejected.push({ where, reason: 'HTTP server span has no startTimeUnixNano' });
           return;
         }
         const end = nanos(s.endTimeUnixNano);
-        const f = httpFields(a);
+        const http = httpFields(a);
+        const f = methodOf(a) ? http : { ...http, path: rpc.path, status: http.status ?? rpc.status };
         const traceId = hexId(s.traceId, 32);
         const spanId = hexId(s.spanId, 16);
         const parent = hexId(s.parentSpanId, 16);
