@@ -1,0 +1,53 @@
+export {
+  AUTH_FAILURE_DEFAULTS,
+  AUTH_FAILURE_SQL,
+  type AuthFailureOptions,
+  type AuthFailureRate,
+  type AuthFailureResult,
+  authFailureRates,
+  type RouteAuthFailureRate,
+} from './failures.ts';
+export {
+  OBJECT_PEER_DEFAULTS,
+  OBJECT_PEER_SQL,
+  type ObjectPeerBaseline,
+  type ObjectPeerOptions,
+  type ObjectPeerResult,
+  type ObjectPercentiles,
+  objectPeerPercentiles,
+} from './peers.ts';
+export {
+  type BaselineFallbacks,
+  BaselineRefresher,
+  type BaselineRefresherOptions,
+  type BaselineRefresherStats,
+  BaselineSnapshot,
+  type RouteHourBaseline,
+} from './refresher.ts';
+export {
+  ACTOR_CLASS_SEASONAL_SQL,
+  ACTOR_CLASSES,
+  type ActorClass,
+  type ActorClassSeasonal,
+  actorClassSeasonal,
+  ROUTE_SEASONAL_SQL,
+  type RouteSeasonal,
+  routeSeasonal,
+  SEASONAL_DEFAULTS,
+  type SeasonalCell,
+  type SeasonalFallback,
+  type SeasonalOptions,
+  type SeasonalResult,
+  type SeasonalSeries,
+  type StaticLevel,
+  seasonalCell,
+} from './seasonal.ts';
+export {
+  type BaselineQuerier,
+  type BaselineSource,
+  type BaselineWindow,
+  type Confidence,
+  hourOfWeek,
+  type KeyCount,
+  type RouteRef,
+} from './types.ts';

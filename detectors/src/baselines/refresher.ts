@@ -1,0 +1,328 @@
+import {
+  type AuthFailureRate,
+  authFailureRates,
+  failureRate,
+  type RouteAuthFailureRate,
+} from './failures.ts';
+import { type ObjectPeerBaseline, type ObjectPercentiles, objectPeerPercentiles } from './peers.ts';
+import {
+  type ActorClass,
+  actorClassSeasonal,
+  type RouteSeasonal,
+  routeSeasonal,
+  type SeasonalCell,
+  type SeasonalFallback,
+  type SeasonalSeries,
+  seasonalCell,
+  staticSeries,
+} from './seasonal.ts';
+import { type BaselineQuerier, HOUR_MS, type RouteRef } from './types.ts';
+
+export interface BaselineFallbacks {
+  seasonal: SeasonalFallback;
+  objects: ObjectPercentiles;
+  /** Auth-failure rate (0–1). */
+  authFailureRate: number;
+}
+
+export interface BaselineRefresherOptions {
+  store: BaselineQuerier;
+  /** Static values used at cold start and for keys without history. */
+  fallback: BaselineFallbacks;
+  /** Seconds between refreshes. Default 300. */
+  refreshSeconds?: number;
+  /** History read by each refresh, weeks back from the last whole hour. Default 4. */
+  lookbackWeeks?: number;
+  /** Weeks of history an hour of the week needs for confidence `high`. Default 2. */
+  minWeeks?: number;
+  /** Actors a route needs for its object percentiles to be trusted. Default 20. */
+  minActors?: number;
+  /** Requests a route needs for its auth-failure rate to be trusted. Default 1000. */
+  minRequests?: number;
+  /**
+   * Cap on keys per baseline: routes (seasonal, objects, failure rates) and (route, actor class)
+   * pairs. The busiest are kept; the rest read as the fallback and are counted in
+   * `stats().droppedKeys`. A seasonal key holds ~3 KiB, so the default costs at most ~25 MiB. Default 2000.
+   */
+  maxKeys?: number;
+  /** Only this tenant. */
+  tenant?: string;
+  /** Event-time clock, ms; the history ends at its last whole hour. Default `Date.now`. */
+  now?: () => number;
+  /** Called when a refresh fails; the previous snapshot stays in use. */
+  onError?: (error: Error) => void;
+}
+
+export interface BaselineRefresherStats {
+  refreshes: number;
+  failures: number;
+  /** Event time the current snapshot's history ends at, ms; 0 before the first refresh. */
+  historyEndMs: number;
+  /** Wall time of the last successful refresh: queries, and median/MAD over every key. */
+  lastRefreshMs: number;
+  lastQueryMs: number;
+  lastComputeMs: number;
+  /** Keys held in the current snapshot. */
+  keys: { routes: number; actorClasses: number; objectRoutes: number; failureRoutes: number };
+  /** Keys dropped by `maxKeys` in the last refresh. */
+  droppedKeys: number;
+  /** Keys dropped by `maxKeys` over every refresh. */
+  droppedKeysTotal: number;
+}
+
+/** Seasonal baseline of one route at one hour of the week. */
+export interface RouteHourBaseline {
+  requests: SeasonalCell;
+  actors: SeasonalCell;
+}
+
+const routeId = (r: RouteRef) => `${r.tenant}\u0000${r.method}\u0000${r.route}`;
+
+/**
+ * An immutable view of every baseline at one refresh. Detectors read it synchronously; a key it
+ * does not hold (new, or dropped by the cap) reads as the static fallback with confidence `low`.
+ */
+export class BaselineSnapshot {
+  /** Event time the history ends at (exclusive), ms. */
+  readonly historyEndMs: number;
+  private readonly routes: ReadonlyMap<string, RouteSeasonal>;
+  private readonly classes: ReadonlyMap<string, RouteSeasonal>;
+  private readonly objects: ReadonlyMap<string, ObjectPeerBaseline>;
+  private readonly failures: ReadonlyMap<string, RouteAuthFailureRate>;
+  private readonly overall: AuthFailureRate;
+  private readonly fallback: BaselineFallbacks;
+  private readonly staticRequests: SeasonalSeries;
+  private readonly staticActors: SeasonalSeries;
+  private readonly minRequests: number;
+
+  constructor(parts: {
+    historyEndMs: number;
+    routes: ReadonlyMap<string, RouteSeasonal>;
+    classes: ReadonlyMap<string, RouteSeasonal>;
+    objects: ReadonlyMap<string, ObjectPeerBaseline>;
+    failures: ReadonlyMap<string, RouteAuthFailureRate>;
+    overall: AuthFailureRate;
+    fallback: BaselineFallbacks;
+    minWeeks: number;
+    minRequests: number;
+  }) {
+    this.historyEndMs = parts.historyEndMs;
+    this.routes = parts.routes;
+    this.classes = parts.classes;
+    this.objects = parts.objects;
+    this.failures = parts.failures;
+    this.overall = Object.freeze(parts.overall);
+    this.fallback = parts.fallback;
+    this.minRequests = parts.minRequests;
+    this.staticRequests = staticSeries(parts.fallback.seasonal.requestsPerHour, parts.minWeeks);
+    this.staticActors = staticSeries(parts.fallback.seasonal.actorsPerHour, parts.minWeeks);
+    Object.freeze(this);
+  }
+
+  /** An empty snapshot: every read is the fallback. */
+  static empty(fallback: BaselineFallbacks, minWeeks: number, minRequests: number): BaselineSnapshot {
+    return new BaselineSnapshot({
+      historyEndMs: 0,
+      routes: new Map(),
+      classes: new Map(),
+      objects: new Map(),
+      failures: new Map(),
+      overall: failureRate(0, 0, minRequests, fallback.authFailureRate),
+      fallback,
+      minWeeks,
+      minRequests,
+    });
+  }
+
+  /** Requests and active actors per hour on a route at an hour of the week (see `hourOfWeek`). */
+  get(route: RouteRef, hourOfWeek: number): RouteHourBaseline {
+    return this.cells(this.routes.get(routeId(route)), hourOfWeek);
+  }
+
+  /** The same, for the actors of one class on the route. */
+  actorClass(route: RouteRef, actorClass: ActorClass, hourOfWeek: number): RouteHourBaseline {
+    return this.cells(this.classes.get(`${routeId(route)}\u0000${actorClass}`), hourOfWeek);
+  }
+
+  /** Peer percentiles of distinct objects per actor per hour on a route. */
+  objectPeers(route: RouteRef): Readonly<ObjectPeerBaseline> {
+    return (
+      this.objects.get(routeId(route)) ?? {
+        ...route,
+        ...this.fallback.objects,
+        max: 0,
+        samples: 0,
+        observations: 0,
+        confidence: 'low',
+        source: 'static',
+      }
+    );
+  }
+
+  /** Historical auth-failure rate on a route. */
+  authFailureRate(route: RouteRef): Readonly<AuthFailureRate> {
+    return (
+      this.failures.get(routeId(route)) ?? failureRate(0, 0, this.minRequests, this.fallback.authFailureRate)
+    );
+  }
+
+  /** Historical auth-failure rate over every route. */
+  overallAuthFailureRate(): Readonly<AuthFailureRate> {
+    return this.overall;
+  }
+
+  get size(): { routes: number; actorClasses: number; objectRoutes: number; failureRoutes: number } {
+    return {
+      routes: this.routes.size,
+      actorClasses: this.classes.size,
+      objectRoutes: this.objects.size,
+      failureRoutes: this.failures.size,
+    };
+  }
+
+  private cells(key: RouteSeasonal | undefined, how: number): RouteHourBaseline {
+    return {
+      requests: seasonalCell(key?.requests ?? this.staticRequests, how),
+      actors: seasonalCell(key?.actors ?? this.staticActors, how),
+    };
+  }
+}
+
+/**
+ * Re-reads the baselines from the store every `refreshSeconds` and swaps in a new immutable
+ * snapshot. Median/MAD run per key per tick, never per event (docs/performance.md §4). A failed
+ * refresh keeps the previous snapshot and is counted.
+ */
+export class BaselineRefresher {
+  private readonly options: BaselineRefresherOptions;
+  private readonly minWeeks: number;
+  private readonly minRequests: number;
+  private current: BaselineSnapshot;
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight: Promise<void> | null = null;
+  private closed = false;
+  private readonly counters: BaselineRefresherStats;
+
+  constructor(options: BaselineRefresherOptions) {
+    const refreshSeconds = options.refreshSeconds ?? 300;
+    if (!(refreshSeconds > 0)) throw new RangeError(`refreshSeconds must be > 0, got ${refreshSeconds}`);
+    this.options = options;
+    this.minWeeks = options.minWeeks ?? 2;
+    this.minRequests = options.minRequests ?? 1000;
+    this.current = BaselineSnapshot.empty(options.fallback, this.minWeeks, this.minRequests);
+    this.counters = {
+      refreshes: 0,
+      failures: 0,
+      historyEndMs: 0,
+      lastRefreshMs: 0,
+      lastQueryMs: 0,
+      lastComputeMs: 0,
+      keys: this.current.size,
+      droppedKeys: 0,
+      droppedKeysTotal: 0,
+    };
+  }
+
+  /** The current snapshot; hold it for a batch of events, then ask again. */
+  snapshot(): BaselineSnapshot {
+    return this.current;
+  }
+
+  /** Shorthand for `snapshot().get(route, hourOfWeek)`. */
+  get(route: RouteRef, hourOfWeek: number): RouteHourBaseline {
+    return this.current.get(route, hourOfWeek);
+  }
+
+  stats(): Readonly<BaselineRefresherStats> {
+    return { ...this.counters, keys: { ...this.counters.keys } };
+  }
+
+  /** Runs a first refresh (a failure is reported via onError, not thrown), then one per interval. */
+  async start(): Promise<void> {
+    if (this.timer || this.closed) return;
+    await this.refreshOnce();
+    const ms = (this.options.refreshSeconds ?? 300) * 1000;
+    this.timer = setInterval(() => {
+      if (!this.inFlight) void this.refreshOnce();
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** Refreshes now (after any refresh in flight) and resolves when the new snapshot is in place. */
+  async flush(): Promise<void> {
+    if (this.inFlight) await this.inFlight;
+    if (this.closed) return;
+    await this.refreshOnce();
+  }
+
+  /** Stops the interval and waits for a refresh in flight. The last snapshot stays readable. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.inFlight) await this.inFlight;
+  }
+
+  private refreshOnce(): Promise<void> {
+    const run = this.refresh()
+      .catch((e: unknown) => {
+        this.counters.failures++;
+        this.options.onError?.(e instanceof Error ? e : new Error(String(e)));
+      })
+      .finally(() => {
+        if (this.inFlight === run) this.inFlight = null;
+      });
+    this.inFlight = run;
+    return run;
+  }
+
+  private async refresh(): Promise<void> {
+    const o = this.options;
+    const t0 = performance.now();
+    const toMs = Math.floor((o.now ?? Date.now)() / HOUR_MS) * HOUR_MS;
+    const window = {
+      fromMs: toMs - (o.lookbackWeeks ?? 4) * 168 * HOUR_MS,
+      toMs,
+      ...(o.tenant !== undefined ? { tenant: o.tenant } : {}),
+    };
+    const maxKeys = o.maxKeys ?? 2000;
+    const seasonalOptions = { ...window, minWeeks: this.minWeeks, maxKeys, fallback: o.fallback.seasonal };
+    // One at a time: chDB runs queries on one session, and a server gains little from overlap here.
+    const routes = await routeSeasonal(o.store, seasonalOptions);
+    const classes = await actorClassSeasonal(o.store, seasonalOptions);
+    const objects = await objectPeerPercentiles(o.store, {
+      ...window,
+      maxKeys,
+      fallback: o.fallback.objects,
+      ...(o.minActors !== undefined ? { minActors: o.minActors } : {}),
+    });
+    const failures = await authFailureRates(o.store, {
+      ...window,
+      maxKeys,
+      minRequests: this.minRequests,
+      fallbackRate: o.fallback.authFailureRate,
+    });
+    const next = new BaselineSnapshot({
+      historyEndMs: toMs,
+      routes: new Map(routes.baselines.map((b) => [routeId(b), b])),
+      classes: new Map(classes.baselines.map((b) => [`${routeId(b)}\u0000${b.actorClass}`, b])),
+      objects: new Map(objects.baselines.map((b) => [routeId(b), Object.freeze(b)])),
+      failures: new Map(failures.routes.map((b) => [routeId(b), Object.freeze(b)])),
+      overall: failures.overall,
+      fallback: o.fallback,
+      minWeeks: this.minWeeks,
+      minRequests: this.minRequests,
+    });
+    this.current = next;
+    const dropped = routes.keys.dropped + classes.keys.dropped + objects.keys.dropped + failures.keys.dropped;
+    const c = this.counters;
+    c.refreshes++;
+    c.historyEndMs = toMs;
+    c.lastQueryMs = routes.queryMs + classes.queryMs + objects.queryMs + failures.queryMs;
+    c.lastComputeMs = routes.computeMs + classes.computeMs;
+    c.lastRefreshMs = performance.now() - t0;
+    c.keys = next.size;
+    c.droppedKeys = dropped;
+    c.droppedKeysTotal += dropped;
+  }
+}
