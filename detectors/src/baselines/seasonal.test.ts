@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ApiEvent, ChdbStore, syntheticEventStream } from '@apiwatch/core';
 import { median } from 'simple-statistics';
+import { BaselineRefresher } from './refresher.ts';
 import { actorClassSeasonal, routeSeasonal, type SeasonalFallback, seasonalCell } from './seasonal.ts';
 import { HOUR_MS, hourOfWeek, WEEK_HOURS } from './types.ts';
 import {
@@ -231,5 +232,23 @@ describe('seasonal baselines over a three-week history with a weekly pattern', (
     );
     assert.equal(fri10.confidence, 'high');
     assert.equal(fri10.median, orders.perHour.get(END - 72 * HOUR_MS + 10 * HOUR_MS));
+  });
+  it('a BaselineRefresher over this history serves the same pattern', async (t) => {
+    const refresher = new BaselineRefresher({
+      store,
+      now: () => END,
+      fallback: { seasonal: FALLBACK, objects: { p50: 10, p95: 50, p99: 100 }, authFailureRate: 0.05 },
+    });
+    await refresher.start();
+    await refresher.close();
+    const s = refresher.stats();
+    t.diagnostic(
+      `full refresh ${s.lastRefreshMs.toFixed(0)} ms: 4 queries ${s.lastQueryMs.toFixed(0)} ms, median/MAD ${s.lastComputeMs.toFixed(1)} ms; keys ${JSON.stringify(s.keys)}`,
+    );
+    assert.equal(s.keys.routes, backgroundRoutes.size + 2);
+    const tue10 = refresher.get(ORDERS, TUE_10).requests;
+    assert.equal(tue10.confidence, 'high');
+    assert.ok(Math.abs(tue10.median - PATTERN.businessPerHour) <= 0.15 * PATTERN.businessPerHour);
+    assert.equal(refresher.get(FRESH, TUE_10).requests.confidence, 'low');
   });
 });
