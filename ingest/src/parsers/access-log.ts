@@ -142,18 +142,14 @@ export function dash(value: string | undefined): string | null {
   return value === undefined || value === '' || value === '-' ? null : value;
 }
 
-/** Header lookup in a `{ "User-Agent": ["…"] }` map (Caddy); names are Go-canonical, compared case-insensitively. */
+/**
+ * Header lookup in a `{ "User-Agent": ["…"] }` map (Caddy). Go's net/http stores header names in
+ * canonical form (HTTP/1 and HTTP/2 alike), so one property read finds a header or it is absent.
+ */
 export function headerValue(headers: Record<string, unknown>, lowerName: string): string | null {
-  let v = headers[canonicalHeaderName(lowerName)];
-  if (v === undefined) {
-    for (const k in headers) {
-      if (k.length === lowerName.length && k.toLowerCase() === lowerName) {
-        v = headers[k];
-        break;
-      }
-    }
-  }
-  if (Array.isArray(v)) return v.length > 0 ? str(v.join(', ')) : null;
+  const v = headers[canonicalHeaderName(lowerName)];
+  if (v === undefined) return null;
+  if (Array.isArray(v)) return v.length === 1 ? str(v[0]) : v.length > 0 ? str(v.join(', ')) : null;
   return str(v);
 }
 
