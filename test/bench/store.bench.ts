@@ -6,7 +6,8 @@
  * - engine path: the store's own insert (TSV via tmpfs + file()), same chunks;
  * - store role: MemoryBus → store role (batching writer, dedup tokens, offsets after insert);
  *   its ratio to the raw floor must be ≥ 0.7, measured in the same run;
- * - bytes per stored event after 1M synthetic events and OPTIMIZE FINAL (design target < 40).
+ * - bytes per stored event after 1M synthetic events and OPTIMIZE FINAL (design target < 40),
+ *   with the per-column breakdown (docs/decisions/0005-event-storage-size.md).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ import {
   syntheticEvents,
   tableStats,
 } from '@apiwatch/core';
+import { columnStats } from '@apiwatch/core/store/stats.ts';
 import { drainPending } from 'chdb';
 import { startStoreRole } from '../../cli/src/roles/store.ts';
 import type { BenchResult } from './types.ts';
@@ -38,6 +40,7 @@ async function truncateAll(store: ChdbStore): Promise<void> {
     'baseline_route_minute',
     'baseline_actor_route_hour',
     'endpoint_inventory',
+    'credentials',
   ]) {
     await store.exec(`TRUNCATE TABLE ${t}`);
   }
@@ -72,7 +75,7 @@ export async function run(): Promise<BenchResult[]> {
       for (let i = 0; i < ROWS; i += BATCH) {
         let ndjson = '';
         for (const e of events.slice(i, i + BATCH)) ndjson += `${JSON.stringify(eventRow(e))}\n`;
-        await session.insert({ table: 'api_events', values: Buffer.from(ndjson), format: 'JSONEachRow' });
+        await session.insert({ table: 'api_events_in', values: Buffer.from(ndjson), format: 'JSONEachRow' });
       }
       raw.push(ROWS / ((performance.now() - t0) / 1000));
       session.close();
@@ -156,6 +159,21 @@ export async function run(): Promise<BenchResult[]> {
       unit: 'bytes/event',
       budget: 40,
       note: '1M synthetic events after OPTIMIZE FINAL (apiwatch store stats)',
+    });
+    for (const c of await columnStats(store, 'api_events')) {
+      results.push({
+        name: `store.api_events_column.${c.column}`,
+        value: Number((c.bytesPerRow ?? 0).toFixed(2)),
+        unit: 'bytes/event',
+        note: c.type,
+      });
+    }
+    const credentials = (await tableStats(store)).find((s) => s.table === 'credentials')!;
+    results.push({
+      name: 'store.credentials_bytes_per_event',
+      value: Number((credentials.bytesOnDisk / events.rows).toFixed(2)),
+      unit: 'bytes/event',
+      note: `credentials dimension (${credentials.rows} rows, not merged), outside api_events, grows with distinct credentials`,
     });
   } finally {
     await store.close();

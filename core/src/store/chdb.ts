@@ -90,7 +90,7 @@ export class ChdbStore implements Store {
     writeFileSync(file, parts.join(''));
     try {
       await this.s.queryAsync(
-        `${eventFileInsertSql('api_events', quoteString(file))}${settingsClause(dedupSettings(options))}`,
+        `${eventFileInsertSql('api_events_in', quoteString(file))}${settingsClause(dedupSettings(options))}`,
         {
           format: 'Null',
         },

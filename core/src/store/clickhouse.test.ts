@@ -95,15 +95,19 @@ test('server driver: inserts events with a dedup token once, MVs follow, params 
   const [b] = await server.query<{ r: string }>('SELECT sum(requests) AS r FROM baseline_route_minute');
   assert.equal(Number(b!.r), 3000, 'the MV must not count the deduplicated retry');
   const e0 = events[0]!;
-  const [one] = await server.query<{ id: string; route: string; status: number; actor: string }>(
-    'SELECT id, route, status, actor FROM api_events WHERE id = {id:String}',
+  // api_events keeps sipHash64 of the event id (docs/store.md); readable columns read back as sent.
+  const [one] = await server.query<{ route: string; path: string; status: number; trace: string }>(
+    'SELECT route, path, status, trace_id AS trace FROM api_events WHERE id = sipHash64({id:String})',
     { id: e0.id },
   );
   assert.equal(one!.route, e0.request.route);
+  assert.equal(one!.path, e0.request.path);
   assert.equal(one!.status, e0.response.status);
-  const chdbRows = await embedded.query<{ id: string }>('SELECT id FROM api_events WHERE id = {id:String}', {
-    id: e0.id,
-  });
+  assert.equal(one!.trace, e0.trace.traceId ?? '');
+  const chdbRows = await embedded.query<{ h: string }>(
+    'SELECT hex(id) AS h FROM api_events WHERE id = sipHash64({id:String})',
+    { id: e0.id },
+  );
   assert.equal(chdbRows.length, 1, 'same rows through both drivers');
 });
 

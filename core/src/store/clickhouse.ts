@@ -62,8 +62,10 @@ export class ClickHouseStore implements Store {
   }
 
   async insertEvents(events: readonly ApiEvent[], options?: InsertOptions): Promise<void> {
+    // The canonical row goes to the Null table api_events_in; materialized views write the
+    // compact api_events row, the credentials dimension, the inventory and the baselines.
     await this.insertJson(
-      'api_events',
+      'api_events_in',
       events.map((e, i) => encodeRow(i, e, eventRow)),
       options,
     );

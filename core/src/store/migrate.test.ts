@@ -17,13 +17,16 @@ import {
 test('single-node rendering keeps names and engines; cluster rendering is replicated + distributed ON CLUSTER', () => {
   const text = loadMigrations(MIGRATIONS_DIR).find((m) => m.version === 1)!.text;
   const single = renderSql(text);
-  assert.equal(single.length, 1);
+  // api_events, the Null input table api_events_in, api_events_mv, credentials, credentials_mv
+  assert.equal(single.length, 5);
   assert.match(single[0]!, /^CREATE TABLE IF NOT EXISTS api_events \(/m);
+  assert.match(single[1]!, /^CREATE TABLE IF NOT EXISTS api_events_in \([\s\S]*\) ENGINE = Null$/m);
+  assert.match(single[2]!, /^CREATE MATERIALIZED VIEW IF NOT EXISTS api_events_mv\nTO api_events AS/m);
   assert.match(single[0]!, /ENGINE = ReplacingMergeTree\n/);
   assert.doesNotMatch(single[0]!, /ON CLUSTER|\{\{/);
 
   const cluster = renderSql(text, { cluster: 'prod' });
-  assert.equal(cluster.length, 2);
+  assert.equal(cluster.length, 8);
   assert.match(cluster[0]!, /CREATE TABLE IF NOT EXISTS api_events_local ON CLUSTER 'prod' \(/);
   assert.match(
     cluster[0]!,
@@ -31,8 +34,14 @@ test('single-node rendering keeps names and engines; cluster rendering is replic
   );
   assert.equal(
     cluster[1],
-    "CREATE TABLE IF NOT EXISTS api_events ON CLUSTER 'prod' AS api_events_local ENGINE = Distributed('prod', currentDatabase(), api_events_local, cityHash64(actor))",
+    "CREATE TABLE IF NOT EXISTS api_events ON CLUSTER 'prod' AS api_events_local ENGINE = Distributed('prod', currentDatabase(), api_events_local, cityHash64(id))",
   );
+  // Inserts go to the Distributed input table, sharded by actor; the views run on each shard.
+  assert.equal(
+    cluster[3],
+    "CREATE TABLE IF NOT EXISTS api_events_in ON CLUSTER 'prod' AS api_events_in_local ENGINE = Distributed('prod', currentDatabase(), api_events_in_local, cityHash64(actor))",
+  );
+  assert.match(cluster[4]!, /TO api_events_local AS[\s\S]*FROM api_events_in_local AS e$/);
   const mv = renderSql(loadMigrations(MIGRATIONS_DIR).find((m) => m.version === 5)!.text, {
     cluster: 'prod',
   });
@@ -40,7 +49,7 @@ test('single-node rendering keeps names and engines; cluster rendering is replic
     mv[1]!,
     /CREATE MATERIALIZED VIEW IF NOT EXISTS baseline_route_minute_mv_local ON CLUSTER 'prod'\nTO baseline_route_minute_local AS/,
   );
-  assert.match(mv[1]!, /FROM api_events_local\n/);
+  assert.match(mv[1]!, /FROM api_events_in_local\n/);
   assert.match(
     renderSql(
       'CREATE TABLE IF NOT EXISTS {{table:x}} (v UInt8) ENGINE = {{engine:ReplacingMergeTree(v)}} ORDER BY v',

@@ -66,3 +66,66 @@ export function formatTableStats(stats: readonly TableStats[]): string {
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return `${[line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')}\n`;
 }
+
+export interface ColumnStats {
+  column: string;
+  type: string;
+  /** Bytes on disk (data + marks) over all active parts. */
+  bytesOnDisk: number;
+  compressedBytes: number;
+  uncompressedBytes: number;
+  /** bytesOnDisk / rows of the table; null for an empty table. */
+  bytesPerRow: number | null;
+}
+
+/** Per-column on-disk size of one table (active parts), largest first: where the bytes per event go. */
+export async function columnStats(db: SqlExecutor, table: string): Promise<ColumnStats[]> {
+  const rows = await db.query<{
+    column: string;
+    type: string;
+    disk: string;
+    comp: string;
+    raw: string;
+    rows: string;
+  }>(
+    `SELECT column, any(type) AS type,
+            sum(column_bytes_on_disk) AS disk,
+            sum(column_data_compressed_bytes) AS comp,
+            sum(column_data_uncompressed_bytes) AS raw,
+            sum(rows) AS rows
+     FROM system.parts_columns
+     WHERE active AND database = currentDatabase() AND table = {table:String}
+     GROUP BY column
+     ORDER BY disk DESC, column`,
+    { table },
+  );
+  return rows.map((r) => {
+    const n = Number(r.rows);
+    const disk = Number(r.disk);
+    return {
+      column: r.column,
+      type: r.type,
+      bytesOnDisk: disk,
+      compressedBytes: Number(r.comp),
+      uncompressedBytes: Number(r.raw),
+      bytesPerRow: n > 0 ? disk / n : null,
+    };
+  });
+}
+
+/** DESIGN.md §5: bytes on disk per stored event in api_events. */
+export const EVENT_BYTES_BUDGET = 40;
+
+/** The per-event figure `apiwatch store stats` prints under the table, with its budget. */
+export function formatEventBytes(stats: readonly TableStats[], columns: readonly ColumnStats[] = []): string {
+  const events = stats.find((s) => s.table === 'api_events');
+  if (!events || events.bytesPerRow === null) return 'api_events: no events stored\n';
+  const verdict = events.bytesPerRow < EVENT_BYTES_BUDGET ? 'within' : 'OVER';
+  let out = `api_events: ${events.bytesPerRow.toFixed(1)} bytes per stored event (${verdict} the budget of < ${EVENT_BYTES_BUDGET})\n`;
+  if (columns.length > 0) {
+    const width = Math.max(...columns.map((c) => c.column.length));
+    for (const c of columns)
+      out += `  ${c.column.padEnd(width)}  ${(c.bytesPerRow ?? 0).toFixed(2).padStart(6)}  ${c.type}\n`;
+  }
+  return out;
+}

@@ -2,10 +2,25 @@ import { createHash } from 'node:crypto';
 import type { ApiEvent } from '../model/event.ts';
 
 /**
- * Synthetic gateway traffic with realistic cardinalities, for the store's tests and benchmarks:
- * tenants, routes with object ids, Zipf-distributed actors, IPs and user agents, log-normal
- * latencies and sizes, a status mix with auth failures, sampled tracing. Deterministic per seed.
- * `rateAt` shapes volume over time (the baselines test injects a weekly pattern through it).
+ * Synthetic gateway traffic with realistic cardinalities, for the store's tests and benchmarks.
+ * Deterministic per seed. `rateAt` shapes volume over time (the baselines test injects a weekly
+ * pattern through it). The assumptions (docs/decisions/0005-event-storage-size.md), chosen to be
+ * neither kinder nor harsher to the store than gateway traffic is:
+ *
+ * - 20 tenants × 12 routes (240 route templates), Zipf-like route popularity; two thirds of the
+ *   routes carry an object id in the path (Zipf over 1k–100k objects per route).
+ * - Four hosts, one gateway each, each of another source kind (kong, envoy-als, aws-apigw, otlp).
+ *   Event ids look like buildEvent's: `<source>:<gateway request id>` (32 hex for Kong, a UUID for
+ *   Envoy and API Gateway) and `otlp:<trace id>:<span id>` for spans.
+ * - Tracing follows the source: every OTLP span has a trace/span id, Envoy samples 50 %, Kong and
+ *   API Gateway (X-Ray) carry one only when the client sent a traceparent or sampling hit (5 %).
+ * - 20k credentials with Zipf-like activity (the top credential makes ~4 % of the calls, the top
+ *   1 % about a quarter); 4 in 5 are JWT users, 1 in 5 API keys. Fingerprints are shaped like the
+ *   identity context's (`k1:` + 32 base64url of an HMAC). A JWT's fingerprint is the token's, so it
+ *   changes when the token is re-issued (hourly, staggered per user); an API key's never changes.
+ * - 30k client IPs, mostly one per credential (10 % of calls from elsewhere); 300 user agents.
+ * - Event time increasing with exponential gaps; ingest 200–1000 ms later; log-normal latencies
+ *   and sizes; statuses mostly 2xx, 2 % 401 (auth failures).
  */
 export interface SyntheticOptions {
   seed?: number;
@@ -18,7 +33,10 @@ export interface SyntheticOptions {
   credentials?: number;
   clientIps?: number;
   userAgents?: number;
-  /** Share of events that carry a W3C trace id (gateways sample tracing). */
+  /**
+   * Share of events that carry a W3C trace id, for every source alike. Without it the share
+   * follows the source (OTLP 100 %, Envoy 50 %, Kong and API Gateway 5 %).
+   */
   traceFraction?: number;
   /** Relative traffic rate at a time (1 = meanGapMs); values below 1 thin traffic out. */
   rateAt?: (ts: number) => number;
@@ -71,6 +89,14 @@ const STATUS_MIX: Array<[number, number]> = [
   [503, 0.005],
 ];
 
+/** One gateway per host; the share of its events that carry a trace id. */
+const SOURCES = [
+  { kind: 'kong', traced: 0.05 },
+  { kind: 'envoy-als', traced: 0.5 },
+  { kind: 'aws-apigw', traced: 0.05 },
+  { kind: 'otlp', traced: 1 },
+] as const;
+
 interface RouteDef {
   tenant: string;
   host: string;
@@ -93,7 +119,7 @@ export function* syntheticEventStream(count: number, options: SyntheticOptions =
   const credentials = options.credentials ?? 20_000;
   const ips = options.clientIps ?? 30_000;
   const uas = options.userAgents ?? 300;
-  const traceFraction = options.traceFraction ?? 0.3;
+  const traceFraction = options.traceFraction;
   const meanGap = options.meanGapMs ?? 5;
   const rateAt = options.rateAt ?? (() => 1);
   const zipf = (n: number, s = 1.1) => Math.min(n - 1, Math.floor(n * rnd() ** (1 + s * 2)));
@@ -116,7 +142,19 @@ export function* syntheticEventStream(count: number, options: SyntheticOptions =
     }
   }
   const uaList = Array.from({ length: uas }, (_, i) => `${UA_BASE[i % UA_BASE.length]} build/${i}`);
-  const credFp = (i: number) => createHash('sha256').update(`cred${i}`).digest('base64url').slice(0, 32);
+  const fp = (secret: string) => `k1:${createHash('sha256').update(secret).digest('base64url').slice(0, 32)}`;
+  const hex = (bytes: number) => {
+    let s = '';
+    for (let i = 0; i < bytes; i++)
+      s += Math.floor(rnd() * 256)
+        .toString(16)
+        .padStart(2, '0');
+    return s;
+  };
+  const uuid = () => {
+    const h = hex(16);
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  };
   let ts = options.startMs ?? Date.UTC(2025, 0, 6);
   let n = 0;
   while (n < count) {
@@ -137,20 +175,17 @@ export function* syntheticEventStream(count: number, options: SyntheticOptions =
     const auth = status === 401 ? 'failure' : 'success';
     const objectId = route.param ? String(1 + zipf(route.objectSpace, 0.4)) : null;
     const path = route.param ? route.template.replace(/\{[^}]+\}/, objectId!) : route.template;
-    const traced = rnd() < traceFraction;
-    const hex = (bytes: number) => {
-      let s = '';
-      for (let i = 0; i < bytes; i++)
-        s += Math.floor(rnd() * 256)
-          .toString(16)
-          .padStart(2, '0');
-      return s;
-    };
+    const source = SOURCES[Number(route.host.slice(3, 4)) % SOURCES.length]!;
+    const traced = rnd() < (traceFraction ?? source.traced);
+    const traceId = traced ? hex(16) : null;
+    const spanId = traced ? hex(8) : null;
     const isUser = cred % 5 !== 0;
-    const id = createHash('sha256')
-      .update(`${options.seed ?? 1}:${n}`)
-      .digest('base64url')
-      .slice(0, 22);
+    // A JWT is re-issued hourly (staggered per user), and its fingerprint is the token's.
+    const token = isUser ? Math.floor((ts + ((cred * 7919) % 3_600_000)) / 3_600_000) : 0;
+    const id =
+      source.kind === 'otlp' && traceId
+        ? `otlp:${traceId}:${spanId}`
+        : `${source.kind}:${source.kind === 'kong' ? hex(16) : uuid()}`;
     n++;
     yield {
       schemaVersion: 1,
@@ -180,7 +215,7 @@ export function* syntheticEventStream(count: number, options: SyntheticOptions =
       identity: {
         credential: {
           kind: isUser ? 'jwt' : 'api_key',
-          fingerprint: credFp(cred),
+          fingerprint: fp(isUser ? `jwt${cred}.${token}` : `key${cred}`),
           ref: isUser ? null : `key-${cred}`,
           issuer: isUser ? 'https://idp.example.com' : null,
         },
@@ -192,8 +227,8 @@ export function* syntheticEventStream(count: number, options: SyntheticOptions =
         auth,
       },
       objects: objectId ? [{ name: route.param!, value: objectId, in: 'path' }] : [],
-      trace: { traceId: traced ? hex(16) : null, spanId: traced ? hex(8) : null },
-      source: { kind: 'envoy', gateway: `gw-${route.host.slice(3, 4)}`, collector: 'collector-1' },
+      trace: { traceId, spanId },
+      source: { kind: source.kind, gateway: `gw-${route.host.slice(3, 4)}`, collector: 'collector-1' },
     };
   }
 }

@@ -31,7 +31,7 @@ SELECT
     countIf(auth = 'failure') AS auth_failures,
     any(path) AS sample_path,
     argMaxState('unknown', toDateTime64(0, 3, 'UTC')) AS spec_status
-FROM {{table:api_events}}
+FROM {{table:api_events_in}}
 GROUP BY tenant, host, method, route;
 
 {{distributed:endpoint_inventory:cityHash64(route)}};

@@ -40,7 +40,7 @@ SELECT
     sum(response_bytes) AS response_bytes,
     quantilesTDigestState(0.5, 0.95, 0.99)(latency_ms) AS latency_ms,
     uniqState(toString(actor)) AS actors
-FROM {{table:api_events}}
+FROM {{table:api_events_in}}
 GROUP BY tenant, route, method, minute;
 
 {{distributed:baseline_route_minute:cityHash64(route)}};

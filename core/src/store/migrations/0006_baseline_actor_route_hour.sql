@@ -34,7 +34,7 @@ SELECT
     countIf(status = 403) AS forbidden,
     countIf(status = 404) AS not_found,
     uniqArrayState(object_ids) AS objects
-FROM {{table:api_events}}
+FROM {{table:api_events_in}}
 GROUP BY tenant, route, method, hour, actor_kind, actor;
 
 {{distributed:baseline_actor_route_hour:cityHash64(actor)}};
