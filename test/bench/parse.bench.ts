@@ -5,8 +5,7 @@
  * Budget (DESIGN.md §5): >= 150k events/s per core.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createIdentityContext, PARSERS, type Parser, type RawRecord } from '@apiwatch/ingest';
 import { FIXTURES } from '../../ingest/src/parsers/golden/harness.ts';
 import { type BenchResult, medianRate } from './types.ts';
@@ -251,13 +250,18 @@ function readdir(dir: string): string[] {
   }
 }
 
-/** Canonical events as collectors send them: the benign scenario corpus. */
+/** Canonical events as collectors send them: what the nginx parser makes of generated nginx lines. */
 function canonicalRecords(): string[] {
-  const text = readFileSync(
-    join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'nginx-benign.ndjson'),
-    'utf8',
-  );
-  return text.split('\n').filter((l) => l.startsWith('{'));
+  const nginx = PARSERS.find((p) => p.id === 'nginx');
+  const gen = GENERATORS.nginx;
+  if (!nginx || !gen) return [];
+  const identity = createIdentityContext(Buffer.from('apiwatch benchmark fingerprint key!'), 'bench');
+  const out: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const r = nginx.parse({ text: gen(i) }, { identity, gateway: null, now: 1_700_000_000_000 });
+    if (r.ok) for (const e of r.value) out.push(JSON.stringify(e));
+  }
+  return out;
 }
 
 function recordsFor(parser: Parser): string[] | null {
