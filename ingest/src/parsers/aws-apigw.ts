@@ -9,7 +9,7 @@ import {
   type Result,
 } from '@apiwatch/core';
 import { credentialDraft } from '../identity/draft.ts';
-import { int, num, parseClfTime, splitTarget, str } from './fields.ts';
+import { int, num, parseClfTime, rawJson, splitTarget, str } from './fields.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
@@ -94,7 +94,7 @@ function collect(
   }
   if (Array.isArray(value)) {
     for (const [i, item] of value.entries())
-      collect(item, JSON.stringify(item), ctx, `${where}[${i}]`, out, depth + 1);
+      collect(item, rawJson(item), ctx, `${where}[${i}]`, out, depth + 1);
     return;
   }
   const r = obj(value);
@@ -131,7 +131,7 @@ function collect(
           where: at,
           code: 'INGEST_PARSE_UNRECOGNISED',
           reason: 'log event has no message',
-          raw: JSON.stringify(le),
+          raw: rawJson(le),
         });
         return;
       }
@@ -155,7 +155,7 @@ function collect(
           where: at,
           code: 'INGEST_PARSE_UNRECOGNISED',
           reason: 'Firehose record has no base64 data',
-          raw: JSON.stringify(fr),
+          raw: rawJson(fr),
         });
         return;
       }
@@ -165,7 +165,7 @@ function collect(
           where: at,
           code: 'INGEST_PARSE_UNRECOGNISED',
           reason: decoded.reason,
-          raw: JSON.stringify(fr),
+          raw: rawJson(fr),
         });
         return;
       }

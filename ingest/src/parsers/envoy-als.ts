@@ -1,7 +1,7 @@
 import { type ApiEvent, buildEvent, err, ok, type Result, stableEventId } from '@apiwatch/core';
 import { decodeJwtClaims } from '../identity/context.ts';
 import { credentialDraft } from '../identity/draft.ts';
-import { firstForwarded, int, parseIsoTime, splitTarget, str } from './fields.ts';
+import { firstForwarded, int, parseIsoTime, rawJson, splitTarget, str } from './fields.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
@@ -97,7 +97,7 @@ export function alsMessageEvents(
   if (Array.isArray(entries)) {
     entries.forEach((entry, index) => {
       const e = obj(entry);
-      const raw = JSON.stringify(entry);
+      const raw = rawJson(entry);
       if (!e) {
         rejected.push({
           index,
@@ -251,7 +251,7 @@ function alsEntryEvent(
     )
       ? 'failure'
       : undefined;
-  const raw = JSON.stringify(entry);
+  const raw = rawJson(entry);
   const event = buildEvent(
     {
       ts,

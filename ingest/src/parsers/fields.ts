@@ -105,3 +105,15 @@ export function firstForwarded(value: unknown): string | null {
   const first = s.split(',')[0]?.trim();
   return first && first !== '-' && first !== 'unknown' ? first : null;
 }
+
+/**
+ * JSON text of a value that came from untrusted input: JSON.stringify throws on nesting deep
+ * enough to exhaust the stack (a few thousand levels), which a parser must report, not throw.
+ */
+export function rawJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return '[not serialisable: nested too deep]';
+  }
+}

@@ -1,6 +1,6 @@
 import { type ApiEvent, buildEvent, type CredentialKind, err, ok, type Result } from '@apiwatch/core';
 import { credentialDraft } from '../identity/draft.ts';
-import { int, num, splitTarget, str } from './fields.ts';
+import { int, num, rawJson, splitTarget, str } from './fields.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
@@ -25,7 +25,7 @@ export const kongParser: Parser = {
       // A whole http-log batch handed over as one record (e.g. by a caller that did not frame it).
       const events: ApiEvent[] = [];
       for (const item of value) {
-        const one = parseEntry(item, JSON.stringify(item), ctx);
+        const one = parseEntry(item, rawJson(item), ctx);
         if (!one.ok) return one;
         events.push(one.value);
       }

@@ -1,7 +1,7 @@
 import { type ApiEvent, buildEvent, err, ok, type Result } from '@apiwatch/core';
 import { credentialDraft } from '../identity/draft.ts';
 import { envoyParser } from './envoy.ts';
-import { firstForwarded, int, num, splitTarget, str } from './fields.ts';
+import { firstForwarded, int, num, rawJson, splitTarget, str } from './fields.ts';
 import { collectorDebugToOtlp, isCollectorDebugText } from './otlp-debug.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
@@ -375,7 +375,7 @@ export function otlpLogEvents(request: Obj, ctx: ParseContext): OtlpResult {
             status: f.status,
             latencyMs: latency === null || latency < 0 ? null : latency,
             sourceKind: 'otlp',
-            raw: JSON.stringify(lr),
+            raw: rawJson(lr),
             traceId: traceId ?? traceFromHeader(pick(a, 'http.request.header.traceparent')),
             spanId,
             gateway,

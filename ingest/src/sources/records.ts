@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { rawJson } from '../parsers/fields.ts';
 import type { RawRecord } from '../parsers/types.ts';
 
 /** Text handed to a JSON format is read whole up to this size; past it, line by line. */
@@ -86,9 +87,9 @@ export async function* readRecords(
 /** Records of an already-parsed JSON document: each element of an array, or the value itself. */
 export function* documentRecords(value: unknown): Generator<RawRecord> {
   if (Array.isArray(value)) {
-    for (const item of value) yield { text: JSON.stringify(item), json: item };
+    for (const item of value) yield { text: rawJson(item), json: item };
   } else {
-    yield { text: JSON.stringify(value), json: value };
+    yield { text: rawJson(value), json: value };
   }
 }
 
