@@ -94,11 +94,11 @@ export function buildEvent(d: EventDraft, ingestTs: number = Date.now()): ApiEve
   const user = clip(d.user, 512);
   const service = clip(d.service, 512);
   const requestId = clip(d.requestId, 256);
-  // A request id too long to fit the event id is hashed with the record instead.
-  const idFits = requestId !== null && d.sourceKind.length + requestId.length < 128;
   return {
     schemaVersion: 1,
-    id: idFits ? `${d.sourceKind}:${requestId}` : stableEventId(d.sourceKind, d.raw),
+    // The id hashes the whole source record, never the request id alone: clients can set
+    // X-Request-Id, and a reused id must not collapse distinct calls in storage.
+    id: stableEventId(d.sourceKind, d.raw),
     ts: Math.trunc(d.ts),
     ingestTs,
     request: {

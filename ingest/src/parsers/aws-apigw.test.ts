@@ -124,7 +124,7 @@ describe('aws-apigw parser: access logs and envelopes', () => {
     assert.equal(e.identity.credential.fingerprint, null);
     assert.equal(e.trace.traceId, '5759e988bd862e3fe1be46a994272793');
     assert.equal(e.source.gateway, 'a1b2c3d4e5/prod');
-    assert.equal(e.id, 'aws-apigw:c6af9ac6-7b61-11e6-9a41-93e8deadbeef');
+    assert.equal(e.request.requestId, 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef');
   });
 
   const cases: Array<{ name: string; value: Record<string, unknown>; check: (e: ApiEvent) => void }> = [

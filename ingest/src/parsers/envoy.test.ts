@@ -156,7 +156,7 @@ describe('envoy parser: JSON (old and new typing)', () => {
     assert.deepEqual(e.request.queryKeys, ['x']);
     assert.equal(e.client.ip, '10.44.1.23');
     assert.equal(e.client.peerIp, '10.44.1.23');
-    assert.equal(e.id, 'envoy:84961386-6d84-929d-98bd-c5aee93b5c88');
+    assert.equal(e.request.requestId, '84961386-6d84-929d-98bd-c5aee93b5c88');
   });
 
   it('newer Envoy: numbers and null, hyphenated keys', () => {

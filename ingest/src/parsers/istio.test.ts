@@ -34,7 +34,9 @@ describe('istio parser: text layouts', () => {
     assert.equal(out.request.host, 'httpbin:8000');
     assert.equal(out.source.kind, 'istio');
     // Both sidecars log the same request: the same event id, so the store keeps one.
-    assert.equal(out.id, inb.id);
+    // Both sidecars saw one call: the same request id, two observations (two event ids).
+    assert.equal(out.request.requestId, inb.request.requestId);
+    assert.notEqual(out.id, inb.id);
   });
 
   it('Istio < 1.9 default (20 tokens, mixer status)', () => {

@@ -66,7 +66,7 @@ describe('kong parser: golden fixtures', () => {
   it('3.8 docs sample: request id, route prefix not a template, no identity', async () => {
     const [e] = await golden(join(fixtures, 'log-serializer-3.8-docs-sample.json'));
     assert.ok(e);
-    assert.equal(e.id, 'kong:2f6946328ffc4946b8c9120704a4a155');
+    assert.equal(e.request.requestId, '2f6946328ffc4946b8c9120704a4a155');
     assert.equal(e.ts, 1_726_783_839_538);
     assert.equal(e.request.path, '/example-route');
     assert.equal(e.request.route, null);
@@ -228,7 +228,7 @@ describe('kong parser: edge cases', () => {
       }),
       check: (e) => {
         assert.equal(e.trace.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
-        assert.equal(e.id, 'kong:abc123');
+        assert.equal(e.request.requestId, 'abc123');
       },
     },
     {

