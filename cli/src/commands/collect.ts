@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ApiEvent, createLogger, loadConfig, StartupError } from '@apiwatch/core';
 import {
+  formatIds,
   loadIdentityContext,
   loadPosition,
   type RawRecord,
@@ -22,7 +23,12 @@ export const collectCommand: Command = {
   summary: "Tail a gateway's log file (or stdin), turn lines into events and ship them to ingest.",
   usage: 'apiwatch collect --format <format> --file <path | -> [--url <ingest url>] [--token-file <file>]',
   options: {
-    format: { type: 'string', short: 'f', description: 'Log format of the file.', valueName: 'format' },
+    format: {
+      type: 'string',
+      short: 'f',
+      description: `Input format: ${formatIds().join(', ')}.`,
+      valueName: 'format',
+    },
     file: { type: 'string', description: 'Log file to follow, or - for standard input.', valueName: 'path' },
     url: {
       type: 'string',

@@ -1,5 +1,5 @@
 import { type ApiEvent, loadConfig } from '@apiwatch/core';
-import { loadIdentityContext, readRecords } from '@apiwatch/ingest';
+import { formatIds, loadIdentityContext, readRecords } from '@apiwatch/ingest';
 import { loadRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
 import type { Command } from '../command.ts';
 import { fmt, openInput, requireParser, stdoutWriter } from '../input.ts';
@@ -10,8 +10,18 @@ export const parseCommand: Command = {
   usage: 'apiwatch parse --format <format> [--spec <openapi>]... [--config <file>] <file | ->',
   allowPositionals: true,
   options: {
-    format: { type: 'string', short: 'f', description: 'Input format (see apiwatch parse --help).', valueName: 'format' },
-    config: { type: 'string', short: 'c', description: 'YAML config (for dataDir and the fingerprint key).', valueName: 'file' },
+    format: {
+      type: 'string',
+      short: 'f',
+      description: `Input format: ${formatIds().join(', ')}.`,
+      valueName: 'format',
+    },
+    config: {
+      type: 'string',
+      short: 'c',
+      description: 'YAML config (for dataDir and the fingerprint key).',
+      valueName: 'file',
+    },
     spec: {
       type: 'string',
       multiple: true,
@@ -19,7 +29,12 @@ export const parseCommand: Command = {
       valueName: 'file',
     },
     pretty: { type: 'boolean', description: 'Indent each event (not NDJSON).', default: false },
-    quiet: { type: 'boolean', short: 'q', description: 'No per-record errors on stderr, only the summary.', default: false },
+    quiet: {
+      type: 'boolean',
+      short: 'q',
+      description: 'No per-record errors on stderr, only the summary.',
+      default: false,
+    },
   },
   details: [
     'Input: NDJSON, one JSON object, a JSON array, or text lines (for text formats); .gz is read too.',
@@ -46,7 +61,8 @@ export const parseCommand: Command = {
       const result = parser.parse(record, { identity, gateway: null, now: Date.now() });
       if (!result.ok) {
         errors.set(result.error.code, (errors.get(result.error.code) ?? 0) + 1);
-        if (!values.quiet) process.stderr.write(`record ${records}: ${result.error.code}: ${result.error.message}\n`);
+        if (!values.quiet)
+          process.stderr.write(`record ${records}: ${result.error.code}: ${result.error.message}\n`);
         continue;
       }
       for (const e of result.value as ApiEvent[]) {

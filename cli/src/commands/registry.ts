@@ -7,4 +7,11 @@ import { startCommand } from './start.ts';
 import { storeCommand } from './store.ts';
 
 /** The CLI contract (DESIGN.md §6), in the order `apiwatch --help` lists it. */
-export const COMMANDS: readonly Command[] = [startCommand, collectCommand, replayCommand, parseCommand, migrateCommand, storeCommand];
+export const COMMANDS: readonly Command[] = [
+  startCommand,
+  collectCommand,
+  replayCommand,
+  parseCommand,
+  migrateCommand,
+  storeCommand,
+];

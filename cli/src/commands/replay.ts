@@ -1,6 +1,6 @@
 import { type Finding, loadConfig } from '@apiwatch/core';
 import { DetectionEngine } from '@apiwatch/detectors';
-import { loadIdentityContext, readRecords } from '@apiwatch/ingest';
+import { formatIds, loadIdentityContext, readRecords } from '@apiwatch/ingest';
 import { loadRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
 import type { Command } from '../command.ts';
 import { fmt, openInput, progressReporter, requireParser, stdoutWriter } from '../input.ts';
@@ -11,9 +11,23 @@ export const replayCommand: Command = {
   usage: 'apiwatch replay --format <format> [--spec <openapi>]... [--config <file>] <file | ->',
   allowPositionals: true,
   options: {
-    format: { type: 'string', short: 'f', description: 'Input format.', valueName: 'format' },
-    config: { type: 'string', short: 'c', description: 'YAML config: detector settings under detect.', valueName: 'file' },
-    progress: { type: 'boolean', description: 'Progress lines on stderr even when it is not a terminal.', default: false },
+    format: {
+      type: 'string',
+      short: 'f',
+      description: `Input format: ${formatIds().join(', ')}.`,
+      valueName: 'format',
+    },
+    config: {
+      type: 'string',
+      short: 'c',
+      description: 'YAML config: detector settings under detect.',
+      valueName: 'file',
+    },
+    progress: {
+      type: 'boolean',
+      description: 'Progress lines on stderr even when it is not a terminal.',
+      default: false,
+    },
     spec: {
       type: 'string',
       multiple: true,
@@ -24,10 +38,10 @@ export const replayCommand: Command = {
   },
   details: [
     'Findings go to stdout, one JSON object per line; progress and a summary go to stderr.',
-    'Detectors run on the events\' own timestamps, so a day of logs gives the findings that day',
+    "Detectors run on the events' own timestamps, so a day of logs gives the findings that day",
     'would have given live.',
     '',
-    'Example: apiwatch replay --format nginx access.log | jq -c \'{detector, entity, summary}\'',
+    "Example: apiwatch replay --format nginx access.log | jq -c '{detector, entity, summary}'",
   ].join('\n'),
   async run(values, positionals) {
     const parser = requireParser(values.format);
@@ -40,7 +54,9 @@ export const replayCommand: Command = {
     const engine = new DetectionEngine(config.detect);
     const input = openInput(positionals[0]);
     const out = stdoutWriter();
-    const progress = progressReporter(!values.quiet && (Boolean(values.progress) || process.stderr.isTTY === true));
+    const progress = progressReporter(
+      !values.quiet && (Boolean(values.progress) || process.stderr.isTTY === true),
+    );
     const started = performance.now();
     let records = 0;
     let events = 0;
@@ -85,14 +101,19 @@ export const replayCommand: Command = {
     const lines = [
       `replay: ${fmt(records)} records → ${fmt(events)} events (${parser.id}) in ${seconds.toFixed(2)} s, ${fmt(rate())} events/s.`,
     ];
-    if (events > 0) lines.push(`  event time: ${new Date(minTs).toISOString()} … ${new Date(maxTs).toISOString()}`);
+    if (events > 0)
+      lines.push(`  event time: ${new Date(minTs).toISOString()} … ${new Date(maxTs).toISOString()}`);
     if (rejected.size > 0) {
-      lines.push(`  rejected records: ${[...rejected.entries()].map(([c, n]) => `${fmt(n)} ${c}`).join(', ')}`);
+      lines.push(
+        `  rejected records: ${[...rejected.entries()].map(([c, n]) => `${fmt(n)} ${c}`).join(', ')}`,
+      );
     }
     const found = [...byDetector.entries()].map(([d, n]) => `${fmt(n)} ${d}`).join(', ');
     lines.push(`  findings: ${found || 'none'} (detectors: ${engine.detectorIds.join(', ')})`);
-    if (engine.counters.late > 0) lines.push(`  late events (behind the watermark): ${fmt(engine.counters.late)}`);
-    if (engine.counters.evicted > 0) lines.push(`  actor states evicted (maxActors): ${fmt(engine.counters.evicted)}`);
+    if (engine.counters.late > 0)
+      lines.push(`  late events (behind the watermark): ${fmt(engine.counters.late)}`);
+    if (engine.counters.evicted > 0)
+      lines.push(`  actor states evicted (maxActors): ${fmt(engine.counters.evicted)}`);
     process.stderr.write(`${lines.join('\n')}\n`);
     return records > 0 && events === 0 ? 1 : 0;
   },
