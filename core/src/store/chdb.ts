@@ -46,6 +46,9 @@ export class ChdbStore implements Store {
   async start(): Promise<void> {
     mkdirSync(this.path, { recursive: true });
     this.session = new Session(this.path);
+    // `SELECT *` includes ALIAS columns, so api_events reads back readable (path, client_ip,
+    // trace ids, credential_fingerprint, ingest_ts) next to the compact stored columns.
+    await this.session.queryAsync('SET asterisk_include_alias_columns = 1', { format: 'Null' });
     await migrate(this, this.options.migrations ? { migrations: this.options.migrations } : {});
     if (this.options.retention) await applyRetention(this, this.options.retention);
   }

@@ -102,7 +102,13 @@ export class ClickHouseStore implements Store {
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
-    const rs = await this.c.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+    const rs = await this.c.query({
+      query: sql,
+      query_params: params,
+      format: 'JSONEachRow',
+      // as ChdbStore: `SELECT *` includes the readable ALIAS columns of api_events
+      clickhouse_settings: { asterisk_include_alias_columns: 1 },
+    });
     return rs.json<T>();
   }
 

@@ -17,31 +17,32 @@ import {
 test('single-node rendering keeps names and engines; cluster rendering is replicated + distributed ON CLUSTER', () => {
   const text = loadMigrations(MIGRATIONS_DIR).find((m) => m.version === 1)!.text;
   const single = renderSql(text);
-  // api_events, the Null input table api_events_in, api_events_mv, credentials, credentials_mv
-  assert.equal(single.length, 5);
-  assert.match(single[0]!, /^CREATE TABLE IF NOT EXISTS api_events \(/m);
-  assert.match(single[1]!, /^CREATE TABLE IF NOT EXISTS api_events_in \([\s\S]*\) ENGINE = Null$/m);
-  assert.match(single[2]!, /^CREATE MATERIALIZED VIEW IF NOT EXISTS api_events_mv\nTO api_events AS/m);
-  assert.match(single[0]!, /ENGINE = ReplacingMergeTree\n/);
-  assert.doesNotMatch(single[0]!, /ON CLUSTER|\{\{/);
+  // api_events_in (Null input), credentials, credentials_mv, credentials_dict, api_events, api_events_mv
+  assert.equal(single.length, 6);
+  assert.match(single[0]!, /^CREATE TABLE IF NOT EXISTS api_events_in \([\s\S]*\) ENGINE = Null$/m);
+  assert.match(single[3]!, /^CREATE DICTIONARY IF NOT EXISTS credentials_dict \(/m);
+  assert.match(single[4]!, /^CREATE TABLE IF NOT EXISTS api_events \(/m);
+  assert.match(single[4]!, /ENGINE = ReplacingMergeTree\n/);
+  assert.match(single[5]!, /^CREATE MATERIALIZED VIEW IF NOT EXISTS api_events_mv\nTO api_events AS/m);
+  for (const s of single) assert.doesNotMatch(s, /ON CLUSTER|\{\{/);
 
   const cluster = renderSql(text, { cluster: 'prod' });
-  assert.equal(cluster.length, 8);
-  assert.match(cluster[0]!, /CREATE TABLE IF NOT EXISTS api_events_local ON CLUSTER 'prod' \(/);
+  assert.equal(cluster.length, 9);
+  // Inserts go to the Distributed input table, sharded by actor; the views run on each shard.
+  assert.equal(
+    cluster[1],
+    "CREATE TABLE IF NOT EXISTS api_events_in ON CLUSTER 'prod' AS api_events_in_local ENGINE = Distributed('prod', currentDatabase(), api_events_in_local, cityHash64(actor))",
+  );
+  assert.match(cluster[6]!, /CREATE TABLE IF NOT EXISTS api_events_local ON CLUSTER 'prod' \(/);
   assert.match(
-    cluster[0]!,
+    cluster[6]!,
     /ENGINE = ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/api_events_local', '\{replica\}'\)/,
   );
   assert.equal(
-    cluster[1],
+    cluster[7],
     "CREATE TABLE IF NOT EXISTS api_events ON CLUSTER 'prod' AS api_events_local ENGINE = Distributed('prod', currentDatabase(), api_events_local, cityHash64(id))",
   );
-  // Inserts go to the Distributed input table, sharded by actor; the views run on each shard.
-  assert.equal(
-    cluster[3],
-    "CREATE TABLE IF NOT EXISTS api_events_in ON CLUSTER 'prod' AS api_events_in_local ENGINE = Distributed('prod', currentDatabase(), api_events_in_local, cityHash64(actor))",
-  );
-  assert.match(cluster[4]!, /TO api_events_local AS[\s\S]*FROM api_events_in_local AS e$/);
+  assert.match(cluster[8]!, /TO api_events_local AS[\s\S]*FROM api_events_in_local AS e$/);
   const mv = renderSql(loadMigrations(MIGRATIONS_DIR).find((m) => m.version === 5)!.text, {
     cluster: 'prod',
   });

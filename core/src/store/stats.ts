@@ -92,7 +92,9 @@ export async function columnStats(db: SqlExecutor, table: string): Promise<Colum
             sum(column_bytes_on_disk) AS disk,
             sum(column_data_compressed_bytes) AS comp,
             sum(column_data_uncompressed_bytes) AS raw,
-            sum(rows) AS rows
+            -- the table's row count (as tableStats), not parts_columns' own, so columns add up
+            (SELECT sum(rows) FROM system.parts
+             WHERE active AND database = currentDatabase() AND table = {table:String}) AS rows
      FROM system.parts_columns
      WHERE active AND database = currentDatabase() AND table = {table:String}
      GROUP BY column
