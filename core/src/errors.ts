@@ -20,8 +20,14 @@ export const ERROR_CODES = {
   },
   STORE_MIGRATION_INVALID: { retryable: false, summary: 'A migration file is malformed (name or content).' },
   STORE_MIGRATION_FAILED: { retryable: true, summary: 'ClickHouse refused a migration statement.' },
-  STORE_ROW_INVALID: { retryable: false, summary: 'A row cannot be turned into the table format; sent to the DLQ.' },
-  STORE_ROW_REJECTED: { retryable: false, summary: 'ClickHouse rejected a row (parse or type error); sent to the DLQ.' },
+  STORE_ROW_INVALID: {
+    retryable: false,
+    summary: 'A row cannot be turned into the table format; sent to the DLQ.',
+  },
+  STORE_ROW_REJECTED: {
+    retryable: false,
+    summary: 'ClickHouse rejected a row (parse or type error); sent to the DLQ.',
+  },
   ALERT_DELIVERY_FAILED: { retryable: true, summary: 'A receiver did not accept a notification.' },
   ALERT_DELIVERY_REJECTED: { retryable: false, summary: 'A receiver rejected a notification permanently.' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;

@@ -13,7 +13,6 @@ export * from './model/finding.ts';
 export { apiEventValidator, findingValidator, type Validator } from './model/validate.ts';
 export * from './result.ts';
 export { ChdbStore } from './store/chdb.ts';
-export type { Store } from './store/types.ts';
 export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';
 export { classifyStoreError, parseClickhouseError, type StoreFailure } from './store/errors.ts';
 export { createStoreFromConfig, httpEndpointUsers } from './store/factory.ts';
@@ -40,8 +39,13 @@ export {
 } from './store/migrate.ts';
 export { auditRow, eventRow, eventTsvLine, findingRow, type ResponseActionAudit } from './store/rows.ts';
 export { formatTableStats, type TableStats, tableStats } from './store/stats.ts';
-export { mulberry32, type SyntheticOptions, syntheticEventStream, syntheticEvents } from './store/synthetic.ts';
-export type { InsertOptions } from './store/types.ts';
+export {
+  mulberry32,
+  type SyntheticOptions,
+  syntheticEventStream,
+  syntheticEvents,
+} from './store/synthetic.ts';
+export type { InsertOptions, Store } from './store/types.ts';
 export {
   BatchWriter,
   type BatchWriterOptions,

@@ -1,5 +1,5 @@
-export { loadIdentityContext } from './identity/key.ts';
 export { createIdentityContext, type IdentityContext } from './identity/context.ts';
+export { loadIdentityContext } from './identity/key.ts';
 export { redactSecrets } from './identity/redact.ts';
 export { findParser, formatIds, PARSERS } from './parsers/registry.ts';
 export type { ParseContext, ParseError, Parser, RawRecord } from './parsers/types.ts';

@@ -39,7 +39,9 @@ export async function startDetectRole(
   });
   const timer = setInterval(() => {
     if (engine.buffered === 0) return;
-    publish(engine.tick(Date.now())).catch((e: unknown) => log.error({ err: e }, 'publishing findings failed.'));
+    publish(engine.tick(Date.now())).catch((e: unknown) =>
+      log.error({ err: e }, 'publishing findings failed.'),
+    );
   }, 50);
   log.info({ detectors: engine.detectorIds }, 'detect role consuming events.');
   return {

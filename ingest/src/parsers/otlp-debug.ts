@@ -1,3 +1,5 @@
+// One regex per line kind, tested in an else-if chain: assignment inside the condition keeps
+// each match next to its branch (biome.json turns noAssignInExpressions off for this file).
 /**
  * The OpenTelemetry Collector `debug` exporter's detailed text (what `kubectl logs otel-collector`
  * shows) → OTLP/JSON requests, so a dump pasted from a collector can be checked with
