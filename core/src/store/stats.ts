@@ -74,7 +74,7 @@ export interface ColumnStats {
   bytesOnDisk: number;
   compressedBytes: number;
   uncompressedBytes: number;
-  /** bytesOnDisk / rows of the table; null for an empty table. */
+  /** bytesOnDisk / rows of the wide parts; null when there is none. */
   bytesPerRow: number | null;
 }
 
@@ -92,11 +92,11 @@ export async function columnStats(db: SqlExecutor, table: string): Promise<Colum
             sum(column_bytes_on_disk) AS disk,
             sum(column_data_compressed_bytes) AS comp,
             sum(column_data_uncompressed_bytes) AS raw,
-            -- the table's row count (as tableStats), not parts_columns' own, so columns add up
-            (SELECT sum(rows) FROM system.parts
-             WHERE active AND database = currentDatabase() AND table = {table:String}) AS rows
+            sum(rows) AS rows
      FROM system.parts_columns
-     WHERE active AND database = currentDatabase() AND table = {table:String}
+     -- Compact parts (small, fresh ones) keep all columns in one file and report no per-column
+     -- bytes: the breakdown covers the wide parts, per row of those parts.
+     WHERE active AND database = currentDatabase() AND table = {table:String} AND part_type = 'Wide'
      GROUP BY column
      ORDER BY disk DESC, column`,
     { table },
