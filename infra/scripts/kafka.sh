@@ -237,6 +237,10 @@ with_lock() {
 cmd_start() {
   with_lock
   local pid
+  need_java
+  # The probes below run Kafka's own tools from this checkout's jars, so fetch them first, even
+  # when a broker (started from another checkout) is already running.
+  cmd_fetch
   if pid="$(running_pid)"; then
     if metadata_ok; then
       log "already running (pid $pid) and healthy on $BOOTSTRAP"
@@ -247,8 +251,6 @@ cmd_start() {
     return 0
   fi
   rm -f "$PID_FILE"
-  need_java
-  cmd_fetch # also needed to probe a broker that someone else started
   if port_open "$PORT"; then
     if metadata_ok; then
       log "a Kafka broker not started by this script already answers on $BOOTSTRAP; using it"

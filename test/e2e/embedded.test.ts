@@ -37,7 +37,8 @@ test('embedded start: collect ships a brute force, the finding is logged, events
   const file = join(dir, 'access.json.log');
   const lines = nginxTraffic({
     seed: 9,
-    start: Date.UTC(2026, 5, 1, 8, 0, 0),
+    // Recent: events older than store.retention.eventsDays (30) are dropped at insert.
+    start: Date.now() - 3_600_000,
     benignEvents: 500,
     attackerIp: '203.0.113.90',
     attackAttempts: 30,
