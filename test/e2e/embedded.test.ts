@@ -43,7 +43,9 @@ test('embedded start: collect ships a brute force, the finding is logged, events
     attackerIp: '203.0.113.90',
     attackAttempts: 30,
   });
-  writeFileSync(file, `${lines.join('\n')}\n`);
+  // One line no parser can read, carrying a secret: it must reach the DLQ table redacted.
+  const garbage = 'not an access log ?api_key=sk_live_embedded_secret_42';
+  writeFileSync(file, `${lines.join('\n')}\n${garbage}\n`);
   const c = await runApiwatch(['collect', '--format', 'nginx', '--file', file, '--once'], env);
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stderr, /530 events, 530 accepted/);
@@ -67,4 +69,11 @@ test('embedded start: collect ships a brute force, the finding is logged, events
   assert.equal(Number(events!.n), 530);
   assert.equal(Number(findings!.n), 1);
   assert.equal(findings!.entity, '203.0.113.90');
+  const dead = await store.query<{ raw: string; code: string; source: string }>(
+    'SELECT raw, code, source FROM dead_letters',
+  );
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0]!.source, 'nginx');
+  assert.equal(dead[0]!.code, 'INGEST_PARSE_UNRECOGNISED');
+  assert.ok(!dead[0]!.raw.includes('sk_live_embedded_secret_42'), dead[0]!.raw);
 });

@@ -4,6 +4,7 @@ import {
   type Bus,
   ChdbStore,
   type Config,
+  type DlqRecord,
   type Finding,
   type HttpEndpoint,
   httpEndpointUsers,
@@ -71,6 +72,16 @@ export async function startStoreRole(
     insert: (rows, token) => store.insertFindings(rows, { dedupToken: token }),
     onPoison: (rows) => toDlq('findings', rows),
   });
+  // The DLQ itself: a row the store refuses here is logged, never sent back to the DLQ (no loop).
+  const deadLetters = new BatchWriter<DlqRecord>({
+    ...common,
+    name: 'dead_letters',
+    idOf: (d) => `${d?.ts}|${d?.source}|${d?.reason}|${d?.raw}`,
+    insert: (rows, token) => store.insertDeadLetters(rows, { dedupToken: token }),
+    onPoison: async (rows) => {
+      log.error({ rows: rows.length, code: rows[0]?.code }, 'dead letters the store refused were dropped.');
+    },
+  });
   const eventsSub = await bus.subscribe('events', 'store', (batch) =>
     events.write(batch.map((m) => m.value)),
   );
@@ -79,6 +90,9 @@ export async function startStoreRole(
   // findings consumer, which never reads them.
   const findingsSub = await bus.subscribe('findings', 'store-findings', (batch) =>
     findings.write(batch.map((m) => m.value)),
+  );
+  const dlqSub = await bus.subscribe('dlq', 'store-dlq', (batch) =>
+    deadLetters.write(batch.map((m) => m.value)),
   );
 
   let http: HttpEndpoint | null = null;
@@ -109,8 +123,10 @@ export async function startStoreRole(
       await http?.close();
       await eventsSub.close();
       await findingsSub.close();
+      await dlqSub.close();
       await events.close();
       await findings.close();
+      await deadLetters.close();
       log.info({ events: events.stats, findings: findings.stats }, 'store role stopped.');
     },
   };

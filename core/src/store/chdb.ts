@@ -2,10 +2,18 @@ import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'chdb';
+import type { DlqRecord } from '../bus/types.ts';
 import type { ApiEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import { applyRetention, type Migration, migrate, type Retention } from './migrate.ts';
-import { auditRow, eventFileInsertSql, eventTsvLine, findingRow, type ResponseActionAudit } from './rows.ts';
+import {
+  auditRow,
+  dlqRow,
+  eventFileInsertSql,
+  eventTsvLine,
+  findingRow,
+  type ResponseActionAudit,
+} from './rows.ts';
 import { quoteString } from './sql-text.ts';
 import { dedupSettings, encodeRow, type InsertOptions, type Store } from './types.ts';
 
@@ -107,6 +115,14 @@ export class ChdbStore implements Store {
     await this.insertJson(
       'findings',
       findings.map((f, i) => encodeRow(i, f, findingRow)),
+      options,
+    );
+  }
+
+  async insertDeadLetters(records: readonly DlqRecord[], options?: InsertOptions): Promise<void> {
+    await this.insertJson(
+      'dead_letters',
+      records.map((d, i) => encodeRow(i, d, dlqRow)),
       options,
     );
   }

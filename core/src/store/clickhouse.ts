@@ -1,8 +1,9 @@
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import type { DlqRecord } from '../bus/types.ts';
 import type { ApiEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import { applyRetention, type Migration, migrate, type Retention } from './migrate.ts';
-import { auditRow, eventRow, findingRow, type ResponseActionAudit } from './rows.ts';
+import { auditRow, dlqRow, eventRow, findingRow, type ResponseActionAudit } from './rows.ts';
 import { dedupSettings, encodeRow, type InsertOptions, type Store } from './types.ts';
 
 export interface ClickHouseStoreOptions {
@@ -75,6 +76,14 @@ export class ClickHouseStore implements Store {
     await this.insertJson(
       'findings',
       findings.map((f, i) => encodeRow(i, f, findingRow)),
+      options,
+    );
+  }
+
+  async insertDeadLetters(records: readonly DlqRecord[], options?: InsertOptions): Promise<void> {
+    await this.insertJson(
+      'dead_letters',
+      records.map((d, i) => encodeRow(i, d, dlqRow)),
       options,
     );
   }

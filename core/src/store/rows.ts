@@ -1,3 +1,4 @@
+import type { DlqRecord } from '../bus/types.ts';
 import type { ApiEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 
@@ -262,5 +263,17 @@ export function auditRow(a: ResponseActionAudit): Record<string, unknown> {
     reason: a.reason,
     response_status: a.responseStatus,
     details: JSON.stringify(a.details),
+  };
+}
+
+/** One dead_letters row (the DLQ kept in the store). */
+export function dlqRow(d: DlqRecord): Record<string, unknown> {
+  return {
+    ts: d.ts,
+    source: d.source,
+    collector: d.collector ?? '',
+    code: d.code,
+    reason: d.reason,
+    raw: d.raw,
   };
 }

@@ -1,3 +1,4 @@
+import type { DlqRecord } from '../bus/types.ts';
 import type { ApiEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import type { SqlExecutor } from './migrate.ts';
@@ -24,6 +25,8 @@ export interface Store extends SqlExecutor {
   insertEvents(events: readonly ApiEvent[], options?: InsertOptions): Promise<void>;
   insertFindings(findings: readonly Finding[], options?: InsertOptions): Promise<void>;
   insertAudit(actions: readonly ResponseActionAudit[], options?: InsertOptions): Promise<void>;
+  /** The DLQ, kept: records that never became events or could not be stored. */
+  insertDeadLetters(records: readonly DlqRecord[], options?: InsertOptions): Promise<void>;
   /** Runs a read query with `{name:Type}` parameters; rows as objects (64-bit integers as strings). */
   query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
   /** Runs a statement that returns no rows, with per-statement settings. */
