@@ -24,8 +24,10 @@ for (const file of files) {
       const parts = [`${r.name}: ${fmt(r.value)} ${r.unit}`];
       if (r.floor !== undefined) parts.push(`floor ${fmt(r.floor)} ${r.unit}`);
       if (r.ratio !== undefined) parts.push(`ratio ${(r.ratio * 100).toFixed(1)}% of floor`);
-      if (r.budget !== undefined)
-        parts.push(`budget ${fmt(r.budget)} (${r.value >= r.budget ? 'met' : 'NOT met'})`);
+      if (r.budget !== undefined) {
+        const met = r.lowerIsBetter ? r.value < r.budget : r.value >= r.budget;
+        parts.push(`budget ${r.lowerIsBetter ? '< ' : '≥ '}${fmt(r.budget)} (${met ? 'met' : 'NOT met'})`);
+      }
       process.stdout.write(`  ${parts.join(' | ')}${r.note ? `\n    ${r.note}` : ''}\n`);
     }
   } catch (e) {

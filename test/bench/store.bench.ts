@@ -158,6 +158,7 @@ export async function run(): Promise<BenchResult[]> {
       value: Number(events.bytesPerRow!.toFixed(2)),
       unit: 'bytes/event',
       budget: 40,
+      lowerIsBetter: true,
       note: '1M synthetic events after OPTIMIZE FINAL (apiwatch store stats)',
     });
     for (const c of await columnStats(store, 'api_events')) {

@@ -9,6 +9,8 @@ export interface BenchResult {
   ratio?: number;
   /** The budget from DESIGN.md §5, same unit, when there is one. */
   budget?: number;
+  /** The budget is a ceiling (bytes, latency), not a floor (throughput). */
+  lowerIsBetter?: boolean;
   note?: string;
 }
 

@@ -2,18 +2,10 @@ import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'chdb';
-import type { DlqRecord } from '../bus/types.ts';
 import type { ApiEvent } from '../model/event.ts';
-import type { Finding } from '../model/finding.ts';
+import { JsonTablesStore } from './json-tables.ts';
 import { applyRetention, type Migration, migrate, type Retention } from './migrate.ts';
-import {
-  auditRow,
-  dlqRow,
-  eventFileInsertSql,
-  eventTsvLine,
-  findingRow,
-  type ResponseActionAudit,
-} from './rows.ts';
+import { eventFileInsertSql, eventTsvLine } from './rows.ts';
 import { quoteString } from './sql-text.ts';
 import { dedupSettings, encodeRow, type InsertOptions, type Store } from './types.ts';
 
@@ -38,7 +30,7 @@ let staged = 0;
  * settings (and the HTTP endpoint's requests) get a short-lived session of their own, which
  * costs well under a millisecond and never leaks a `SET` into the writer's session.
  */
-export class ChdbStore implements Store {
+export class ChdbStore extends JsonTablesStore implements Store {
   readonly kind = 'chdb' as const;
   readonly path: string;
   private session: Session | null = null;
@@ -46,6 +38,7 @@ export class ChdbStore implements Store {
   private readonly stagingDir: string;
 
   constructor(pathOrOptions: string | ChdbStoreOptions) {
+    super();
     this.options = typeof pathOrOptions === 'string' ? { path: pathOrOptions } : pathOrOptions;
     this.path = this.options.path;
     this.stagingDir = this.options.stagingDir ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
@@ -111,31 +104,7 @@ export class ChdbStore implements Store {
     }
   }
 
-  async insertFindings(findings: readonly Finding[], options?: InsertOptions): Promise<void> {
-    await this.insertJson(
-      'findings',
-      findings.map((f, i) => encodeRow(i, f, findingRow)),
-      options,
-    );
-  }
-
-  async insertDeadLetters(records: readonly DlqRecord[], options?: InsertOptions): Promise<void> {
-    await this.insertJson(
-      'dead_letters',
-      records.map((d, i) => encodeRow(i, d, dlqRow)),
-      options,
-    );
-  }
-
-  async insertAudit(actions: readonly ResponseActionAudit[], options?: InsertOptions): Promise<void> {
-    await this.insertJson(
-      'response_actions_audit',
-      actions.map((a, i) => encodeRow(i, a, auditRow)),
-      options,
-    );
-  }
-
-  private async insertJson(
+  protected async insertJson(
     table: string,
     rows: Record<string, unknown>[],
     options?: InsertOptions,

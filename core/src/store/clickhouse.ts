@@ -1,9 +1,8 @@
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import type { DlqRecord } from '../bus/types.ts';
 import type { ApiEvent } from '../model/event.ts';
-import type { Finding } from '../model/finding.ts';
+import { JsonTablesStore } from './json-tables.ts';
 import { applyRetention, type Migration, migrate, type Retention } from './migrate.ts';
-import { auditRow, dlqRow, eventRow, findingRow, type ResponseActionAudit } from './rows.ts';
+import { eventRow } from './rows.ts';
 import { dedupSettings, encodeRow, type InsertOptions, type Store } from './types.ts';
 
 export interface ClickHouseStoreOptions {
@@ -24,12 +23,13 @@ export interface ClickHouseStoreOptions {
  * migrations, same SQL, same dedup settings as the embedded store; inserts go as JSONEachRow
  * (the client streams them), on a cluster into the Distributed tables.
  */
-export class ClickHouseStore implements Store {
+export class ClickHouseStore extends JsonTablesStore implements Store {
   readonly kind = 'clickhouse' as const;
   private client: ClickHouseClient | null = null;
   private readonly options: ClickHouseStoreOptions;
 
   constructor(options: ClickHouseStoreOptions) {
+    super();
     this.options = options;
   }
 
@@ -72,31 +72,7 @@ export class ClickHouseStore implements Store {
     );
   }
 
-  async insertFindings(findings: readonly Finding[], options?: InsertOptions): Promise<void> {
-    await this.insertJson(
-      'findings',
-      findings.map((f, i) => encodeRow(i, f, findingRow)),
-      options,
-    );
-  }
-
-  async insertDeadLetters(records: readonly DlqRecord[], options?: InsertOptions): Promise<void> {
-    await this.insertJson(
-      'dead_letters',
-      records.map((d, i) => encodeRow(i, d, dlqRow)),
-      options,
-    );
-  }
-
-  async insertAudit(actions: readonly ResponseActionAudit[], options?: InsertOptions): Promise<void> {
-    await this.insertJson(
-      'response_actions_audit',
-      actions.map((a, i) => encodeRow(i, a, auditRow)),
-      options,
-    );
-  }
-
-  private async insertJson(
+  protected async insertJson(
     table: string,
     rows: Record<string, unknown>[],
     options?: InsertOptions,

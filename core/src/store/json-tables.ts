@@ -1,0 +1,40 @@
+import type { DlqRecord } from '../bus/types.ts';
+import type { Finding } from '../model/finding.ts';
+import { auditRow, dlqRow, findingRow, type ResponseActionAudit } from './rows.ts';
+import { encodeRow, type InsertOptions } from './types.ts';
+
+/**
+ * The small tables both drivers fill with JSONEachRow (findings, the DLQ, the response-actions
+ * audit): one mapping each, shared, so the drivers differ only in how they send the rows.
+ */
+export abstract class JsonTablesStore {
+  protected abstract insertJson(
+    table: string,
+    rows: Record<string, unknown>[],
+    options?: InsertOptions,
+  ): Promise<void>;
+
+  async insertFindings(findings: readonly Finding[], options?: InsertOptions): Promise<void> {
+    await this.insertJson(
+      'findings',
+      findings.map((f, i) => encodeRow(i, f, findingRow)),
+      options,
+    );
+  }
+
+  async insertDeadLetters(records: readonly DlqRecord[], options?: InsertOptions): Promise<void> {
+    await this.insertJson(
+      'dead_letters',
+      records.map((d, i) => encodeRow(i, d, dlqRow)),
+      options,
+    );
+  }
+
+  async insertAudit(actions: readonly ResponseActionAudit[], options?: InsertOptions): Promise<void> {
+    await this.insertJson(
+      'response_actions_audit',
+      actions.map((a, i) => encodeRow(i, a, auditRow)),
+      options,
+    );
+  }
+}
