@@ -18,7 +18,7 @@ import { firehoseSource } from '../sources/firehose.ts';
 import { kongHttpLogSource } from '../sources/kong-http-log.ts';
 import { otlpHttpSource } from '../sources/otlp-http.ts';
 import { authenticateCollector, type CollectorCredential } from './auth.ts';
-import { CollectorRateLimiter } from './rate-limit.ts';
+import { CollectorRateLimitedError, CollectorRateLimiter } from './rate-limit.ts';
 
 export interface IngestServerOptions {
   host: string;
@@ -104,6 +104,9 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
             `body larger than ${opts.maxBodyBytes} bytes; send smaller batches`,
           ),
         });
+      }
+      if (error instanceof CollectorRateLimitedError) {
+        reply.header('retry-after', String(error.retryAfterSeconds));
       }
       if (status < 500) {
         return reply
@@ -251,9 +254,10 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
     return reply.code(status).send({ accepted: valid.length, rejected });
   });
 
-  await app.register(kongHttpLogSource, { ...opts, counters });
-  await app.register(firehoseSource, { ...opts, counters });
-  await app.register(otlpHttpSource, { ...opts, counters });
+  await app.register(kongHttpLogSource, { ...opts, counters, rateLimiter: limiter });
+  await app.register(firehoseSource, { ...opts, counters, rateLimiter: limiter });
+  await app.register(otlpHttpSource, { ...opts, counters, rateLimiter: limiter });
+  // Envoy drops access logs it cannot deliver, so ALS is paused by backpressure, never refused.
   await app.register(envoyAlsGrpcSource, { ...opts, counters });
   await app.listen({ host: opts.host, port: opts.port });
   return {

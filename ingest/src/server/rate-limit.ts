@@ -28,3 +28,14 @@ export class CollectorRateLimiter {
     return Math.max(1, Math.ceil((need - b.tokens) / this.rate));
   }
 }
+
+/** Thrown by a push endpoint's publish when the collector is over its limit: answered 429. */
+export class CollectorRateLimitedError extends Error {
+  readonly statusCode = 429;
+  readonly code = 'INGEST_BACKPRESSURE';
+  readonly retryAfterSeconds: number;
+  constructor(collector: string, retryAfterSeconds: number) {
+    super(`collector ${collector} is over ingest.rateLimit; retry after ${retryAfterSeconds} s`);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

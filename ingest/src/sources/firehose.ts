@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { awsApigwEntries } from '../parsers/aws-apigw.ts';
 import { authenticateCollector } from '../server/auth.ts';
+import { CollectorRateLimitedError } from '../server/rate-limit.ts';
 import { decodeBody, type PushSourceOptions, publishParsed, rawBodies, sourceIdentity } from './push.ts';
 
 /**
@@ -32,6 +33,8 @@ export async function firehoseSource(app: FastifyInstance, opts: PushSourceOptio
         `body larger than ${opts.maxBodyBytes} bytes; lower the Firehose buffer size`,
       );
     }
+    if (error instanceof CollectorRateLimitedError)
+      reply.header('retry-after', String(error.retryAfterSeconds));
     if (error.statusCode && error.statusCode < 500)
       return answer(reply, error.statusCode, requestId, error.message);
     opts.log.error({ err: error }, 'Firehose delivery failed inside apiwatch.');

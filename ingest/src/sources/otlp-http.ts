@@ -3,6 +3,7 @@ import { type OtlpResult, otlpLogEvents, otlpTraceEvents } from '../parsers/otlp
 import { toProtoJson } from '../proto/json.ts';
 import { otlpProtos } from '../proto/load.ts';
 import { authenticateCollector } from '../server/auth.ts';
+import { CollectorRateLimitedError } from '../server/rate-limit.ts';
 import {
   decodeBody,
   mediaType,
@@ -66,6 +67,8 @@ export async function otlpHttpSource(app: FastifyInstance, opts: PushSourceOptio
         `body larger than ${opts.maxBodyBytes} bytes; lower the exporter's batch size`,
       );
     }
+    if (error instanceof CollectorRateLimitedError)
+      reply.header('retry-after', String(error.retryAfterSeconds));
     if (error.statusCode && error.statusCode < 500)
       return fail(reply, protobuf, error.statusCode, error.message);
     opts.log.error({ err: error }, 'OTLP export failed inside apiwatch.');

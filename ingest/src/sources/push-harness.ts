@@ -22,7 +22,11 @@ export interface PushHarness {
 }
 
 export async function startPushHarness(
-  extra: { maxBodyBytes?: number; envoyAls?: { enabled: boolean; host: string; port: number } } = {},
+  extra: {
+    maxBodyBytes?: number;
+    envoyAls?: { enabled: boolean; host: string; port: number };
+    rateLimit?: { eventsPerSecond: number; burstEvents: number };
+  } = {},
 ): Promise<PushHarness> {
   const bus = new MemoryBus(4);
   const events: ApiEvent[] = [];
@@ -46,6 +50,7 @@ export async function startPushHarness(
     log: createLogger('silent'),
     identity,
     ...(extra.envoyAls ? { envoyAls: extra.envoyAls } : {}),
+    ...(extra.rateLimit ? { rateLimit: extra.rateLimit } : {}),
   });
   return {
     base: server.url(),

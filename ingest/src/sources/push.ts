@@ -13,6 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { createIdentityContext, type IdentityContext } from '../identity/context.ts';
 import { redactSecrets } from '../identity/redact.ts';
 import type { CollectorCredential } from '../server/auth.ts';
+import { CollectorRateLimitedError, type CollectorRateLimiter } from '../server/rate-limit.ts';
 
 /**
  * What the gateway push endpoints (Kong http-log, Firehose, OTLP/HTTP, Envoy ALS) share with
@@ -28,6 +29,8 @@ export interface PushSourceOptions {
   identity?: IdentityContext;
   /** Server counters (`/metrics`), incremented in place when given. */
   counters?: { accepted: number; rejected: number; throttled: number; unauthenticated: number };
+  /** Per-collector limit (`ingest.rateLimit`); over it, publishParsed throws a 429 error. */
+  rateLimiter?: CollectorRateLimiter;
   /** Envoy ALS gRPC listener (`ingest.envoyAls`); off unless enabled. */
   envoyAls?: { enabled: boolean; host: string; port: number };
 }
@@ -72,6 +75,11 @@ export async function publishParsed(
   events: ApiEvent[],
   rejections: PushRejection[],
 ): Promise<{ accepted: number; rejected: PushRejection[] }> {
+  const wait = opts.rateLimiter?.take(collector, events.length) ?? 0;
+  if (wait > 0) {
+    if (opts.counters) opts.counters.throttled++;
+    throw new CollectorRateLimitedError(collector, wait);
+  }
   const valid: BusMessage<ApiEvent>[] = [];
   const rejected = [...rejections];
   for (const e of events) {
