@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import {
   type Bus,
   type Config,
@@ -5,6 +6,7 @@ import {
   KafkaBus,
   type Logger,
   MemoryBus,
+  metrics,
   StartupError,
   type Store,
 } from '@apiwatch/core';
@@ -72,6 +74,8 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
   const alert = roles.includes('alert') ? await startAlertRole(config, bus, log) : null;
   const detect = roles.includes('detect') ? await startDetectRole(config, bus, log) : null;
   const ingest = roles.includes('ingest') ? await startIngestRole(config, bus, log) : null;
+  const metricsServer =
+    config.telemetry.metrics.port > 0 ? await serveMetrics(config.telemetry.metrics, log) : null;
   let closed = false;
   return {
     bus,
@@ -82,6 +86,7 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
     async close() {
       if (closed) return;
       closed = true;
+      metricsServer?.close();
       await ingest?.stop();
       await bus.flush();
       await detect?.stop();
@@ -92,4 +97,21 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
       await store?.close();
     },
   };
+}
+
+/** `/metrics` for a process whose roles have no HTTP server of their own (detect, store, alert). */
+async function serveMetrics(listen: { host: string; port: number }, log: Logger): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  log.info({ url: `http://${listen.host}:${listen.port}/metrics` }, 'metrics listening.');
+  return server;
 }

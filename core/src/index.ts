@@ -55,3 +55,4 @@ export {
   RowRejectedError,
   type WriterStats,
 } from './store/writer.ts';
+export { MetricsRegistry, metrics } from './telemetry/metrics.ts';

@@ -56,6 +56,12 @@ test('embedded start: collect ships a brute force, the finding is logged, events
     30_000,
     app.output,
   );
+  const scraped = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.match(scraped, /^apiwatch_ingest_events_total 530$/m, scraped);
+  assert.match(scraped, /^apiwatch_ingest_rejected_total 1$/m, 'the unreadable line, via /v1/dlq');
+  assert.match(scraped, /^apiwatch_detect_findings_total 1$/m);
+  assert.match(scraped, /^apiwatch_store_rows_total\{table="api_events"\} \d+$/m);
+  assert.match(scraped, /^apiwatch_alert_findings_total\{outcome="routed"\} 0$/m, 'no receivers configured');
   assert.equal(await app.stop('SIGTERM'), 0, app.output());
   assert.match(app.output(), /apiwatch stopped/);
 

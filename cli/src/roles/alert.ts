@@ -5,7 +5,7 @@ import {
   MemoryQueue,
   type NotificationQueue,
 } from '@apiwatch/alerting';
-import type { Bus, Config, Logger } from '@apiwatch/core';
+import { type Bus, type Config, type Logger, metrics } from '@apiwatch/core';
 
 /** The alert role: consumes findings and routes them to receivers through the delivery queue. */
 export async function startAlertRole(
@@ -26,6 +26,20 @@ export async function startAlertRole(
   const sub = await bus.subscribe('findings', 'alert', async (batch) => {
     for (const m of batch) await router.route(m.value);
   });
+  metrics.register('apiwatch_alert_notifications_total', 'Notifications by outcome.', 'counter', () => [
+    { labels: { outcome: 'delivered' }, value: queue.counters.delivered },
+    { labels: { outcome: 'retried' }, value: queue.counters.retried },
+    { labels: { outcome: 'failed' }, value: queue.counters.failed },
+  ]);
+  metrics.register(
+    'apiwatch_alert_findings_total',
+    'Findings routed or suppressed as duplicates.',
+    'counter',
+    () => [
+      { labels: { outcome: 'routed' }, value: router.counters.routed },
+      { labels: { outcome: 'suppressed' }, value: router.counters.suppressed },
+    ],
+  );
   log.info(
     { receivers: router.receivers.map((r) => r.id), queue: queue.kind },
     router.receivers.length > 0

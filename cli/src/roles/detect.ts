@@ -1,4 +1,4 @@
-import type { Bus, Config, Finding, Logger, Subscription } from '@apiwatch/core';
+import { type Bus, type Config, type Finding, type Logger, metrics, type Subscription } from '@apiwatch/core';
 import { DetectionEngine } from '@apiwatch/detectors';
 
 /**
@@ -43,6 +43,34 @@ export async function startDetectRole(
       log.error({ err: e }, 'publishing findings failed.'),
     );
   }, 50);
+  const c = engine.counters;
+  metrics.register('apiwatch_detect_events_total', 'Events run through the detectors.', 'counter', () => [
+    { value: c.events },
+  ]);
+  metrics.register(
+    'apiwatch_detect_late_events_total',
+    'Events that arrived behind the watermark.',
+    'counter',
+    () => [{ value: c.late }],
+  );
+  metrics.register(
+    'apiwatch_detect_evicted_actors_total',
+    'Actor states evicted at detect.maxActors.',
+    'counter',
+    () => [{ value: c.evicted }],
+  );
+  metrics.register('apiwatch_detect_findings_total', 'Findings raised.', 'counter', () => [
+    { value: c.findings },
+  ]);
+  metrics.register(
+    'apiwatch_detect_buffered_events',
+    'Events waiting in the reorder buffer.',
+    'gauge',
+    () => [{ value: engine.buffered }],
+  );
+  metrics.register('apiwatch_detect_actor_states', 'Per-actor states held by all detectors.', 'gauge', () => [
+    { value: engine.stateSize() },
+  ]);
   log.info({ detectors: engine.detectorIds }, 'detect role consuming events.');
   return {
     engine,

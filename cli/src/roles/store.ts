@@ -9,6 +9,7 @@ import {
   type HttpEndpoint,
   httpEndpointUsers,
   type Logger,
+  metrics,
   type PoisonRow,
   type Store,
   startClickhouseHttpEndpoint,
@@ -95,6 +96,43 @@ export async function startStoreRole(
     deadLetters.write(batch.map((m) => m.value)),
   );
 
+  const writers = [
+    ['api_events', events],
+    ['findings', findings],
+    ['dead_letters', deadLetters],
+  ] as const;
+  const perTable = (pick: (s: WriterStats) => number) => () =>
+    writers.map(([table, w]) => ({ labels: { table }, value: pick(w.stats) }));
+  metrics.register(
+    'apiwatch_store_rows_total',
+    'Rows inserted, per table.',
+    'counter',
+    perTable((s) => s.rowsWritten),
+  );
+  metrics.register(
+    'apiwatch_store_inserts_total',
+    'Insert statements, per table.',
+    'counter',
+    perTable((s) => s.inserts),
+  );
+  metrics.register(
+    'apiwatch_store_retries_total',
+    'Insert retries after transient errors.',
+    'counter',
+    perTable((s) => s.retries),
+  );
+  metrics.register(
+    'apiwatch_store_poison_rows_total',
+    'Rows refused and sent to the DLQ.',
+    'counter',
+    perTable((s) => s.poisonRows),
+  );
+  metrics.register(
+    'apiwatch_store_backpressure_waits_total',
+    'Times a consumer waited for a full insert buffer.',
+    'counter',
+    perTable((s) => s.backpressureWaits),
+  );
   let http: HttpEndpoint | null = null;
   if (s?.http.enabled) {
     if (!(store instanceof ChdbStore)) {

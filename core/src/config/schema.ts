@@ -497,6 +497,24 @@ export const ConfigSchema = T.Object(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((s) => T.Literal(s)),
       { default: 'info' },
     ),
+    telemetry: T.Object(
+      {
+        metrics: T.Object(
+          {
+            host: T.String({ default: '127.0.0.1', description: 'Address of the /metrics listener.' }),
+            port: T.Integer({
+              minimum: 0,
+              maximum: 65535,
+              default: 0,
+              description:
+                'Port of a /metrics listener for processes without the ingest role; 0: none (ingest serves /metrics on its own port).',
+            }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     ingest: IngestConfig,
     identity: IdentityConfig,
     bus: BusConfig,

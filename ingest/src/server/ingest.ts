@@ -9,6 +9,7 @@ import {
   type DlqRecord,
   type ErrorCode,
   type Logger,
+  metrics,
 } from '@apiwatch/core';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { IdentityContext } from '../identity/context.ts';
@@ -121,20 +122,36 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
   );
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  metrics.register('apiwatch_ingest_events_total', 'Events accepted by ingest.', 'counter', () => [
+    { value: counters.accepted },
+  ]);
+  metrics.register(
+    'apiwatch_ingest_rejected_total',
+    'Records rejected by ingest (sent to the DLQ).',
+    'counter',
+    () => [{ value: counters.rejected }],
+  );
+  metrics.register(
+    'apiwatch_ingest_throttled_total',
+    'Requests answered 429 (backpressure or rate limit).',
+    'counter',
+    () => [{ value: counters.throttled }],
+  );
+  metrics.register(
+    'apiwatch_ingest_unauthenticated_total',
+    'Requests refused for a missing or unknown token.',
+    'counter',
+    () => [{ value: counters.unauthenticated }],
+  );
+  metrics.register(
+    'apiwatch_bus_saturated_bool',
+    'Whether the bus is saturated (1) or not (0).',
+    'gauge',
+    () => [{ value: opts.bus.saturated() ? 1 : 0 }],
+  );
   app.get('/metrics', async (_req, reply) => {
     reply.type('text/plain; version=0.0.4');
-    return [
-      '# HELP apiwatch_ingest_events_total Events accepted by ingest.',
-      '# TYPE apiwatch_ingest_events_total counter',
-      `apiwatch_ingest_events_total ${counters.accepted}`,
-      '# HELP apiwatch_ingest_rejected_total Records rejected by ingest (sent to the DLQ).',
-      '# TYPE apiwatch_ingest_rejected_total counter',
-      `apiwatch_ingest_rejected_total ${counters.rejected}`,
-      '# HELP apiwatch_ingest_throttled_total Requests answered 429 under backpressure.',
-      '# TYPE apiwatch_ingest_throttled_total counter',
-      `apiwatch_ingest_throttled_total ${counters.throttled}`,
-      '',
-    ].join('\n');
+    return metrics.render();
   });
 
   // Records a collector could not parse, kept (redacted again here) on the DLQ with their reason.
