@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { type ApiEvent, apiEventValidator } from '@apiwatch/core';
 import { createIdentityContext } from '../identity/context.ts';
-import { readRecords } from '../sources/records.ts';
 import { awsApigwEntries, awsApigwParser } from './aws-apigw.ts';
+import { goldenEvents } from './golden/harness.ts';
 import type { ParseContext } from './types.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -15,30 +14,8 @@ const fixtures = join(here, '../../../../shared/fixtures/aws-apigw');
 const identity = createIdentityContext(Buffer.from('0123456789abcdef0123456789abcdef'), 'test');
 const ctx: ParseContext = { identity, gateway: null, now: 1_700_000_000_000 };
 
-async function golden(file: string): Promise<{ events: ApiEvent[]; errors: string[] }> {
-  const lines: string[] = [];
-  const events: ApiEvent[] = [];
-  const errors: string[] = [];
-  for await (const record of readRecords(createReadStream(file), awsApigwParser.framing)) {
-    const result = awsApigwParser.parse(record, ctx);
-    if (!result.ok) {
-      errors.push(result.error.message);
-      lines.push(JSON.stringify({ error: result.error }));
-      continue;
-    }
-    for (const e of result.value) {
-      assert.ok(apiEventValidator.check(e), apiEventValidator.explain(e));
-      events.push(e);
-      lines.push(JSON.stringify(e));
-    }
-  }
-  const out = join(here, 'golden', `${basename(file)}.ndjson`);
-  const text = `${lines.join('\n')}\n`;
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(out, text);
-  assert.ok(existsSync(out), `golden file missing: ${out} (run with UPDATE_GOLDEN=1)`);
-  assert.equal(text, readFileSync(out, 'utf8'), `${basename(file)} differs from its golden file`);
-  return { events, errors };
-}
+const golden = (file: string) =>
+  goldenEvents(awsApigwParser, file, ctx, join(here, 'golden', `${basename(file)}.ndjson`));
 
 /** The REST access-log template docs/formats/aws-apigw.md recommends, as API Gateway fills it. */
 const REST = {

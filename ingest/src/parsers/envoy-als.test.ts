@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type ApiEvent, apiEventValidator } from '@apiwatch/core';
 import { createIdentityContext } from '../identity/context.ts';
-import { readRecords } from '../sources/records.ts';
 import { alsMessageEvents, durationMs, envoyAlsParser } from './envoy-als.ts';
+import { goldenEvents } from './golden/harness.ts';
 import type { ParseContext } from './types.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -14,28 +14,8 @@ const fixtures = join(here, '../../../../shared/fixtures/envoy/als');
 const identity = createIdentityContext(Buffer.from('0123456789abcdef0123456789abcdef'), 'test');
 const ctx: ParseContext = { identity, gateway: null, now: 1_700_000_000_000 };
 
-async function golden(file: string): Promise<ApiEvent[]> {
-  const lines: string[] = [];
-  const events: ApiEvent[] = [];
-  for await (const record of readRecords(createReadStream(file), envoyAlsParser.framing)) {
-    const result = envoyAlsParser.parse(record, ctx);
-    if (!result.ok) {
-      lines.push(JSON.stringify({ error: result.error }));
-      continue;
-    }
-    for (const e of result.value) {
-      assert.ok(apiEventValidator.check(e), apiEventValidator.explain(e));
-      events.push(e);
-      lines.push(JSON.stringify(e));
-    }
-  }
-  const out = join(here, 'golden', `${basename(file)}.ndjson`);
-  const text = `${lines.join('\n')}\n`;
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(out, text);
-  assert.ok(existsSync(out), `golden file missing: ${out} (run with UPDATE_GOLDEN=1)`);
-  assert.equal(text, readFileSync(out, 'utf8'), `${basename(file)} differs from its golden file`);
-  return events;
-}
+const golden = async (file: string) =>
+  (await goldenEvents(envoyAlsParser, file, ctx, join(here, 'golden', `${basename(file)}.ndjson`))).events;
 
 const ENTRY = {
   commonProperties: {

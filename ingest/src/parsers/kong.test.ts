@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type ApiEvent, apiEventValidator } from '@apiwatch/core';
 import { createIdentityContext } from '../identity/context.ts';
-import { readRecords } from '../sources/records.ts';
+import { goldenEvents } from './golden/harness.ts';
 import { kongParser, redactKongRecord } from './kong.ts';
 import type { ParseContext, RawRecord } from './types.ts';
 
@@ -17,29 +17,8 @@ const fixtures = join(repo, '../shared/fixtures/kong');
 const identity = createIdentityContext(Buffer.from('0123456789abcdef0123456789abcdef'), 'test');
 const ctx: ParseContext = { identity, gateway: null, now: 1_700_000_000_000 };
 
-/** Parses a fixture file and compares (or, with UPDATE_GOLDEN=1, rewrites) golden/<fixture>.ndjson. */
-async function golden(file: string): Promise<ApiEvent[]> {
-  const lines: string[] = [];
-  const events: ApiEvent[] = [];
-  for await (const record of readRecords(createReadStream(file), kongParser.framing)) {
-    const result = kongParser.parse(record, ctx);
-    if (!result.ok) {
-      lines.push(JSON.stringify({ error: result.error }));
-      continue;
-    }
-    for (const e of result.value) {
-      assert.ok(apiEventValidator.check(e), apiEventValidator.explain(e));
-      events.push(e);
-      lines.push(JSON.stringify(e));
-    }
-  }
-  const out = join(here, 'golden', `${basename(file)}.ndjson`);
-  const text = `${lines.join('\n')}\n`;
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(out, text);
-  assert.ok(existsSync(out), `golden file missing: ${out} (run with UPDATE_GOLDEN=1)`);
-  assert.equal(text, readFileSync(out, 'utf8'), `${basename(file)} differs from its golden file`);
-  return events;
-}
+const golden = async (file: string) =>
+  (await goldenEvents(kongParser, file, ctx, join(here, 'golden', `${basename(file)}.ndjson`))).events;
 
 function parseOne(value: unknown): ApiEvent[] {
   const r = kongParser.parse({ text: JSON.stringify(value), json: value }, ctx);

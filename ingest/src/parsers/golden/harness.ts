@@ -54,10 +54,14 @@ export function parseEvent(parser: Parser, record: RawRecord | string): ApiEvent
 }
 
 /** Frames and parses a whole fixture file: one output line per record. */
-export async function goldenLines(parser: Parser, fixturePath: string): Promise<string[]> {
+export async function goldenLines(
+  parser: Parser,
+  fixturePath: string,
+  ctx: ParseContext = goldenContext(),
+): Promise<string[]> {
   const lines: string[] = [];
   for await (const record of readRecords(Readable.from(readFileSync(fixturePath)), parser.framing)) {
-    const result = parser.parse(record, goldenContext());
+    const result = parser.parse(record, ctx);
     if (!result.ok) {
       lines.push(JSON.stringify({ error: result.error }));
       continue;
@@ -77,11 +81,18 @@ export function goldenPath(fixturePath: string): string {
   return join(here, `${basename(fixturePath).replace(/\.(log|json|ndjson|txt)$/, '')}.ndjson`);
 }
 
-/** Compares a fixture's output with its golden file (or writes it with UPDATE_GOLDEN=1). */
-export async function assertGolden(parser: Parser, fixturePath: string): Promise<string[]> {
+/**
+ * Compares a fixture's output with its golden file (or writes it with UPDATE_GOLDEN=1). `ctx`
+ * and `file` let a format keep its own fingerprint key and golden file name.
+ */
+export async function assertGolden(
+  parser: Parser,
+  fixturePath: string,
+  ctx: ParseContext = goldenContext(),
+  file: string = goldenPath(fixturePath),
+): Promise<string[]> {
   assert.ok(existsSync(fixturePath), `fixture missing: ${fixturePath}`);
-  const actual = await goldenLines(parser, fixturePath);
-  const file = goldenPath(fixturePath);
+  const actual = await goldenLines(parser, fixturePath, ctx);
   if (process.env.UPDATE_GOLDEN === '1') {
     writeFileSync(file, `${actual.join('\n')}\n`);
     return actual;
@@ -95,4 +106,22 @@ export async function assertGolden(parser: Parser, fixturePath: string): Promise
     assert.deepEqual(JSON.parse(actual[i]!), JSON.parse(expected[i]!), `${basename(file)} line ${i + 1}`);
   }
   return actual;
+}
+
+/** The golden comparison, returning the events (and the errors of unread records) for more checks. */
+export async function goldenEvents(
+  parser: Parser,
+  fixturePath: string,
+  ctx: ParseContext = goldenContext(),
+  file: string = goldenPath(fixturePath),
+): Promise<{ events: ApiEvent[]; errors: string[] }> {
+  const lines = await assertGolden(parser, fixturePath, ctx, file);
+  const events: ApiEvent[] = [];
+  const errors: string[] = [];
+  for (const line of lines) {
+    const value = JSON.parse(line) as ApiEvent | { error: { code: string; message: string } };
+    if ('error' in value) errors.push(value.error.message);
+    else events.push(value);
+  }
+  return { events, errors };
 }
