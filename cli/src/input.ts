@@ -1,8 +1,17 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { StartupError } from '@apiwatch/core';
-import { findParser, formatIds, type Parser } from '@apiwatch/ingest';
+import { type ApiEvent, type Config, type Result, StartupError } from '@apiwatch/core';
+import {
+  findParser,
+  formatIds,
+  loadIdentityContext,
+  type ParseError,
+  type Parser,
+  type RawRecord,
+} from '@apiwatch/ingest';
+import { loadRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
+import type { OptionSpec } from './command.ts';
 
 /** A file path, or `-` for standard input; `.gz` files are decompressed. */
 export function openInput(path: string | undefined): Readable {
@@ -66,5 +75,43 @@ export function progressReporter(enabled: boolean): { tick(line: () => string): 
     done() {
       if (shown && tty) process.stderr.write('\n');
     },
+  };
+}
+
+/** `--format`, shared by parse, replay and collect. */
+export const formatOption: OptionSpec = {
+  type: 'string',
+  short: 'f',
+  description: `Input format: ${formatIds().join(', ')}.`,
+  valueName: 'format',
+};
+
+/** `--spec`, shared by parse and replay. */
+export const specOption: OptionSpec = {
+  type: 'string',
+  multiple: true,
+  description: 'OpenAPI/Swagger file for route templates (repeatable; added to ingest.specs).',
+  valueName: 'file',
+};
+
+/**
+ * One record → canonical events, as every CLI reader needs it: the format's parser with the
+ * configured identity rules, then route templates (ingest.specs plus `extraSpecs`).
+ */
+export function eventReader(
+  parser: Parser,
+  config: Config,
+  options: { extraSpecs?: readonly string[]; gateway?: string | null } = {},
+): (record: RawRecord) => Result<ApiEvent[], ParseError> {
+  const identity = loadIdentityContext(config.dataDir, process.env, config.identity, parser.id);
+  const routes = loadRouteTemplater({
+    specs: [...config.ingest.specs, ...(options.extraSpecs ?? [])],
+    inferRoutes: config.ingest.inferRoutes,
+  });
+  const gateway = options.gateway ?? null;
+  return (record) => {
+    const result = parser.parse(record, { identity, gateway, now: Date.now() });
+    if (result.ok) for (const e of result.value) routes.applyRoutes(e, { recordText: record.text });
+    return result;
   };
 }

@@ -5,8 +5,6 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ApiEvent, createLogger, loadConfig, StartupError } from '@apiwatch/core';
 import {
-  formatIds,
-  loadIdentityContext,
   loadPosition,
   type RawRecord,
   redactSecrets,
@@ -14,21 +12,15 @@ import {
   type TailPosition,
   tailFile,
 } from '@apiwatch/ingest';
-import { loadRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
 import type { Command } from '../command.ts';
-import { fmt, requireParser } from '../input.ts';
+import { eventReader, fmt, formatOption, requireParser } from '../input.ts';
 
 export const collectCommand: Command = {
   name: 'collect',
   summary: "Tail a gateway's log file (or stdin), turn lines into events and ship them to ingest.",
   usage: 'apiwatch collect --format <format> --file <path | -> [--url <ingest url>] [--token-file <file>]',
   options: {
-    format: {
-      type: 'string',
-      short: 'f',
-      description: `Input format: ${formatIds().join(', ')}.`,
-      valueName: 'format',
-    },
+    format: formatOption,
     file: { type: 'string', description: 'Log file to follow, or - for standard input.', valueName: 'path' },
     url: {
       type: 'string',
@@ -79,9 +71,7 @@ export const collectCommand: Command = {
       throw new StartupError('CONFIG_INVALID', '--file is required (a path, or - for standard input)');
     const config = loadConfig(values.config as string | undefined);
     const log = createLogger(config.logLevel, 'apiwatch-collect');
-    const identity = loadIdentityContext(config.dataDir, process.env, config.identity, parser.id);
     // Route templates from ingest.specs (and inference) before events leave this host.
-    const routes = loadRouteTemplater({ specs: config.ingest.specs, inferRoutes: config.ingest.inferRoutes });
     const listenHost = config.ingest.listen.host === '0.0.0.0' ? '127.0.0.1' : config.ingest.listen.host;
     const base = (
       (values.url as string | undefined) ?? `http://${listenHost}:${config.ingest.listen.port}`
@@ -89,7 +79,7 @@ export const collectCommand: Command = {
     const token = readToken(values['token-file'] as string | undefined, config.dataDir);
     const batchSize = positiveInt(values['batch-size'], '--batch-size');
     const flushMs = positiveInt(values['flush-ms'], '--flush-ms');
-    const gateway = (values.gateway as string | undefined) ?? null;
+    const read = eventReader(parser, config, { gateway: (values.gateway as string | undefined) ?? null });
     const abort = new AbortController();
     process.once('SIGINT', () => abort.abort());
     process.once('SIGTERM', () => abort.abort());
@@ -165,7 +155,7 @@ export const collectCommand: Command = {
             // the parser reports (or repairs) invalid JSON
           }
         }
-        const result = parser.parse(record, { identity, gateway, now: Date.now() });
+        const result = read(record);
         if (!result.ok) {
           stats.rejectedLocal++;
           if (stats.rejectedLocal <= 20)
@@ -185,10 +175,7 @@ export const collectCommand: Command = {
           continue;
         }
         if (pending.length === 0) oldest = Date.now();
-        for (const e of result.value) {
-          routes.applyRoutes(e, { recordText: text });
-          pending.push(e);
-        }
+        for (const e of result.value) pending.push(e);
         stats.events += result.value.length;
       }
     };

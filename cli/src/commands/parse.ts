@@ -1,8 +1,15 @@
 import { type ApiEvent, loadConfig } from '@apiwatch/core';
-import { formatIds, loadIdentityContext, readRecords } from '@apiwatch/ingest';
-import { loadRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
+import { readRecords } from '@apiwatch/ingest';
 import type { Command } from '../command.ts';
-import { fmt, openInput, requireParser, stdoutWriter } from '../input.ts';
+import {
+  eventReader,
+  fmt,
+  formatOption,
+  openInput,
+  requireParser,
+  specOption,
+  stdoutWriter,
+} from '../input.ts';
 
 export const parseCommand: Command = {
   name: 'parse',
@@ -10,24 +17,14 @@ export const parseCommand: Command = {
   usage: 'apiwatch parse --format <format> [--spec <openapi>]... [--config <file>] <file | ->',
   allowPositionals: true,
   options: {
-    format: {
-      type: 'string',
-      short: 'f',
-      description: `Input format: ${formatIds().join(', ')}.`,
-      valueName: 'format',
-    },
+    format: formatOption,
     config: {
       type: 'string',
       short: 'c',
       description: 'YAML config (for dataDir and the fingerprint key).',
       valueName: 'file',
     },
-    spec: {
-      type: 'string',
-      multiple: true,
-      description: 'OpenAPI/Swagger file for route templates (repeatable; added to ingest.specs).',
-      valueName: 'file',
-    },
+    spec: specOption,
     pretty: { type: 'boolean', description: 'Indent each event (not NDJSON).', default: false },
     quiet: {
       type: 'boolean',
@@ -46,11 +43,7 @@ export const parseCommand: Command = {
   async run(values, positionals) {
     const parser = requireParser(values.format);
     const config = loadConfig(values.config as string | undefined);
-    const identity = loadIdentityContext(config.dataDir, process.env, config.identity, parser.id);
-    const routes = loadRouteTemplater({
-      specs: [...config.ingest.specs, ...((values.spec as string[] | undefined) ?? [])],
-      inferRoutes: config.ingest.inferRoutes,
-    });
+    const read = eventReader(parser, config, { extraSpecs: (values.spec as string[] | undefined) ?? [] });
     const input = openInput(positionals[0]);
     const out = stdoutWriter();
     let records = 0;
@@ -58,7 +51,7 @@ export const parseCommand: Command = {
     const errors = new Map<string, number>();
     for await (const record of readRecords(input, parser.framing)) {
       records++;
-      const result = parser.parse(record, { identity, gateway: null, now: Date.now() });
+      const result = read(record);
       if (!result.ok) {
         errors.set(result.error.code, (errors.get(result.error.code) ?? 0) + 1);
         if (!values.quiet)
@@ -66,7 +59,6 @@ export const parseCommand: Command = {
         continue;
       }
       for (const e of result.value as ApiEvent[]) {
-        routes.applyRoutes(e, { recordText: record.text });
         events++;
         const pending = out.write(`${values.pretty ? JSON.stringify(e, null, 2) : JSON.stringify(e)}\n`);
         if (pending) await pending;

@@ -1,9 +1,17 @@
 import { type Finding, loadConfig } from '@apiwatch/core';
 import { DetectionEngine } from '@apiwatch/detectors';
-import { formatIds, loadIdentityContext, readRecords } from '@apiwatch/ingest';
-import { loadRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
+import { readRecords } from '@apiwatch/ingest';
 import type { Command } from '../command.ts';
-import { fmt, openInput, progressReporter, requireParser, stdoutWriter } from '../input.ts';
+import {
+  eventReader,
+  fmt,
+  formatOption,
+  openInput,
+  progressReporter,
+  requireParser,
+  specOption,
+  stdoutWriter,
+} from '../input.ts';
 
 export const replayCommand: Command = {
   name: 'replay',
@@ -11,12 +19,7 @@ export const replayCommand: Command = {
   usage: 'apiwatch replay --format <format> [--spec <openapi>]... [--config <file>] <file | ->',
   allowPositionals: true,
   options: {
-    format: {
-      type: 'string',
-      short: 'f',
-      description: `Input format: ${formatIds().join(', ')}.`,
-      valueName: 'format',
-    },
+    format: formatOption,
     config: {
       type: 'string',
       short: 'c',
@@ -28,12 +31,7 @@ export const replayCommand: Command = {
       description: 'Progress lines on stderr even when it is not a terminal.',
       default: false,
     },
-    spec: {
-      type: 'string',
-      multiple: true,
-      description: 'OpenAPI/Swagger file for route templates (repeatable; added to ingest.specs).',
-      valueName: 'file',
-    },
+    spec: specOption,
     quiet: { type: 'boolean', short: 'q', description: 'Only the summary on stderr.', default: false },
   },
   details: [
@@ -46,11 +44,7 @@ export const replayCommand: Command = {
   async run(values, positionals) {
     const parser = requireParser(values.format);
     const config = loadConfig(values.config as string | undefined);
-    const identity = loadIdentityContext(config.dataDir, process.env, config.identity, parser.id);
-    const routes = loadRouteTemplater({
-      specs: [...config.ingest.specs, ...((values.spec as string[] | undefined) ?? [])],
-      inferRoutes: config.ingest.inferRoutes,
-    });
+    const read = eventReader(parser, config, { extraSpecs: (values.spec as string[] | undefined) ?? [] });
     const engine = new DetectionEngine(config.detect);
     const input = openInput(positionals[0]);
     const out = stdoutWriter();
@@ -74,7 +68,7 @@ export const replayCommand: Command = {
     const rate = () => events / Math.max(0.001, (performance.now() - started) / 1000);
     for await (const record of readRecords(input, parser.framing)) {
       records++;
-      const result = parser.parse(record, { identity, gateway: null, now: Date.now() });
+      const result = read(record);
       if (!result.ok) {
         rejected.set(result.error.code, (rejected.get(result.error.code) ?? 0) + 1);
         if (!values.quiet && rejected.size + records < 50) {
@@ -83,7 +77,6 @@ export const replayCommand: Command = {
         continue;
       }
       for (const event of result.value) {
-        routes.applyRoutes(event, { recordText: record.text });
         events++;
         if (event.ts < minTs) minTs = event.ts;
         if (event.ts > maxTs) maxTs = event.ts;
