@@ -57,6 +57,7 @@ export const replayCommand: Command = {
     let minTs = Number.POSITIVE_INFINITY;
     let maxTs = Number.NEGATIVE_INFINITY;
     const rejected = new Map<string, number>();
+    let rejectedTotal = 0;
     const byDetector = new Map<string, number>();
     const emit = async (findings: Finding[]) => {
       for (const f of findings) {
@@ -71,7 +72,8 @@ export const replayCommand: Command = {
       const result = read(record);
       if (!result.ok) {
         rejected.set(result.error.code, (rejected.get(result.error.code) ?? 0) + 1);
-        if (!values.quiet && rejected.size + records < 50) {
+        // The first 50 reasons are enough to fix a log format; the summary counts the rest.
+        if (!values.quiet && ++rejectedTotal <= 50) {
           process.stderr.write(`record ${records}: ${result.error.code}: ${result.error.message}\n`);
         }
         continue;
