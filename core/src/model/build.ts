@@ -8,7 +8,7 @@ export interface EventDraft {
   path: string;
   status: number;
   sourceKind: string;
-  /** The raw record, hashed into a stable event id when the gateway gave no request id. */
+  /** The raw record, hashed into the stable event id (never kept). */
   raw: string;
   scheme?: string | null;
   host?: string | null;
