@@ -22,7 +22,7 @@ import { createRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
 import { sha256Hex } from '@apiwatch/ingest/server/auth.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const FIXTURES = join(ROOT, '../shared/fixtures');
+const FIXTURES = join(ROOT, 'test/fixtures/public');
 const CLI = join(ROOT, 'cli/bin/apiwatch');
 const work = mkdtempSync(join(tmpdir(), 'apiwatch-redaction-'));
 

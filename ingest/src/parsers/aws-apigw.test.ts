@@ -10,7 +10,7 @@ import { goldenEvents } from './golden/harness.ts';
 import type { ParseContext } from './types.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const fixtures = join(here, '../../../../shared/fixtures/aws-apigw');
+const fixtures = join(here, '../../../test/fixtures/public/aws-apigw');
 const identity = createIdentityContext(Buffer.from('0123456789abcdef0123456789abcdef'), 'test');
 const ctx: ParseContext = { identity, gateway: null, now: 1_700_000_000_000 };
 

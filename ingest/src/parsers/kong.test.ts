@@ -13,7 +13,7 @@ import type { ParseContext, RawRecord } from './types.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '../../..');
-const fixtures = join(repo, '../shared/fixtures/kong');
+const fixtures = join(repo, 'test/fixtures/public/kong');
 const identity = createIdentityContext(Buffer.from('0123456789abcdef0123456789abcdef'), 'test');
 const ctx: ParseContext = { identity, gateway: null, now: 1_700_000_000_000 };
 

@@ -10,7 +10,7 @@ import { collectorDebugToOtlp, debugTimeToNanos } from './otlp-debug.ts';
 import type { ParseContext } from './types.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const shared = join(here, '../../../../shared/fixtures');
+const shared = join(here, '../../../test/fixtures/public');
 const identity = createIdentityContext(Buffer.from('0123456789abcdef0123456789abcdef'), 'test');
 const ctx: ParseContext = { identity, gateway: null, now: 1_700_000_000_000 };
 

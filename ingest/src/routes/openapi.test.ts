@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { StartupError } from '@apiwatch/core';
 import { createRouteMatcher, type LoadedSpec, loadSpecFile, parseSpecText } from './openapi.ts';
 
-const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures/openapi');
+const FIXTURES = join(import.meta.dirname, '../../../test/fixtures/public/openapi');
 const spec = (name: string) => loadSpecFile(join(FIXTURES, name));
 
 const crapi = spec('crapi-openapi-spec.json');

@@ -5,7 +5,7 @@ import { type ApiEvent, apiEventValidator, buildEvent } from '@apiwatch/core';
 import { loadSpecFile } from './openapi.ts';
 import { createRouteTemplater, parserTemplate, queryFromRecord } from './templater.ts';
 
-const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures/openapi');
+const FIXTURES = join(import.meta.dirname, '../../../test/fixtures/public/openapi');
 const crapi = loadSpecFile(join(FIXTURES, 'crapi-openapi-spec.json'));
 const twilio = loadSpecFile(join(FIXTURES, 'twilio_api_v2010.json'));
 

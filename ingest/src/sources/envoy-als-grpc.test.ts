@@ -13,7 +13,7 @@ import { sha256Hex } from '../server/auth.ts';
 import { type EnvoyAlsServer, startEnvoyAlsServer } from './envoy-als-grpc.ts';
 import { FINGERPRINT_KEY, type PushHarness, startPushHarness, TOKEN } from './push-harness.ts';
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/fixtures/envoy/als');
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/public/envoy/als');
 const root = envoyProtos();
 const Message = root.lookupType('envoy.service.accesslog.v3.StreamAccessLogsMessage');
 const PATH = '/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { type PushHarness, startPushHarness, TOKEN } from './push-harness.ts';
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/fixtures/kong');
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/public/kong');
 let h: PushHarness;
 before(async () => {
   h = await startPushHarness();

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { otlpProtos } from '../proto/load.ts';
 import { type PushHarness, startPushHarness, TOKEN } from './push-harness.ts';
 
-const shared = join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/fixtures');
+const shared = join(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/public');
 const stable = readFileSync(join(shared, 'otel/generated-otel-js-sdk2-stable-semconv.otlp.ndjson'), 'utf8')
   .trim()
   .split('\n');

@@ -16,9 +16,8 @@ import type { ParseContext, Parser, RawRecord } from '../types.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The shared fixtures (`../shared/fixtures` from the repository root, or APIWATCH_FIXTURES). */
-export const FIXTURES =
-  process.env.APIWATCH_FIXTURES ?? join(here, '..', '..', '..', '..', '..', 'shared', 'fixtures');
+/** Public third-party fixtures vendored in the repository (provenance: test/fixtures/public/SOURCES.md). */
+export const FIXTURES = join(here, '..', '..', '..', '..', 'test', 'fixtures', 'public');
 
 /** Fixtures captured from real gateways by apiwatch's own end-to-end runs (see testdata/README.md). */
 export const TESTDATA = join(here, '..', 'testdata');
