@@ -84,6 +84,64 @@ export const ObjectRef = T.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Spec conformance codes the ingest route stage records (never the offending values: query
+ * values are not kept on the event). `param_*` name a parameter; `method_undocumented` and
+ * `status_undocumented` name none.
+ */
+export const SPEC_VIOLATION_CODES = [
+  'param_type',
+  'param_format',
+  'param_enum',
+  'param_pattern',
+  'param_range',
+  'param_length',
+  'param_required',
+  'param_unknown',
+  'method_undocumented',
+  'status_undocumented',
+] as const;
+/**
+ * `documented`: the path and method match an operation of a loaded spec. `undocumented_method`:
+ * the path matches, the method does not. `shadow`: a spec covers this host/base path but no path
+ * matches.
+ */
+export const SPEC_MATCH_STATUSES = ['documented', 'undocumented_method', 'shadow'] as const;
+
+export const SpecViolation = T.Object(
+  {
+    code: T.Union(SPEC_VIOLATION_CODES.map((c) => T.Literal(c))),
+    name: T.Union([T.String({ maxLength: 128 }), T.Null()], {
+      description: 'Parameter name, when the code names one.',
+    }),
+    in: T.Union([T.Literal('path'), T.Literal('query'), T.Literal('header'), T.Null()]),
+  },
+  { additionalProperties: false },
+);
+
+/** What the ingest route stage learned by matching the call against the loaded OpenAPI specs. */
+export const SpecAnnotation = T.Object(
+  {
+    status: T.Union(SPEC_MATCH_STATUSES.map((s) => T.Literal(s))),
+    specId: T.Union([T.String({ maxLength: 256 }), T.Null()], {
+      description: 'Which loaded spec (title@version).',
+    }),
+    operationId: T.Union([T.String({ maxLength: 256 }), T.Null()]),
+    deprecated: T.Boolean({
+      description: 'The operation is marked deprecated (or belongs to a retired API version).',
+    }),
+    securityRequired: T.Boolean({
+      description: 'The operation requires a security scheme (no empty alternative).',
+    }),
+    requiredScopes: T.Array(T.String({ maxLength: 256 }), {
+      maxItems: 32,
+      description: 'OAuth2/OIDC scopes the operation requires (any one security alternative).',
+    }),
+    violations: T.Array(SpecViolation, { maxItems: 32 }),
+  },
+  { additionalProperties: false },
+);
+
 export const ApiEventSchema = T.Object(
   {
     schemaVersion: T.Literal(1),
@@ -137,6 +195,12 @@ export const ApiEventSchema = T.Object(
     ),
     identity: Identity,
     objects: T.Array(ObjectRef, { maxItems: 32, description: 'Object identifiers in the call (for BOLA).' }),
+    spec: T.Optional(
+      T.Union([SpecAnnotation, T.Null()], {
+        description:
+          'Spec conformance from the ingest route stage; absent or null when no spec covers the call.',
+      }),
+    ),
     trace: T.Object(
       {
         traceId: Nullable(T.String({ maxLength: 64 })),
@@ -173,3 +237,5 @@ export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
 export type AuthOutcome = (typeof AUTH_OUTCOMES)[number];
 export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
 export type ObjectRefValue = Static<typeof ObjectRef>;
+export type SpecAnnotationValue = Static<typeof SpecAnnotation>;
+export type SpecViolationCode = (typeof SPEC_VIOLATION_CODES)[number];
