@@ -145,7 +145,7 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
       // Authenticate before reading a byte of the body: nobody unknown gets anything inflated.
       const user = authenticate(req, params, users);
       const body = await readBody(req, {
-        maxWireBytes: options.maxBodyBytes,
+        maxWireBytes: user.readonly ? maxQueryBytes : options.maxBodyBytes,
         maxInflatedBytes: user.readonly ? maxQueryBytes : options.maxBodyBytes,
       });
       await execute(req, res, params, user, body);
