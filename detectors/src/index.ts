@@ -27,3 +27,4 @@ export {
   type GlobalMode,
 } from './runtime/engine.ts';
 export { buildFinding, episodeId, fingerprintOf } from './runtime/envelope.ts';
+export { ReplayRunner, type ReplayRunnerOptions } from './runtime/replay.ts';
