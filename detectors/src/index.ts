@@ -4,6 +4,8 @@ export { DETECTORS } from './registry.ts';
 export {
   type CompiledSuppression,
   compileSuppressions,
+  type DetectorDescription,
+  describeDetectors,
   globMatcher,
   type ResolvedDetector,
   RUNTIME_KEYS,
