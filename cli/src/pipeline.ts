@@ -72,7 +72,7 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
   if (store) await store.start();
   const storeRole = store ? await startStoreRole(store, bus, log, config) : null;
   const alert = roles.includes('alert') ? await startAlertRole(config, bus, log) : null;
-  const detect = roles.includes('detect') ? await startDetectRole(config, bus, log) : null;
+  const detect = roles.includes('detect') ? await startDetectRole(config, bus, log, { store }) : null;
   const ingest = roles.includes('ingest') ? await startIngestRole(config, bus, log) : null;
   const metricsServer =
     config.telemetry.metrics.port > 0 ? await serveMetrics(config.telemetry.metrics, log) : null;

@@ -30,3 +30,4 @@ export {
 } from './runtime/engine.ts';
 export { buildFinding, episodeId, fingerprintOf } from './runtime/envelope.ts';
 export { ReplayRunner, type ReplayRunnerOptions } from './runtime/replay.ts';
+export { Stage2Merger } from './runtime/stage2.ts';

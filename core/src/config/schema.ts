@@ -251,6 +251,11 @@ export const KafkaConfig = T.Object(
         events: T.String({ default: 'apiwatch.events' }),
         findings: T.String({ default: 'apiwatch.findings' }),
         dlq: T.String({ default: 'apiwatch.dlq' }),
+        rekeyed: T.String({
+          default: 'apiwatch.detect-rekeyed',
+          description:
+            'Second detection stage: events re-keyed by a global detector key (route, account, tenant) plus watermark marks (docs/decisions/0012).',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
