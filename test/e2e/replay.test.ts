@@ -25,7 +25,7 @@ test('replay of a brute-force nginx JSON log prints the finding naming the attac
   assert.equal(findings.length, 1);
   assert.ok(findingValidator.check(findings[0]));
   assert.equal(findings[0]!.detector, 'auth.brute_force');
-  assert.deepEqual(findings[0]!.entity, { kind: 'ip', id: '203.0.113.77' });
+  assert.deepEqual(findings[0]!.entity, { kind: 'ip', id: '203.0.113.77', name: '203.0.113.77', ref: null });
   assert.match(r.stderr, /2,025 records → 2,025 events/);
   assert.match(r.stderr, /findings: 1 auth\.brute_force/);
 });

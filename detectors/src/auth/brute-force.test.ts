@@ -38,7 +38,7 @@ test('positive: 30 failed logins from one IP in 30 s against many accounts raise
   const findings = run(events);
   assert.equal(findings.length, 1);
   const f = findings[0]!;
-  assert.deepEqual(f.entity, { kind: 'ip', id: '203.0.113.9' });
+  assert.deepEqual(f.entity, { kind: 'ip', id: '203.0.113.9', name: '203.0.113.9', ref: null });
   assert.equal(f.route, '/api/login');
   assert.equal(f.method, 'POST');
   assert.equal(f.owasp, 'API2:2023');
