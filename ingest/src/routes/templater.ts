@@ -10,7 +10,7 @@ import {
   type RouteMatcher,
   type SpecMatch,
 } from './openapi.ts';
-import { idShape, isSecretName, looksLikeIdName, pathSegments } from './segments.ts';
+import { idShape, isSecretName, looksLikeIdName, looksLikeTenantName, pathSegments } from './segments.ts';
 
 /**
  * The route stage that runs after parsing (docs/routes.md): a template the parser already had
@@ -230,14 +230,17 @@ function addQueryIds(
   specIds: readonly string[],
   query: () => Map<string, string> | null,
 ): void {
-  const wanted = keys.filter((k) => !isSecretName(k) && (specIds.includes(k) || looksLikeIdName(k)));
+  const wanted = keys.filter(
+    (k) => !isSecretName(k) && (specIds.includes(k) || looksLikeIdName(k) || looksLikeTenantName(k)),
+  );
   if (wanted.length === 0) return;
   const values = query();
   if (!values) return;
   const found: Array<{ name: string; value: string }> = [];
   for (const k of wanted) {
     const v = values.get(k);
-    if (v && (specIds.includes(k) || idShape(v) !== null)) found.push({ name: k, value: v });
+    if (v && (specIds.includes(k) || looksLikeTenantName(k) || idShape(v) !== null))
+      found.push({ name: k, value: v });
   }
   addObjects(objects, found, 'query');
 }
