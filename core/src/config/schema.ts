@@ -338,7 +338,11 @@ const StoreHttpUser = T.Object(
       T.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (hex) of the password.' }),
     ),
     passwordEnv: T.Optional(T.String({ description: 'Environment variable holding the password.' })),
-    readonly: T.Boolean({ default: true, description: 'Only SELECT, SHOW, DESCRIBE, EXISTS (readonly=1).' }),
+    readonly: T.Boolean({
+      default: true,
+      description:
+        'Only SELECT, WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN over the apiwatch database and the system tables clients need (docs/store.md, Security).',
+    }),
   },
   { additionalProperties: false },
 );
@@ -368,7 +372,35 @@ const StoreHttp = T.Object(
     maxBodyBytes: T.Integer({
       minimum: 1024,
       default: 256 * 1024 * 1024,
-      description: 'Largest request body, bytes.',
+      description:
+        'Largest request body of a writer, bytes, as sent and after Content-Encoding is undone (413 past it).',
+    }),
+    maxQueryBytes: T.Integer({
+      minimum: 1024,
+      default: 1024 * 1024,
+      description:
+        'Largest query text of a read-only user, bytes after Content-Encoding is undone (413 past it).',
+    }),
+    maxExecutionSeconds: T.Integer({
+      minimum: 1,
+      default: 60,
+      description: 'max_execution_time of every query; a caller may only lower it.',
+    }),
+    maxMemoryBytes: T.Integer({
+      minimum: 16 * 1024 * 1024,
+      default: 2 * 1024 ** 3,
+      description: 'max_memory_usage of every query, bytes; a caller may only lower it.',
+    }),
+    maxResultBytes: T.Integer({
+      minimum: 1024,
+      default: 256 * 1024 ** 2,
+      description:
+        'max_result_bytes of every query (the answer is held in memory); a caller may only lower it.',
+    }),
+    maxThreads: T.Integer({
+      minimum: 1,
+      default: 4,
+      description: 'max_threads of every query; a caller may only lower it.',
     }),
   },
   { additionalProperties: false, default: {} },
