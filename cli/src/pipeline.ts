@@ -110,7 +110,7 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
       : null;
     detect = roles.includes('detect')
       ? await step(
-          () => startDetectRole(config, bus, log),
+          () => startDetectRole(config, bus, log, { store }),
           (r) => r.stop(),
         )
       : null;

@@ -248,6 +248,12 @@ describe('attacks are refused', () => {
       refused(await post(sql, RO, extra), 497, 403, sql);
     }
     refused(await post('SELECT 1', RO, '?database=system'), 497, 403, 'database=system');
+    refused(
+      await post('SELECT 1', RO, `?default_format=${encodeURIComponent('JSON; DROP TABLE findings')}`),
+      73,
+      404,
+      'a format name that is not one',
+    );
     refused(await post('SHOW PROCESSLIST'), 164, 403, 'SHOW PROCESSLIST');
     refused(await post('SHOW PROCESSLIST', RW), 497, 403, 'SHOW PROCESSLIST (writer)');
   });
