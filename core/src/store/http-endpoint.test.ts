@@ -302,6 +302,22 @@ describe('attacks are refused', () => {
       403,
       'nested SETTINGS',
     );
+    // A SETTINGS inside a string literal does not hide the real clause after it.
+    refused(
+      await post("SELECT ' SETTINGS max_threads = 1' AS s SETTINGS max_memory_usage = 0"),
+      452,
+      403,
+      'SETTINGS after a literal that looks like one',
+    );
+    refused(
+      await post(
+        'INSERT INTO findings SETTINGS insert_deduplicate = 1, max_memory_usage = 0 FORMAT JSONEachRow\n{}',
+        RW,
+      ),
+      452,
+      403,
+      'INSERT … SETTINGS',
+    );
     assert.equal(existsSync(join(dir, 'schema')), false);
   });
 
