@@ -453,6 +453,18 @@ describe('legitimate clients still work', () => {
     });
     assert.equal(native.status, 200);
     assert.equal(native.headers.get('x-clickhouse-format'), 'Native');
+    // What clickhouse-go (Grafana's driver, protocol http) sends: Basic auth, database, its
+    // settings, default_format=Native and client_protocol_version on every request.
+    const go = await fetch(
+      `${endpoint.url}/?database=default&max_execution_time=60&default_format=Native&client_protocol_version=54460`,
+      {
+        method: 'POST',
+        headers: { Authorization: `Basic ${Buffer.from('grafana:g-secret').toString('base64')}` },
+        body: 'SELECT toStartOfMinute(ts) AS time, count() AS requests FROM api_events WHERE ts >= now() - INTERVAL 1 HOUR GROUP BY time ORDER BY time',
+      },
+    );
+    assert.equal(go.status, 200, await go.clone().text());
+    assert.ok((await go.arrayBuffer()).byteLength > 0);
     const p = await get(
       'SELECT {n:UInt32} + 1 AS v, {s:String} AS s, count() > 0 AS any FROM {t:Identifier}',
       RO,
