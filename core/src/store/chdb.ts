@@ -1,4 +1,4 @@
-import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Session } from 'chdb';
 import type { ApiEvent } from '../model/event.ts';
@@ -162,8 +162,18 @@ export class ChdbStore extends JsonTablesStore implements Store {
   }
 
   async close(): Promise<void> {
+    const held = this.session !== null;
     this.session?.close();
     this.session = null;
+    // An empty staging directory per data directory would pile up in /dev/shm (replay and
+    // tests open many short-lived stores); leftovers of a crash are removed at the next start.
+    if (held) {
+      try {
+        rmdirSync(this.stagingDir);
+      } catch {
+        // Not empty (an insert still running elsewhere) or already gone.
+      }
+    }
   }
 }
 
