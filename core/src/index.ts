@@ -15,7 +15,12 @@ export * from './result.ts';
 export { ChdbStore } from './store/chdb.ts';
 export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';
 export { classifyStoreError, parseClickhouseError, type StoreFailure } from './store/errors.ts';
-export { createStoreFromConfig, httpEndpointUsers } from './store/factory.ts';
+export {
+  createStoreFromConfig,
+  type EndpointExecutor,
+  httpEndpointUsers,
+  runningEndpointExecutor,
+} from './store/factory.ts';
 export {
   contentTypeFor,
   DEFAULT_LIMITS,
