@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { apiEventValidator, findingValidator, type Validator } from '../model/validate.ts';
 import { metrics } from '../telemetry/metrics.ts';
@@ -120,7 +121,7 @@ export function deadLetterRecord(
     ts: Date.now(),
     source: `bus.${topic}`,
     collector: null,
-    code: reason === 'handler_failed' ? 'BUS_HANDLER_FAILED' : 'BUS_MESSAGE_INVALID',
+    code: (reason === 'handler_failed' ? 'BUS_HANDLER_FAILED' : 'BUS_MESSAGE_INVALID') satisfies ErrorCode,
     reason: `${reason}: ${detail}`.slice(0, 1024),
     raw: raw.slice(0, 65_536),
   };
