@@ -49,28 +49,78 @@ export async function startDetectRole(
   ]);
   metrics.register(
     'apiwatch_detect_late_events_total',
-    'Events that arrived behind the watermark.',
+    'Events that arrived behind their partition watermark.',
     'counter',
     () => [{ value: c.late }],
   );
   metrics.register(
-    'apiwatch_detect_evicted_actors_total',
-    'Actor states evicted at detect.maxActors.',
+    'apiwatch_detect_findings_total',
+    'Finding updates emitted (firing and resolved).',
     'counter',
-    () => [{ value: c.evicted }],
+    () => [{ value: c.findings }],
   );
-  metrics.register('apiwatch_detect_findings_total', 'Findings raised.', 'counter', () => [
-    { value: c.findings },
-  ]);
   metrics.register(
     'apiwatch_detect_buffered_events',
-    'Events waiting in the reorder buffer.',
+    'Events waiting in the reorder buffers.',
     'gauge',
     () => [{ value: engine.buffered }],
   );
-  metrics.register('apiwatch_detect_actor_states', 'Per-actor states held by all detectors.', 'gauge', () => [
-    { value: engine.stateSize() },
-  ]);
+  const perDetector = (
+    name: string,
+    help: string,
+    type: 'counter' | 'gauge',
+    pick: (s: ReturnType<DetectionEngine['stats']>[number]) => number,
+  ) =>
+    metrics.register(name, help, type, () =>
+      engine.stats().map((s) => ({ labels: { detector: s.id }, value: pick(s) })),
+    );
+  perDetector(
+    'apiwatch_detect_detector_events_total',
+    'Events a detector keyed and handled.',
+    'counter',
+    (s) => s.events,
+  );
+  perDetector(
+    'apiwatch_detect_detector_findings_total',
+    'Finding updates a detector emitted (firing and resolved).',
+    'counter',
+    (s) => s.findings,
+  );
+  perDetector(
+    'apiwatch_detect_suppressed_findings_total',
+    'Findings dropped by detect.suppressions.',
+    'counter',
+    (s) => s.suppressed,
+  );
+  perDetector('apiwatch_detect_state_keys', 'Keys in the detector state store.', 'gauge', (s) => s.keys);
+  perDetector(
+    'apiwatch_detect_state_evictions_total',
+    'Keys evicted at detect.maxActors (LRU).',
+    'counter',
+    (s) => s.evictions,
+  );
+  perDetector(
+    'apiwatch_detect_state_expired_total',
+    'Keys dropped after the detector idle time.',
+    'counter',
+    (s) => s.expired,
+  );
+  perDetector(
+    'apiwatch_detect_detector_errors_total',
+    'Events a detector threw on (skipped).',
+    'counter',
+    (s) => s.errors,
+  );
+  metrics.register(
+    'apiwatch_detect_state_bytes',
+    'Approximate bytes of detector state (sampled).',
+    'gauge',
+    () =>
+      [...engine.stateBytes()].map(([detector, value]) => ({
+        labels: { detector },
+        value: Math.round(value),
+      })),
+  );
   log.info({ detectors: engine.detectorIds }, 'detect role consuming events.');
   return {
     engine,

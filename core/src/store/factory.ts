@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.ts';
 import { StartupError } from '../errors.ts';
 import { ChdbStore } from './chdb.ts';
 import { ClickHouseStore } from './clickhouse.ts';
-import type { HttpEndpointUser } from './http-endpoint.ts';
+import type { HttpEndpointUser } from './http-auth.ts';
 import type { Store } from './types.ts';
 
 /** The configured store (not started), or null for store.kind: none. */

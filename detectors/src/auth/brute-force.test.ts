@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ApiEvent, buildEvent, findingValidator, loadConfig } from '@apiwatch/core';
+import { type ApiEvent, buildEvent, type Finding, findingValidator, loadConfig } from '@apiwatch/core';
 import { DetectionEngine } from '../runtime/engine.ts';
 
 const T0 = Date.UTC(2026, 2, 2, 10, 0, 0);
@@ -30,7 +30,15 @@ function run(events: ApiEvent[], detectors: Record<string, Record<string, unknow
   const engine = new DetectionEngine({ ...config.detect, detectors });
   const findings = events.flatMap((e) => engine.push(e));
   findings.push(...engine.drain());
-  return findings.filter((f) => f.detector === 'auth.brute_force');
+  return findings.filter((f) => f.detector === 'auth.brute_force' && f.status === 'firing');
+}
+
+function runAll(events: ApiEvent[], untilTs?: number) {
+  const config = loadConfig(undefined, {});
+  const engine = new DetectionEngine(config.detect);
+  const findings = events.flatMap((e) => engine.push(e));
+  findings.push(...engine.drain(untilTs));
+  return findings;
 }
 
 test('positive: 30 failed logins from one IP in 30 s against many accounts raise one finding naming the IP', () => {
@@ -38,7 +46,12 @@ test('positive: 30 failed logins from one IP in 30 s against many accounts raise
   const findings = run(events);
   assert.equal(findings.length, 1);
   const f = findings[0]!;
-  assert.deepEqual(f.entity, { kind: 'ip', id: '203.0.113.9' });
+  assert.deepEqual(f.entity, { kind: 'ip', id: '203.0.113.9', name: '203.0.113.9', ref: null });
+  assert.equal(f.status, 'firing');
+  assert.equal(f.endedAt, null);
+  assert.equal(f.family, 'auth');
+  assert.equal(f.detectedAt, T0 + 9000, 'detectedAt is the watermark, not the wall clock');
+  assert.deepEqual(f.labels, { route: '/api/login', method: 'POST' });
   assert.equal(f.route, '/api/login');
   assert.equal(f.method, 'POST');
   assert.equal(f.owasp, 'API2:2023');
@@ -118,4 +131,51 @@ test('state stays bounded: maxActors evicts the least recent actors and counts t
   engine.drain();
   assert.ok(engine.stateSize() <= 100);
   assert.equal(engine.counters.evicted, 900);
+});
+
+test('the episode resolves on the watermark with no further failure: same id, status resolved, endedAt set', () => {
+  const attack = Array.from({ length: 30 }, (_, i) => call(i, '203.0.113.9', 401));
+  // Benign traffic from someone else moves the watermark past the quiet period.
+  const later = Array.from({ length: 5 }, (_, i) => call(400 + i, '198.51.100.1', 200, 'bob'));
+  const findings = runAll([...attack, ...later]);
+  assert.equal(findings.length, 2);
+  const [firing, resolved] = findings as [Finding, Finding];
+  assert.equal(firing.status, 'firing');
+  assert.equal(resolved.status, 'resolved');
+  assert.equal(resolved.id, firing.id);
+  assert.equal(resolved.fingerprint, firing.fingerprint);
+  assert.equal(resolved.endedAt, T0 + 29_000);
+  assert.equal(
+    resolved.detectedAt,
+    T0 + 29_000 + 300_000,
+    'resolved when the watermark passed lastFailure + quiet',
+  );
+  assert.equal(resolved.evidence.observed, 30);
+  assert.ok(findingValidator.check(resolved), findingValidator.explain(resolved));
+});
+
+test('a replay that ends mid-episode leaves it firing; drain(Infinity) closes it', () => {
+  const attack = Array.from({ length: 30 }, (_, i) => call(i, '203.0.113.9', 401));
+  assert.deepEqual(
+    runAll(attack).map((f) => f.status),
+    ['firing'],
+  );
+  assert.deepEqual(
+    runAll(attack, Number.POSITIVE_INFINITY).map((f) => f.status),
+    ['firing', 'resolved'],
+  );
+});
+
+test('fingerprint separates tenants: the same IP against two tenants is two fingerprints', () => {
+  const mk = (tenant: string) =>
+    Array.from({ length: 12 }, (_, i) => ({
+      ...call(i, '203.0.113.9', 401),
+      identity: { ...call(i, '203.0.113.9', 401).identity, tenant },
+    }));
+  const a = run(mk('acme'));
+  const b = run(mk('globex'));
+  assert.equal(a.length, 1);
+  assert.equal(b.length, 1);
+  assert.notEqual(a[0]!.fingerprint, b[0]!.fingerprint);
+  assert.equal(a[0]!.labels.tenant, 'acme');
 });
