@@ -13,6 +13,15 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { retryable: false, summary: 'The configuration does not match its schema.' },
   CONFIG_FILE_UNREADABLE: { retryable: false, summary: 'The configuration file cannot be read or parsed.' },
   BUS_PUBLISH_FAILED: { retryable: true, summary: 'The bus did not acknowledge a publish.' },
+  BUS_MESSAGE_INVALID: {
+    retryable: false,
+    summary:
+      'A consumer read a message that is not JSON or not a valid message of its topic; sent to the DLQ.',
+  },
+  BUS_HANDLER_FAILED: {
+    retryable: false,
+    summary: 'A consumer failed on one message after its bounded retries; sent to the DLQ.',
+  },
   STORE_INSERT_FAILED: { retryable: true, summary: 'The store rejected or failed an insert.' },
   STORE_MIGRATION_CHANGED: {
     retryable: false,
