@@ -23,6 +23,9 @@ export async function startIngestRole(
     ...(config.ingest.tls ? { tls: config.ingest.tls } : {}),
     identity: loadIdentityContext(config.dataDir, process.env, config.identity),
     envoyAls: config.ingest.envoyAls,
+    // The route stage of every push source (the CLI readers load the same specs).
+    specs: config.ingest.specs,
+    inferRoutes: config.ingest.inferRoutes,
     bus,
     log,
   });
