@@ -18,6 +18,7 @@ export async function startIngestRole(
     port: config.ingest.listen.port,
     maxBodyBytes: config.ingest.maxBodyBytes,
     maxRecordsPerRequest: config.ingest.maxRecordsPerRequest,
+    maxInflatedBytes: config.ingest.maxInflatedBytes,
     collectors,
     rateLimit: config.ingest.rateLimit,
     ...(config.ingest.tls ? { tls: config.ingest.tls } : {}),
