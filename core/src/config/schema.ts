@@ -46,6 +46,12 @@ export const IngestConfig = T.Object(
       default: 50_000,
       description: 'Most records in one request.',
     }),
+    maxInflatedBytes: T.Integer({
+      minimum: 1024,
+      default: 64 * 1024 * 1024,
+      description:
+        'Most bytes one push request may decompress to, all decompression together (Content-Encoding and gzip record data such as Firehose CloudWatch envelopes); past it the request is answered 413.',
+    }),
     rateLimit: T.Object(
       {
         eventsPerSecond: T.Integer({
