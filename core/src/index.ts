@@ -39,12 +39,6 @@ export {
 } from './store/migrate.ts';
 export { auditRow, eventRow, eventTsvLine, findingRow, type ResponseActionAudit } from './store/rows.ts';
 export { formatTableStats, type TableStats, tableStats } from './store/stats.ts';
-export {
-  mulberry32,
-  type SyntheticOptions,
-  syntheticEventStream,
-  syntheticEvents,
-} from './store/synthetic.ts';
 export type { InsertOptions, Store } from './store/types.ts';
 export {
   BatchWriter,
