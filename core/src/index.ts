@@ -72,12 +72,6 @@ export {
   SYSTEM_TABLES,
 } from './store/statement-policy.ts';
 export { formatTableStats, type TableStats, tableStats } from './store/stats.ts';
-export {
-  mulberry32,
-  type SyntheticOptions,
-  syntheticEventStream,
-  syntheticEvents,
-} from './store/synthetic.ts';
 export type { InsertOptions, Store } from './store/types.ts';
 export {
   BatchWriter,
