@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { collectCommand } from './collect.ts';
 import { detectorsCommand } from './detectors.ts';
+import { evalCommand } from './eval.ts';
 import { migrateCommand } from './migrate.ts';
 import { parseCommand } from './parse.ts';
 import { replayCommand } from './replay.ts';
@@ -14,6 +15,7 @@ export const COMMANDS: readonly Command[] = [
   replayCommand,
   parseCommand,
   detectorsCommand,
+  evalCommand,
   migrateCommand,
   storeCommand,
 ];

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
+import { syntheticEvents } from '@apiwatch/test';
 import { createClient } from '@clickhouse/client';
 import { drainPending } from 'chdb';
 import { createLogger } from '../log.ts';
 import { ChdbStore } from './chdb.ts';
 import { type HttpEndpoint, startClickhouseHttpEndpoint } from './http-endpoint.ts';
-import { syntheticEvents } from './synthetic.ts';
 
 /**
  * Issue 7 §1: every attack a read-only (and, where it applies, a writing) user of the

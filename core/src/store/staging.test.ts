@@ -3,10 +3,10 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { syntheticEvents } from '@apiwatch/test';
 import { drainPending } from 'chdb';
 import { ChdbStore } from './chdb.ts';
 import { stagingDirFor } from './staging.ts';
-import { syntheticEvents } from './synthetic.ts';
 
 /** Issue 7 §3: staging files hold raw event rows; they live 0600 in a private 0700 directory. */
 const root = mkdtempSync(join(tmpdir(), 'apiwatch-staging-'));
