@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts';
+import { backtestCommand } from './backtest.ts';
 import { collectCommand } from './collect.ts';
 import { detectorsCommand } from './detectors.ts';
 import { migrateCommand } from './migrate.ts';
@@ -14,6 +15,7 @@ export const COMMANDS: readonly Command[] = [
   replayCommand,
   parseCommand,
   detectorsCommand,
+  backtestCommand,
   migrateCommand,
   storeCommand,
 ];
