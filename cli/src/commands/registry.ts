@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts';
+import { backtestCommand } from './backtest.ts';
 import { collectCommand } from './collect.ts';
 import { detectorsCommand } from './detectors.ts';
 import { evalCommand } from './eval.ts';
@@ -16,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   parseCommand,
   detectorsCommand,
   evalCommand,
+  backtestCommand,
   migrateCommand,
   storeCommand,
 ];
