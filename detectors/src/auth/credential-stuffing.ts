@@ -1,7 +1,15 @@
 import type { ApiEvent } from '@apiwatch/core';
 import { type Static, Type as T } from '@sinclair/typebox';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
-import { formatSpan, ipNet, listForHumans, pushSample, splitEndpoint, targetAccount } from './common.ts';
+import {
+  formatSpan,
+  ipNet,
+  listForHumans,
+  loginOutcome,
+  pushSample,
+  splitEndpoint,
+  targetAccount,
+} from './common.ts';
 import { BitCounter, Hll, hash32, hllEstimate, linearCount, popcount32 } from './sketch.ts';
 
 export const CredentialStuffingConfig = T.Object(
@@ -142,9 +150,7 @@ export const credentialStuffing = defineDetector({
   scope: 'global',
   fingerprint: ['entity', 'route'],
   keyBy(event: ApiEvent): string | null {
-    const auth = event.identity.auth;
-    if (auth !== 'failure' && auth !== 'success') return null;
-    if (targetAccount(event) === null) return null;
+    if (loginOutcome(event) === null) return null;
     return `${event.identity.tenant ?? ''}|${event.request.method} ${event.request.route ?? '(unrouted)'}`;
   },
   init(key: string, event: ApiEvent): StuffingState {
@@ -169,7 +175,7 @@ export const credentialStuffing = defineDetector({
     const out: FindingDraft[] = [];
     const pool = rollPool(s, event.ts, halfMs);
 
-    if (event.identity.auth === 'success') {
+    if (loginOutcome(event) === 'success') {
       pool.successes++;
       const failedInWindow = s.pool[0].failedAccounts.has(h) || s.pool[1].failedAccounts.has(h);
       if (failedInWindow) pool.recoveredAccounts.set(h);
@@ -281,6 +287,7 @@ export const credentialStuffing = defineDetector({
     armTimer(s, ctx.wakeAt, quietMs);
     return out;
   },
+  idleMs: (c) => (c.windowSeconds + c.quietSeconds) * 1000,
   sizeOf(s) {
     let n = 96 + s.endpoint.length * 2 + 2 * (16 + 2 * (POOL_BITS / 8 + 16) + 48);
     for (const slot of s.slots) {
