@@ -16,7 +16,7 @@ export const CredentialAbuseConfig = T.Object(
     minAddresses: T.Integer({
       minimum: 2,
       maximum: 100_000,
-      default: 8,
+      default: 6,
       description:
         'Floor: distinct client addresses in a window for a credential with history (ATP labels >5 IPs).',
     }),
@@ -30,7 +30,7 @@ export const CredentialAbuseConfig = T.Object(
     minNewNetworks: T.Integer({
       minimum: 1,
       maximum: 1000,
-      default: 4,
+      default: 3,
       description:
         'Networks (/24, IPv6 /48) in the window the credential was never seen from: a fleet growing inside its own networks is not a theft.',
     }),

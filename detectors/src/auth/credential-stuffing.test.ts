@@ -220,3 +220,26 @@ test('thresholds come from config', () => {
   assert.equal(runDetector(credentialStuffing, events).firing.length, 1);
   assert.equal(runDetector(credentialStuffing, events, { config: { minAccounts: 40 } }).firing.length, 0);
 });
+
+test('positive, small pool: 6 addresses, 15 accounts each, none above the single-source floor', () => {
+  const attack: ApiEvent[] = [];
+  for (let ip = 0; ip < 6; ip++) {
+    attack.push(
+      ...stuffing({
+        ip: `185.220.101.${ip + 1}`,
+        accounts: 15,
+        perMinute: 5,
+        hits: 0,
+        start: T0 + 40 * MIN + ip * 7000,
+        seed: 50 + ip,
+      }),
+    );
+  }
+  const res = runDetector(credentialStuffing, [...background(T0, 2 * HOUR, 300, 77), ...attack]);
+  assert.deepEqual(
+    res.firing.map((f) => f.entity.kind),
+    ['endpoint'],
+    res.firing.map((f) => f.summary).join('\n'),
+  );
+  assert.ok(res.firing[0]!.at - (T0 + 40 * MIN) <= 5 * MIN);
+});

@@ -36,8 +36,9 @@ export const CredentialStuffingConfig = T.Object(
     poolMinSources: T.Integer({
       minimum: 2,
       maximum: 100_000,
-      default: 10,
-      description: 'Distinct failing source networks a pool needs (Splunk distributed: >20 IPs).',
+      default: 3,
+      description:
+        'Distinct failing source networks a pool needs. Low on purpose: the pool must also be spread (no source with half of it), and its unrecovered accounts carry the weight (Splunk distributed: >20 IPs at 5 min).',
     }),
     unrecoveredPerSuccess: T.Number({
       minimum: 0,

@@ -17,7 +17,7 @@ export const PasswordSprayingConfig = T.Object(
     minAccounts: T.Integer({
       minimum: 5,
       maximum: 1_000_000,
-      default: 30,
+      default: 15,
       description:
         'Distinct accounts failing on the endpoint in the window that did not later log in, above what the endpoint normally has (Splunk floor: >30).',
     }),
@@ -38,7 +38,7 @@ export const PasswordSprayingConfig = T.Object(
     confirmSeconds: T.Integer({
       minimum: 0,
       maximum: 86_400,
-      default: 600,
+      default: 300,
       description:
         'The condition must hold this long before the finding is raised: a fast single-source burst or an outage retry storm shows its shape within it.',
     }),
@@ -328,7 +328,7 @@ function windowCounts(s: SprayState) {
 function judge(s: SprayState, cfg: PasswordSprayingConfig) {
   const w = windowCounts(s);
   const expected = s.learned * w.successes;
-  const threshold = cfg.minAccounts + 1.5 * expected + 4 * Math.sqrt(expected);
+  const threshold = cfg.minAccounts + 1.5 * expected + 3 * Math.sqrt(expected);
   const attemptsPerAccount = w.failures / Math.max(1, w.failing);
   const topShare = (s.top[0]?.[1] ?? 0) / Math.max(1, s.decayedFailures);
   const fast = maxBucketUnrecovered(s) > cfg.fastAccountsPerBucket + (1.5 * expected) / BUCKETS;

@@ -23,7 +23,7 @@ export const SuccessAfterFailuresConfig = T.Object(
     minFailures: T.Integer({
       minimum: 2,
       maximum: 10_000,
-      default: 6,
+      default: 5,
       description:
         'Failures before the success (Elastic: 5 then a success; Entra locks out at 10). A user’s own 2–3 typos stay below it.',
     }),
