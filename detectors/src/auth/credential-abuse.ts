@@ -37,21 +37,21 @@ export const CredentialAbuseConfig = T.Object(
     learnWindows: T.Integer({
       minimum: 1,
       maximum: 10_000,
-      default: 24,
+      default: 6,
       description:
         'Active windows a credential needs before its own history is trusted; before that the conservative static floors apply (its first window is never judged).',
     }),
     coldMinAddresses: T.Integer({
       minimum: 2,
       maximum: 1_000_000,
-      default: 40,
+      default: 20,
       description:
         'Conservative static fallback without history: distinct addresses in a window (an app key shipped to phones churns through carrier addresses).',
     }),
     coldMinNetworks: T.Integer({
       minimum: 1,
       maximum: 1_000_000,
-      default: 20,
+      default: 10,
       description: 'With coldMinAddresses: distinct networks in the window without history.',
     }),
     quietSeconds: T.Integer({

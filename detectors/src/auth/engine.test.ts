@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ApiEvent, findingValidator, loadConfig, syntheticEvents } from '@apiwatch/core';
+import { type ApiEvent, findingValidator, loadConfig } from '@apiwatch/core';
+import { syntheticEvents } from '@apiwatch/test';
 import { DetectionEngine } from '../runtime/engine.ts';
 import { call, HOUR, MIN, natLogins, rng, T0 } from './testing.ts';
 
