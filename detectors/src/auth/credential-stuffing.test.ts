@@ -188,7 +188,9 @@ test('negative: brute force on one account and a stale-password retry loop are n
 });
 
 test('negative: form-login failures with no account and no success are brute force, left to auth.brute_force', () => {
-  const events = Array.from({ length: 200 }, (_, i) => call(T0 + i * 500, { ip: '203.0.113.60', status: 401 }));
+  const events = Array.from({ length: 200 }, (_, i) =>
+    call(T0 + i * 500, { ip: '203.0.113.60', status: 401 }),
+  );
   assert.equal(runDetector(credentialStuffing, events).firing.length, 0);
 });
 
