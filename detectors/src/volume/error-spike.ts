@@ -40,7 +40,8 @@ export const ErrorSpikeConfig = T.Object(
       minimum: 5,
       maximum: 55,
       default: 15,
-      description: 'Minutes of history before the window a route needs to be judged (a route failing since it was first seen has no "before").',
+      description:
+        'Minutes of history before the window a route needs to be judged (a route failing since it was first seen has no "before").',
     }),
     quietSeconds: T.Integer({
       minimum: 60,
