@@ -1,3 +1,11 @@
-export { CLI, freePort, ROOT, runApiwatch, startApiwatch, waitFor } from './processes.ts';
+export {
+  type ApiwatchProcess,
+  CLI,
+  freePort,
+  ROOT,
+  runApiwatch,
+  startApiwatch,
+  waitFor,
+} from './processes.ts';
 export { KAFKA_BROKER, REDIS_URL, requireService, uniqueName } from './services.ts';
 export { nginxTraffic } from './traffic.ts';

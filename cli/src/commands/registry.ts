@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { collectCommand } from './collect.ts';
+import { detectorsCommand } from './detectors.ts';
 import { migrateCommand } from './migrate.ts';
 import { parseCommand } from './parse.ts';
 import { replayCommand } from './replay.ts';
@@ -12,6 +13,7 @@ export const COMMANDS: readonly Command[] = [
   collectCommand,
   replayCommand,
   parseCommand,
+  detectorsCommand,
   migrateCommand,
   storeCommand,
 ];
