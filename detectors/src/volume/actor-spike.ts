@@ -101,8 +101,7 @@ export const actorSpike = defineDetector({
   keyBy: habitKey,
   init: initHabit,
   sizeOf: habitSize,
+  idleMs: () => HABIT_IDLE_MS,
   onEvent: (s, event, ctx, key) => habitOnEvent(spec, s, event, ctx, key),
   onWatermark: (s, ts, ctx, key) => habitOnWatermark(spec, s, ts, ctx, key),
 });
-
-export const ACTOR_SPIKE_IDLE_MS = HABIT_IDLE_MS;

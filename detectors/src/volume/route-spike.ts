@@ -147,6 +147,8 @@ export const routeSpike = defineDetector({
   keyBy: routeVolumeKey,
   init: initRouteVolume,
   sizeOf: routeVolumeSize,
+  // A route silent for a day starts afresh (its seasonal baseline lives in the store).
+  idleMs: () => 86_400_000,
   onEvent: (s, e, ctx, key) => routeOnEvent(judge, s, e, ctx, key),
   onWatermark: (s, ts, ctx, key) => routeOnWatermark(judge, s, ts, ctx, key),
 });

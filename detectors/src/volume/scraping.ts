@@ -1,6 +1,7 @@
 import type { ApiEvent } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
 import { defineDetector } from '../runtime/define.ts';
+import { HABIT_IDLE_MS } from './actor-habit.ts';
 import {
   type HabitSpec,
   habitKey,
@@ -134,6 +135,7 @@ export const scraping = defineDetector({
   keyBy: (event, cfg) => (isListOrSearch(event, cfg) ? habitKey(event) : null),
   init: initHabit,
   sizeOf: habitSize,
+  idleMs: () => HABIT_IDLE_MS,
   onEvent: (s, event, ctx, key) => habitOnEvent(spec, s, event, ctx, key),
   onWatermark: (s, ts, ctx, key) => habitOnWatermark(spec, s, ts, ctx, key),
 });
