@@ -1,4 +1,4 @@
-import { type Finding, loadConfig } from '@apiwatch/core';
+import { countPastRetention, type Finding, loadConfig } from '@apiwatch/core';
 import { DetectionEngine } from '@apiwatch/detectors';
 import { readRecords } from '@apiwatch/ingest';
 import type { Command } from '../command.ts';
@@ -56,6 +56,9 @@ export const replayCommand: Command = {
     let events = 0;
     let minTs = Number.POSITIVE_INFINITY;
     let maxTs = Number.NEGATIVE_INFINITY;
+    let pastRetention = 0;
+    const eventsDays = config.store.retention.eventsDays;
+    const now = Date.now();
     const rejected = new Map<string, number>();
     let rejectedTotal = 0;
     const byDetector = new Map<string, number>();
@@ -82,6 +85,7 @@ export const replayCommand: Command = {
         events++;
         if (event.ts < minTs) minTs = event.ts;
         if (event.ts > maxTs) maxTs = event.ts;
+        pastRetention += countPastRetention([event], eventsDays, now);
         const findings = engine.push(event);
         if (findings.length > 0) await emit(findings);
       }
@@ -98,6 +102,11 @@ export const replayCommand: Command = {
     ];
     if (events > 0)
       lines.push(`  event time: ${new Date(minTs).toISOString()} … ${new Date(maxTs).toISOString()}`);
+    if (pastRetention > 0) {
+      lines.push(
+        `  older than store.retention.eventsDays (${eventsDays} days): ${fmt(pastRetention)} events; a store drops them at insert (apiwatch collect / start), so findings here may cite events it will not keep; see docs/store.md#retention.`,
+      );
+    }
     if (rejected.size > 0) {
       lines.push(
         `  rejected records: ${[...rejected.entries()].map(([c, n]) => `${fmt(n)} ${c}`).join(', ')}`,
