@@ -6,6 +6,14 @@ export const ERROR_CODES = {
   INGEST_PARSE_INVALID_JSON: { retryable: false, summary: 'The record is not valid JSON.' },
   INGEST_PARSE_UNRECOGNISED: { retryable: false, summary: 'The record does not match the format.' },
   INGEST_EVENT_INVALID: { retryable: false, summary: 'The record is not a valid canonical event.' },
+  INGEST_PARSE_TOO_DEEP: {
+    retryable: false,
+    summary: 'The JSON nests deeper than any access-log format (64 levels); refused before it is read.',
+  },
+  INGEST_NOT_ACCESS_LOG: {
+    retryable: false,
+    summary: 'The line is a server error/diagnostic log line, not an access-log line; skip it.',
+  },
   INGEST_BODY_TOO_LARGE: { retryable: false, summary: 'The request body exceeds ingest.maxBodyBytes.' },
   INGEST_UNAUTHENTICATED: { retryable: false, summary: 'The collector token is missing or unknown.' },
   INGEST_BACKPRESSURE: { retryable: true, summary: 'The pipeline is saturated; retry after Retry-After.' },

@@ -39,7 +39,12 @@ export {
   startStoreConsumer,
 } from './store/consumer.ts';
 export { classifyStoreError, parseClickhouseError, type StoreFailure } from './store/errors.ts';
-export { createStoreFromConfig, httpEndpointUsers } from './store/factory.ts';
+export {
+  createStoreFromConfig,
+  type EndpointExecutor,
+  httpEndpointUsers,
+  runningEndpointExecutor,
+} from './store/factory.ts';
 export {
   contentTypeFor,
   DEFAULT_LIMITS,
@@ -75,12 +80,6 @@ export {
   SYSTEM_TABLES,
 } from './store/statement-policy.ts';
 export { formatTableStats, type TableStats, tableStats } from './store/stats.ts';
-export {
-  mulberry32,
-  type SyntheticOptions,
-  syntheticEventStream,
-  syntheticEvents,
-} from './store/synthetic.ts';
 export type { InsertOptions, Store } from './store/types.ts';
 export {
   BatchWriter,

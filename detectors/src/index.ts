@@ -4,6 +4,8 @@ export { DETECTORS } from './registry.ts';
 export {
   type CompiledSuppression,
   compileSuppressions,
+  type DetectorDescription,
+  describeDetectors,
   globMatcher,
   type ResolvedDetector,
   RUNTIME_KEYS,
@@ -27,3 +29,5 @@ export {
   type GlobalMode,
 } from './runtime/engine.ts';
 export { buildFinding, episodeId, fingerprintOf } from './runtime/envelope.ts';
+export { ReplayRunner, type ReplayRunnerOptions } from './runtime/replay.ts';
+export { Stage2Merger } from './runtime/stage2.ts';

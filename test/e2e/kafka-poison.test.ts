@@ -167,7 +167,12 @@ test('Kafka: a handler that keeps failing on one message has it dead-lettered af
     ...loadConfig(undefined, {}).bus.kafka,
     brokers: [KAFKA_BROKER],
     groupPrefix: id,
-    topics: { events: `${id}.events`, findings: `${id}.findings`, dlq: `${id}.dlq` },
+    topics: {
+      events: `${id}.events`,
+      findings: `${id}.findings`,
+      dlq: `${id}.dlq`,
+      rekeyed: `${id}.rekeyed`,
+    },
     partitions: 1,
   };
   const retry = { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 50 };

@@ -85,3 +85,18 @@ test('CLI errors are clear: unknown format, missing file, unknown flag; --help w
     assert.match(help.stdout, new RegExp(`Usage: apiwatch ${cmd}`));
   }
 });
+
+test('replaying the same file twice gives byte-identical findings (baselines learned from the replay)', async () => {
+  const file = join(dir, 'twice.ndjson');
+  writeFileSync(
+    file,
+    `${nginxTraffic({ seed: 11, start, benignEvents: 3000, attackerIp: '203.0.113.79', attackAttempts: 40 }).join('\n')}\n`,
+  );
+  const a = await runApiwatch(['replay', '--format', 'nginx', file], env);
+  const b = await runApiwatch(['replay', '--format', 'nginx', file], env);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  assert.ok(a.stdout.length > 0);
+  assert.equal(a.stdout, b.stdout);
+  assert.match(a.stderr, /baselines: \d+ event-time refreshes/);
+});

@@ -7,6 +7,7 @@ import {
   type BusMessage,
   type DlqRecord,
   dlqRecordValidator,
+  type RekeyedRecord,
   type TopicName,
 } from './types.ts';
 
@@ -42,10 +43,29 @@ export const DEFAULT_HANDLER_RETRY: HandlerRetryPolicy = {
 };
 
 const SCHEMA_VERSIONS: Partial<Record<TopicName, number>> = { events: 1, findings: 2 };
+/** The detect role's second-stage records: an event re-keyed (validated as an event) or a mark. */
+const rekeyedValidator: Validator<RekeyedRecord> = {
+  check(value: unknown): value is RekeyedRecord {
+    const r = value as Partial<{ kind: unknown; source: unknown; ts: unknown; event: unknown }> | null;
+    if (r === null || typeof r !== 'object' || !Number.isInteger(r.source)) return false;
+    if (r.kind === 'mark') return Number.isInteger(r.ts);
+    return r.kind === 'event' && apiEventValidator.check(r.event);
+  },
+  explain(value: unknown): string {
+    const r = value as Partial<{ kind: unknown; source: unknown; event: unknown }> | null;
+    if (r === null || typeof r !== 'object') return '/: Expected object';
+    if (!Number.isInteger(r.source)) return '/source: Expected integer';
+    if (r.kind === 'mark') return '/ts: Expected integer';
+    if (r.kind !== 'event') return '/kind: Expected "event" or "mark"';
+    return `/event${apiEventValidator.explain(r.event)}`;
+  },
+};
+
 const VALIDATORS: Record<TopicName, Validator<unknown>> = {
   events: apiEventValidator,
   findings: findingValidator,
   dlq: dlqRecordValidator,
+  rekeyed: rekeyedValidator,
 };
 
 export type CheckResult = { ok: true } | { ok: false; reason: DeadLetterReason; detail: string };

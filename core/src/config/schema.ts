@@ -46,6 +46,12 @@ export const IngestConfig = T.Object(
       default: 50_000,
       description: 'Most records in one request.',
     }),
+    maxInflatedBytes: T.Integer({
+      minimum: 1024,
+      default: 64 * 1024 * 1024,
+      description:
+        'Most bytes one push request may decompress to, all decompression together (Content-Encoding and gzip record data such as Firehose CloudWatch envelopes); past it the request is answered 413.',
+    }),
     rateLimit: T.Object(
       {
         eventsPerSecond: T.Integer({
@@ -251,6 +257,11 @@ export const KafkaConfig = T.Object(
         events: T.String({ default: 'apiwatch.events' }),
         findings: T.String({ default: 'apiwatch.findings' }),
         dlq: T.String({ default: 'apiwatch.dlq' }),
+        rekeyed: T.String({
+          default: 'apiwatch.detect-rekeyed',
+          description:
+            'Second detection stage: events re-keyed by a global detector key (route, account, tenant) plus watermark marks (docs/decisions/0012).',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

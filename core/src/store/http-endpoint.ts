@@ -19,6 +19,7 @@ import { quoteIdentifier, quoteString } from './sql-text.ts';
 import {
   type AstNode,
   baseSettings,
+  type Catalog,
   checkSetting,
   checkStatement,
   formatClause,
@@ -99,6 +100,14 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     meta.close();
   }
   const displayName = 'apiwatch';
+  // Dictionaries and user-defined functions, for the policy. Reading system.functions costs
+  // ~19 ms, so the catalog is kept for a few seconds and dropped after a writer's DDL.
+  let catalog: { value: Catalog; at: number } | null = null;
+  const catalogFor = async (session: Session): Promise<Catalog> => {
+    if (!catalog || Date.now() - catalog.at > CATALOG_TTL_MS)
+      catalog = { value: await loadCatalog(session), at: Date.now() };
+    return catalog.value;
+  };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e) => {
@@ -145,7 +154,7 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
       // Authenticate before reading a byte of the body: nobody unknown gets anything inflated.
       const user = authenticate(req, params, users);
       const body = await readBody(req, {
-        maxWireBytes: options.maxBodyBytes,
+        maxWireBytes: user.readonly ? maxQueryBytes : options.maxBodyBytes,
         maxInflatedBytes: user.readonly ? maxQueryBytes : options.maxBodyBytes,
       });
       await execute(req, res, params, user, body);
@@ -213,7 +222,9 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     const started = process.hrtime.bigint();
     try {
       const statement = await inspectStatement(session, sql, bind);
-      checkStatement(statement, effective, await loadCatalog(session), limits);
+      checkStatement(statement, effective, await catalogFor(session), limits);
+      // DDL may add a dictionary: the next request reads the catalog afresh.
+      if (!effective.readonly && statement.ast.type !== 'SelectWithUnionQuery') catalog = null;
       const isInsert = statement.ast.type === 'InsertQuery';
       const hasSelect = statement.ast.children.some((c) => c.type === 'SelectWithUnionQuery');
       if (isInsert && !hasSelect && !data) {
@@ -386,6 +397,8 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
       }),
   };
 }
+
+const CATALOG_TTL_MS = 5000;
 
 const RAW_INSERT_FORMATS = new Set([
   'JSONEachRow',

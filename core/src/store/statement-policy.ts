@@ -155,6 +155,9 @@ export const SYSTEM_TABLES = new Set([
   'functions',
   'data_type_families',
   'time_zones',
+  // Storage size per table and column (`apiwatch store stats` through a running server, storage panels).
+  'parts',
+  'parts_columns',
 ]);
 const INFORMATION_SCHEMA_TABLES = new Set(['tables', 'columns', 'schemata', 'views']);
 

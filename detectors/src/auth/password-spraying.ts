@@ -86,6 +86,8 @@ interface SprayState {
   buckets: Bucket[];
   /** Space-saving top failing source networks over the window: [net, failures, last failure ms]. */
   top: Array<[string, number, number]>;
+  /** Failures decayed like the top-source counts, so the top share compares like with like. */
+  decayedFailures: number;
   /** Learned accounts-failing-without-login per successful login, from quiet windows. */
   learned: number;
   learnedWindows: number;
@@ -147,6 +149,7 @@ export const passwordSpraying = defineDetector({
       tenant: event.identity.tenant,
       buckets: [],
       top: [],
+      decayedFailures: 0,
       learned: -1,
       learnedWindows: 0,
       episode: null,
@@ -170,6 +173,7 @@ export const passwordSpraying = defineDetector({
     const net = ipNet(event.client.ip ?? event.client.peerIp);
     b.sources.add(hash32(net));
     countTop(s.top, net, event.ts, cfg.windowSeconds * 1000);
+    s.decayedFailures++;
     s.samples.push(event.id);
     if (s.samples.length > 10) s.samples.shift();
     const j = judge(s, cfg);
@@ -254,6 +258,7 @@ function bucketFor(s: SprayState, ts: number, bucketMs: number, cfg: PasswordSpr
   s.buckets = [...keep, b];
   // Decay the top-source counts by a bucket’s share, so they approximate the sliding window.
   for (const t of s.top) t[1] = Math.floor((t[1] * (BUCKETS - 1)) / BUCKETS);
+  s.decayedFailures = Math.floor((s.decayedFailures * (BUCKETS - 1)) / BUCKETS);
   s.top = s.top.filter((t) => t[1] > 0);
   return b;
 }
@@ -325,7 +330,7 @@ function judge(s: SprayState, cfg: PasswordSprayingConfig) {
   const expected = s.learned * w.successes;
   const threshold = cfg.minAccounts + 1.5 * expected + 4 * Math.sqrt(expected);
   const attemptsPerAccount = w.failures / Math.max(1, w.failing);
-  const topShare = (s.top[0]?.[1] ?? 0) / Math.max(1, w.failures);
+  const topShare = (s.top[0]?.[1] ?? 0) / Math.max(1, s.decayedFailures);
   const fast = maxBucketUnrecovered(s) > cfg.fastAccountsPerBucket + (1.5 * expected) / BUCKETS;
   return {
     hit:

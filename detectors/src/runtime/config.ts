@@ -242,3 +242,67 @@ export function compileSuppressions(list: readonly DetectSuppressionValue[]): Co
     };
   });
 }
+
+/** One detector as `apiwatch detectors` shows it: its identity and its effective config. */
+export interface DetectorDescription {
+  id: string;
+  title: string;
+  family: string;
+  scope: 'actor' | 'global';
+  severity: string;
+  owasp: string;
+  nist: string;
+  fingerprint: readonly string[];
+  enabled: boolean;
+  /** Schema defaults under the user's values. */
+  config: Record<string, unknown>;
+  /** Keys whose value differs from the schema default. */
+  changed: string[];
+  overrides: Array<{ match: OverrideMatch; set: Record<string, unknown> }>;
+  suppressions: Array<{ id: string; reason: string; expiresAt: string; expired: boolean }>;
+}
+
+/**
+ * Every registered detector with its effective config (defaults from the schema, then the
+ * user's values), its overrides and the suppressions that can match it. `nowMs` only decides
+ * which suppressions are shown as expired.
+ */
+export function describeDetectors(
+  detect: Pick<DetectConfigValue, 'detectors' | 'suppressions'>,
+  registry: readonly AnyDetector[],
+  nowMs: number,
+): DetectorDescription[] {
+  const resolved = resolveDetectors(detect, registry);
+  const suppressions = compileSuppressions(detect.suppressions ?? []);
+  return resolved.map((r) => {
+    const d = r.detector;
+    const defaults = Value.Default(d.configSchema, {}) as Record<string, unknown>;
+    const changed = Object.keys(r.config).filter(
+      (k) => JSON.stringify(r.config[k]) !== JSON.stringify(defaults[k]),
+    );
+    const matcher = globMatcher;
+    return {
+      id: d.id,
+      title: d.title,
+      family: d.id.slice(0, d.id.indexOf('.')),
+      scope: d.scope,
+      severity: d.severity,
+      owasp: d.owasp,
+      nist: d.nist,
+      fingerprint: d.fingerprint,
+      enabled: r.enabled,
+      config: r.config,
+      changed,
+      overrides: r.overrides.map((o) => ({ match: o.match, set: o.set })),
+      suppressions: (detect.suppressions ?? [])
+        .map((s, i) => ({ s, c: suppressions[i]! }))
+        .filter(({ s }) => matcher(s.detector)(d.id))
+        .map(({ s, c }) => ({
+          id: c.id,
+          reason: s.reason,
+          expiresAt: s.expiresAt,
+          expired: c.expiresAtMs < nowMs,
+        })),
+    };
+  });
+}

@@ -47,8 +47,11 @@ export interface EngineOptions {
   /** Current baseline snapshot; default an empty snapshot of the configured fallbacks. */
   baselines?: () => BaselineSnapshot;
   global?: GlobalMode;
-  /** `global: 'forward'`: receives each released event once per distinct global key. */
-  forward?: (event: ApiEvent, key: string) => void;
+  /**
+   * `global: 'forward'`: receives each released event once per distinct global key, with the
+   * partition (lane) it was released from.
+   */
+  forward?: (event: ApiEvent, key: string, partition: number) => void;
 }
 
 /** Per-detector counters (metrics label `detector`). */
@@ -153,7 +156,7 @@ export class DetectionEngine {
   private readonly idleWatermarkMs: number;
   private readonly suppressions: CompiledSuppression[];
   private readonly baselines: () => BaselineSnapshot;
-  private readonly forward: ((event: ApiEvent, key: string) => void) | undefined;
+  private readonly forward: ((event: ApiEvent, key: string, partition: number) => void) | undefined;
   private readonly out: Finding[] = [];
   private readonly released: Item[] = [];
   private seq = 0;
@@ -440,7 +443,7 @@ export class DetectionEngine {
       for (const run of this.actorRuns) actor = this.handle(lane, run, event, null, actor);
       if (this.globalRuns.length === 0) continue;
       if (this.mode === 'local') toGlobal.push(item);
-      else this.forwardGlobal(event);
+      else this.forwardGlobal(event, lane.id === 'global' ? 0 : lane.id);
     }
     if (toGlobal.length > 0 && this.globalLane) {
       for (const item of toGlobal) this.globalLane.buffer.push(item, this.released);
@@ -459,7 +462,7 @@ export class DetectionEngine {
     }
   }
 
-  private forwardGlobal(event: ApiEvent): void {
+  private forwardGlobal(event: ApiEvent, partition: number): void {
     let sent: string[] | null = null;
     for (const run of this.globalRuns) {
       const cfg = run.simple
@@ -476,7 +479,7 @@ export class DetectionEngine {
       if (sent?.includes(key)) continue;
       if (sent === null) sent = [key];
       else sent.push(key);
-      this.forward!(event, key);
+      this.forward!(event, key, partition);
     }
   }
 
