@@ -33,6 +33,10 @@ export const ERROR_CODES = {
     summary: 'A log line is longer than --max-line-bytes; it was cut and is reported as such.',
   },
   BUS_PUBLISH_FAILED: { retryable: true, summary: 'The bus did not acknowledge a publish.' },
+  BUS_JOURNAL_LOCKED: {
+    retryable: true,
+    summary: 'Another apiwatch process is using the embedded bus journal in this data directory.',
+  },
   BUS_MESSAGE_INVALID: {
     retryable: false,
     summary:
