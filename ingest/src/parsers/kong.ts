@@ -77,8 +77,7 @@ function parseEntry(value: unknown, raw: string, ctx: ParseContext): Result<ApiE
     return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'kong record has no response.status' });
   }
   const url = str(request.url) ?? str(request.request_uri);
-  const target = str(request.uri) ?? pathOfUrl(url) ?? '/';
-  const split = splitTarget(target);
+  const split = splitTarget(str(request.uri) ?? url ?? '/');
   const queryKeys = [...split.queryKeys];
   const querystring = obj(request.querystring);
   if (querystring)
@@ -181,12 +180,6 @@ function firstOf(v: unknown): unknown {
 
 function nonNegative(n: number | null): number | null {
   return n === null || n < 0 ? null : n;
-}
-
-function pathOfUrl(url: string | null): string | null {
-  if (!url) return null;
-  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*(.*)$/i.exec(url);
-  return m ? m[1] || '/' : null;
 }
 
 function hostOfUrl(url: string | null): string | null {

@@ -205,7 +205,7 @@ function httpFields(a: Map<string, unknown>) {
   const target = str(pick(a, 'http.target'));
   const fullUrl = str(pick(a, 'url.full', 'http.url'));
   const urlPath = str(pick(a, 'url.path'));
-  const fromTarget = target ? splitTarget(target) : fullUrl ? splitTarget(pathOfUrl(fullUrl)) : null;
+  const fromTarget = target ? splitTarget(target) : fullUrl ? splitTarget(fullUrl) : null;
   const path = urlPath ?? fromTarget?.path ?? '/';
   const query = str(pick(a, 'url.query'));
   const queryKeys = query ? splitTarget(`?${query}`).queryKeys : (fromTarget?.queryKeys ?? []);
@@ -438,11 +438,6 @@ function traceFromHeader(value: unknown): string | null {
   const s = str(value);
   const m = s ? /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-/.exec(s) : null;
   return m ? m[1]! : null;
-}
-
-function pathOfUrl(url: string): string {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^#]*)/i.exec(url);
-  return m ? m[1] || '/' : url;
 }
 
 function nonNegative(n: number | null): number | null {
