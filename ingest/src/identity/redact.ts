@@ -38,7 +38,7 @@ const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z 
 export const REDACTED = '[REDACTED]';
 
 /** A whole name that holds a credential (`authorization`, `http.request.header.x-api-key`, `apiKey`). */
-const SECRET_NAME_WHOLE = new RegExp(String.raw`^${NAME_PREFIX}${SECRET_NAME}$`, 'i');
+const SECRET_NAME_WHOLE = new RegExp(`^${NAME_PREFIX}${SECRET_NAME}$`, 'i');
 
 export function isSecretFieldName(name: string): boolean {
   return SECRET_NAME_WHOLE.test(name);
