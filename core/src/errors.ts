@@ -21,6 +21,15 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { retryable: false, summary: 'The configuration does not match its schema.' },
   CONFIG_FILE_UNREADABLE: { retryable: false, summary: 'The configuration file cannot be read or parsed.' },
   BUS_PUBLISH_FAILED: { retryable: true, summary: 'The bus did not acknowledge a publish.' },
+  BUS_MESSAGE_INVALID: {
+    retryable: false,
+    summary:
+      'A consumer read a message that is not JSON or not a valid message of its topic; sent to the DLQ.',
+  },
+  BUS_HANDLER_FAILED: {
+    retryable: false,
+    summary: 'A consumer failed on one message after its bounded retries; sent to the DLQ.',
+  },
   STORE_INSERT_FAILED: { retryable: true, summary: 'The store rejected or failed an insert.' },
   STORE_MIGRATION_CHANGED: {
     retryable: false,
@@ -28,6 +37,18 @@ export const ERROR_CODES = {
   },
   STORE_MIGRATION_INVALID: { retryable: false, summary: 'A migration file is malformed (name or content).' },
   STORE_MIGRATION_FAILED: { retryable: true, summary: 'ClickHouse refused a migration statement.' },
+  STORE_DATA_DIR_LOCKED: {
+    retryable: true,
+    summary: 'Another apiwatch process holds the embedded data directory; stop it or use another directory.',
+  },
+  STORE_STAGING_UNSAFE: {
+    retryable: false,
+    summary: "The embedded store's staging directory is not a private directory of this user.",
+  },
+  LISTEN_ADDRESS_IN_USE: {
+    retryable: true,
+    summary: 'A listener cannot bind its address: another process uses the port named in the message.',
+  },
   STORE_ROW_INVALID: {
     retryable: false,
     summary: 'A row cannot be turned into the table format; sent to the DLQ.',

@@ -1,5 +1,7 @@
 import type { Command } from '../command.ts';
 import { collectCommand } from './collect.ts';
+import { detectorsCommand } from './detectors.ts';
+import { evalCommand } from './eval.ts';
 import { migrateCommand } from './migrate.ts';
 import { parseCommand } from './parse.ts';
 import { replayCommand } from './replay.ts';
@@ -12,6 +14,8 @@ export const COMMANDS: readonly Command[] = [
   collectCommand,
   replayCommand,
   parseCommand,
+  detectorsCommand,
+  evalCommand,
   migrateCommand,
   storeCommand,
 ];
