@@ -20,6 +20,18 @@ export const ERROR_CODES = {
   },
   STORE_MIGRATION_INVALID: { retryable: false, summary: 'A migration file is malformed (name or content).' },
   STORE_MIGRATION_FAILED: { retryable: true, summary: 'ClickHouse refused a migration statement.' },
+  STORE_DATA_DIR_LOCKED: {
+    retryable: true,
+    summary: 'Another apiwatch process holds the embedded data directory; stop it or use another directory.',
+  },
+  STORE_STAGING_UNSAFE: {
+    retryable: false,
+    summary: "The embedded store's staging directory is not a private directory of this user.",
+  },
+  LISTEN_ADDRESS_IN_USE: {
+    retryable: true,
+    summary: 'A listener cannot bind its address: another process uses the port named in the message.',
+  },
   STORE_ROW_INVALID: {
     retryable: false,
     summary: 'A row cannot be turned into the table format; sent to the DLQ.',

@@ -15,15 +15,22 @@ export * from './result.ts';
 export { ChdbStore } from './store/chdb.ts';
 export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';
 export { classifyStoreError, parseClickhouseError, type StoreFailure } from './store/errors.ts';
-export { createStoreFromConfig, httpEndpointUsers } from './store/factory.ts';
+export {
+  createStoreFromConfig,
+  type EndpointExecutor,
+  httpEndpointUsers,
+  runningEndpointExecutor,
+} from './store/factory.ts';
 export {
   contentTypeFor,
+  DEFAULT_LIMITS,
   type HttpEndpoint,
   type HttpEndpointOptions,
   type HttpEndpointUser,
   httpStatusForError,
   startClickhouseHttpEndpoint,
 } from './store/http-endpoint.ts';
+export { type DataDirHolder, dataDirHolder, StoreLockedError } from './store/lock.ts';
 export {
   applyRetention,
   checksumOf,
@@ -38,6 +45,16 @@ export {
   type SqlExecutor,
 } from './store/migrate.ts';
 export { auditRow, eventRow, eventTsvLine, findingRow, type ResponseActionAudit } from './store/rows.ts';
+export { cleanStagingDir, defaultStagingRoot, stagingDirFor } from './store/staging.ts';
+export {
+  type Catalog,
+  checkStatement,
+  type InspectedStatement,
+  inspectStatement,
+  type PolicyLimits,
+  parseAstDump,
+  SYSTEM_TABLES,
+} from './store/statement-policy.ts';
 export { formatTableStats, type TableStats, tableStats } from './store/stats.ts';
 export type { InsertOptions, Store } from './store/types.ts';
 export {

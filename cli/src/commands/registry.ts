@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { collectCommand } from './collect.ts';
+import { detectorsCommand } from './detectors.ts';
 import { evalCommand } from './eval.ts';
 import { migrateCommand } from './migrate.ts';
 import { parseCommand } from './parse.ts';
@@ -13,6 +14,7 @@ export const COMMANDS: readonly Command[] = [
   collectCommand,
   replayCommand,
   parseCommand,
+  detectorsCommand,
   evalCommand,
   migrateCommand,
   storeCommand,

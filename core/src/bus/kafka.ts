@@ -10,7 +10,15 @@ import {
 } from '@platformatic/kafka';
 import type { KafkaConfigValue } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import type { BatchHandler, Bus, BusMessage, Subscription, TopicName, TopicPayloads } from './types.ts';
+import type {
+  BatchHandler,
+  Bus,
+  BusMessage,
+  SubscribeOptions,
+  Subscription,
+  TopicName,
+  TopicPayloads,
+} from './types.ts';
 
 /**
  * Header that marks a record carrying several messages of one key: its value is their JSON
@@ -80,7 +88,7 @@ export class KafkaBus implements Bus {
     const admin = new Admin(this.baseOptions('-admin'));
     try {
       const existing = new Set(await admin.listTopics());
-      const wanted = (['events', 'findings', 'dlq'] as const)
+      const wanted = (['events', 'findings', 'dlq', 'rekeyed'] as const)
         .map((t) => this.topicName(t))
         .filter((t) => !existing.has(t));
       if (wanted.length > 0) {
@@ -94,7 +102,7 @@ export class KafkaBus implements Bus {
       }
       // Wait until every topic has a leader, so the first publish does not race topic creation.
       await admin.metadata({
-        topics: (['events', 'findings', 'dlq'] as const).map((t) => this.topicName(t)),
+        topics: (['events', 'findings', 'dlq', 'rekeyed'] as const).map((t) => this.topicName(t)),
       });
     } finally {
       await admin.close();
@@ -128,7 +136,13 @@ export class KafkaBus implements Bus {
       for (let i = 0; i < messages.length; i += this.config.maxBatchEvents) {
         const records = chunkByKey(messages.slice(i, i + this.config.maxBatchEvents));
         await producer.send({
-          messages: records.map((r) => ({ topic: name, key: r.key, value: r.value, headers: r.headers })),
+          messages: records.map((r) => ({
+            topic: name,
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+            ...(r.partition !== undefined ? { partition: r.partition } : {}),
+          })),
         });
       }
     } finally {
@@ -140,6 +154,7 @@ export class KafkaBus implements Bus {
     topic: K,
     group: string,
     handler: BatchHandler<TopicPayloads[K]>,
+    options: SubscribeOptions = {},
   ): Promise<Subscription> {
     const name = this.topicName(topic);
     const consumer: EventsConsumer = new Consumer({
@@ -156,6 +171,14 @@ export class KafkaBus implements Bus {
         headerValue: stringDeserializer,
       },
     });
+    if (options.onAssign) {
+      const onAssign = options.onAssign;
+      consumer.on(
+        'consumer:group:join',
+        (e: { assignments?: Array<{ topic: string; partitions: number[] }> }) =>
+          onAssign((e.assignments ?? []).filter((a) => a.topic === name).flatMap((a) => a.partitions)),
+      );
+    }
     let closed = false;
     let stream: MessagesStream<string, Buffer, string, string> | null = null;
     let wake: (() => void) | null = null;
@@ -282,6 +305,7 @@ interface OutRecord {
   key: string;
   value: string;
   headers?: Record<string, string>;
+  partition?: number;
 }
 
 /**
@@ -291,11 +315,17 @@ interface OutRecord {
 export function chunkByKey<T>(messages: BusMessage<T>[]): OutRecord[] {
   const runsByKey = new Map<
     string,
-    Array<{ lines: string[]; bytes: number; headersId: string; headers?: Record<string, string> }>
+    Array<{
+      lines: string[];
+      bytes: number;
+      headersId: string;
+      headers?: Record<string, string>;
+      partition?: number;
+    }>
   >();
   for (const m of messages) {
     const line = JSON.stringify(m.value);
-    const headersId = m.headers ? JSON.stringify(m.headers) : '';
+    const headersId = `${m.partition ?? ''}|${m.headers ? JSON.stringify(m.headers) : ''}`;
     let runs = runsByKey.get(m.key);
     if (!runs) {
       runs = [];
@@ -306,18 +336,20 @@ export function chunkByKey<T>(messages: BusMessage<T>[]): OutRecord[] {
       last.lines.push(line);
       last.bytes += line.length + 1;
     } else {
-      runs.push({ lines: [line], bytes: line.length, headersId, headers: m.headers });
+      runs.push({ lines: [line], bytes: line.length, headersId, headers: m.headers, partition: m.partition });
     }
   }
   const out: OutRecord[] = [];
   for (const [key, runs] of runsByKey) {
     for (const run of runs) {
-      if (run.lines.length === 1) out.push({ key, value: run.lines[0]!, headers: run.headers });
+      const p = run.partition !== undefined ? { partition: run.partition } : {};
+      if (run.lines.length === 1) out.push({ key, value: run.lines[0]!, headers: run.headers, ...p });
       else
         out.push({
           key,
           value: run.lines.join('\n'),
           headers: { ...run.headers, [CHUNK_HEADER]: String(run.lines.length) },
+          ...p,
         });
     }
   }
@@ -344,12 +376,12 @@ function decodeBatch<T>(
     try {
       const text = m.value.toString('utf8');
       if (!chunked) {
-        out.push({ key: m.key, value: JSON.parse(text) as T, headers });
+        out.push({ key: m.key, value: JSON.parse(text) as T, headers, partition: m.partition });
         continue;
       }
       // Parse the whole chunk before emitting any of it: a bad chunk is skipped as one record.
       const values = text.split('\n').map((line) => JSON.parse(line) as T);
-      for (const value of values) out.push({ key: m.key, value, headers });
+      for (const value of values) out.push({ key: m.key, value, headers, partition: m.partition });
     } catch (e) {
       onError(m, e as Error);
     }

@@ -11,11 +11,21 @@ export interface DlqRecord {
   raw: string;
 }
 
+/**
+ * The detect role's second stage (docs/decisions/0012): an event re-keyed by a global detector
+ * key, or a watermark mark from one events partition (its lane clock), broadcast to every
+ * partition so a stage-2 lane knows how far every source has got.
+ */
+export type RekeyedRecord =
+  | { kind: 'event'; source: number; event: ApiEvent }
+  | { kind: 'mark'; source: number; ts: number };
+
 /** Logical topics and what travels on them. Kafka topic names come from config. */
 export interface TopicPayloads {
   events: ApiEvent;
   findings: Finding;
   dlq: DlqRecord;
+  rekeyed: RekeyedRecord;
 }
 export type TopicName = keyof TopicPayloads;
 
@@ -24,6 +34,17 @@ export interface BusMessage<T> {
   key: string;
   value: T;
   headers?: Record<string, string>;
+  /**
+   * Consumers: the partition it was read from (0 on the memory bus). Publishers: an explicit
+   * partition (Kafka only), overriding the key's.
+   */
+  partition?: number;
+}
+
+/** Optional consumer hooks (detect uses them for per-partition state). */
+export interface SubscribeOptions {
+  /** Called after each rebalance with the partitions of the topic this consumer now owns. */
+  onAssign?: (partitions: number[]) => void;
 }
 
 /** Receives a batch; offsets are committed only after the returned promise resolves. */
@@ -46,6 +67,7 @@ export interface Bus {
     topic: K,
     group: string,
     handler: BatchHandler<TopicPayloads[K]>,
+    options?: SubscribeOptions,
   ): Promise<Subscription>;
   /** True while publishers would wait: ingest answers 429 instead of queueing without bound. */
   saturated(): boolean;
