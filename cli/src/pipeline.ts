@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import {
   type Bus,
   type Config,
@@ -36,9 +37,22 @@ export function parseRoles(value: string | undefined): Role[] {
 }
 
 export function createBus(config: Config, log: Logger): Bus {
-  return config.bus.kind === 'kafka'
-    ? new KafkaBus(config.bus.kafka, log)
-    : new MemoryBus(config.bus.memory.capacity);
+  if (config.bus.kind === 'kafka') return new KafkaBus(config.bus.kafka, log, config.bus.consumerRetry);
+  const { capacity, journal } = config.bus.memory;
+  return new MemoryBus({
+    capacity,
+    ...(journal.enabled
+      ? {
+          journal: {
+            dir: join(config.dataDir, 'bus'),
+            fsync: journal.fsync,
+            segmentBytes: journal.segmentBytes,
+          },
+        }
+      : {}),
+    handlerRetry: config.bus.consumerRetry,
+    log,
+  });
 }
 
 export function createStore(config: Config): Store | null {

@@ -6,6 +6,14 @@ export const ERROR_CODES = {
   INGEST_PARSE_INVALID_JSON: { retryable: false, summary: 'The record is not valid JSON.' },
   INGEST_PARSE_UNRECOGNISED: { retryable: false, summary: 'The record does not match the format.' },
   INGEST_EVENT_INVALID: { retryable: false, summary: 'The record is not a valid canonical event.' },
+  INGEST_PARSE_TOO_DEEP: {
+    retryable: false,
+    summary: 'The JSON nests deeper than any access-log format (64 levels); refused before it is read.',
+  },
+  INGEST_NOT_ACCESS_LOG: {
+    retryable: false,
+    summary: 'The line is a server error/diagnostic log line, not an access-log line; skip it.',
+  },
   INGEST_BODY_TOO_LARGE: { retryable: false, summary: 'The request body exceeds ingest.maxBodyBytes.' },
   INGEST_UNAUTHENTICATED: { retryable: false, summary: 'The collector token is missing or unknown.' },
   INGEST_BACKPRESSURE: { retryable: true, summary: 'The pipeline is saturated; retry after Retry-After.' },
@@ -13,6 +21,15 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { retryable: false, summary: 'The configuration does not match its schema.' },
   CONFIG_FILE_UNREADABLE: { retryable: false, summary: 'The configuration file cannot be read or parsed.' },
   BUS_PUBLISH_FAILED: { retryable: true, summary: 'The bus did not acknowledge a publish.' },
+  BUS_MESSAGE_INVALID: {
+    retryable: false,
+    summary:
+      'A consumer read a message that is not JSON or not a valid message of its topic; sent to the DLQ.',
+  },
+  BUS_HANDLER_FAILED: {
+    retryable: false,
+    summary: 'A consumer failed on one message after its bounded retries; sent to the DLQ.',
+  },
   STORE_INSERT_FAILED: { retryable: true, summary: 'The store rejected or failed an insert.' },
   STORE_MIGRATION_CHANGED: {
     retryable: false,

@@ -1,5 +1,21 @@
+export {
+  AppendLog,
+  type AppendLogOptions,
+  type OpenedLog,
+  openAppendLog,
+  syncDirectory,
+} from './bus/append-log.ts';
+export {
+  busCounters,
+  checkMessage,
+  DEFAULT_HANDLER_RETRY,
+  type DeadLetterReason,
+  deadLetterRecord,
+  type HandlerRetryPolicy,
+} from './bus/consume.ts';
+export { type JournalStats, TopicJournal } from './bus/journal.ts';
 export { KafkaBus } from './bus/kafka.ts';
-export { MemoryBus } from './bus/memory.ts';
+export { MemoryBus, type MemoryBusOptions } from './bus/memory.ts';
 export * from './bus/types.ts';
 export { applyEnvOverrides, ENV_PREFIX, loadConfig } from './config/load.ts';
 export * from './config/schema.ts';
@@ -64,6 +80,7 @@ export {
   type PoisonRow,
   type RetryPolicy,
   RowRejectedError,
+  StoreUnavailableError,
   type WriterStats,
 } from './store/writer.ts';
 export { MetricsRegistry, metrics } from './telemetry/metrics.ts';

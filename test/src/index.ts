@@ -1,4 +1,12 @@
-export { CLI, freePort, ROOT, runApiwatch, startApiwatch, waitFor } from './processes.ts';
+export {
+  type ApiwatchProcess,
+  CLI,
+  freePort,
+  ROOT,
+  runApiwatch,
+  startApiwatch,
+  waitFor,
+} from './processes.ts';
 export { hashSeed, mulberry32, Rng } from './random.ts';
 export { KAFKA_BROKER, REDIS_URL, requireService, uniqueName } from './services.ts';
 export { type SyntheticOptions, syntheticEventStream, syntheticEvents } from './synthetic.ts';

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   AlertRouter,
   BullmqQueue,
@@ -16,7 +17,15 @@ export async function startAlertRole(
   const q = config.alert.queue;
   const policy = { attempts: q.attempts, backoffMs: q.backoffMs, concurrency: q.concurrency };
   const queue: NotificationQueue =
-    q.kind === 'bullmq' ? new BullmqQueue(q.redisUrl, q.name, policy, log) : new MemoryQueue(policy, log);
+    q.kind === 'bullmq'
+      ? new BullmqQueue(q.redisUrl, q.name, policy, log)
+      : new MemoryQueue(
+          policy,
+          log,
+          q.outbox.enabled
+            ? { outbox: { path: join(config.dataDir, 'outbox', q.name), fsync: q.outbox.fsync } }
+            : {},
+        );
   const router = new AlertRouter(
     buildRoutes(config.alert, process.env, log),
     config.alert.dedupWindowSeconds,

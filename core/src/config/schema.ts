@@ -46,6 +46,12 @@ export const IngestConfig = T.Object(
       default: 50_000,
       description: 'Most records in one request.',
     }),
+    maxInflatedBytes: T.Integer({
+      minimum: 1024,
+      default: 64 * 1024 * 1024,
+      description:
+        'Most bytes one push request may decompress to, all decompression together (Content-Encoding and gzip record data such as Firehose CloudWatch envelopes); past it the request is answered 413.',
+    }),
     rateLimit: T.Object(
       {
         eventsPerSecond: T.Integer({
@@ -280,10 +286,47 @@ export const BusConfig = T.Object(
           default: 65_536,
           description: 'Messages buffered per topic before publishers wait (backpressure).',
         }),
+        journal: T.Object(
+          {
+            enabled: T.Boolean({
+              default: true,
+              description:
+                'Write-ahead journal under <dataDir>/bus: a publish (an ingest 2xx) is acknowledged once on disk, and what consumers had not finished is delivered again after a crash (docs/decisions/0010-embedded-durability.md).',
+            }),
+            fsync: T.Boolean({
+              default: true,
+              description:
+                'fdatasync each group commit; false survives a process crash but not an OS crash or power loss.',
+            }),
+            segmentBytes: T.Integer({
+              minimum: 65_536,
+              default: 64 * 1024 * 1024,
+              description: 'Journal segment size, bytes; consumed segments are removed.',
+            }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
     kafka: KafkaConfig,
+    consumerRetry: T.Object(
+      {
+        attempts: T.Integer({
+          minimum: 1,
+          default: 5,
+          description:
+            'Tries of a failing consumer batch before it is split and the message it fails on is dead-lettered (errors marked retryable, e.g. the store being down, are retried without bound).',
+        }),
+        initialBackoffMs: T.Integer({
+          minimum: 1,
+          default: 200,
+          description: 'First retry delay, ms; doubles each attempt.',
+        }),
+        maxBackoffMs: T.Integer({ minimum: 1, default: 30_000, description: 'Longest retry delay, ms.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -652,6 +695,21 @@ export const AlertConfig = T.Object(
           description: 'First retry delay; doubles each attempt.',
         }),
         concurrency: T.Integer({ minimum: 1, default: 8 }),
+        outbox: T.Object(
+          {
+            enabled: T.Boolean({
+              default: true,
+              description:
+                'kind memory: keep queued and retrying notifications in <dataDir>/outbox (fsync), so they survive a crash as BullMQ jobs survive in Redis.',
+            }),
+            fsync: T.Boolean({
+              default: true,
+              description:
+                'fdatasync each outbox write; false survives a process crash but not a power loss.',
+            }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
