@@ -1,3 +1,7 @@
+export { createDecider, type DecisionOptions, startDecisionServer } from './actions/decision.ts';
+export { type ActionRecord, type AuditSink, ResponseEngine } from './actions/engine.ts';
+export { createRevokers, REVOKER_KINDS } from './actions/registry.ts';
+export type { ActionTarget, Revoker } from './actions/types.ts';
 export { type Alerting, type AlertingOptions, createAlerting } from './alerting.ts';
 export {
   type Notification,
