@@ -3,6 +3,8 @@ export { type ActionRecord, type AuditSink, ResponseEngine } from './actions/eng
 export { createRevokers, REVOKER_KINDS } from './actions/registry.ts';
 export type { ActionTarget, Revoker } from './actions/types.ts';
 export { type Alerting, type AlertingOptions, createAlerting } from './alerting.ts';
+export { AlertApiClient, type ApiResult } from './api/client.ts';
+export { startAlertApi } from './api/server.ts';
 export {
   type Notification,
   NotificationSchema,

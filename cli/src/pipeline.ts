@@ -71,7 +71,7 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
   const store = roles.includes('store') ? createStore(config) : null;
   if (store) await store.start();
   const storeRole = store ? await startStoreRole(store, bus, log, config) : null;
-  const alert = roles.includes('alert') ? await startAlertRole(config, bus, log) : null;
+  const alert = roles.includes('alert') ? await startAlertRole(config, bus, log, store) : null;
   const detect = roles.includes('detect') ? await startDetectRole(config, bus, log) : null;
   const ingest = roles.includes('ingest') ? await startIngestRole(config, bus, log) : null;
   const metricsServer =

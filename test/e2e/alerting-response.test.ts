@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  createAlerting,
-  createDecider,
-  createRevokers,
-  createSecretResolver,
-  RedisStateStore,
-  ResponseEngine,
-  startDecisionServer,
-} from '@apiwatch/alerting';
+import { type ActionRecord, createAlerting, RedisStateStore } from '@apiwatch/alerting';
 import { pagerdutyEventValidator } from '@apiwatch/alerting/validate.ts';
 import {
   AlertConfig,
@@ -74,6 +67,8 @@ test('BOLA finding → PagerDuty + Slack, Kong revocation, NGINX denies the key,
   });
 
   const identity = createIdentityContext(Buffer.alloc(32, 7), 'k1');
+  const ANA = 'token-of-ana-0123456789';
+  const VIC = 'token-of-vic-0123456789';
   const config = Value.Default(
     AlertConfig,
     structuredClone({
@@ -85,6 +80,18 @@ test('BOLA finding → PagerDuty + Slack, Kong revocation, NGINX denies the key,
       queue: { kind: 'bullmq', redisUrl: REDIS_URL, name: id, backoffMs: 100 },
       state: { kind: 'redis', redisUrl: REDIS_URL, keyPrefix: id },
       dashboardUrl: 'https://grafana.example.com/d/apiwatch',
+      api: {
+        enabled: true,
+        port: 0,
+        tokens: [
+          {
+            name: 'analyst-ana',
+            role: 'analyst',
+            tokenSha256: createHash('sha256').update(ANA).digest('hex'),
+          },
+          { name: 'viewer-vic', role: 'viewer', tokenSha256: createHash('sha256').update(VIC).digest('hex') },
+        ],
+      },
       actions: {
         mode: 'enforce',
         rules: [
@@ -106,42 +113,43 @@ test('BOLA finding → PagerDuty + Slack, Kong revocation, NGINX denies the key,
   assert.ok(Value.Check(AlertConfig, config));
   const env = { PD_KEY: 'R0123456789abcdef0123456789abcde' };
   const state = new RedisStateStore(REDIS_URL, id);
-  const alerting = createAlerting(config, { env, log, state });
-  await alerting.start();
   const store = new ChdbStore(join(dir, 'chdb'));
   await store.start();
-  const engine = new ResponseEngine({
-    config: config.actions,
-    revokers: createRevokers(config.actions.revokers, createSecretResolver(env)),
+  const alerting = createAlerting(config, {
+    env,
+    log,
     state,
     audit: store,
-    page: (n) => alerting.delivery.enqueue(n),
-    clock: { now: () => Date.now() },
-    log,
-  });
-  const decider = createDecider({
-    engine,
-    cacheTtlMs: 1000,
-    failMode: 'open',
-    log,
     credentialOf: (h) => {
       const key = h['x-api-key'];
       return typeof key === 'string' ? { entityId: identity.fromApiKey(key).fingerprint, ref: null } : null;
     },
   });
-  engine.onChange = decider.invalidate;
-  const decision = await startDecisionServer(decider, '127.0.0.1', 0);
+  await alerting.start();
+  const engine = alerting.engine!;
+  const api = alerting.apiUrl!;
   t.after(async () => {
-    await decision.close();
-    await engine.close();
     await alerting.close();
-    for (const q of alerting.delivery.queues.values())
-      await (q as unknown as { obliterate?: () => Promise<void> }).obliterate?.().catch(() => {});
     const r = new RedisStateStore(REDIS_URL, id);
     await r.clear();
     await r.close();
     await store.close();
   });
+  const settled = (actionId: string, status: ActionRecord['status']) =>
+    waitFor(
+      `action ${actionId} ${status}`,
+      async () => {
+        const r = await engine.get(actionId);
+        return r?.status === status ? r : undefined;
+      },
+      15_000,
+    );
+  const post = (path: string, token: string, body?: unknown) =>
+    fetch(`${api}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
 
   // NGINX: every request asks the decision endpoint first (auth_request), then goes to the backend.
   const port = await freePort();
@@ -162,7 +170,7 @@ http {
     }
     location = /_apiwatch_decide {
       internal;
-      proxy_pass ${decision.url}/decide;
+      proxy_pass ${api}/decide;
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-URI $request_uri;
@@ -209,9 +217,9 @@ http {
 
   assert.equal(await call(KEY), 200, 'before: the key works');
   const f1 = finding(1, KEY, 'kong-cred-1');
-  await alerting.router.route(f1);
-  const action = await engine.onFinding(f1);
-  assert.equal(action?.status, 'revoked');
+  await alerting.handle(f1);
+  const queued = (await engine.list()).find((x) => x.target.ref === 'kong-cred-1')!;
+  const action = await settled(queued.id, 'revoked');
 
   // PagerDuty paged, Slack posted, payloads valid.
   const page = await waitFor('a PagerDuty event', () => pd.requests[0], 15_000);
@@ -224,9 +232,9 @@ http {
   assert.equal(ev.event_action, 'trigger');
   assert.equal(ev.payload.severity, 'critical');
   assert.equal(ev.payload.custom_details.findings[0]!.id, f1.id);
-  const post = await waitFor('a Slack message', () => slack.requests[0], 15_000);
-  assert.equal(post.url, '/services/T000/B000/XXX');
-  const msg = post.json as { text: string; blocks: KnownBlock[] };
+  const posted = await waitFor('a Slack message', () => slack.requests[0], 15_000);
+  assert.equal(posted.url, '/services/T000/B000/XXX');
+  const msg = posted.json as { text: string; blocks: KnownBlock[] };
   assert.ok(msg.blocks.length > 0 && msg.blocks.length <= 50);
   assert.equal(msg.blocks[0]!.type, 'header');
   assert.match(JSON.stringify(msg.blocks), /consumer-1/);
@@ -245,9 +253,11 @@ http {
     'the denied request never reached the backend',
   );
 
-  // Undo restores it.
-  const undone = await engine.undo(action!.id, 'analyst-ana');
-  assert.equal(undone?.status, 'restored');
+  // Undo through the API (a viewer may not; an analyst may) restores it.
+  assert.equal((await post(`/api/v1/actions/${action.id}/undo`, VIC)).status, 403);
+  assert.equal((await post(`/api/v1/actions/${action.id}/undo`, 'wrong-token')).status, 401);
+  assert.equal((await post(`/api/v1/actions/${action.id}/undo`, ANA)).status, 202);
+  await settled(action.id, 'restored');
   assert.equal(kong.requests.at(-1)!.method, 'DELETE');
   assert.equal(
     kong.requests.at(-1)!.url,
@@ -266,7 +276,10 @@ http {
   const outcomes: string[] = [];
   for (let i = 0; i < 10; i++)
     outcomes.push((await engine.onFinding(finding(100 + i, `sk_live_${i}`, `kong-cred-b${i}`)))!.status);
-  assert.deepEqual(outcomes, [...Array(9).fill('revoked'), 'refused']);
+  assert.deepEqual(outcomes, [...Array(9).fill('queued'), 'refused']);
+  await engine.flush();
+  assert.equal((await engine.list()).filter((x) => x.status === 'revoked').length, 9);
+  assert.equal(await call('sk_live_3'), 403, 'a budgeted revocation is enforced at the gateway');
   const last = (await engine.list()).find((a) => a.target.ref === 'kong-cred-b9')!;
   assert.match(last.reason, /budget of 10 actions per hour spent; circuit breaker opened/);
   assert.equal(
@@ -293,7 +306,7 @@ http {
   }>(
     'SELECT action_id, action, outcome, initiated_by, reason, details FROM response_actions_audit ORDER BY ts',
   );
-  const mine = rows.filter((r) => r.action_id === action!.id);
+  const mine = rows.filter((r) => r.action_id === action.id);
   assert.deepEqual(
     mine.map((r) => [r.action, r.outcome, r.initiated_by]),
     [

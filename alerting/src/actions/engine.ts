@@ -10,7 +10,8 @@ import type { Notification } from '../notification.ts';
 import { findingLabels, type Matcher, matchesAll, parseMatchers } from '../router/matcher.ts';
 import type { Clock } from '../router/router.ts';
 import type { StateStore } from '../state/types.ts';
-import type { ActionTarget, Revoker } from './types.ts';
+import type { ActionJob, ActionQueue } from './queue.ts';
+import type { ActionResult, ActionTarget, Revoker } from './types.ts';
 
 /**
  * Automated response with guardrails, each one a reason an action does not happen:
@@ -22,7 +23,15 @@ import type { ActionTarget, Revoker } from './types.ts';
  * (undo) or when its TTL ends. Every decision is written to the audit table with who, what, why,
  * the evidence and the outcome. Revoked credentials are what the decision endpoint denies.
  */
-export type ActionStatus = 'dry_run' | 'refused' | 'pending' | 'revoked' | 'failed' | 'restored';
+export type ActionStatus =
+  | 'dry_run'
+  | 'refused'
+  | 'pending'
+  | 'queued'
+  | 'revoked'
+  | 'failed'
+  | 'restoring'
+  | 'restored';
 
 export interface ActionRecord {
   id: string;
@@ -57,6 +66,8 @@ export interface ResponseEngineOptions {
   audit: AuditSink | null;
   /** Sends a notification (the budget page) through the delivery queue. */
   page: ((n: Notification) => Promise<void>) | null;
+  /** The actions' own queue (revoke and restore jobs, with retries). */
+  queue: ActionQueue;
   clock: Clock;
   log: Logger;
 }
@@ -67,6 +78,8 @@ const BREAKER = 'breaker';
 const BUDGET = 'action-budget';
 const RESTORE = 'action-restore';
 const HOUR = 3_600_000;
+/** The finding behind an action (for the audit's evidence when the job runs later). */
+const FINDING_OF = 'action-finding';
 
 export class ResponseEngine {
   private readonly o: ResponseEngineOptions;
@@ -129,6 +142,7 @@ export class ResponseEngine {
       decidedBy: 'apiwatch',
       gatewayState: {},
     };
+    await this.o.state.put(FINDING_OF, id, f);
     const refuse = async (reason: string): Promise<ActionRecord> => {
       record.status = 'refused';
       record.reason = reason;
@@ -193,14 +207,63 @@ export class ResponseEngine {
       await this.auditOf(record, f, 'auto', 'skipped', 0, { pending: true });
       return record;
     }
-    return this.execute(record, 'apiwatch', f);
+    return this.queueRevoke(record, 'apiwatch');
   }
 
-  private async execute(record: ActionRecord, by: string, f: Finding | null): Promise<ActionRecord> {
+  private async queueRevoke(record: ActionRecord, by: string): Promise<ActionRecord> {
+    record.status = 'queued';
+    record.decidedBy = by;
+    record.reason = `queued for revocation through ${record.revoker}`;
+    await this.o.state.put(ACTIONS, record.id, record);
+    await this.o.queue.enqueue({ schemaVersion: 1, actionId: record.id, op: 'revoke', by });
+    return record;
+  }
+
+  async start(intervalMs = 1000): Promise<void> {
+    await this.o.queue.start((job, final) => this.runJob(job, final));
+    const loop = () => {
+      this.timer = setTimeout(async () => {
+        await this.tick().catch((e) => this.o.log.error({ err: e }, 'response-action TTL tick failed.'));
+        if (this.timer) loop();
+      }, intervalMs);
+    };
+    loop();
+  }
+
+  /** Resolves when no revoke or restore job is pending. */
+  flush(): Promise<void> {
+    return this.o.queue.flush();
+  }
+
+  /** The queue worker: one gateway call, then the record, the revocation list and the audit. */
+  private async runJob(job: ActionJob, final: boolean): Promise<ActionResult> {
+    const r = await this.o.state.get<ActionRecord>(ACTIONS, job.actionId);
+    if (!r)
+      return {
+        ok: false,
+        code: 'ALERT_ACTION_NOT_FOUND',
+        retryable: false,
+        status: null,
+        error: `no action ${job.actionId}`,
+      };
+    if (job.op === 'revoke') {
+      if (r.status !== 'queued') return { ok: true, status: 0, details: {} }; // already done: idempotent
+      return this.execute(r, job.by, final);
+    }
+    if (r.status !== 'restoring') return { ok: true, status: 0, details: {} };
+    return this.restoreNow(r, job.by, final);
+  }
+
+  private async execute(record: ActionRecord, by: string, final: boolean): Promise<ActionResult> {
     const revoker = this.revokers.get(record.revoker)!;
     const result = await revoker.revoke(record.target, {});
     const now = this.o.clock.now();
     record.decidedBy = by;
+    if (!result.ok && result.retryable && !final) {
+      record.reason = `retrying: ${result.code}: ${result.error}`;
+      await this.o.state.put(ACTIONS, record.id, record);
+      return result;
+    }
     if (result.ok) {
       record.status = 'revoked';
       record.reason = `revoked through ${revoker.id}`;
@@ -227,6 +290,7 @@ export class ResponseEngine {
       record.reason = `${result.code}: ${result.error}`;
     }
     await this.o.state.put(ACTIONS, record.id, record);
+    const f = await this.o.state.get<Finding>(FINDING_OF, record.id);
     await this.auditOf(
       record,
       f,
@@ -239,47 +303,68 @@ export class ResponseEngine {
       { action: record.id, status: record.status, revoker: revoker.id },
       `response action ${record.status}.`,
     );
-    return record;
+    return result;
   }
 
   async approve(id: string, by: string): Promise<ActionRecord | null> {
     return this.exclusive(async () => {
       const r = await this.o.state.get<ActionRecord>(ACTIONS, id);
       if (r?.status !== 'pending') return r;
-      return this.execute(r, by, null);
+      return this.queueRevoke(r, by);
     });
   }
 
-  /** Restores a revoked credential (manual undo, or the TTL ending with by = 'ttl'). */
+  /** Restores a revoked credential (manual undo, or the TTL ending with by = 'ttl'), through the queue. */
   async undo(id: string, by: string): Promise<ActionRecord | null> {
     return this.exclusive(async () => {
       const r = await this.o.state.get<ActionRecord>(ACTIONS, id);
       if (r?.status !== 'revoked') return r;
       const revoker = this.revokers.get(r.revoker)!;
-      const result = await revoker.restore(r.target, r.gatewayState);
-      if (result.ok) {
-        r.status = 'restored';
-        r.reason = by === 'ttl' ? 'restored when its TTL ended' : `restored by ${by}`;
-        await this.o.state.delete(REVOKED, r.target.entityId);
-        await this.o.state.delete(REVOKED, `ref:${r.target.ref}`);
-        await this.o.state.unschedule(RESTORE, id);
-        this.onChange?.();
-      } else {
-        r.reason = `restore failed: ${result.code}: ${result.error}`;
+      if (!revoker.reversible) {
+        r.reason = `undo refused: ALERT_ACTION_IRREVERSIBLE: revoker ${revoker.id} cannot restore`;
+        await this.auditOf(r, null, 'manual', 'denied', 0, { action: 'restore' }, 'restore', by);
+        return r;
       }
+      r.status = 'restoring';
+      r.reason = `restore queued by ${by}`;
       await this.o.state.put(ACTIONS, id, r);
-      await this.auditOf(
-        r,
-        null,
-        by === 'ttl' ? 'auto' : 'manual',
-        result.ok ? 'executed' : 'failed',
-        result.status ?? 0,
-        { action: 'restore' },
-        'restore',
-        by,
-      );
+      await this.o.state.unschedule(RESTORE, id);
+      await this.o.queue.enqueue({ schemaVersion: 1, actionId: id, op: 'restore', by });
       return r;
     });
+  }
+
+  private async restoreNow(r: ActionRecord, by: string, final: boolean): Promise<ActionResult> {
+    const revoker = this.revokers.get(r.revoker)!;
+    const result = await revoker.restore(r.target, r.gatewayState);
+    if (!result.ok && result.retryable && !final) {
+      r.reason = `restore retrying: ${result.code}: ${result.error}`;
+      await this.o.state.put(ACTIONS, r.id, r);
+      return result;
+    }
+    if (result.ok) {
+      r.status = 'restored';
+      r.reason = by === 'ttl' ? 'restored when its TTL ended' : `restored by ${by}`;
+      await this.o.state.delete(REVOKED, r.target.entityId);
+      await this.o.state.delete(REVOKED, `ref:${r.target.ref}`);
+      this.onChange?.();
+    } else {
+      // The credential stays revoked (and denied); the record says why the restore failed.
+      r.status = 'revoked';
+      r.reason = `restore failed: ${result.code}: ${result.error}`;
+    }
+    await this.o.state.put(ACTIONS, r.id, r);
+    await this.auditOf(
+      r,
+      null,
+      by === 'ttl' ? 'auto' : 'manual',
+      result.ok ? 'executed' : 'failed',
+      result.status ?? 0,
+      { action: 'restore' },
+      'restore',
+      by,
+    );
+    return result;
   }
 
   async resetBreaker(by: string): Promise<void> {
@@ -309,26 +394,17 @@ export class ResponseEngine {
   async tick(): Promise<number> {
     const due = await this.o.state.due(RESTORE, this.o.clock.now(), 100);
     for (const id of due) {
-      await this.undo(id, 'ttl');
       await this.o.state.unschedule(RESTORE, id);
+      await this.undo(id, 'ttl');
     }
     return due.length;
-  }
-
-  start(intervalMs = 1000): void {
-    const loop = () => {
-      this.timer = setTimeout(async () => {
-        await this.tick().catch((e) => this.o.log.error({ err: e }, 'response-action TTL tick failed.'));
-        if (this.timer) loop();
-      }, intervalMs);
-    };
-    loop();
   }
 
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.chain;
+    await this.o.queue.close();
   }
 
   private async pageHuman(f: Finding, reason: string): Promise<void> {

@@ -26,7 +26,13 @@ export function parseMatcher(text: string): Matcher {
   const [, name, op, raw] = m as unknown as [string, string, MatchOp, string];
   let value = raw;
   if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
-    value = JSON.parse(value) as string;
+    // JSON escapes (\" \\ \n) when they parse; otherwise the text between the quotes as written,
+    // so a regex like "auth\..*" needs no doubled backslash.
+    try {
+      value = JSON.parse(value) as string;
+    } catch {
+      value = value.slice(1, -1);
+    }
   }
   let regex: RegExp | null = null;
   if (op === '=~' || op === '!~') {

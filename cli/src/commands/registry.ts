@@ -1,8 +1,11 @@
 import type { Command } from '../command.ts';
+import { actionsCommand } from './actions.ts';
 import { collectCommand } from './collect.ts';
+import { deliveriesCommand } from './deliveries.ts';
 import { migrateCommand } from './migrate.ts';
 import { parseCommand } from './parse.ts';
 import { replayCommand } from './replay.ts';
+import { silencesCommand } from './silences.ts';
 import { startCommand } from './start.ts';
 import { storeCommand } from './store.ts';
 
@@ -14,4 +17,7 @@ export const COMMANDS: readonly Command[] = [
   parseCommand,
   migrateCommand,
   storeCommand,
+  silencesCommand,
+  actionsCommand,
+  deliveriesCommand,
 ];

@@ -1,16 +1,52 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { type Alerting, createAlerting } from '@apiwatch/alerting';
-import { type Bus, type Config, type Logger, metrics } from '@apiwatch/core';
+import {
+  type Bus,
+  type Config,
+  createStoreFromConfig,
+  type Logger,
+  metrics,
+  type Store,
+} from '@apiwatch/core';
+import { loadIdentityContext } from '@apiwatch/ingest';
 
-/** The alert role: consumes findings, routes and groups them, delivers notifications per receiver. */
+/**
+ * The alert role: consumes findings, routes and groups them, delivers notifications per receiver,
+ * runs response actions, and serves the alert API + gateway decision endpoint when enabled.
+ * Audit rows go to the pipeline's store when this process has one, else to a store of its own
+ * (only when response actions are configured).
+ */
 export async function startAlertRole(
   config: Config,
   bus: Bus,
   log: Logger,
+  store: Store | null = null,
 ): Promise<{ alerting: Alerting; stop(): Promise<void> }> {
-  const alerting = createAlerting(config.alert, { env: process.env, log });
+  const actionsOn = config.alert.actions.rules.length > 0;
+  let ownStore: Store | null = null;
+  if (actionsOn && !store) {
+    ownStore = createStoreFromConfig(config);
+    await ownStore?.start();
+  }
+  const audit = store ?? ownStore;
+  const identity = actionsOn ? loadIdentityContext(config.dataDir, process.env, config.identity) : null;
+  const apiKeyHeaders = config.alert.actions.decision.apiKeyHeaders.map((h) => h.toLowerCase());
+  // The decision endpoint fingerprints what the gateway saw exactly as ingest does.
+  const credentialOf = (h: IncomingHttpHeaders) => {
+    if (!identity) return null;
+    const ref = typeof h['x-apiwatch-credential-ref'] === 'string' ? h['x-apiwatch-credential-ref'] : null;
+    for (const name of apiKeyHeaders) {
+      const v = h[name];
+      if (typeof v === 'string' && v) return { entityId: identity.fromApiKey(v).fingerprint, ref };
+    }
+    if (typeof h.authorization === 'string')
+      return { entityId: identity.fromAuthorization(h.authorization).fingerprint, ref };
+    return ref ? { entityId: null, ref } : null;
+  };
+  const alerting = createAlerting(config.alert, { env: process.env, log, audit, credentialOf });
   await alerting.start();
   const sub = await bus.subscribe('findings', 'alert', async (batch) => {
-    for (const m of batch) await alerting.router.route(m.value);
+    for (const m of batch) await alerting.handle(m.value);
   });
   metrics.register(
     'apiwatch_alert_notifications_total',
@@ -30,11 +66,22 @@ export async function startAlertRole(
       value,
     })),
   );
+  if (alerting.decider) {
+    const d = alerting.decider.counters;
+    metrics.register('apiwatch_alert_decisions_total', 'Gateway decisions by outcome.', 'counter', () => [
+      { labels: { outcome: 'allow' }, value: d.allowed },
+      { labels: { outcome: 'deny' }, value: d.denied },
+      { labels: { outcome: 'fail_open' }, value: d.failOpen },
+      { labels: { outcome: 'fail_closed' }, value: d.failClosed },
+    ]);
+  }
   log.info(
     {
       receivers: alerting.receivers.map((r) => r.id),
       queue: config.alert.queue.kind,
       state: alerting.state.kind,
+      actions: actionsOn ? config.alert.actions.mode : 'off',
+      api: alerting.apiUrl,
     },
     alerting.receivers.length > 0
       ? 'alert role routing findings.'
@@ -46,6 +93,7 @@ export async function startAlertRole(
       await sub.close();
       await alerting.flush();
       await alerting.close();
+      await ownStore?.close();
     },
   };
 }

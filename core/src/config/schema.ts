@@ -804,13 +804,17 @@ export const AlertConfig = T.Object(
     receivers: T.Array(T.Union([...RECEIVER_CONFIG_SCHEMAS]), { default: [] }),
     api: T.Object(
       {
+        enabled: T.Boolean({
+          default: false,
+          description:
+            'Serve the alert API (silences, acknowledgements, actions, dead letters) and the gateway decision endpoint (/decide).',
+        }),
         host: T.String({ default: '127.0.0.1' }),
         port: T.Integer({
           minimum: 0,
           maximum: 65535,
-          default: 0,
-          description:
-            'Port of the alert API (silences, acknowledgements, actions, dead letters) and the gateway decision endpoint; 0: none.',
+          default: 8090,
+          description: 'TCP port; 0 picks a free one.',
         }),
         tokens: T.Array(ApiToken, { default: [] }),
       },
