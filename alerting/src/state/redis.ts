@@ -15,6 +15,15 @@ export class RedisStateStore implements StateStore {
   constructor(url: string, prefix: string) {
     this.redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
     this.prefix = prefix;
+    // Connection errors are retried by ioredis (commands wait in its offline queue); say it once per outage.
+    let down = false;
+    this.redis.on('error', (e) => {
+      if (!down) process.emitWarning(`alert state: Redis unreachable (${(e as Error).message}); retrying.`);
+      down = true;
+    });
+    this.redis.on('ready', () => {
+      down = false;
+    });
   }
 
   private k(ns: string, suffix = ''): string {
