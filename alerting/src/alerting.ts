@@ -43,6 +43,9 @@ export interface AlertingOptions {
   /** Extra receivers built by the caller (tests), appended to the configured ones. */
   receivers?: Receiver[];
   state?: StateStore;
+  /** kind memory: directory of the per-receiver outboxes (`<dir>/<queue name>.<receiver>`); null: none. */
+  outboxDir?: string | null;
+  outboxFsync?: boolean;
   /** Where response-action audit rows go (the store); null: logged only. */
   audit?: AuditSink | null;
   /**
@@ -77,6 +80,8 @@ export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Al
         dedupWindowMs: config.dedupWindowSeconds * 1000,
       },
       log: o.log,
+      outboxDir: o.outboxDir ?? null,
+      outboxFsync: o.outboxFsync ?? true,
     },
     new Map(config.receivers.map((r) => [r.id, r.rateLimitPerSecond])),
   );

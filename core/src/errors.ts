@@ -6,6 +6,14 @@ export const ERROR_CODES = {
   INGEST_PARSE_INVALID_JSON: { retryable: false, summary: 'The record is not valid JSON.' },
   INGEST_PARSE_UNRECOGNISED: { retryable: false, summary: 'The record does not match the format.' },
   INGEST_EVENT_INVALID: { retryable: false, summary: 'The record is not a valid canonical event.' },
+  INGEST_PARSE_TOO_DEEP: {
+    retryable: false,
+    summary: 'The JSON nests deeper than any access-log format (64 levels); refused before it is read.',
+  },
+  INGEST_NOT_ACCESS_LOG: {
+    retryable: false,
+    summary: 'The line is a server error/diagnostic log line, not an access-log line; skip it.',
+  },
   INGEST_BODY_TOO_LARGE: { retryable: false, summary: 'The request body exceeds ingest.maxBodyBytes.' },
   INGEST_UNAUTHENTICATED: { retryable: false, summary: 'The collector token is missing or unknown.' },
   INGEST_BACKPRESSURE: { retryable: true, summary: 'The pipeline is saturated; retry after Retry-After.' },
@@ -13,6 +21,15 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { retryable: false, summary: 'The configuration does not match its schema.' },
   CONFIG_FILE_UNREADABLE: { retryable: false, summary: 'The configuration file cannot be read or parsed.' },
   BUS_PUBLISH_FAILED: { retryable: true, summary: 'The bus did not acknowledge a publish.' },
+  BUS_MESSAGE_INVALID: {
+    retryable: false,
+    summary:
+      'A consumer read a message that is not JSON or not a valid message of its topic; sent to the DLQ.',
+  },
+  BUS_HANDLER_FAILED: {
+    retryable: false,
+    summary: 'A consumer failed on one message after its bounded retries; sent to the DLQ.',
+  },
   STORE_INSERT_FAILED: { retryable: true, summary: 'The store rejected or failed an insert.' },
   STORE_MIGRATION_CHANGED: {
     retryable: false,
@@ -20,6 +37,18 @@ export const ERROR_CODES = {
   },
   STORE_MIGRATION_INVALID: { retryable: false, summary: 'A migration file is malformed (name or content).' },
   STORE_MIGRATION_FAILED: { retryable: true, summary: 'ClickHouse refused a migration statement.' },
+  STORE_DATA_DIR_LOCKED: {
+    retryable: true,
+    summary: 'Another apiwatch process holds the embedded data directory; stop it or use another directory.',
+  },
+  STORE_STAGING_UNSAFE: {
+    retryable: false,
+    summary: "The embedded store's staging directory is not a private directory of this user.",
+  },
+  LISTEN_ADDRESS_IN_USE: {
+    retryable: true,
+    summary: 'A listener cannot bind its address: another process uses the port named in the message.',
+  },
   STORE_ROW_INVALID: {
     retryable: false,
     summary: 'A row cannot be turned into the table format; sent to the DLQ.',

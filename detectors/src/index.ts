@@ -1,5 +1,33 @@
 export { bruteForce } from './auth/brute-force.ts';
 export * from './baselines/index.ts';
 export { DETECTORS } from './registry.ts';
-export { DetectionEngine, resolveDetectorConfigs } from './runtime/engine.ts';
-export type { Detector, DetectorContext, DetectorInstance } from './runtime/types.ts';
+export {
+  type CompiledSuppression,
+  compileSuppressions,
+  type DetectorDescription,
+  describeDetectors,
+  globMatcher,
+  type ResolvedDetector,
+  RUNTIME_KEYS,
+  resolveDetectors,
+} from './runtime/config.ts';
+export {
+  type AnyDetector,
+  type DetectorContext,
+  type DetectorDefinition,
+  defineDetector,
+  type FindingDraft,
+  type FingerprintField,
+  type KeyScope,
+} from './runtime/define.ts';
+export {
+  DetectionEngine,
+  type DetectorStats,
+  type EngineCounters,
+  type EngineOptions,
+  fallbacksOf,
+  type GlobalMode,
+} from './runtime/engine.ts';
+export { buildFinding, episodeId, fingerprintOf } from './runtime/envelope.ts';
+export { ReplayRunner, type ReplayRunnerOptions } from './runtime/replay.ts';
+export { Stage2Merger } from './runtime/stage2.ts';

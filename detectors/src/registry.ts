@@ -1,5 +1,24 @@
 import { bruteForce } from './auth/brute-force.ts';
-import type { Detector } from './runtime/types.ts';
+import { credentialAbuse } from './auth/credential-abuse.ts';
+import { credentialStuffing } from './auth/credential-stuffing.ts';
+import { keyGuessing } from './auth/key-guessing.ts';
+import { passwordSpraying } from './auth/password-spraying.ts';
+import { successAfterFailures } from './auth/success-after-failures.ts';
+import { forcedBrowsing } from './recon/forced-browsing.ts';
+import { injectionProbe } from './recon/injection-probe.ts';
+import type { AnyDetector } from './runtime/define.ts';
 
-/** Every detector, in one ordered list. Ids are config keys under detect.detectors. */
-export const DETECTORS: readonly Detector<unknown>[] = [bruteForce as Detector<unknown>];
+/**
+ * Every detector, in one ordered array (the order findings of one event are emitted in). Ids are
+ * config keys under detect.detectors. Add a detector by importing it and appending it here.
+ */
+export const DETECTORS: readonly AnyDetector[] = [
+  bruteForce,
+  credentialStuffing,
+  passwordSpraying,
+  keyGuessing,
+  credentialAbuse,
+  successAfterFailures,
+  forcedBrowsing,
+  injectionProbe,
+];

@@ -16,14 +16,21 @@
 #   APIWATCH_KAFKA_DIR              config, data, logs and pid file       (default /tmp/apiwatch-kafka)
 #   APIWATCH_KAFKA_HEAP             broker JVM heap options               (default "-Xms256m -Xmx512m")
 #   APIWATCH_KAFKA_START_TIMEOUT    seconds to wait for readiness         (default 90)
+#   APIWATCH_KAFKA_LINE             4 (default: Kafka 4.x, infra/kafka/pom.xml) or 3.9
+#                                   (infra/kafka/pom-3.9.xml); use its own APIWATCH_KAFKA_DIR
+#                                   (or `reset`) when switching lines over existing data
 #
 # Needs only Java (11+) and Maven (for the first fetch). Progress goes to stderr.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KAFKA_HOME="$(cd "$SCRIPT_DIR/../kafka" && pwd)"
-POM="$KAFKA_HOME/pom.xml"
-LIB="$KAFKA_HOME/.lib"
+LINE="${APIWATCH_KAFKA_LINE:-4}"
+case "$LINE" in
+  4) POM="$KAFKA_HOME/pom.xml"; LIB="$KAFKA_HOME/.lib" ;;
+  3.9) POM="$KAFKA_HOME/pom-3.9.xml"; LIB="$KAFKA_HOME/.lib-3.9" ;;
+  *) printf '[kafka] ERROR: APIWATCH_KAFKA_LINE must be 4 or 3.9 (got "%s")\n' "$LINE" >&2; exit 2 ;;
+esac
 STAMP="$LIB/.fetched"
 
 PORT="${APIWATCH_KAFKA_PORT:-9092}"
@@ -39,6 +46,8 @@ LOG_DIR="$BASE_DIR/logs"
 CONFIG="$BASE_DIR/server.properties"
 LOG4J="$BASE_DIR/log4j.properties"
 TOOLS_LOG4J="$BASE_DIR/tools-log4j.properties"
+LOG4J2="$BASE_DIR/log4j2.properties"
+TOOLS_LOG4J2="$BASE_DIR/tools-log4j2.properties"
 CLIENT_CONFIG="$BASE_DIR/client.properties"
 PID_FILE="$BASE_DIR/kafka.pid"
 OUT_FILE="$LOG_DIR/kafka.out"
@@ -91,9 +100,18 @@ kafka_version() {
   printf 'Kafka %s' "${j%.jar}"
 }
 
+# Kafka 4 logs through log4j2, 3.x through reload4j (log4j 1.x configuration syntax).
+if [[ "$LINE" == 3.9 ]]; then
+  TOOLS_LOG_OPT="-Dlog4j.configuration=file:$TOOLS_LOG4J"
+  BROKER_LOG_OPT="-Dlog4j.configuration=file:$LOG4J"
+else
+  TOOLS_LOG_OPT="-Dlog4j2.configurationFile=$TOOLS_LOG4J2"
+  BROKER_LOG_OPT="-Dlog4j2.configurationFile=$LOG4J2"
+fi
+
 # Run a Kafka CLI class on the fetched classpath, quietly (tools log WARN+ to stderr).
 TOOL_JVM=(-Xms64m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
-  "-Dlog4j.configuration=file:$TOOLS_LOG4J")
+  "$TOOLS_LOG_OPT")
 run_tool() {
   local cls="$1"; shift
   write_tools_log4j
@@ -102,6 +120,18 @@ run_tool() {
 
 write_tools_log4j() {
   mkdir -p "$BASE_DIR"
+  if [[ ! -f "$TOOLS_LOG4J2" ]]; then
+    cat >"$TOOLS_LOG4J2" <<'EOF'
+status = warn
+appender.stderr.type = Console
+appender.stderr.name = STDERR
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = STDERR
+EOF
+  fi
   [[ -f "$TOOLS_LOG4J" ]] && return 0
   cat >"$TOOLS_LOG4J" <<'EOF'
 log4j.rootLogger=WARN, stderr
@@ -158,6 +188,26 @@ log4j.logger.kafka.request.logger=WARN
 log4j.logger.kafka.network.RequestChannel$=WARN
 log4j.logger.org.apache.kafka.clients=WARN
 log4j.logger.org.apache.zookeeper=WARN
+EOF
+  cat >"$LOG4J2" <<'EOF'
+status = warn
+appender.file.type = RollingFile
+appender.file.name = FILE
+appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.filePattern = ${sys:kafka.logs.dir}/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 50MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 2
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = FILE
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+logger.clients.name = org.apache.kafka.clients
+logger.clients.level = warn
 EOF
   write_client_config
 }
@@ -271,7 +321,7 @@ cmd_start() {
   # shellcheck disable=SC2086,SC2016
   nohup setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PID_FILE" \
     java $HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
-    "-Dkafka.logs.dir=$LOG_DIR" "-Dlog4j.configuration=file:$LOG4J" \
+    "-Dkafka.logs.dir=$LOG_DIR" "$BROKER_LOG_OPT" \
     -cp "$LIB/*" kafka.Kafka "$CONFIG" </dev/null >>"$OUT_FILE" 2>&1 9>&- &
 
   for _ in $(seq 1 50); do
@@ -388,11 +438,11 @@ cmd_reset() {
   cmd_stop
   log "deleting $DATA_DIR and $LOG_DIR"
   rm -rf "$DATA_DIR" "$LOG_DIR"
-  rm -f "$CONFIG" "$LOG4J" "$TOOLS_LOG4J" "$CLIENT_CONFIG"
+  rm -f "$CONFIG" "$LOG4J" "$TOOLS_LOG4J" "$LOG4J2" "$TOOLS_LOG4J2" "$CLIENT_CONFIG"
 }
 
 usage() {
-  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 }
 
 main() {

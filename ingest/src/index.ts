@@ -2,7 +2,21 @@ export { createIdentityContext, type IdentityContext } from './identity/context.
 export { loadIdentityContext } from './identity/key.ts';
 export { redactSecrets } from './identity/redact.ts';
 export { findParser, formatIds, PARSERS } from './parsers/registry.ts';
-export type { ParseContext, ParseError, Parser, RawRecord } from './parsers/types.ts';
+export type {
+  EntryRejection,
+  ParseBatch,
+  ParseContext,
+  ParseError,
+  Parser,
+  RawRecord,
+} from './parsers/types.ts';
+export {
+  asRecordResult,
+  createIngestPipeline,
+  type IngestPipeline,
+  type PipelineResult,
+} from './pipeline.ts';
+export { loadRouteTemplater, type RouteTemplater } from './routes/templater.ts';
 export { defaultCollectorToken, sha256Hex } from './server/auth.ts';
 export { createIngestServer, type IngestServerOptions } from './server/ingest.ts';
 export { documentRecords, readRecords } from './sources/records.ts';

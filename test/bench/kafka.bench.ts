@@ -35,7 +35,12 @@ export async function run(): Promise<BenchResult[]> {
     ...base,
     brokers: [KAFKA_BROKER],
     groupPrefix: id,
-    topics: { events: `${id}.events`, findings: `${id}.findings`, dlq: `${id}.dlq` },
+    topics: {
+      events: `${id}.events`,
+      findings: `${id}.findings`,
+      dlq: `${id}.dlq`,
+      rekeyed: `${id}.rekeyed`,
+    },
   };
   const log = createLogger('warn');
   const producer = new KafkaBus(config, log);

@@ -11,7 +11,12 @@ function busFor(id: string): KafkaBus {
       ...base,
       brokers: [KAFKA_BROKER],
       groupPrefix: id,
-      topics: { events: `${id}.events`, findings: `${id}.findings`, dlq: `${id}.dlq` },
+      topics: {
+        events: `${id}.events`,
+        findings: `${id}.findings`,
+        dlq: `${id}.dlq`,
+        rekeyed: `${id}.rekeyed`,
+      },
       maxBatchEvents: 100,
     },
     createLogger('warn'),

@@ -138,7 +138,7 @@ test('nginx brute force → collect → ingest → Kafka → detect → BullMQ �
   const f = payload.data.findings[0]!;
   assert.ok(findingValidator.check(f), findingValidator.explain(f));
   assert.equal(f.detector, 'auth.brute_force');
-  assert.deepEqual(f.entity, { kind: 'ip', id: attacker });
+  assert.deepEqual(f.entity, { kind: 'ip', id: attacker, name: attacker, ref: null });
   assert.equal(f.route, '/api/login');
   assert.equal(f.method, 'POST');
   assert.ok(

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from '@apiwatch/core';
 import type { Notification } from '../notification.ts';
 import type { Receiver } from '../receivers/types.ts';
@@ -12,6 +13,9 @@ export interface DeliveryOptions {
   name: string;
   policy: RetryPolicy;
   log: Logger;
+  /** kind memory: outbox directory (one outbox per receiver queue); null: in memory only. */
+  outboxDir?: string | null;
+  outboxFsync?: boolean;
 }
 
 /**
@@ -39,7 +43,13 @@ export class Delivery {
         r.id,
         o.kind === 'bullmq'
           ? new BullmqQueue(o.redisUrl, `${o.name}.${r.id}`, policy, o.log)
-          : new MemoryQueue(policy, o.log),
+          : new MemoryQueue(
+              policy,
+              o.log,
+              o.outboxDir
+                ? { outbox: { path: join(o.outboxDir, `${o.name}.${r.id}`), fsync: o.outboxFsync ?? true } }
+                : {},
+            ),
       );
     }
   }

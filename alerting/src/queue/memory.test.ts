@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogger, exampleFinding as sampleFinding } from '@apiwatch/core';
 import type { SendResult } from '../receivers/types.ts';
 import { exampleNotification } from '../testing.ts';
 import { MemoryQueue } from './memory.ts';
+import { Outbox } from './outbox.ts';
 import { backoffDelay } from './types.ts';
 
 const log = createLogger('silent');
@@ -122,4 +126,71 @@ test('the rate limit spaces sends of one receiver', async () => {
     t2[3]! - t2[0]! >= 900,
     `4 sends at 2/s take about a second or more (took ${t2[3]! - t2[0]!} ms)`,
   );
+});
+
+test('with an outbox, a notification waiting for its retry is delivered after a crash, once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'apiwatch-outbox-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'outbox', 'notifications');
+  const policy = { attempts: 5, backoffMs: 400, concurrency: 1 };
+  const first = new MemoryQueue(policy, log, { outbox: { path } });
+  const attempts: string[] = [];
+  let crashed = false;
+  await first.start(async (n): Promise<SendResult> => {
+    // After the crash this process answers nothing, ever.
+    if (crashed) return new Promise(() => {});
+    attempts.push(n.id);
+    return { ok: false, code: 'ALERT_DELIVERY_SERVER_ERROR', retryable: true, status: 503, error: 'down' };
+  });
+  const firstAttempt = Date.now();
+  await first.enqueue(note('waiting'));
+  await first.enqueue(note('sent'));
+  while (attempts.length < 2) await new Promise((r) => setTimeout(r, 5));
+  // The crash: both jobs are waiting for their retry (due 400 ms after their first attempt).
+  crashed = true;
+  await new Promise((r) => setTimeout(r, 20));
+
+  const second = new MemoryQueue(policy, log, { outbox: { path } });
+  const delivered: Array<{ id: string; at: number }> = [];
+  const started = Date.now();
+  await second.start(async (n): Promise<SendResult> => {
+    delivered.push({ id: n.id, at: Date.now() });
+    return { ok: true, status: 204 };
+  });
+  // Enqueued again (the finding consumed a second time): the outbox knows the id.
+  await second.enqueue(note('waiting'));
+  await second.flush();
+  assert.deepEqual(delivered.map((d) => d.id).sort(), ['sent', 'waiting']);
+  assert.ok(
+    delivered.every((d) => d.at >= started && d.at >= firstAttempt + 390),
+    'resumed at the due time the outbox kept, not at once and not from scratch',
+  );
+  await second.close();
+
+  const third = new MemoryQueue(policy, log, { outbox: { path } });
+  let calls = 0;
+  await third.start(async (): Promise<SendResult> => {
+    calls++;
+    return { ok: true, status: 204 };
+  });
+  await third.enqueue(note('sent'));
+  await third.flush();
+  assert.equal(calls, 0, 'delivered jobs are neither resumed nor queued again');
+  await third.close();
+});
+
+test('the outbox compacts into a new generation and keeps what is pending', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'apiwatch-outbox-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'n');
+  const { outbox } = await Outbox.open({ path, log, compactAfterRecords: 10 });
+  for (let i = 0; i < 25; i++) await outbox.add({ n: note(`j${i}`), attemptsMade: 0, dueAt: 0 });
+  for (let i = 0; i < 20; i++) await outbox.finish(`j${i}`, 'delivered');
+  await outbox.close();
+  const files = readdirSync(dir);
+  assert.equal(files.length, 1, files.join(', '));
+  const reopened = await Outbox.open({ path, log });
+  assert.deepEqual(reopened.pending.map((j) => j.n.id).sort(), ['j20', 'j21', 'j22', 'j23', 'j24']);
+  assert.ok(reopened.outbox.has('j3'), 'finished ids are remembered');
+  await reopened.outbox.close();
 });

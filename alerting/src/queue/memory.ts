@@ -1,6 +1,8 @@
 import type { Logger } from '@apiwatch/core';
 import type { Notification } from '../notification.ts';
 import type { SendResult } from '../receivers/types.ts';
+import { notificationValidator } from '../validate.ts';
+import { Outbox, type OutboxJob } from './outbox.ts';
 import {
   backoffDelay,
   DEFAULT_DEDUP_WINDOW_MS,
@@ -16,10 +18,21 @@ interface Job {
   attemptsMade: number;
 }
 
+export interface MemoryQueueOptions {
+  /**
+   * Keep jobs in a file outbox (outbox.ts) so queued and retrying notifications survive a crash:
+   * `enqueue()` resolves once the job is on disk, and `start()` resumes what was pending, with
+   * its attempt count and due time. Omitted: jobs live in memory only.
+   */
+  outbox?: { path: string; fsync?: boolean };
+}
+
 /**
- * The embedded delivery queue: in-process, the same semantics as BullMQ (types.ts): retries with
- * capped exponential backoff and jitter, permanent failures dead-lettered at once, ids remembered
- * for the de-dup window, a token-bucket rate limit. It lives as long as the process.
+ * The embedded delivery queue for one receiver: in-process, the same semantics as BullMQ
+ * (types.ts) — capped exponential backoff with jitter, permanent failures dead-lettered at once,
+ * ids remembered for the de-dup window, a token-bucket rate limit — and with an outbox the same
+ * durability (a job accepted is a job delivered, across restarts). Dead letters are kept in
+ * memory (listed and replayed while the process lives).
  */
 export class MemoryQueue implements NotificationQueue {
   readonly kind = 'memory' as const;
@@ -32,34 +45,82 @@ export class MemoryQueue implements NotificationQueue {
   private active = 0;
   private deliver: Deliver | null = null;
   private idle: Array<() => void> = [];
+  private settled: Array<() => void> = [];
   private readonly policy: RetryPolicy;
   private readonly log: Logger;
+  private readonly options: MemoryQueueOptions;
+  private outbox: Outbox | null = null;
+  private opening: Promise<void> | null = null;
   private tokens: number;
   private lastRefill = Date.now();
   private rateTimer: NodeJS.Timeout | null = null;
 
-  constructor(policy: RetryPolicy, log: Logger) {
+  constructor(policy: RetryPolicy, log: Logger, options: MemoryQueueOptions = {}) {
     this.policy = policy;
     this.log = log;
+    this.options = options;
     this.tokens = Math.max(1, policy.rateLimitPerSecond ?? 0);
   }
 
   async start(deliver: Deliver): Promise<void> {
+    await this.openOutbox();
     this.deliver = deliver;
     this.pump();
   }
 
+  private openOutbox(): Promise<void> {
+    const o = this.options.outbox;
+    if (!o) return Promise.resolve();
+    this.opening ??= (async () => {
+      const { outbox, pending } = await Outbox.open({
+        path: o.path,
+        ...(o.fsync === undefined ? {} : { fsync: o.fsync }),
+        log: this.log,
+      });
+      this.outbox = outbox;
+      if (pending.length > 0) {
+        this.log.info(
+          { pending: pending.length, outbox: o.path },
+          'delivery queue resumes notifications that were pending before the last stop.',
+        );
+      }
+      const now = Date.now();
+      for (const j of pending) {
+        // Jobs written by another version are not trusted: dead-lettered, never sent half-formed.
+        if (!notificationValidator.check(j.n)) {
+          const id = String((j.n as { id?: unknown })?.id ?? 'unknown');
+          this.log.error(
+            { notification: id, reason: notificationValidator.explain(j.n) },
+            'outbox job is not a valid notification; dead-lettered (ALERT_DELIVERY_INVALID_NOTIFICATION).',
+          );
+          await this.record(() => this.outbox?.finish(id, 'failed'));
+          continue;
+        }
+        this.remember(j.n.id, now);
+        this.schedule({ n: j.n, attemptsMade: j.attemptsMade }, Math.max(0, j.dueAt - now));
+      }
+    })();
+    return this.opening;
+  }
+
+  private remember(id: string, now: number): void {
+    this.seen.set(id, now + (this.policy.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS));
+  }
+
   async enqueue(n: Notification): Promise<void> {
+    await this.openOutbox();
     const now = Date.now();
     for (const [id, until] of this.seen) {
       if (until > now) break;
       this.seen.delete(id);
     }
-    if (this.seen.has(n.id)) {
+    if (this.seen.has(n.id) || this.outbox?.has(n.id)) {
       this.counters.duplicates++;
       return;
     }
-    this.seen.set(n.id, now + (this.policy.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS));
+    this.remember(n.id, now);
+    const job: OutboxJob = { n, attemptsMade: 0, dueAt: now };
+    await this.outbox?.add(job);
     this.ready.push({ n, attemptsMade: 0 });
     this.pump();
   }
@@ -95,6 +156,7 @@ export class MemoryQueue implements NotificationQueue {
       this.active++;
       void this.run(job).finally(() => {
         this.active--;
+        if (this.active === 0) for (const resolve of this.settled.splice(0)) resolve();
         this.pump();
         this.checkIdle();
       });
@@ -117,6 +179,7 @@ export class MemoryQueue implements NotificationQueue {
     }
     if (result.ok) {
       this.counters.delivered++;
+      await this.record(() => this.outbox?.finish(job.n.id, 'delivered'));
       return;
     }
     if (!result.retryable || job.attemptsMade >= this.policy.attempts) {
@@ -134,6 +197,7 @@ export class MemoryQueue implements NotificationQueue {
         { receiver: job.n.receiver, notification: job.n.id, attempts: job.attemptsMade, code: result.code },
         `notification dead-lettered: ${result.error}.`,
       );
+      await this.record(() => this.outbox?.finish(job.n.id, 'failed'));
       return;
     }
     this.counters.retried++;
@@ -142,6 +206,20 @@ export class MemoryQueue implements NotificationQueue {
       { receiver: job.n.receiver, attempt: job.attemptsMade, delayMs: delay, code: result.code },
       `delivery failed, retrying: ${result.error}.`,
     );
+    await this.record(() => this.outbox?.retry(job.n.id, job.attemptsMade, Date.now() + delay));
+    this.schedule(job, delay);
+  }
+
+  /** Writes a job's progress; a failed write only means the attempt may be made again after a crash. */
+  private async record(write: () => Promise<void> | undefined): Promise<void> {
+    try {
+      await write();
+    } catch (e) {
+      this.log.error({ err: e }, 'delivery queue outbox write failed; this notification may be sent again.');
+    }
+  }
+
+  private schedule(job: Job, delay: number): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       this.ready.push(job);
@@ -158,6 +236,8 @@ export class MemoryQueue implements NotificationQueue {
     const d = this.dead.get(id);
     if (!d) return false;
     this.dead.delete(id);
+    // Back in the outbox as a new pending job (the failed one was finished there).
+    await this.record(() => this.outbox?.add({ n: d.notification, attemptsMade: 0, dueAt: Date.now() }));
     this.ready.push({ n: d.notification, attemptsMade: 0 });
     this.pump();
     return true;
@@ -174,11 +254,17 @@ export class MemoryQueue implements NotificationQueue {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  /** Stops delivering; with an outbox, jobs still pending are resumed by the next start. */
   async close(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     if (this.rateTimer) clearTimeout(this.rateTimer);
     this.deliver = null;
     this.checkIdle();
+    // Deliveries under way finish and record their outcome before the outbox closes.
+    while (this.active > 0) await new Promise<void>((resolve) => this.settled.push(resolve));
+    await this.outbox?.close();
+    this.outbox = null;
+    this.opening = null;
   }
 }

@@ -2,6 +2,8 @@ import type { Command } from '../command.ts';
 import { actionsCommand } from './actions.ts';
 import { collectCommand } from './collect.ts';
 import { deliveriesCommand } from './deliveries.ts';
+import { detectorsCommand } from './detectors.ts';
+import { evalCommand } from './eval.ts';
 import { migrateCommand } from './migrate.ts';
 import { parseCommand } from './parse.ts';
 import { replayCommand } from './replay.ts';
@@ -15,6 +17,8 @@ export const COMMANDS: readonly Command[] = [
   collectCommand,
   replayCommand,
   parseCommand,
+  detectorsCommand,
+  evalCommand,
   migrateCommand,
   storeCommand,
   silencesCommand,

@@ -1,5 +1,8 @@
-import { type Finding, loadConfig } from '@apiwatch/core';
-import { DetectionEngine } from '@apiwatch/detectors';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ChdbStore, type Finding, loadConfig } from '@apiwatch/core';
+import { ReplayRunner } from '@apiwatch/detectors';
 import { readRecords } from '@apiwatch/ingest';
 import type { Command } from '../command.ts';
 import {
@@ -33,11 +36,18 @@ export const replayCommand: Command = {
     },
     spec: specOption,
     quiet: { type: 'boolean', short: 'q', description: 'Only the summary on stderr.', default: false },
+    'no-baselines': {
+      type: 'boolean',
+      description: 'Judge against the static fallbacks only (skip learning from the replayed history).',
+      default: false,
+    },
   },
   details: [
     'Findings go to stdout, one JSON object per line; progress and a summary go to stderr.',
     "Detectors run on the events' own timestamps, so a day of logs gives the findings that day",
-    'would have given live.',
+    'would have given live. Baselines are learned from the replayed history itself (an embedded',
+    'store under a temporary directory, refreshed every detect.baselines.refreshMinutes of event',
+    'time), so an attack on the last day is judged against the weeks before it.',
     '',
     "Example: apiwatch replay --format nginx access.log | jq -c '{detector, entity, summary}'",
   ].join('\n'),
@@ -45,71 +55,89 @@ export const replayCommand: Command = {
     const parser = requireParser(values.format);
     const config = loadConfig(values.config as string | undefined);
     const read = eventReader(parser, config, { extraSpecs: (values.spec as string[] | undefined) ?? [] });
-    const engine = new DetectionEngine(config.detect);
-    const input = openInput(positionals[0]);
-    const out = stdoutWriter();
-    const progress = progressReporter(
-      !values.quiet && (Boolean(values.progress) || process.stderr.isTTY === true),
-    );
-    const started = performance.now();
-    let records = 0;
-    let events = 0;
-    let minTs = Number.POSITIVE_INFINITY;
-    let maxTs = Number.NEGATIVE_INFINITY;
-    const rejected = new Map<string, number>();
-    let rejectedTotal = 0;
-    const byDetector = new Map<string, number>();
-    const emit = async (findings: Finding[]) => {
-      for (const f of findings) {
-        byDetector.set(f.detector, (byDetector.get(f.detector) ?? 0) + 1);
-        const pending = out.write(`${JSON.stringify(f)}\n`);
-        if (pending) await pending;
-      }
-    };
-    const rate = () => events / Math.max(0.001, (performance.now() - started) / 1000);
-    for await (const record of readRecords(input, parser.framing)) {
-      records++;
-      const result = read(record);
-      if (!result.ok) {
-        rejected.set(result.error.code, (rejected.get(result.error.code) ?? 0) + 1);
-        // The first 50 reasons are enough to fix a log format; the summary counts the rest.
-        if (!values.quiet && ++rejectedTotal <= 50) {
-          process.stderr.write(`record ${records}: ${result.error.code}: ${result.error.message}\n`);
+    const learn = config.detect.baselines.enabled && !values['no-baselines'];
+    const tempDir = learn ? mkdtempSync(join(tmpdir(), 'apiwatch-replay-')) : null;
+    const store = tempDir ? new ChdbStore(join(tempDir, 'chdb')) : null;
+    if (store) await store.start();
+    const runner = new ReplayRunner({ detect: config.detect, baselineStore: store, sink: store });
+    const engine = runner.engine;
+    try {
+      const input = openInput(positionals[0]);
+      const out = stdoutWriter();
+      const progress = progressReporter(
+        !values.quiet && (Boolean(values.progress) || process.stderr.isTTY === true),
+      );
+      const started = performance.now();
+      let records = 0;
+      let events = 0;
+      let minTs = Number.POSITIVE_INFINITY;
+      let maxTs = Number.NEGATIVE_INFINITY;
+      const rejected = new Map<string, number>();
+      let rejectedTotal = 0;
+      const byDetector = new Map<string, number>();
+      const emit = async (findings: Finding[]) => {
+        for (const f of findings) {
+          byDetector.set(f.detector, (byDetector.get(f.detector) ?? 0) + 1);
+          const pending = out.write(`${JSON.stringify(f)}\n`);
+          if (pending) await pending;
         }
-        continue;
+      };
+      const rate = () => events / Math.max(0.001, (performance.now() - started) / 1000);
+      for await (const record of readRecords(input, parser.framing)) {
+        records++;
+        const result = read(record);
+        if (!result.ok) {
+          rejected.set(result.error.code, (rejected.get(result.error.code) ?? 0) + 1);
+          // The first 50 reasons are enough to fix a log format; the summary counts the rest.
+          if (!values.quiet && ++rejectedTotal <= 50) {
+            process.stderr.write(`record ${records}: ${result.error.code}: ${result.error.message}\n`);
+          }
+          continue;
+        }
+        for (const event of result.value) {
+          events++;
+          if (event.ts < minTs) minTs = event.ts;
+          if (event.ts > maxTs) maxTs = event.ts;
+          const findings = await runner.push(event);
+          if (findings.length > 0) await emit(findings);
+        }
+        progress.tick(
+          () =>
+            `replay: ${fmt(records)} records, ${fmt(events)} events, ${fmt(engine.counters.findings)} findings, ${fmt(rate())} events/s`,
+        );
       }
-      for (const event of result.value) {
-        events++;
-        if (event.ts < minTs) minTs = event.ts;
-        if (event.ts > maxTs) maxTs = event.ts;
-        const findings = engine.push(event);
-        if (findings.length > 0) await emit(findings);
+      await emit(await runner.finish());
+      progress.done();
+      const seconds = (performance.now() - started) / 1000;
+      const lines = [
+        `replay: ${fmt(records)} records → ${fmt(events)} events (${parser.id}) in ${seconds.toFixed(2)} s, ${fmt(rate())} events/s.`,
+      ];
+      if (events > 0)
+        lines.push(`  event time: ${new Date(minTs).toISOString()} … ${new Date(maxTs).toISOString()}`);
+      if (rejected.size > 0) {
+        lines.push(
+          `  rejected records: ${[...rejected.entries()].map(([c, n]) => `${fmt(n)} ${c}`).join(', ')}`,
+        );
       }
-      progress.tick(
-        () =>
-          `replay: ${fmt(records)} records, ${fmt(events)} events, ${fmt(engine.counters.findings)} findings, ${fmt(rate())} events/s`,
-      );
+      const found = [...byDetector.entries()].map(([d, n]) => `${fmt(n)} ${d}`).join(', ');
+      lines.push(`  findings: ${found || 'none'} (detectors: ${engine.detectorIds.join(', ')})`);
+      if (engine.counters.late > 0)
+        lines.push(`  late events (behind the watermark): ${fmt(engine.counters.late)}`);
+      if (engine.counters.evicted > 0)
+        lines.push(`  detector states evicted (maxActors): ${fmt(engine.counters.evicted)}`);
+      if (engine.counters.suppressed > 0)
+        lines.push(`  suppressed findings (detect.suppressions): ${fmt(engine.counters.suppressed)}`);
+      if (runner.baselines) {
+        const st = runner.baselines.stats();
+        lines.push(
+          `  baselines: ${fmt(runner.refreshCount)} event-time refreshes, last history to ${st.historyEndMs > 0 ? new Date(st.historyEndMs).toISOString() : 'none'} (${st.keys.routes} routes)${st.failures > 0 ? `, ${st.failures} failed` : ''}`,
+        );
+      } else lines.push('  baselines: static fallbacks');
+      process.stderr.write(`${lines.join('\n')}\n`);
+      return records > 0 && events === 0 ? 1 : 0;
+    } finally {
+      await store?.close();
+      if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     }
-    await emit(engine.drain());
-    progress.done();
-    const seconds = (performance.now() - started) / 1000;
-    const lines = [
-      `replay: ${fmt(records)} records → ${fmt(events)} events (${parser.id}) in ${seconds.toFixed(2)} s, ${fmt(rate())} events/s.`,
-    ];
-    if (events > 0)
-      lines.push(`  event time: ${new Date(minTs).toISOString()} … ${new Date(maxTs).toISOString()}`);
-    if (rejected.size > 0) {
-      lines.push(
-        `  rejected records: ${[...rejected.entries()].map(([c, n]) => `${fmt(n)} ${c}`).join(', ')}`,
-      );
-    }
-    const found = [...byDetector.entries()].map(([d, n]) => `${fmt(n)} ${d}`).join(', ');
-    lines.push(`  findings: ${found || 'none'} (detectors: ${engine.detectorIds.join(', ')})`);
-    if (engine.counters.late > 0)
-      lines.push(`  late events (behind the watermark): ${fmt(engine.counters.late)}`);
-    if (engine.counters.evicted > 0)
-      lines.push(`  actor states evicted (maxActors): ${fmt(engine.counters.evicted)}`);
-    process.stderr.write(`${lines.join('\n')}\n`);
-    return records > 0 && events === 0 ? 1 : 0;
   },
 };

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { join } from 'node:path';
 import { type Alerting, createAlerting } from '@apiwatch/alerting';
 import {
   type Bus,
@@ -43,7 +44,16 @@ export async function startAlertRole(
       return { entityId: identity.fromAuthorization(h.authorization).fingerprint, ref };
     return ref ? { entityId: null, ref } : null;
   };
-  const alerting = createAlerting(config.alert, { env: process.env, log, audit, credentialOf });
+  const q = config.alert.queue;
+  const alerting = createAlerting(config.alert, {
+    env: process.env,
+    log,
+    audit,
+    credentialOf,
+    // Embedded: each receiver's queue keeps its jobs in an fsync'd outbox under the data dir.
+    outboxDir: q.kind === 'memory' && q.outbox.enabled ? join(config.dataDir, 'outbox') : null,
+    outboxFsync: q.outbox.fsync,
+  });
   await alerting.start();
   const sub = await bus.subscribe('findings', 'alert', async (batch) => {
     for (const m of batch) await alerting.handle(m.value);

@@ -1,17 +1,87 @@
-import { type Bus, type Config, type Finding, type Logger, metrics, type Subscription } from '@apiwatch/core';
-import { DetectionEngine } from '@apiwatch/detectors';
+import {
+  type ApiEvent,
+  type Bus,
+  type BusMessage,
+  type Config,
+  type Finding,
+  type Logger,
+  metrics,
+  type RekeyedRecord,
+  type Store,
+  type Subscription,
+} from '@apiwatch/core';
+import {
+  type BaselineQuerier,
+  BaselineSnapshot,
+  DetectionEngine,
+  EventTimeBaselines,
+  fallbacksOf,
+  Stage2Merger,
+} from '@apiwatch/detectors';
+import { createClient } from '@clickhouse/client';
 
 /**
- * The detect role: consumes events, runs the detectors in event-time order and publishes
- * findings. A tick every 50 ms releases events held for allowedLatenessMs of wall-clock time,
- * which bounds the time from an event's arrival to its finding.
+ * The detect role: consumes events, runs the detectors on event time per partition (a lane per
+ * events partition: its own reorder buffer, watermark and state, dropped when the partition is
+ * revoked) and publishes findings. A tick every 50 ms releases events held for
+ * allowedLatenessMs of wall-clock time and advances idle lanes (detect.idleWatermarkMs).
+ *
+ * Baselines: a read-only view of the store (the process's own chDB when the store role runs
+ * here, a ClickHouse server with readonly=2 otherwise), refreshed when the low watermark crosses
+ * detect.baselines.refreshMinutes of event time.
+ *
+ * On Kafka, global-scope detectors run in a second stage (docs/decisions/0012): stage 1 forwards
+ * the events they key to the rekeyed topic, keyed by the detector key, and broadcasts watermark
+ * marks; stage 2 (group `detect-global`, any instance) merges them per partition in event-time
+ * order. On the memory bus (one process) they run in the engine's global lane.
  */
+export interface DetectRole {
+  engine: DetectionEngine;
+  stage2: DetectionEngine | null;
+  baselines: EventTimeBaselines | null;
+  stop(): Promise<void>;
+}
+
 export async function startDetectRole(
   config: Config,
   bus: Bus,
   log: Logger,
-): Promise<{ engine: DetectionEngine; stop(): Promise<void> }> {
-  const engine = new DetectionEngine(config.detect);
+  options: { store?: Store | null } = {},
+): Promise<DetectRole> {
+  const detect = config.detect;
+  const baselineSource = await baselineQuerier(config, options.store ?? null, log);
+  const baselines = baselineSource
+    ? new EventTimeBaselines({
+        store: baselineSource.querier,
+        config: detect.baselines,
+        fallback: fallbacksOf(detect),
+        onError: (e) =>
+          log.warn({ err: e.message }, `baseline refresh failed; the previous snapshot stays: ${e.message}.`),
+      })
+    : null;
+  const empty = BaselineSnapshot.empty(
+    fallbacksOf(detect),
+    detect.baselines.minWeeks,
+    detect.baselines.minRequests,
+  );
+  const snapshot = baselines ? () => baselines.snapshot() : () => empty;
+
+  const distributed = bus.kind === 'kafka';
+  const forwarded: Array<BusMessage<RekeyedRecord>> = [];
+  const engine = new DetectionEngine(detect, {
+    baselines: snapshot,
+    global: distributed ? 'forward' : 'local',
+    forward: (event: ApiEvent, key: string, source: number) =>
+      forwarded.push({ key, value: { kind: 'event', source, event } }),
+  });
+  const useStage2 = distributed && engine.hasGlobal;
+  const sources = config.bus.kafka.partitions;
+  const stage2 = useStage2
+    ? new DetectionEngine({ ...detect, allowedLatenessMs: 0 }, { baselines: snapshot, global: 'only' })
+    : null;
+  const merger = stage2 ? new Stage2Merger(stage2, sources) : null;
+  const marked = new Map<number, number>();
+
   const publish = async (findings: Finding[]) => {
     if (findings.length === 0) return;
     await bus.publish(
@@ -22,62 +92,289 @@ export async function startDetectRole(
       log.info(
         {
           detector: f.detector,
+          status: f.status,
           severity: f.severity,
           entity: `${f.entity.kind}:${f.entity.id}`,
           route: f.route,
           finding: f.id,
         },
-        `finding: ${f.summary}`,
+        `finding${f.status === 'resolved' ? ' resolved' : ''}: ${f.summary}`,
       );
     }
   };
-  const sub: Subscription = await bus.subscribe('events', 'detect', async (batch) => {
-    const now = Date.now();
-    const findings: Finding[] = [];
-    for (const m of batch) for (const f of engine.push(m.value, now)) findings.push(f);
-    await publish(findings);
-  });
+
+  /** Stage 1 → stage 2: the forwarded events, then a mark per lane whose clock moved. */
+  const flushStage1 = async () => {
+    if (!useStage2) {
+      forwarded.length = 0;
+      return;
+    }
+    if (forwarded.length > 0) await bus.publish('rekeyed', forwarded.splice(0, forwarded.length));
+    const marks: Array<BusMessage<RekeyedRecord>> = [];
+    for (const p of engine.partitions()) {
+      const ts = engine.watermark(p);
+      if (!Number.isFinite(ts) || marked.get(p) === ts) continue;
+      marked.set(p, ts);
+      for (let q = 0; q < sources; q++)
+        marks.push({ key: `mark-${p}`, partition: q, value: { kind: 'mark', source: p, ts } });
+    }
+    if (marks.length > 0) await bus.publish('rekeyed', marks);
+  };
+
+  const observeBaselines = () => {
+    if (!baselines) return;
+    const w = stage2 ? Math.min(engine.lowWatermark(), stage2.lowWatermark()) : engine.lowWatermark();
+    baselines.observe(Number.isFinite(w) ? w : engine.lowWatermark());
+  };
+
+  let chain: Promise<void> = Promise.resolve();
+  /** Engine work is serialised: handlers and the tick never interleave. */
+  const serial = (fn: () => Promise<void>) => {
+    const run = chain.then(fn);
+    chain = run.catch(() => {});
+    return run;
+  };
+
+  const sub: Subscription = await bus.subscribe(
+    'events',
+    'detect',
+    (batch) =>
+      serial(async () => {
+        const now = Date.now();
+        const findings: Finding[] = [];
+        for (const m of batch) for (const f of engine.push(m.value, now, m.partition ?? 0)) findings.push(f);
+        await flushStage1();
+        await publish(findings);
+        observeBaselines();
+      }),
+    {
+      onAssign: (owned) => {
+        const gone = engine.partitions().filter((p) => !owned.includes(p));
+        if (gone.length > 0) {
+          engine.revoke(gone);
+          for (const p of gone) marked.delete(p);
+          log.info({ partitions: gone }, 'events partitions revoked: their detector state is dropped.');
+        }
+      },
+    },
+  );
+
+  const sub2: Subscription | null = merger
+    ? await bus.subscribe(
+        'rekeyed',
+        'detect-global',
+        (batch) =>
+          serial(async () => {
+            const findings: Finding[] = [];
+            for (const m of batch) {
+              const q = m.partition ?? 0;
+              const r = m.value;
+              const out =
+                r.kind === 'event'
+                  ? merger.event(q, r.source, m.key, r.event)
+                  : merger.mark(q, r.source, r.ts);
+              for (const f of out) findings.push(f);
+            }
+            await publish(findings);
+          }),
+        {
+          onAssign: (owned) => {
+            const gone = stage2!.partitions().filter((p) => !owned.includes(p));
+            if (gone.length > 0) merger.revoke(gone);
+          },
+        },
+      )
+    : null;
+
   const timer = setInterval(() => {
-    if (engine.buffered === 0) return;
-    publish(engine.tick(Date.now())).catch((e: unknown) =>
-      log.error({ err: e }, 'publishing findings failed.'),
-    );
+    void serial(async () => {
+      const findings = engine.tick(Date.now());
+      await flushStage1();
+      await publish(findings);
+      observeBaselines();
+    }).catch((e: unknown) => log.error({ err: e }, 'publishing findings failed.'));
   }, 50);
-  const c = engine.counters;
-  metrics.register('apiwatch_detect_events_total', 'Events run through the detectors.', 'counter', () => [
-    { value: c.events },
-  ]);
-  metrics.register(
-    'apiwatch_detect_late_events_total',
-    'Events that arrived behind the watermark.',
-    'counter',
-    () => [{ value: c.late }],
+
+  registerMetrics(engine, stage2, merger, baselines);
+  log.info(
+    {
+      detectors: engine.detectorIds,
+      stage2: stage2?.detectorIds ?? [],
+      baselines: baselineSource?.kind ?? 'static fallbacks',
+    },
+    'detect role consuming events.',
   );
-  metrics.register(
-    'apiwatch_detect_evicted_actors_total',
-    'Actor states evicted at detect.maxActors.',
-    'counter',
-    () => [{ value: c.evicted }],
-  );
-  metrics.register('apiwatch_detect_findings_total', 'Findings raised.', 'counter', () => [
-    { value: c.findings },
-  ]);
-  metrics.register(
-    'apiwatch_detect_buffered_events',
-    'Events waiting in the reorder buffer.',
-    'gauge',
-    () => [{ value: engine.buffered }],
-  );
-  metrics.register('apiwatch_detect_actor_states', 'Per-actor states held by all detectors.', 'gauge', () => [
-    { value: engine.stateSize() },
-  ]);
-  log.info({ detectors: engine.detectorIds }, 'detect role consuming events.');
   return {
     engine,
+    stage2,
+    baselines,
     async stop() {
       clearInterval(timer);
       await sub.close();
-      await publish(engine.drain());
+      await sub2?.close();
+      await serial(async () => {
+        // Live: release what is buffered, but do not resolve open episodes (no timers past the data).
+        const findings = engine.drain();
+        await flushStage1();
+        await publish(findings);
+      });
+      await baselines?.close();
+      await baselineSource?.close();
     },
   };
+}
+
+/**
+ * The store the baselines read, read-only: the process's own store when the store role runs
+ * here (chDB allows one process per data directory), a ClickHouse server with readonly=2
+ * otherwise; null (static fallbacks) when baselines are off or no store can be read.
+ */
+async function baselineQuerier(
+  config: Config,
+  local: Store | null,
+  log: Logger,
+): Promise<{ kind: string; querier: BaselineQuerier; close(): Promise<void> } | null> {
+  if (!config.detect.baselines.enabled) return null;
+  if (local) return { kind: `${local.kind} (this process)`, querier: local, close: async () => {} };
+  if (config.store.kind === 'clickhouse') {
+    const ch = config.clickhouse;
+    const client = createClient({
+      url: ch.url,
+      username: ch.username,
+      password: process.env[ch.passwordEnv] ?? '',
+      database: ch.database,
+      request_timeout: ch.requestTimeoutMs,
+      application: 'apiwatch-detect',
+      // readonly=2: SELECT only, settings may still be set per query.
+      clickhouse_settings: { readonly: '2' },
+    });
+    const querier: BaselineQuerier = {
+      async query<T>(sql: string, params?: Record<string, unknown>): Promise<T[]> {
+        const rs = await client.query({ query: sql, query_params: params ?? {}, format: 'JSONEachRow' });
+        return rs.json<T>();
+      },
+    };
+    return { kind: `clickhouse ${ch.url} (read-only)`, querier, close: () => client.close() };
+  }
+  if (config.store.kind === 'chdb') {
+    log.warn(
+      {},
+      'detect runs without the store role and store.kind is chdb: an embedded store belongs to one process, so baselines use the static fallbacks; run detect with the store role, or use store.kind: clickhouse.',
+    );
+  }
+  return null;
+}
+
+function registerMetrics(
+  engine: DetectionEngine,
+  stage2: DetectionEngine | null,
+  merger: Stage2Merger | null,
+  baselines: EventTimeBaselines | null,
+): void {
+  const engines = stage2 ? [engine, stage2] : [engine];
+  const sum = (pick: (e: DetectionEngine) => number) => engines.reduce((n, e) => n + pick(e), 0);
+  metrics.register('apiwatch_detect_events_total', 'Events run through the detectors.', 'counter', () => [
+    { value: engine.counters.events },
+  ]);
+  metrics.register(
+    'apiwatch_detect_late_events_total',
+    'Events that arrived behind their partition watermark.',
+    'counter',
+    () => [{ value: sum((e) => e.counters.late) + (merger?.late ?? 0) }],
+  );
+  metrics.register(
+    'apiwatch_detect_findings_total',
+    'Finding updates emitted (firing and resolved).',
+    'counter',
+    () => [{ value: sum((e) => e.counters.findings) }],
+  );
+  metrics.register(
+    'apiwatch_detect_buffered_events',
+    'Events waiting in the reorder buffers.',
+    'gauge',
+    () => [{ value: sum((e) => e.buffered) + (merger?.buffered ?? 0) }],
+  );
+  const stats = () => engines.flatMap((e) => e.stats()).filter((s) => s.enabled);
+  const perDetector = (
+    name: string,
+    help: string,
+    type: 'counter' | 'gauge',
+    pick: (s: ReturnType<DetectionEngine['stats']>[number]) => number,
+  ) => {
+    metrics.register(name, help, type, () => {
+      const by = new Map<string, number>();
+      for (const s of stats()) by.set(s.id, (by.get(s.id) ?? 0) + pick(s));
+      return [...by].map(([detector, value]) => ({ labels: { detector }, value }));
+    });
+  };
+  perDetector(
+    'apiwatch_detect_detector_events_total',
+    'Events a detector keyed and handled.',
+    'counter',
+    (s) => s.events,
+  );
+  perDetector(
+    'apiwatch_detect_detector_findings_total',
+    'Finding updates a detector emitted (firing and resolved).',
+    'counter',
+    (s) => s.findings,
+  );
+  perDetector(
+    'apiwatch_detect_suppressed_findings_total',
+    'Findings dropped by detect.suppressions.',
+    'counter',
+    (s) => s.suppressed,
+  );
+  perDetector('apiwatch_detect_state_keys', 'Keys in the detector state store.', 'gauge', (s) => s.keys);
+  perDetector(
+    'apiwatch_detect_state_evictions_total',
+    'Keys evicted at detect.maxActors (LRU).',
+    'counter',
+    (s) => s.evictions,
+  );
+  perDetector(
+    'apiwatch_detect_state_expired_total',
+    'Keys dropped after the detector idle time.',
+    'counter',
+    (s) => s.expired,
+  );
+  perDetector(
+    'apiwatch_detect_detector_errors_total',
+    'Events a detector threw on (skipped).',
+    'counter',
+    (s) => s.errors,
+  );
+  metrics.register(
+    'apiwatch_detect_state_bytes',
+    'Approximate bytes of detector state (sampled).',
+    'gauge',
+    () => {
+      const by = new Map<string, number>();
+      for (const e of engines) for (const [d, v] of e.stateBytes()) by.set(d, (by.get(d) ?? 0) + v);
+      return [...by].map(([detector, value]) => ({ labels: { detector }, value: Math.round(value) }));
+    },
+  );
+  metrics.register(
+    'apiwatch_detect_suppressions_total',
+    'Findings a suppression dropped (by suppression id).',
+    'counter',
+    () => {
+      const by = new Map<string, number>();
+      for (const e of engines)
+        for (const s of e.suppressionStats()) by.set(s.id, (by.get(s.id) ?? 0) + s.suppressed);
+      return [...by].map(([suppression, value]) => ({ labels: { suppression }, value }));
+    },
+  );
+  metrics.register(
+    'apiwatch_detect_baseline_refreshes_total',
+    'Baseline snapshot refreshes (event-time intervals).',
+    'counter',
+    () => [{ value: baselines?.stats().refreshes ?? 0 }],
+  );
+  metrics.register(
+    'apiwatch_detect_baseline_failures_total',
+    'Baseline refreshes that failed (the previous snapshot stayed).',
+    'counter',
+    () => [{ value: baselines?.stats().failures ?? 0 }],
+  );
 }

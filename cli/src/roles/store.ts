@@ -146,6 +146,13 @@ export async function startStoreRole(
         port: s.http.listen.port,
         users: httpEndpointUsers(config!),
         maxBodyBytes: s.http.maxBodyBytes,
+        maxQueryBytes: s.http.maxQueryBytes,
+        limits: {
+          maxExecutionSeconds: s.http.maxExecutionSeconds,
+          maxMemoryBytes: s.http.maxMemoryBytes,
+          maxResultBytes: s.http.maxResultBytes,
+          maxThreads: s.http.maxThreads,
+        },
         log,
       });
     }

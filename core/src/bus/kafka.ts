@@ -10,7 +10,25 @@ import {
 } from '@platformatic/kafka';
 import type { KafkaConfigValue } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import type { BatchHandler, Bus, BusMessage, Subscription, TopicName, TopicPayloads } from './types.ts';
+import {
+  busCounters,
+  checkMessage,
+  DEFAULT_HANDLER_RETRY,
+  type DeadLetterReason,
+  deadLetterRecord,
+  deliverBatch,
+  type HandlerRetryPolicy,
+} from './consume.ts';
+import type {
+  BatchHandler,
+  Bus,
+  BusMessage,
+  DlqRecord,
+  SubscribeOptions,
+  Subscription,
+  TopicName,
+  TopicPayloads,
+} from './types.ts';
 
 /**
  * Header that marks a record carrying several messages of one key: its value is their JSON
@@ -27,7 +45,7 @@ export const CHUNK_HEADER = 'apiwatch-chunk';
  */
 const MAX_CHUNK_BYTES = 256 * 1024;
 
-/** Handler retries back off from this, doubling up to MAX_RETRY_DELAY_MS. */
+/** Consumer stream restarts back off from this, doubling up to MAX_RETRY_DELAY_MS. */
 const FIRST_RETRY_DELAY_MS = 200;
 const MAX_RETRY_DELAY_MS = 30_000;
 
@@ -47,6 +65,10 @@ type EventsMessage = Message<string, Buffer, string, string>;
  * - Consumers: offsets are committed only after the handler resolved; a failing handler gets the
  *   same batch again (with backoff) and nothing after it is committed meanwhile, so a crash
  *   re-delivers (at-least-once) and never skips.
+ * - Nothing read is trusted: a record that is not JSON, or not a valid message of its topic
+ *   (schemaVersion included), is dead-lettered and counted before the batch reaches the handler;
+ *   a handler that keeps failing on one message has it dead-lettered after bounded retries
+ *   (consume.ts). Dead letters are published before the offsets that skip them are committed.
  */
 export class KafkaBus implements Bus {
   readonly kind = 'kafka' as const;
@@ -55,10 +77,17 @@ export class KafkaBus implements Bus {
   private readonly config: KafkaConfigValue;
   private readonly log: Logger;
   private inFlight = 0;
+  private readonly policy: HandlerRetryPolicy;
 
-  constructor(config: KafkaConfigValue, log: Logger) {
+  constructor(
+    config: KafkaConfigValue,
+    log: Logger,
+    handlerRetry: HandlerRetryPolicy = DEFAULT_HANDLER_RETRY,
+  ) {
     this.config = config;
     this.log = log;
+    this.policy = handlerRetry;
+    busCounters.register();
   }
 
   topicName(topic: TopicName): string {
@@ -80,7 +109,7 @@ export class KafkaBus implements Bus {
     const admin = new Admin(this.baseOptions('-admin'));
     try {
       const existing = new Set(await admin.listTopics());
-      const wanted = (['events', 'findings', 'dlq'] as const)
+      const wanted = (['events', 'findings', 'dlq', 'rekeyed'] as const)
         .map((t) => this.topicName(t))
         .filter((t) => !existing.has(t));
       if (wanted.length > 0) {
@@ -94,7 +123,7 @@ export class KafkaBus implements Bus {
       }
       // Wait until every topic has a leader, so the first publish does not race topic creation.
       await admin.metadata({
-        topics: (['events', 'findings', 'dlq'] as const).map((t) => this.topicName(t)),
+        topics: (['events', 'findings', 'dlq', 'rekeyed'] as const).map((t) => this.topicName(t)),
       });
     } finally {
       await admin.close();
@@ -128,7 +157,13 @@ export class KafkaBus implements Bus {
       for (let i = 0; i < messages.length; i += this.config.maxBatchEvents) {
         const records = chunkByKey(messages.slice(i, i + this.config.maxBatchEvents));
         await producer.send({
-          messages: records.map((r) => ({ topic: name, key: r.key, value: r.value, headers: r.headers })),
+          messages: records.map((r) => ({
+            topic: name,
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+            ...(r.partition !== undefined ? { partition: r.partition } : {}),
+          })),
         });
       }
     } finally {
@@ -140,6 +175,7 @@ export class KafkaBus implements Bus {
     topic: K,
     group: string,
     handler: BatchHandler<TopicPayloads[K]>,
+    options: SubscribeOptions = {},
   ): Promise<Subscription> {
     const name = this.topicName(topic);
     const consumer: EventsConsumer = new Consumer({
@@ -156,6 +192,14 @@ export class KafkaBus implements Bus {
         headerValue: stringDeserializer,
       },
     });
+    if (options.onAssign) {
+      const onAssign = options.onAssign;
+      consumer.on(
+        'consumer:group:join',
+        (e: { assignments?: Array<{ topic: string; partitions: number[] }> }) =>
+          onAssign((e.assignments ?? []).filter((a) => a.topic === name).flatMap((a) => a.partitions)),
+      );
+    }
     let closed = false;
     let stream: MessagesStream<string, Buffer, string, string> | null = null;
     let wake: (() => void) | null = null;
@@ -187,26 +231,40 @@ export class KafkaBus implements Bus {
     };
 
     const deliver = async (batch: EventsMessage[]) => {
-      const decoded = decodeBatch<TopicPayloads[K]>(batch, (m, e) =>
-        this.log.error(
-          { topic: name, partition: m.partition, offset: String(m.offset) },
-          `undecodable message skipped: ${e.message}.`,
-        ),
-      );
-      for (let attempt = 0; !closed; attempt++) {
-        try {
-          await handler(decoded);
-          break;
-        } catch (e) {
-          const delay = Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** attempt);
-          this.log.error(
-            { topic: name, group, attempt: attempt + 1, retryInMs: delay },
-            `bus handler failed; offsets not committed, the batch is delivered again: ${(e as Error).message}.`,
+      const { messages, invalid } = decodeBatch<TopicPayloads[K]>(topic, batch);
+      if (invalid.length > 0) {
+        for (const bad of invalid) busCounters.deadLettered(topic, bad.reason);
+        this.log.warn(
+          { topic: name, group, messages: invalid.length, reason: invalid[0]!.reason },
+          `invalid bus messages sent to the DLQ: ${invalid[0]!.detail.slice(0, 300)}.`,
+        );
+        if (topic !== 'dlq') {
+          await this.publishDeadLetters(
+            invalid.map((bad) => deadLetterRecord(topic, bad.reason, bad.detail, bad.raw)),
+            () => closed,
+            sleep,
           );
-          await sleep(delay);
         }
       }
-      if (closed) return;
+      const done = await deliverBatch(messages, handler, {
+        topic,
+        group,
+        policy: this.policy,
+        log: this.log,
+        closed: () => closed,
+        sleep,
+        deadLetter: async (failed, error) => {
+          if (topic === 'dlq') return;
+          await this.publishDeadLetters(
+            failed.map((m) =>
+              deadLetterRecord(topic, 'handler_failed', error.message, JSON.stringify(m.value)),
+            ),
+            () => closed,
+            sleep,
+          );
+        },
+      });
+      if (!done) return;
       const lastOfPartition = new Map<number, EventsMessage>();
       for (const m of batch) lastOfPartition.set(m.partition, m);
       try {
@@ -267,6 +325,29 @@ export class KafkaBus implements Bus {
     return subscription;
   }
 
+  /** Publishes dead letters, retrying until the broker takes them or the subscription closes. */
+  private async publishDeadLetters(
+    records: DlqRecord[],
+    closed: () => boolean,
+    sleep: (ms: number) => Promise<void>,
+  ): Promise<void> {
+    for (let attempt = 0; !closed(); attempt++) {
+      try {
+        await this.publish(
+          'dlq',
+          records.map((value) => ({ key: value.source, value })),
+        );
+        return;
+      } catch (e) {
+        this.log.error(
+          { attempt: attempt + 1 },
+          `dead letters not published; retrying: ${(e as Error).message}.`,
+        );
+        await sleep(Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** attempt));
+      }
+    }
+  }
+
   async flush(): Promise<void> {
     // publish() resolves only after acks=all, so there is nothing buffered client-side.
   }
@@ -282,6 +363,7 @@ interface OutRecord {
   key: string;
   value: string;
   headers?: Record<string, string>;
+  partition?: number;
 }
 
 /**
@@ -291,11 +373,17 @@ interface OutRecord {
 export function chunkByKey<T>(messages: BusMessage<T>[]): OutRecord[] {
   const runsByKey = new Map<
     string,
-    Array<{ lines: string[]; bytes: number; headersId: string; headers?: Record<string, string> }>
+    Array<{
+      lines: string[];
+      bytes: number;
+      headersId: string;
+      headers?: Record<string, string>;
+      partition?: number;
+    }>
   >();
   for (const m of messages) {
     const line = JSON.stringify(m.value);
-    const headersId = m.headers ? JSON.stringify(m.headers) : '';
+    const headersId = `${m.partition ?? ''}|${m.headers ? JSON.stringify(m.headers) : ''}`;
     let runs = runsByKey.get(m.key);
     if (!runs) {
       runs = [];
@@ -306,31 +394,43 @@ export function chunkByKey<T>(messages: BusMessage<T>[]): OutRecord[] {
       last.lines.push(line);
       last.bytes += line.length + 1;
     } else {
-      runs.push({ lines: [line], bytes: line.length, headersId, headers: m.headers });
+      runs.push({ lines: [line], bytes: line.length, headersId, headers: m.headers, partition: m.partition });
     }
   }
   const out: OutRecord[] = [];
   for (const [key, runs] of runsByKey) {
     for (const run of runs) {
-      if (run.lines.length === 1) out.push({ key, value: run.lines[0]!, headers: run.headers });
+      const p = run.partition !== undefined ? { partition: run.partition } : {};
+      if (run.lines.length === 1) out.push({ key, value: run.lines[0]!, headers: run.headers, ...p });
       else
         out.push({
           key,
           value: run.lines.join('\n'),
           headers: { ...run.headers, [CHUNK_HEADER]: String(run.lines.length) },
+          ...p,
         });
     }
   }
   return out;
 }
 
-function decodeBatch<T>(
+interface InvalidMessage {
+  reason: DeadLetterReason;
+  detail: string;
+  raw: string;
+}
+
+/**
+ * Kafka records → bus messages, each checked against its topic (consume.ts). A chunked record's
+ * lines are checked one by one, so one bad line costs only itself.
+ */
+export function decodeBatch<T>(
+  topic: TopicName,
   batch: EventsMessage[],
-  onError: (m: EventsMessage, e: Error) => void,
-): BusMessage<T>[] {
-  const out: BusMessage<T>[] = [];
+): { messages: BusMessage<T>[]; invalid: InvalidMessage[] } {
+  const messages: BusMessage<T>[] = [];
+  const invalid: InvalidMessage[] = [];
   for (const m of batch) {
-    if (!m.value) continue;
     let headers: Record<string, string> | undefined;
     let chunked = false;
     for (const [k, v] of m.headers) {
@@ -341,18 +441,22 @@ function decodeBatch<T>(
       headers ??= {};
       headers[k] = v;
     }
-    try {
-      const text = m.value.toString('utf8');
-      if (!chunked) {
-        out.push({ key: m.key, value: JSON.parse(text) as T, headers });
+    const text = m.value ? m.value.toString('utf8') : '';
+    for (const line of chunked ? text.split('\n') : [text]) {
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (e) {
+        invalid.push({ reason: 'invalid_json', detail: (e as Error).message, raw: line });
         continue;
       }
-      // Parse the whole chunk before emitting any of it: a bad chunk is skipped as one record.
-      const values = text.split('\n').map((line) => JSON.parse(line) as T);
-      for (const value of values) out.push({ key: m.key, value, headers });
-    } catch (e) {
-      onError(m, e as Error);
+      const check = checkMessage(topic, value);
+      if (!check.ok) {
+        invalid.push({ reason: check.reason, detail: check.detail, raw: line });
+        continue;
+      }
+      messages.push({ key: m.key, value: value as T, headers, partition: m.partition });
     }
   }
-  return out;
+  return { messages, invalid };
 }

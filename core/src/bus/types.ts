@@ -1,21 +1,47 @@
+import { type Static, Type as T } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { ApiEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
+import type { Validator } from '../model/validate.ts';
 
 /** A record that could not become an event, kept with its reason (redacted before it gets here). */
-export interface DlqRecord {
-  ts: number;
-  source: string;
-  collector: string | null;
-  code: string;
-  reason: string;
-  raw: string;
-}
+export const DlqRecordSchema = T.Object(
+  {
+    ts: T.Number({ description: 'When it was dead-lettered, ms since the epoch.' }),
+    source: T.String({ description: 'Where: a format id (nginx, kong, …), store.<table> or bus.<topic>.' }),
+    collector: T.Union([T.String(), T.Null()]),
+    code: T.String({ description: 'Error code (docs/errors.md).' }),
+    reason: T.String(),
+    raw: T.String({ description: 'The record as received, redacted and truncated.' }),
+  },
+  { $id: 'DlqRecord' },
+);
+export type DlqRecord = Static<typeof DlqRecordSchema>;
+
+const compiledDlq = TypeCompiler.Compile(DlqRecordSchema);
+export const dlqRecordValidator: Validator<DlqRecord> = {
+  check: (value: unknown): value is DlqRecord => compiledDlq.Check(value),
+  explain(value: unknown): string {
+    const first = compiledDlq.Errors(value).First();
+    return first ? `${first.path || '/'}: ${first.message}` : 'valid';
+  },
+};
+
+/**
+ * The detect role's second stage (docs/decisions/0012): an event re-keyed by a global detector
+ * key, or a watermark mark from one events partition (its lane clock), broadcast to every
+ * partition so a stage-2 lane knows how far every source has got.
+ */
+export type RekeyedRecord =
+  | { kind: 'event'; source: number; event: ApiEvent }
+  | { kind: 'mark'; source: number; ts: number };
 
 /** Logical topics and what travels on them. Kafka topic names come from config. */
 export interface TopicPayloads {
   events: ApiEvent;
   findings: Finding;
   dlq: DlqRecord;
+  rekeyed: RekeyedRecord;
 }
 export type TopicName = keyof TopicPayloads;
 
@@ -24,6 +50,17 @@ export interface BusMessage<T> {
   key: string;
   value: T;
   headers?: Record<string, string>;
+  /**
+   * Consumers: the partition it was read from (0 on the memory bus). Publishers: an explicit
+   * partition (Kafka only), overriding the key's.
+   */
+  partition?: number;
+}
+
+/** Optional consumer hooks (detect uses them for per-partition state). */
+export interface SubscribeOptions {
+  /** Called after each rebalance with the partitions of the topic this consumer now owns. */
+  onAssign?: (partitions: number[]) => void;
 }
 
 /** Receives a batch; offsets are committed only after the returned promise resolves. */
@@ -46,6 +83,7 @@ export interface Bus {
     topic: K,
     group: string,
     handler: BatchHandler<TopicPayloads[K]>,
+    options?: SubscribeOptions,
   ): Promise<Subscription>;
   /** True while publishers would wait: ingest answers 429 instead of queueing without bound. */
   saturated(): boolean;

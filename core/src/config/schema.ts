@@ -46,6 +46,12 @@ export const IngestConfig = T.Object(
       default: 50_000,
       description: 'Most records in one request.',
     }),
+    maxInflatedBytes: T.Integer({
+      minimum: 1024,
+      default: 64 * 1024 * 1024,
+      description:
+        'Most bytes one push request may decompress to, all decompression together (Content-Encoding and gzip record data such as Firehose CloudWatch envelopes); past it the request is answered 413.',
+    }),
     rateLimit: T.Object(
       {
         eventsPerSecond: T.Integer({
@@ -251,6 +257,11 @@ export const KafkaConfig = T.Object(
         events: T.String({ default: 'apiwatch.events' }),
         findings: T.String({ default: 'apiwatch.findings' }),
         dlq: T.String({ default: 'apiwatch.dlq' }),
+        rekeyed: T.String({
+          default: 'apiwatch.detect-rekeyed',
+          description:
+            'Second detection stage: events re-keyed by a global detector key (route, account, tenant) plus watermark marks (docs/decisions/0012).',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -275,10 +286,47 @@ export const BusConfig = T.Object(
           default: 65_536,
           description: 'Messages buffered per topic before publishers wait (backpressure).',
         }),
+        journal: T.Object(
+          {
+            enabled: T.Boolean({
+              default: true,
+              description:
+                'Write-ahead journal under <dataDir>/bus: a publish (an ingest 2xx) is acknowledged once on disk, and what consumers had not finished is delivered again after a crash (docs/decisions/0010-embedded-durability.md).',
+            }),
+            fsync: T.Boolean({
+              default: true,
+              description:
+                'fdatasync each group commit; false survives a process crash but not an OS crash or power loss.',
+            }),
+            segmentBytes: T.Integer({
+              minimum: 65_536,
+              default: 64 * 1024 * 1024,
+              description: 'Journal segment size, bytes; consumed segments are removed.',
+            }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
     kafka: KafkaConfig,
+    consumerRetry: T.Object(
+      {
+        attempts: T.Integer({
+          minimum: 1,
+          default: 5,
+          description:
+            'Tries of a failing consumer batch before it is split and the message it fails on is dead-lettered (errors marked retryable, e.g. the store being down, are retried without bound).',
+        }),
+        initialBackoffMs: T.Integer({
+          minimum: 1,
+          default: 200,
+          description: 'First retry delay, ms; doubles each attempt.',
+        }),
+        maxBackoffMs: T.Integer({ minimum: 1, default: 30_000, description: 'Longest retry delay, ms.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -333,7 +381,11 @@ const StoreHttpUser = T.Object(
       T.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (hex) of the password.' }),
     ),
     passwordEnv: T.Optional(T.String({ description: 'Environment variable holding the password.' })),
-    readonly: T.Boolean({ default: true, description: 'Only SELECT, SHOW, DESCRIBE, EXISTS (readonly=1).' }),
+    readonly: T.Boolean({
+      default: true,
+      description:
+        'Only SELECT, WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN over the apiwatch database and the system tables clients need (docs/store.md, Security).',
+    }),
   },
   { additionalProperties: false },
 );
@@ -363,7 +415,35 @@ const StoreHttp = T.Object(
     maxBodyBytes: T.Integer({
       minimum: 1024,
       default: 256 * 1024 * 1024,
-      description: 'Largest request body, bytes.',
+      description:
+        'Largest request body of a writer, bytes, as sent and after Content-Encoding is undone (413 past it).',
+    }),
+    maxQueryBytes: T.Integer({
+      minimum: 1024,
+      default: 1024 * 1024,
+      description:
+        'Largest query text of a read-only user, bytes after Content-Encoding is undone (413 past it).',
+    }),
+    maxExecutionSeconds: T.Integer({
+      minimum: 1,
+      default: 60,
+      description: 'max_execution_time of every query; a caller may only lower it.',
+    }),
+    maxMemoryBytes: T.Integer({
+      minimum: 16 * 1024 * 1024,
+      default: 2 * 1024 ** 3,
+      description: 'max_memory_usage of every query, bytes; a caller may only lower it.',
+    }),
+    maxResultBytes: T.Integer({
+      minimum: 1024,
+      default: 256 * 1024 ** 2,
+      description:
+        'max_result_bytes of every query (the answer is held in memory); a caller may only lower it.',
+    }),
+    maxThreads: T.Integer({
+      minimum: 1,
+      default: 4,
+      description: 'max_threads of every query; a caller may only lower it.',
     }),
   },
   { additionalProperties: false, default: {} },
@@ -418,23 +498,164 @@ export const StoreConfig = T.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** A static level used where a baseline has too little history (cold start). */
+const StaticLevelConfig = (median: number, mad: number, what: string) =>
+  T.Object(
+    {
+      median: T.Number({ minimum: 0, default: median, description: `Expected ${what} per hour.` }),
+      mad: T.Number({
+        minimum: 0,
+        default: mad,
+        description: `Expected median absolute deviation of ${what} per hour.`,
+      }),
+    },
+    { additionalProperties: false, default: {} },
+  );
+
+export const DetectBaselinesConfig = T.Object(
+  {
+    enabled: T.Boolean({
+      default: true,
+      description:
+        'Learn baselines from the store (read-only: chDB embedded, ClickHouse distributed); false: every detector sees the static fallback (confidence low).',
+    }),
+    refreshMinutes: T.Integer({
+      minimum: 1,
+      maximum: 10_080,
+      default: 60,
+      description:
+        'Event-time interval between snapshot refreshes: a new snapshot is built when the watermark crosses a multiple of it (replay refreshes on the replayed time).',
+    }),
+    lookbackWeeks: T.Integer({
+      minimum: 1,
+      maximum: 26,
+      default: 4,
+      description: 'History each refresh reads, weeks.',
+    }),
+    minWeeks: T.Integer({
+      minimum: 1,
+      maximum: 26,
+      default: 2,
+      description: 'Weeks an hour of the week needs before its seasonal median is trusted (confidence high).',
+    }),
+    minActors: T.Integer({
+      minimum: 1,
+      default: 20,
+      description: 'Actors a route needs for its object percentiles to be trusted.',
+    }),
+    minRequests: T.Integer({
+      minimum: 1,
+      default: 1000,
+      description: 'Requests a route needs for its auth-failure rate to be trusted.',
+    }),
+    maxKeys: T.Integer({
+      minimum: 1,
+      default: 2000,
+      description: 'Cap on keys per baseline (busiest kept, the rest read as the fallback and are counted).',
+    }),
+    fallback: T.Object(
+      {
+        requestsPerHour: StaticLevelConfig(1000, 500, 'requests'),
+        actorsPerHour: StaticLevelConfig(100, 50, 'active actors'),
+        objects: T.Object(
+          {
+            p50: T.Number({ minimum: 0, default: 10 }),
+            p95: T.Number({ minimum: 0, default: 50 }),
+            p99: T.Number({ minimum: 0, default: 100 }),
+          },
+          {
+            additionalProperties: false,
+            default: {},
+            description: 'Distinct objects per actor per hour on a route, assumed without peer history.',
+          },
+        ),
+        authFailureRate: T.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.05,
+          description: 'Auth-failure share assumed without history.',
+        }),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'Static values read at cold start and for keys without history.',
+      },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const DetectSuppression = T.Object(
+  {
+    id: T.Optional(
+      T.String({
+        pattern: '^[a-zA-Z0-9_.-]{1,64}$',
+        description: 'Name in metrics and logs; default: its position.',
+      }),
+    ),
+    detector: T.String({
+      minLength: 1,
+      maxLength: 128,
+      description: 'Detector id, or a pattern with * (auth.*, *).',
+    }),
+    entity: T.Optional(
+      T.String({
+        minLength: 1,
+        maxLength: 600,
+        description:
+          'kind:id of the finding entity (ip:203.0.113.9, credential:…, endpoint:GET /health); * allowed.',
+      }),
+    ),
+    route: T.Optional(T.String({ minLength: 1, maxLength: 1024, description: 'Route template; * allowed.' })),
+    method: T.Optional(T.String({ minLength: 1, maxLength: 32 })),
+    tenant: T.Optional(T.String({ minLength: 1, maxLength: 256 })),
+    reason: T.String({
+      minLength: 3,
+      maxLength: 512,
+      description: 'Why: kept in the audit trail and metrics.',
+    }),
+    expiresAt: T.String({
+      pattern: '^\\d{4}-\\d{2}-\\d{2}T',
+      description:
+        'ISO 8601; after it (event time of the finding) the suppression no longer applies and is counted as expired.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const DetectConfig = T.Object(
   {
     allowedLatenessMs: T.Integer({
       minimum: 0,
       default: 250,
       description:
-        'How far behind the newest event time an event may arrive and still be ordered (watermark lag); live, also the longest an event waits for ordering.',
+        'How far behind the newest event time of its partition an event may arrive and still be ordered (watermark lag); live, also the longest an event waits for ordering.',
     }),
     maxActors: T.Integer({
       minimum: 100,
       default: 200_000,
-      description: 'Per-detector cap on tracked actors; the least recently seen are evicted (counted).',
+      description:
+        'Per-detector cap on state keys; at the cap the least recently seen key is evicted (counted per detector).',
+    }),
+    idleWatermarkMs: T.Integer({
+      minimum: 0,
+      default: 30_000,
+      description:
+        'Live only: when no event arrived for this long (wall clock), the watermark advances with the wall clock minus this, so open episodes still resolve; 0: never.',
     }),
     detectors: T.Record(T.String(), T.Record(T.String(), T.Unknown()), {
       default: {},
-      description: 'Per-detector settings keyed by detector id; each detector validates its own.',
+      description:
+        "Per-detector settings keyed by detector id: the detector's own keys, `enabled`, and `overrides` ([{route, method, tenant, entity, set: {…}}]); each detector validates its own.",
     }),
+    suppressions: T.Array(DetectSuppression, {
+      default: [],
+      maxItems: 1000,
+      description:
+        'Findings matching one of these are not emitted (counted per suppression) until it expires.',
+    }),
+    baselines: DetectBaselinesConfig,
   },
   { additionalProperties: false, default: {} },
 );
@@ -778,6 +999,21 @@ export const AlertConfig = T.Object(
           description: 'Each delay is shortened by a random share up to this ratio.',
         }),
         concurrency: T.Integer({ minimum: 1, default: 4, description: 'Deliveries in flight per receiver.' }),
+        outbox: T.Object(
+          {
+            enabled: T.Boolean({
+              default: true,
+              description:
+                'kind memory: keep queued and retrying notifications in <dataDir>/outbox (fsync), so they survive a crash as BullMQ jobs survive in Redis.',
+            }),
+            fsync: T.Boolean({
+              default: true,
+              description:
+                'fdatasync each outbox write; false survives a process crash but not a power loss.',
+            }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -887,6 +1123,9 @@ export type ActionsConfigValue = Static<typeof ActionsConfig>;
 export type RootRouteConfigValue = Static<typeof RootRouteConfig>;
 export type InhibitRuleConfigValue = Static<typeof InhibitRule>;
 export type ActionRuleConfigValue = Static<typeof ActionRule>;
+export type DetectConfigValue = Static<typeof DetectConfig>;
+export type DetectSuppressionValue = Static<typeof DetectSuppression>;
+export type DetectBaselinesConfigValue = Static<typeof DetectBaselinesConfig>;
 export type KafkaConfigValue = Static<typeof KafkaConfig>;
 export type StoreConfigValue = Static<typeof StoreConfig>;
 export type ClickhouseConfigValue = Static<typeof ClickhouseConfig>;

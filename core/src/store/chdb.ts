@@ -1,12 +1,13 @@
-import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Session } from 'chdb';
 import type { ApiEvent } from '../model/event.ts';
 import { JsonTablesStore } from './json-tables.ts';
+import { dataDirHolder, StoreLockedError } from './lock.ts';
 import { applyRetention, type Migration, migrate, type Retention } from './migrate.ts';
 import { eventFileInsertSql, eventTsvLine } from './rows.ts';
 import { quoteString } from './sql-text.ts';
+import { cleanStagingDir, defaultStagingRoot, stagingDirFor } from './staging.ts';
 import { dedupSettings, encodeRow, type InsertOptions, type Store } from './types.ts';
 
 export interface ChdbStoreOptions {
@@ -16,8 +17,11 @@ export interface ChdbStoreOptions {
   retention?: Retention;
   /** Migrations to apply (tests); defaults to core/src/store/migrations. */
   migrations?: Migration[];
-  /** Where batches are staged for `file()`; defaults to /dev/shm when present. */
-  stagingDir?: string;
+  /**
+   * Parent of the private staging directory where batches are staged for `file()`; defaults to
+   * /dev/shm when present (docs/store.md, "Staging files").
+   */
+  stagingRoot?: string;
 }
 
 let staged = 0;
@@ -41,12 +45,30 @@ export class ChdbStore extends JsonTablesStore implements Store {
     super();
     this.options = typeof pathOrOptions === 'string' ? { path: pathOrOptions } : pathOrOptions;
     this.path = this.options.path;
-    this.stagingDir = this.options.stagingDir ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
+    this.stagingDir = stagingDirFor(this.options.stagingRoot ?? defaultStagingRoot(), this.path);
+  }
+
+  /** The private directory (0700) holding this store's staging files while an insert runs. */
+  get stagingDirectory(): string {
+    return this.stagingDir;
   }
 
   async start(): Promise<void> {
     mkdirSync(this.path, { recursive: true });
-    this.session = new Session(this.path);
+    // libchdb locks <path>/status; a second process gets a bare connection error (and the
+    // engine's "Cannot lock file" on stderr). Say who holds it before the engine is asked.
+    const holder = dataDirHolder(this.path);
+    if (holder) throw new StoreLockedError(this.path, holder);
+    try {
+      this.session = new Session(this.path);
+    } catch (e) {
+      const after = dataDirHolder(this.path);
+      if (after) throw new StoreLockedError(this.path, after);
+      throw e;
+    }
+    // Only the process holding the data directory reaches this line, so every file left in the
+    // staging directory is a leftover of a crashed run of this store: remove it.
+    cleanStagingDir(this.stagingDir);
     // `SELECT *` includes ALIAS columns, so api_events reads back readable (path, client_ip,
     // trace ids, credential_fingerprint, ingest_ts) next to the compact stored columns.
     await this.session.queryAsync('SET asterisk_include_alias_columns = 1', { format: 'Null' });
@@ -90,15 +112,24 @@ export class ChdbStore extends JsonTablesStore implements Store {
     if (events.length === 0) return;
     const parts: string[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) parts[i] = encodeRow(i, events[i]!, eventTsvLine);
-    const file = join(this.stagingDir, `apiwatch-${process.pid}-${++staged}.tsv`);
-    writeFileSync(file, parts.join(''));
-    try {
+    await this.withStagedFile(parts.join(''), 'tsv', async (file) => {
       await this.s.queryAsync(
         `${eventFileInsertSql('api_events_in', quoteString(file))}${settingsClause(dedupSettings(options))}`,
-        {
-          format: 'Null',
-        },
+        { format: 'Null' },
       );
+    });
+  }
+
+  /**
+   * Writes `data` to a new file (mode 0600, created exclusively) in the private staging
+   * directory, runs `use(path)`, and removes the file whatever happens.
+   */
+  async withStagedFile<T>(data: string | Buffer, ext: string, use: (path: string) => Promise<T>): Promise<T> {
+    mkdirSync(this.stagingDir, { recursive: true, mode: 0o700 });
+    const file = join(this.stagingDir, `${process.pid}-${++staged}.${ext}`);
+    writeFileSync(file, data, { mode: 0o600, flag: 'wx' });
+    try {
+      return await use(file);
     } finally {
       unlinkSync(file);
     }

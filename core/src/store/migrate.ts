@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { quoteIdentifier, quoteString, splitStatements } from './sql-text.ts';
+import { quoteIdentifier, quoteString } from './sql-text.ts';
 
 /**
  * Versioned migrations: `migrations/NNNN_name.sql`, applied in order and recorded in
@@ -81,6 +81,25 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
 const PLACEHOLDER = /\{\{\s*([a-z_]+)(?::([^}]*))?\s*\}\}/g;
 
 /**
+ * Splits a migration file (our own SQL, never a caller's) into statements by its layout rule:
+ * full-line `--` comments are dropped and a statement ends with a line ending in `;`.
+ */
+export function splitMigration(text: string): string[] {
+  const out: string[] = [];
+  let current: string[] = [];
+  for (const line of text.split('\n')) {
+    if (/^\s*--/.test(line)) continue;
+    current.push(line);
+    if (/;\s*$/.test(line)) {
+      out.push(current.join('\n').trim().replace(/;\s*$/, '').trim());
+      current = [];
+    }
+  }
+  out.push(current.join('\n').trim());
+  return out.filter((s) => s.length > 0);
+}
+
+/**
  * Renders a migration template into statements.
  *
  * - `{{on_cluster}}` → '' or `ON CLUSTER '<c>'`
@@ -92,7 +111,7 @@ const PLACEHOLDER = /\{\{\s*([a-z_]+)(?::([^}]*))?\s*\}\}/g;
 export function renderSql(text: string, options: RenderOptions = {}): string[] {
   const cluster = options.cluster || null;
   const out: string[] = [];
-  for (const statement of splitStatements(text)) {
+  for (const statement of splitMigration(text)) {
     const dist = /^\{\{\s*distributed:([A-Za-z_][A-Za-z0-9_]*):(.+?)\s*\}\}$/s.exec(statement);
     if (dist) {
       if (cluster) {
@@ -216,7 +235,9 @@ export async function migrate(db: SqlExecutor, options: MigrateOptions = {}): Pr
       }
     }
     await db.exec(
-      `INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (${m.version}, ${quoteString(m.name)}, ${quoteString(m.checksum)}, now64(3))`,
+      // INSERT … SELECT, not VALUES: the statement is all SQL (no inline data), so it passes
+      // through a ClickHouse-compatible endpoint that runs the engine's canonical text.
+      `INSERT INTO schema_migrations (version, name, checksum, applied_at) SELECT ${m.version}, ${quoteString(m.name)}, ${quoteString(m.checksum)}, now64(3)`,
     );
     result.applied.push(m);
     options.onApplied?.(m);

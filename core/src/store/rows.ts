@@ -203,25 +203,34 @@ export function eventRow(e: ApiEvent): Record<string, unknown> {
 export function findingRow(f: Finding): Record<string, unknown> {
   if (typeof f.id !== 'string' || !f.id || typeof f.detector !== 'string')
     throw new TypeError('not a finding');
+  const resolved = f.status === 'resolved';
   return {
     id: f.id,
     fingerprint: f.fingerprint,
     detector: f.detector,
+    family: f.family ?? f.detector.slice(0, f.detector.indexOf('.')),
+    status: f.status ?? 'firing',
+    // ReplacingMergeTree(version): the newest update of an episode wins; resolved beats firing.
+    version: String(BigInt(Math.max(0, Math.floor(f.detectedAt))) * 2n + (resolved ? 1n : 0n)),
     title: f.title ?? '',
     severity: f.severity,
     confidence: f.confidence,
     entity_kind: f.entity.kind,
     entity_id: f.entity.id,
+    entity_name: f.entity.name ?? '',
+    entity_ref: f.entity.ref ?? '',
     route: f.route ?? '',
     method: f.method ?? '',
     tenant: f.tenant ?? '',
     first_seen: f.firstSeen,
     last_seen: f.lastSeen,
+    ended_at: f.endedAt ?? null,
     detected_at: f.detectedAt,
     owasp: f.owasp,
     nist: f.nist,
     observed: f.evidence?.observed ?? 0,
     baseline: f.evidence?.baseline ?? null,
+    labels: f.labels ?? {},
     summary: f.summary,
     body: JSON.stringify(f),
   };

@@ -1,3 +1,4 @@
+export { EventTimeBaselines, type EventTimeBaselinesOptions } from './event-time.ts';
 export {
   AUTH_FAILURE_DEFAULTS,
   AUTH_FAILURE_SQL,

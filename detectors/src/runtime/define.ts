@@ -7,6 +7,20 @@
  *
  * A detector's per-event logic is a pure function of (event, state, config, baselines, now):
  * no `Date.now()`, no I/O, no randomness, so a replay gives byte-identical findings.
+ *
+ * Refinements by the runtime (backwards compatible with the first version of this file):
+ * - `ctx.wakeAt(ts)`: each key holds one pending wake; a later call replaces it (the last request
+ *   wins), so "call wakeAt(lastSeen + quiet) on every event" just works. Call it again from
+ *   `onWatermark` to be woken later. A wake at or before the current watermark fires before the
+ *   next event with a later time (or at the end of a replay).
+ * - `ctx.config` in `onWatermark` is the effective config the key last saw in `onEvent`.
+ * - `enabled` and `overrides` are runtime keys: a detector's configSchema need not (should not)
+ *   declare `enabled`; the runtime strips both before validating the rest against the schema.
+ * - Optional `idleMs(config)`: a key untouched for that long (event time) with no pending wake is
+ *   dropped by the runtime (not counted as an eviction). Without it keys live until evicted by
+ *   the cap (LRU).
+ * - A throw from a detector is caught, counted per detector (`errors`) and skips that event
+ *   for that detector only.
  */
 import type {
   ApiEvent,
@@ -101,6 +115,8 @@ export interface DetectorDefinition<C extends TObject = TObject, S = unknown> {
   ): FindingDraft[] | undefined;
   /** Approximate bytes held by a state, for the per-detector state-size metric. */
   sizeOf?(state: S): number;
+  /** Event time (ms) after which an untouched key with no pending wake is dropped. */
+  idleMs?(config: Static<C>): number;
 }
 
 /** Identity function that gives a detector definition its full types without casts. */

@@ -1,115 +1,673 @@
-import { type ApiEvent, actorKey, type Config, type Finding, StartupError } from '@apiwatch/core';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import {
+  type ApiEvent,
+  actorKey,
+  DetectBaselinesConfig,
+  type DetectBaselinesConfigValue,
+  type DetectConfigValue,
+  type DetectorFamily,
+  type Finding,
+} from '@apiwatch/core';
 import { Value } from '@sinclair/typebox/value';
+import { type BaselineFallbacks, BaselineSnapshot } from '../baselines/refresher.ts';
 import { DETECTORS } from '../registry.ts';
+import {
+  type CompiledSuppression,
+  compileSuppressions,
+  type ResolvedDetector,
+  resolveDetectors,
+} from './config.ts';
+import type { AnyDetector, DetectorContext, FindingDraft, KeyScope } from './define.ts';
+import { buildFinding } from './envelope.ts';
 import { ReorderBuffer } from './reorder.ts';
-import type { Detector, DetectorInstance } from './types.ts';
+import { TimerHeap } from './timers.ts';
+
+/**
+ * The detection runtime (contract in define.ts). Per partition it keeps a lane: a reorder
+ * buffer (event-time order within `allowedLatenessMs`), a clock (the lane's watermark: the
+ * latest event time released), a timer heap for `ctx.wakeAt`, and one bounded state store per
+ * detector. One lagging partition therefore never makes another's events late, and a revoked
+ * partition's state is dropped with its lane.
+ *
+ * Detectors with `scope: 'global'` key on something other than the actor (route, account,
+ * tenant), so they need all events of a key in one place:
+ * - `global: 'local'` (embedded, replay, one instance): every lane's released events also go
+ *   through one global lane (its own reorder buffer and clock) where the global detectors run;
+ * - `global: 'forward'` (the first stage of a distributed detect role): global detectors do not
+ *   run here; each released event is handed to `forward(event, key)` once per distinct key a
+ *   global detector gives it, for re-keying onto the stage-2 topic (docs/decisions/0012);
+ * - `global: 'only'` (the second stage): only global detectors run, in per-partition lanes of
+ *   the re-keyed topic, each on the events forwarded under its own key.
+ */
+
+export type GlobalMode = 'local' | 'forward' | 'only';
+
+export interface EngineOptions {
+  /** Default: the registry. */
+  detectors?: readonly AnyDetector[];
+  /** Current baseline snapshot; default an empty snapshot of the configured fallbacks. */
+  baselines?: () => BaselineSnapshot;
+  global?: GlobalMode;
+  /**
+   * `global: 'forward'`: receives each released event once per distinct global key, with the
+   * partition (lane) it was released from.
+   */
+  forward?: (event: ApiEvent, key: string, partition: number) => void;
+}
+
+/** Per-detector counters (metrics label `detector`). */
+export interface DetectorStats {
+  id: string;
+  scope: KeyScope;
+  enabled: boolean;
+  /** Events the detector handled (keyBy gave a key). */
+  events: number;
+  /** Keys held now. */
+  keys: number;
+  /** Keys evicted at the cap (LRU). */
+  evictions: number;
+  /** Keys dropped after idleMs without events. */
+  expired: number;
+  findings: number;
+  suppressed: number;
+  errors: number;
+  timers: number;
+}
 
 export interface EngineCounters {
   events: number;
   late: number;
   evicted: number;
   findings: number;
+  suppressed: number;
 }
 
-/** Resolves detect.detectors against the registry: unknown ids or keys are start-up errors. */
-export function resolveDetectorConfigs(
-  detect: Config['detect'],
-): Array<{ detector: Detector<unknown>; config: unknown }> {
-  for (const id of Object.keys(detect.detectors)) {
-    if (!DETECTORS.some((d) => d.id === id)) {
-      throw new StartupError(
-        'CONFIG_INVALID',
-        `config key "detect.detectors.${id}": no such detector (known: ${DETECTORS.map((d) => d.id).join(', ')})`,
-      );
-    }
-  }
-  const out: Array<{ detector: Detector<unknown>; config: unknown }> = [];
-  for (const detector of DETECTORS) {
-    const given = detect.detectors[detector.id] ?? {};
-    const config = Value.Default(detector.configSchema, {
-      ...(detector.defaults as object),
-      ...structuredClone(given),
-    });
-    const first = TypeCompiler.Compile(detector.configSchema).Errors(config).First();
-    if (first) {
-      const key = `detect.detectors.${detector.id}${first.path.replaceAll('/', '.')}`;
-      throw new StartupError('CONFIG_INVALID', `config key "${key}": ${first.message}`);
-    }
-    if ((config as { enabled?: boolean }).enabled === false) continue;
-    out.push({ detector, config: Object.freeze(config) });
-  }
-  return out;
+interface Entry {
+  state: unknown;
+  /** Pending wake (event time, ms); NaN when none. */
+  wake: number;
+  config: Record<string, unknown>;
+  /** Event time of the last event that touched the key. */
+  lastTs: number;
 }
 
-/**
- * Runs the enabled detectors over events in event-time order. The reorder buffer holds events
- * for at most allowedLatenessMs (of event time, and live also of wall-clock time via tick());
- * `drain()` releases the rest at the end of a replay.
- */
+interface Item {
+  ts: number;
+  seq: number;
+  event: ApiEvent;
+  /** `global: 'only'`: the key the event was forwarded under. */
+  key: string | null;
+}
+
+interface Run {
+  index: number;
+  def: AnyDetector;
+  family: DetectorFamily;
+  resolved: ResolvedDetector;
+  /** No overrides: every event sees `resolved.config`. */
+  simple: boolean;
+  stats: DetectorStats;
+  totalKeys: number;
+}
+
+interface TimerItem {
+  run: Run;
+  key: string;
+  entry: Entry;
+}
+
+class Lane {
+  readonly id: number | 'global';
+  readonly buffer: ReorderBuffer<Item>;
+  clock = Number.NEGATIVE_INFINITY;
+  readonly stores = new Map<number, Map<string, Entry>>();
+  readonly timers = new TimerHeap<TimerItem>();
+  /** Wall time of the last arrival, and its event time (idle watermark, live only). */
+  lastArrivalWall = Number.NaN;
+  lastArrivalTs = Number.NEGATIVE_INFINITY;
+
+  constructor(id: number | 'global', lateness: number) {
+    this.id = id;
+    this.buffer = new ReorderBuffer<Item>(lateness);
+  }
+
+  store(run: Run): Map<string, Entry> {
+    let s = this.stores.get(run.index);
+    if (!s) {
+      s = new Map();
+      this.stores.set(run.index, s);
+    }
+    return s;
+  }
+}
+
+const SWEEP_EVERY = 1024;
+const MAX_SWEEP = 512;
+
 export class DetectionEngine {
-  readonly counters: EngineCounters = { events: 0, late: 0, evicted: 0, findings: 0 };
-  private readonly instances: Array<{ id: string; instance: DetectorInstance }>;
-  private readonly buffer: ReorderBuffer;
-  private readonly released: ApiEvent[] = [];
+  readonly counters: EngineCounters = { events: 0, late: 0, evicted: 0, findings: 0, suppressed: 0 };
+  readonly mode: GlobalMode;
+  private readonly runs: Run[];
+  private readonly actorRuns: Run[];
+  private readonly globalRuns: Run[];
+  private readonly lanes = new Map<number, Lane>();
+  private readonly globalLane: Lane | null;
+  private readonly lateness: number;
+  private readonly cap: number;
+  private readonly idleWatermarkMs: number;
+  private readonly suppressions: CompiledSuppression[];
+  private readonly baselines: () => BaselineSnapshot;
+  private readonly forward: ((event: ApiEvent, key: string, partition: number) => void) | undefined;
+  private readonly out: Finding[] = [];
+  private readonly released: Item[] = [];
+  private seq = 0;
+  private sweepCountdown = SWEEP_EVERY;
+  /** The lane whose clock `ctx.now()` reads, and the entry `ctx.wakeAt` schedules. */
+  private curLane: Lane | null = null;
+  private curRun: Run | null = null;
+  private curKey = '';
+  private curEntry: Entry | null = null;
+  private readonly ctx: DetectorContext<Record<string, unknown>> & { config: Record<string, unknown> };
 
-  constructor(detect: Config['detect']) {
-    this.buffer = new ReorderBuffer(detect.allowedLatenessMs);
-    this.instances = resolveDetectorConfigs(detect).map(({ detector, config }) => ({
-      id: detector.id,
-      instance: detector.create({
-        config,
-        maxActors: detect.maxActors,
-        onEvict: () => {
-          this.counters.evicted++;
-        },
-      }),
+  constructor(detect: DetectConfigValue, options: EngineOptions = {}) {
+    this.mode = options.global ?? 'local';
+    if (this.mode === 'forward' && !options.forward)
+      throw new Error("DetectionEngine: global 'forward' needs a forward callback");
+    this.forward = options.forward;
+    this.lateness = detect.allowedLatenessMs;
+    this.cap = detect.maxActors;
+    this.idleWatermarkMs = detect.idleWatermarkMs ?? 0;
+    const registry = options.detectors ?? DETECTORS;
+    const resolved = resolveDetectors(detect, registry);
+    this.suppressions = compileSuppressions(detect.suppressions ?? []);
+    this.runs = resolved.map((r, index) => ({
+      index,
+      def: r.detector,
+      family: r.detector.id.slice(0, r.detector.id.indexOf('.')) as DetectorFamily,
+      resolved: r,
+      simple: r.overrides.length === 0,
+      totalKeys: 0,
+      stats: {
+        id: r.detector.id,
+        scope: r.detector.scope,
+        enabled: r.enabled || r.overrides.some((o) => o.set.enabled === true),
+        events: 0,
+        keys: 0,
+        evictions: 0,
+        expired: 0,
+        findings: 0,
+        suppressed: 0,
+        errors: 0,
+        timers: 0,
+      },
     }));
+    const active = this.runs.filter((r) => r.stats.enabled);
+    this.actorRuns = active.filter((r) => r.def.scope === 'actor');
+    this.globalRuns = active.filter((r) => r.def.scope === 'global');
+    this.globalLane = this.mode === 'local' ? new Lane('global', this.lateness) : null;
+    const empty = BaselineSnapshot.empty(
+      fallbacksOf(detect),
+      detect.baselines?.minWeeks ?? 2,
+      detect.baselines?.minRequests ?? 1000,
+    );
+    this.baselines = options.baselines ?? (() => empty);
+    const self = this;
+    this.ctx = {
+      config: {},
+      now() {
+        return self.curLane ? self.curLane.clock : Number.NEGATIVE_INFINITY;
+      },
+      baselines() {
+        return self.baselines();
+      },
+      wakeAt(ts: number) {
+        const lane = self.curLane;
+        const entry = self.curEntry;
+        if (!lane || !entry || !Number.isFinite(ts)) return;
+        entry.wake = ts;
+        lane.timers.push(ts, { run: self.curRun!, key: self.curKey, entry });
+      },
+    };
   }
 
+  /** Ids of the detectors that run in this engine (enabled, and in this stage). */
   get detectorIds(): string[] {
-    return this.instances.map((i) => i.id);
+    const runs =
+      this.mode === 'only'
+        ? this.globalRuns
+        : this.mode === 'forward'
+          ? this.actorRuns
+          : [...this.actorRuns, ...this.globalRuns];
+    return runs.sort((a, b) => a.index - b.index).map((r) => r.def.id);
+  }
+
+  /** True when some enabled detector is global-scoped (a distributed role needs stage 2). */
+  get hasGlobal(): boolean {
+    return this.globalRuns.length > 0;
   }
 
   get buffered(): number {
-    return this.buffer.size;
+    let n = this.globalLane?.buffer.size ?? 0;
+    for (const l of this.lanes.values()) n += l.buffer.size;
+    return n;
   }
 
-  /** `arrivedAt` (wall ms) enables expire(): live sources pass it, replay does not. */
-  push(event: ApiEvent, arrivedAt?: number): Finding[] {
-    this.buffer.push(event, this.released, arrivedAt);
-    return this.process();
+  /** The lane clock of a partition (its watermark), or -Infinity when unknown. */
+  watermark(partition = 0): number {
+    return this.lanes.get(partition)?.clock ?? Number.NEGATIVE_INFINITY;
   }
 
-  /** Live only: releases events held for allowedLatenessMs of wall-clock time. */
+  /** The lowest watermark over the assigned partitions (what is settled everywhere). */
+  lowWatermark(): number {
+    let w = Number.POSITIVE_INFINITY;
+    for (const l of this.lanes.values()) if (l.clock < w) w = l.clock;
+    return w === Number.POSITIVE_INFINITY ? Number.NEGATIVE_INFINITY : w;
+  }
+
+  partitions(): number[] {
+    return [...this.lanes.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Adds an event of `partition`. `arrivedAt` (wall ms) enables tick(): live sources pass it,
+   * replay does not. `key`: stage 2 only, the key the event was forwarded under.
+   */
+  push(event: ApiEvent, arrivedAt?: number, partition = 0, key: string | null = null): Finding[] {
+    const lane = this.lane(partition);
+    if (arrivedAt !== undefined) {
+      lane.lastArrivalWall = arrivedAt;
+      if (event.ts > lane.lastArrivalTs) lane.lastArrivalTs = event.ts;
+    }
+    lane.buffer.push({ ts: event.ts, seq: this.seq++, event, key }, this.released, arrivedAt);
+    this.runLane(lane);
+    return this.take();
+  }
+
+  /**
+   * Live only: releases events held for allowedLatenessMs of wall-clock time and, for a lane
+   * with no arrival for idleWatermarkMs, advances its clock by the wall time since its last
+   * event, so open episodes resolve when traffic stops.
+   */
   tick(now: number): Finding[] {
-    this.buffer.expire(now, this.released);
-    return this.process();
+    for (const lane of this.lanes.values()) {
+      lane.buffer.expire(now, this.released);
+      this.runLane(lane);
+      this.idleAdvance(lane, now);
+    }
+    if (this.globalLane) {
+      this.globalLane.buffer.expire(now, this.released);
+      this.runGlobal();
+      this.idleAdvance(this.globalLane, now);
+    }
+    return this.take();
   }
 
-  drain(): Finding[] {
-    this.buffer.drain(this.released);
-    return this.process();
+  /**
+   * Releases every buffered event (end of a replay). `untilTs`: also fire timers up to that
+   * event time (default: the latest event time seen; Infinity closes every open episode).
+   */
+  drain(untilTs?: number): Finding[] {
+    for (const lane of this.lanes.values()) {
+      lane.buffer.drain(this.released);
+      this.runLane(lane);
+      if (untilTs !== undefined) this.advance(lane, untilTs);
+    }
+    if (this.globalLane) {
+      this.globalLane.buffer.drain(this.released);
+      this.runGlobal();
+      if (untilTs !== undefined) this.advance(this.globalLane, untilTs);
+    }
+    return this.take();
   }
 
+  /** Advances a partition's watermark with no event (e.g. a source says it has no more). */
+  advanceTo(ts: number, partition = 0): Finding[] {
+    const lane = this.lane(partition);
+    lane.buffer.releaseUpTo(ts, this.released);
+    this.runLane(lane);
+    this.advance(lane, ts);
+    if (this.globalLane) {
+      this.globalLane.buffer.releaseUpTo(ts, this.released);
+      this.runGlobal();
+    }
+    return this.take();
+  }
+
+  /** The partitions were taken away (rebalance): their lanes, states and timers are dropped. */
+  revoke(partitions: readonly number[]): void {
+    for (const p of partitions) {
+      const lane = this.lanes.get(p);
+      if (!lane) continue;
+      for (const [index, store] of lane.stores) this.runs[index]!.totalKeys -= store.size;
+      this.lanes.delete(p);
+    }
+  }
+
+  /** Number of keys held over every detector. */
   stateSize(): number {
-    return this.instances.reduce((n, i) => n + i.instance.stateSize(), 0);
+    return this.runs.reduce((n, r) => n + r.totalKeys, 0);
   }
 
-  private process(): Finding[] {
-    if (this.released.length === 0) return [];
-    const findings: Finding[] = [];
-    for (const event of this.released) {
+  /** Per-detector counters (keys and timers are current). */
+  stats(): DetectorStats[] {
+    const timers = new Map<number, number>();
+    for (const lane of this.allLanes())
+      for (const [index, store] of lane.stores) {
+        let t = 0;
+        for (const e of store.values()) if (!Number.isNaN(e.wake)) t++;
+        timers.set(index, (timers.get(index) ?? 0) + t);
+      }
+    return this.runs.map((r) => ({ ...r.stats, keys: r.totalKeys, timers: timers.get(r.index) ?? 0 }));
+  }
+
+  /**
+   * Approximate bytes of detector state per detector: the detector's `sizeOf` over a sample of
+   * up to `sample` keys, scaled to all keys, plus the runtime's per-key overhead (~120 B).
+   */
+  stateBytes(sample = 256): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const r of this.runs) {
+      let seen = 0;
+      let bytes = 0;
+      for (const lane of this.allLanes()) {
+        const store = lane.stores.get(r.index);
+        if (!store) continue;
+        for (const [key, e] of store) {
+          if (seen >= sample) break;
+          bytes += 120 + key.length * 2 + (r.def.sizeOf ? r.def.sizeOf(e.state) : 64);
+          seen++;
+        }
+      }
+      out.set(r.def.id, seen === 0 ? 0 : (bytes / seen) * r.totalKeys);
+    }
+    return out;
+  }
+
+  /** Suppressions with their counters. */
+  suppressionStats(): Array<{
+    id: string;
+    reason: string;
+    expiresAtMs: number;
+    suppressed: number;
+    expiredMatches: number;
+  }> {
+    return this.suppressions.map((s) => ({
+      id: s.id,
+      reason: s.reason,
+      expiresAtMs: s.expiresAtMs,
+      suppressed: s.suppressed,
+      expiredMatches: s.expiredMatches,
+    }));
+  }
+
+  private *allLanes(): Iterable<Lane> {
+    yield* this.lanes.values();
+    if (this.globalLane) yield this.globalLane;
+  }
+
+  private lane(partition: number): Lane {
+    let lane = this.lanes.get(partition);
+    if (!lane) {
+      lane = new Lane(partition, this.lateness);
+      this.lanes.set(partition, lane);
+    }
+    return lane;
+  }
+
+  private take(): Finding[] {
+    this.counters.late = this.lateOf();
+    if (this.out.length === 0) return [];
+    const f = this.out.splice(0, this.out.length);
+    return f;
+  }
+
+  private lateOf(): number {
+    let n = this.globalLane?.buffer.late ?? 0;
+    for (const l of this.lanes.values()) n += l.buffer.late;
+    return n;
+  }
+
+  /** Runs the events a lane's buffer released. */
+  private runLane(lane: Lane): void {
+    if (this.released.length === 0) return;
+    const items = this.released.splice(0, this.released.length);
+    const toGlobal: Item[] = [];
+    for (const item of items) {
       this.counters.events++;
-      const actor = actorKey(event);
-      for (const { instance } of this.instances) {
-        const out = instance.onEvent(event, actor);
-        for (const f of out) findings.push(f);
+      this.advance(lane, item.ts);
+      if (this.mode === 'only') {
+        for (const run of this.globalRuns) this.handle(lane, run, item.event, item.key);
+        continue;
+      }
+      const event = item.event;
+      let actor: string | null = null;
+      for (const run of this.actorRuns) actor = this.handle(lane, run, event, null, actor);
+      if (this.globalRuns.length === 0) continue;
+      if (this.mode === 'local') toGlobal.push(item);
+      else this.forwardGlobal(event, lane.id === 'global' ? 0 : lane.id);
+    }
+    if (toGlobal.length > 0 && this.globalLane) {
+      for (const item of toGlobal) this.globalLane.buffer.push(item, this.released);
+      this.runGlobal();
+    }
+  }
+
+  private runGlobal(): void {
+    const lane = this.globalLane;
+    if (!lane || this.released.length === 0) return;
+    const items = this.released.splice(0, this.released.length);
+    for (const item of items) {
+      this.advance(lane, item.ts);
+      let actor: string | null = null;
+      for (const run of this.globalRuns) actor = this.handle(lane, run, item.event, null, actor);
+    }
+  }
+
+  private forwardGlobal(event: ApiEvent, partition: number): void {
+    let sent: string[] | null = null;
+    for (const run of this.globalRuns) {
+      const cfg = run.simple
+        ? run.resolved.config
+        : run.resolved.configFor(this.maskOf(run, event, actorKey(event)));
+      let key: string | null;
+      try {
+        key = run.def.keyBy(event, cfg);
+      } catch {
+        run.stats.errors++;
+        continue;
+      }
+      if (key === null) continue;
+      if (sent?.includes(key)) continue;
+      if (sent === null) sent = [key];
+      else sent.push(key);
+      this.forward!(event, key, partition);
+    }
+  }
+
+  private maskOf(run: Run, event: ApiEvent, actor: string): number {
+    let mask = 0;
+    const o = run.resolved.overrides;
+    for (let i = 0; i < o.length; i++) if (o[i]!.test(event, actor)) mask |= 1 << i;
+    return mask;
+  }
+
+  /** One event through one detector. Returns the actor key if it had to compute it. */
+  private handle(
+    lane: Lane,
+    run: Run,
+    event: ApiEvent,
+    onlyKey: string | null,
+    actorIn: string | null = null,
+  ): string | null {
+    let actor = actorIn;
+    let config = run.resolved.config;
+    if (!run.simple) {
+      actor ??= actorKey(event);
+      const mask = this.maskOf(run, event, actor);
+      if (!run.resolved.enabledFor(mask)) return actor;
+      config = run.resolved.configFor(mask);
+    } else if (!run.resolved.enabled) return actor;
+    let key: string | null;
+    try {
+      key = run.def.keyBy(event, config);
+    } catch {
+      run.stats.errors++;
+      return actor;
+    }
+    if (key === null || (onlyKey !== null && key !== onlyKey)) return actor;
+    run.stats.events++;
+    const store = lane.store(run);
+    let entry = store.get(key);
+    if (entry === undefined) {
+      let state: unknown;
+      try {
+        state = run.def.init(key, event);
+      } catch {
+        run.stats.errors++;
+        return actor;
+      }
+      entry = { state, wake: Number.NaN, config, lastTs: event.ts };
+      if (run.totalKeys >= this.cap) this.evict(lane, run, store);
+      run.totalKeys++;
+    } else {
+      store.delete(key);
+    }
+    store.set(key, entry);
+    entry.config = config;
+    if (event.ts > entry.lastTs) entry.lastTs = event.ts;
+    this.ctx.config = config;
+    this.enter(lane, run, key, entry);
+    let drafts: FindingDraft[] | undefined;
+    try {
+      drafts = run.def.onEvent(entry.state, event, this.ctx, key);
+    } catch {
+      run.stats.errors++;
+    }
+    this.curLane = null;
+    this.curEntry = null;
+    if (drafts) for (const d of drafts) this.emit(run, d, lane.clock);
+    return actor;
+  }
+
+  private enter(lane: Lane, run: Run, key: string, entry: Entry): void {
+    this.curLane = lane;
+    this.curRun = run;
+    this.curKey = key;
+    this.curEntry = entry;
+  }
+
+  private evict(lane: Lane, run: Run, store: Map<string, Entry>): void {
+    let from = store;
+    if (from.size === 0) {
+      // The cap is per detector: take from the lane holding the most keys.
+      for (const l of this.allLanes()) {
+        const s = l.stores.get(run.index);
+        if (s && s.size > from.size) from = s;
       }
     }
-    this.released.length = 0;
-    this.counters.late = this.buffer.late;
-    this.counters.findings += findings.length;
-    return findings;
+    const oldest = from.keys().next();
+    if (oldest.done) return;
+    from.delete(oldest.value);
+    run.totalKeys--;
+    run.stats.evictions++;
+    this.counters.evicted++;
+    void lane;
   }
+
+  /** Moves a lane's clock to `ts`, firing the timers due on the way (in time order). */
+  private advance(lane: Lane, ts: number): void {
+    if (!(ts > lane.clock)) return;
+    const timers = lane.timers;
+    for (let t = timers.peek(); t !== undefined && t.ts <= ts; t = timers.peek()) {
+      timers.pop();
+      const { run, key, entry } = t.item;
+      if (entry.wake !== t.ts) continue;
+      const store = lane.stores.get(run.index);
+      if (store?.get(key) !== entry) continue;
+      entry.wake = Number.NaN;
+      if (t.ts > lane.clock) lane.clock = t.ts;
+      if (!run.def.onWatermark) continue;
+      this.ctx.config = entry.config;
+      this.enter(lane, run, key, entry);
+      let drafts: FindingDraft[] | undefined;
+      try {
+        drafts = run.def.onWatermark(entry.state, t.ts, this.ctx, key);
+      } catch {
+        run.stats.errors++;
+      }
+      this.curLane = null;
+      this.curEntry = null;
+      if (drafts) for (const d of drafts) this.emit(run, d, lane.clock);
+    }
+    lane.clock = ts;
+    if (timers.size > 4096 && timers.size > 4 * this.liveTimers(lane)) {
+      timers.compact(
+        (t) =>
+          t.item.entry.wake === t.ts && lane.stores.get(t.item.run.index)?.get(t.item.key) === t.item.entry,
+      );
+    }
+    if (--this.sweepCountdown <= 0) {
+      this.sweepCountdown = SWEEP_EVERY;
+      this.sweep(lane);
+    }
+  }
+
+  private liveTimers(lane: Lane): number {
+    let n = 0;
+    for (const s of lane.stores.values()) for (const e of s.values()) if (!Number.isNaN(e.wake)) n++;
+    return n;
+  }
+
+  /** Drops keys idle for their detector's idleMs (oldest first, a bounded amount per sweep). */
+  private sweep(lane: Lane): void {
+    for (const [index, store] of lane.stores) {
+      const run = this.runs[index]!;
+      if (!run.def.idleMs) continue;
+      let budget = MAX_SWEEP;
+      for (const [key, e] of store) {
+        if (--budget < 0) break;
+        const idle = run.def.idleMs(e.config as never);
+        if (!(lane.clock - e.lastTs > idle)) break;
+        if (!Number.isNaN(e.wake)) continue;
+        store.delete(key);
+        run.totalKeys--;
+        run.stats.expired++;
+      }
+    }
+  }
+
+  private idleAdvance(lane: Lane, now: number): void {
+    if (this.idleWatermarkMs <= 0 || lane.buffer.size > 0 || Number.isNaN(lane.lastArrivalWall)) return;
+    const idleFor = now - lane.lastArrivalWall;
+    if (idleFor < this.idleWatermarkMs) return;
+    const target = lane.lastArrivalTs + (idleFor - this.idleWatermarkMs);
+    if (target > lane.clock) this.advance(lane, target);
+  }
+
+  private emit(run: Run, draft: FindingDraft, now: number): void {
+    const f = buildFinding(run.def, run.family, draft, now);
+    for (const s of this.suppressions) {
+      if (!s.matches(f)) continue;
+      if (f.detectedAt <= s.expiresAtMs) {
+        s.suppressed++;
+        run.stats.suppressed++;
+        this.counters.suppressed++;
+        return;
+      }
+      s.expiredMatches++;
+    }
+    run.stats.findings++;
+    this.counters.findings++;
+    this.out.push(f);
+  }
+}
+
+/** The static baseline values from detect.baselines.fallback (the schema's defaults when absent). */
+export function fallbacksOf(detect: Partial<Pick<DetectConfigValue, 'baselines'>>): BaselineFallbacks {
+  const b = (detect.baselines ?? Value.Default(DetectBaselinesConfig, {})) as DetectBaselinesConfigValue;
+  const f = b.fallback;
+  return {
+    seasonal: { requestsPerHour: { ...f.requestsPerHour }, actorsPerHour: { ...f.actorsPerHour } },
+    objects: { ...f.objects },
+    authFailureRate: f.authFailureRate,
+  };
 }

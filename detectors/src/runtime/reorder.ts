@@ -1,5 +1,3 @@
-import type { ApiEvent } from '@apiwatch/core';
-
 /**
  * Orders events by event time within `allowedLatenessMs` (a watermark = newest event time minus
  * the lateness). Events at or before the watermark are released in time order; an event that
@@ -11,8 +9,11 @@ import type { ApiEvent } from '@apiwatch/core';
  * for allowedLatenessMs of wall-clock time is released, with everything older in event time.
  * Replay never calls it, so replay stays purely event-time.
  */
-export class ReorderBuffer {
-  private readonly heap: ApiEvent[] = [];
+/** Items with equal times keep their arrival order when they carry a `seq` (a stable release). */
+export class ReorderBuffer<
+  E extends { readonly ts: number; readonly seq?: number } = { readonly ts: number; readonly seq?: number },
+> {
+  private readonly heap: E[] = [];
   /** Arrival (wall ms) and event time of held events, in arrival order, for expire(). */
   private readonly arrivals: Array<{ at: number; ts: number }> = [];
   private arrivalsHead = 0;
@@ -34,7 +35,7 @@ export class ReorderBuffer {
   }
 
   /** Adds an event; appends the events the watermark now releases to `out`, oldest first. */
-  push(event: ApiEvent, out: ApiEvent[], arrivedAt?: number): void {
+  push(event: E, out: E[], arrivedAt?: number): void {
     if (event.ts < this.released) {
       this.late++;
       out.push(event);
@@ -46,15 +47,20 @@ export class ReorderBuffer {
     this.releaseUntil(this.watermark, out);
   }
 
+  /** Releases the events at or before `limit` (a source-declared watermark). */
+  releaseUpTo(limit: number, out: E[]): void {
+    this.releaseUntil(limit, out);
+  }
+
   /** Releases everything (end of input). */
-  drain(out: ApiEvent[]): void {
+  drain(out: E[]): void {
     this.releaseUntil(Number.POSITIVE_INFINITY, out);
     this.arrivals.length = 0;
     this.arrivalsHead = 0;
   }
 
   /** Releases events held longer than the lateness in wall-clock time, and all older in event time. */
-  expire(now: number, out: ApiEvent[]): void {
+  expire(now: number, out: E[]): void {
     let limit = Number.NEGATIVE_INFINITY;
     const cutoff = now - this.lateness;
     while (this.arrivalsHead < this.arrivals.length && this.arrivals[this.arrivalsHead]!.at <= cutoff) {
@@ -68,7 +74,7 @@ export class ReorderBuffer {
     if (limit > Number.NEGATIVE_INFINITY) this.releaseUntil(limit, out);
   }
 
-  private releaseUntil(limit: number, out: ApiEvent[]): void {
+  private releaseUntil(limit: number, out: E[]): void {
     while (this.heap.length > 0 && this.heap[0]!.ts <= limit) {
       const e = this.pop();
       if (e.ts > this.released) this.released = e.ts;
@@ -76,20 +82,20 @@ export class ReorderBuffer {
     }
   }
 
-  private insert(e: ApiEvent): void {
+  private insert(e: E): void {
     const h = this.heap;
     h.push(e);
     let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (h[p]!.ts <= e.ts) break;
+      if (!before(e, h[p]!)) break;
       h[i] = h[p]!;
       i = p;
     }
     h[i] = e;
   }
 
-  private pop(): ApiEvent {
+  private pop(): E {
     const h = this.heap;
     const top = h[0]!;
     const last = h.pop()!;
@@ -99,8 +105,8 @@ export class ReorderBuffer {
         const l = 2 * i + 1;
         if (l >= h.length) break;
         const r = l + 1;
-        const c = r < h.length && h[r]!.ts < h[l]!.ts ? r : l;
-        if (h[c]!.ts >= last.ts) break;
+        const c = r < h.length && before(h[r]!, h[l]!) ? r : l;
+        if (!before(h[c]!, last)) break;
         h[i] = h[c]!;
         i = c;
       }
@@ -108,4 +114,8 @@ export class ReorderBuffer {
     }
     return top;
   }
+}
+
+function before(a: { ts: number; seq?: number }, b: { ts: number; seq?: number }): boolean {
+  return a.ts < b.ts || (a.ts === b.ts && (a.seq ?? 0) < (b.seq ?? 0));
 }

@@ -12,6 +12,7 @@ import {
   traceParent,
 } from './access-log.ts';
 import { int, num, parseIsoTime, splitTarget, str } from './fields.ts';
+import { recordJson } from './json.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
@@ -27,17 +28,9 @@ export const caddyParser: Parser = {
   title: 'Caddy v2 access log (JSON)',
   framing: 'json',
   parse(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], ParseError> {
-    let value = record.json;
-    if (value === undefined) {
-      try {
-        value = JSON.parse(record.text);
-      } catch (e) {
-        return err({
-          code: 'INGEST_PARSE_INVALID_JSON',
-          message: `caddy access log line: ${(e as Error).message}`,
-        });
-      }
-    }
+    const parsed = recordJson(record, 'caddy access log');
+    if (!parsed.ok) return parsed;
+    const value = parsed.value;
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
       return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'caddy access log record is not an object' });
     }

@@ -1,4 +1,5 @@
 import { type ApiEvent, apiEventValidator, err, ok, type Result } from '@apiwatch/core';
+import { recordJson } from './json.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /** Events already in apiwatch's canonical shape (docs/schemas/api-event.schema.json). */
@@ -7,14 +8,9 @@ export const canonicalParser: Parser = {
   title: 'apiwatch canonical events (JSON)',
   framing: 'json',
   parse(record: RawRecord, _ctx: ParseContext): Result<ApiEvent[], ParseError> {
-    let value = record.json;
-    if (value === undefined) {
-      try {
-        value = JSON.parse(record.text);
-      } catch (e) {
-        return err({ code: 'INGEST_PARSE_INVALID_JSON', message: (e as Error).message });
-      }
-    }
+    const parsed = recordJson(record, 'canonical event');
+    if (!parsed.ok) return parsed;
+    const value = parsed.value;
     if (!apiEventValidator.check(value)) {
       return err({ code: 'INGEST_EVENT_INVALID', message: apiEventValidator.explain(value) });
     }

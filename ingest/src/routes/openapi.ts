@@ -12,12 +12,40 @@ import { isSecretName, looksLikeIdName, pathSegments } from './segments.ts';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
-/** A declared parameter of an operation, as far as route matching and object ids care. */
+/** A declared parameter of an operation, as far as route matching, object ids and validation care. */
 export interface SpecParam {
   name: string;
   in: 'path' | 'query';
   /** The spec marks it as an identifier (uuid format, an id-like name, or a pattern/format on an id). */
   isId: boolean;
+  /** `required: true` (path parameters always are). */
+  required: boolean;
+  /** The value constraints the route stage checks (conformance.ts); null when none apply. */
+  schema: ParamSchema | null;
+}
+
+/** The subset of a parameter's JSON Schema that can be checked on one string value. */
+export interface ParamSchema {
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'array' | null;
+  format: string | null;
+  enum: readonly string[] | null;
+  pattern: RegExp | null;
+  minimum: number | null;
+  maximum: number | null;
+  exclusiveMinimum: boolean;
+  exclusiveMaximum: boolean;
+  minLength: number | null;
+  maxLength: number | null;
+  /** For `type: array` (query `form` style, comma-separated). */
+  items: ParamSchema | null;
+}
+
+/** What the operation's `security` requires (operation level, else the document's). */
+export interface SpecSecurity {
+  /** At least one security alternative, and none of them empty (`{}`). */
+  required: boolean;
+  /** OAuth2/OIDC scopes of the least demanding alternative; [] when some alternative needs none. */
+  scopes: readonly string[];
 }
 
 /** One operation: the spec's path key (the route template) and its parameters. */
@@ -26,8 +54,19 @@ export interface SpecOperation {
   route: string;
   operationId: string | null;
   params: readonly SpecParam[];
+  /** `deprecated: true` on the operation, or an old API version (see `markOldVersions`). */
   deprecated: boolean;
+  /** A newer version of this operation exists (`/v2/x` beside `/v3/x`): deprecated for that reason. */
+  oldVersion: boolean;
+  /** Origin (file) of the spec. */
   spec: string;
+  /** `title@version` of the spec, the SpecAnnotation's specId. */
+  specId: string;
+  security: SpecSecurity;
+  /** Documented response codes: `200`, ranges `2XX`, `default`; empty when the spec lists none. */
+  responses: readonly string[];
+  /** Query parameter names security schemes take credentials from (`apiKey` in query): never unknown. */
+  credentialQueryParams: readonly string[];
 }
 
 /** A spec reduced to what matching needs. */
@@ -35,6 +74,8 @@ export interface LoadedSpec {
   /** The file (or a name) the spec came from. */
   origin: string;
   title: string | null;
+  /** `info.version`. */
+  version: string | null;
   /** Path prefixes from `servers[].url` or Swagger `basePath` ('' for none), without a trailing slash. */
   basePaths: readonly string[];
   /** Host names from `servers[].url` or Swagger `host`; empty when the spec names none. */
@@ -116,6 +157,12 @@ export function specFromDocument(doc: unknown, origin: string): LoadedSpec {
   if (!isObj(doc.paths)) throw new StartupError('CONFIG_INVALID', `${origin}: the document has no paths`);
   const swagger2 = version.startsWith('2.');
   const { basePaths, hosts } = swagger2 ? swaggerServers(doc) : openapiServers(doc.servers);
+  const info = isObj(doc.info) ? doc.info : {};
+  const title = typeof info.title === 'string' ? info.title : null;
+  const specVersion = typeof info.version === 'string' ? info.version : null;
+  const specId = `${title ?? origin}@${specVersion ?? ''}`.slice(0, 256);
+  const schemes = securitySchemes(doc, swagger2);
+  const credentialQueryParams = [...schemes.values()].flatMap((s) => (s.queryParam ? [s.queryParam] : []));
   const operations: SpecOperation[] = [];
   for (const [route, item] of Object.entries(doc.paths)) {
     if (!route.startsWith('/') || !isObj(item)) continue;
@@ -133,12 +180,64 @@ export function specFromDocument(doc: unknown, origin: string): LoadedSpec {
         operationId: typeof op.operationId === 'string' ? op.operationId : null,
         params: merged,
         deprecated: op.deprecated === true,
+        oldVersion: false,
         spec: origin,
+        specId,
+        security: securityOf(op.security !== undefined ? op.security : doc.security, schemes),
+        responses: isObj(op.responses) ? Object.keys(op.responses).map((k) => k.toUpperCase()) : [],
+        credentialQueryParams,
       });
     }
   }
-  const info = isObj(doc.info) ? doc.info : {};
-  return { origin, title: typeof info.title === 'string' ? info.title : null, basePaths, hosts, operations };
+  return { origin, title, version: specVersion, basePaths, hosts, operations };
+}
+
+interface SchemeInfo {
+  /** oauth2 / openIdConnect: scopes mean something. */
+  scoped: boolean;
+  /** apiKey in query: the parameter carrying the key. */
+  queryParam: string | null;
+}
+
+function securitySchemes(doc: Obj, swagger2: boolean): Map<string, SchemeInfo> {
+  const out = new Map<string, SchemeInfo>();
+  const defs = swagger2
+    ? doc.securityDefinitions
+    : isObj(doc.components)
+      ? doc.components.securitySchemes
+      : undefined;
+  if (!isObj(defs)) return out;
+  for (const [name, raw] of Object.entries(defs)) {
+    if (!isObj(raw)) continue;
+    const s = resolveRef(doc, raw);
+    out.set(name, {
+      scoped: s.type === 'oauth2' || s.type === 'openIdConnect',
+      queryParam: s.type === 'apiKey' && s.in === 'query' && typeof s.name === 'string' ? s.name : null,
+    });
+  }
+  return out;
+}
+
+/**
+ * `security` is a list of alternatives (OR), each a map of schemes (AND) to scopes. An empty
+ * list or an empty alternative (`{}`) makes the operation callable without credentials.
+ */
+function securityOf(security: unknown, schemes: ReadonlyMap<string, SchemeInfo>): SpecSecurity {
+  if (!Array.isArray(security) || security.length === 0) return { required: false, scopes: [] };
+  const alternatives = security.filter(isObj);
+  if (alternatives.length === 0 || alternatives.some((a) => Object.keys(a).length === 0))
+    return { required: false, scopes: [] };
+  let best: string[] | null = null;
+  for (const alt of alternatives) {
+    const scopes = new Set<string>();
+    for (const [name, list] of Object.entries(alt)) {
+      if (!schemes.get(name)?.scoped || !Array.isArray(list)) continue;
+      for (const sc of list) if (typeof sc === 'string' && sc) scopes.add(sc.slice(0, 256));
+    }
+    const sorted = [...scopes].sort();
+    if (best === null || sorted.length < best.length) best = sorted;
+  }
+  return { required: true, scopes: (best ?? []).slice(0, 32) };
 }
 
 function openapiServers(servers: unknown): { basePaths: string[]; hosts: string[] } {
@@ -206,9 +305,81 @@ function paramList(doc: Obj, params: unknown, swagger2: boolean): SpecParam[] {
     const param = resolveRef(doc, p);
     if (typeof param.name !== 'string' || (param.in !== 'path' && param.in !== 'query')) continue;
     const schema = swagger2 ? param : isObj(param.schema) ? resolveRef(doc, param.schema) : {};
-    out.push({ name: param.name, in: param.in, isId: specSaysId(param.name, schema) });
+    out.push({
+      name: param.name,
+      in: param.in,
+      isId: specSaysId(param.name, schema),
+      required: param.in === 'path' || param.required === true,
+      schema: compileParamSchema(doc, schema),
+    });
   }
   return out;
+}
+
+/**
+ * The checkable part of a parameter schema. Compositions (`oneOf`, `anyOf`, `allOf`, `not`) and
+ * objects are not checked (null): a value the route stage cannot judge is never a violation.
+ */
+function compileParamSchema(doc: Obj, raw: Obj, depth = 0): ParamSchema | null {
+  const schema = resolveRef(doc, raw);
+  if (depth > 4 || 'oneOf' in schema || 'anyOf' in schema || 'allOf' in schema || 'not' in schema)
+    return null;
+  let type: unknown = schema.type;
+  // OpenAPI 3.1: `type: [integer, 'null']`.
+  if (Array.isArray(type)) {
+    const real = type.filter((t) => t !== 'null');
+    type = real.length === 1 ? real[0] : null;
+  }
+  if (type === 'object') return null;
+  const known = ['string', 'integer', 'number', 'boolean', 'array'] as const;
+  const t = known.find((k) => k === type) ?? null;
+  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  let pattern: RegExp | null = null;
+  if (typeof schema.pattern === 'string') {
+    try {
+      pattern = new RegExp(schema.pattern, 'u');
+    } catch {
+      pattern = null; // a pattern JavaScript cannot compile is not checked
+    }
+  }
+  // 3.1 (JSON Schema 2020-12) has numeric exclusive bounds; 3.0 has booleans beside minimum/maximum.
+  let minimum = n(schema.minimum);
+  let maximum = n(schema.maximum);
+  let exclusiveMinimum = schema.exclusiveMinimum === true;
+  let exclusiveMaximum = schema.exclusiveMaximum === true;
+  if (n(schema.exclusiveMinimum) !== null) {
+    minimum = n(schema.exclusiveMinimum);
+    exclusiveMinimum = true;
+  }
+  if (n(schema.exclusiveMaximum) !== null) {
+    maximum = n(schema.exclusiveMaximum);
+    exclusiveMaximum = true;
+  }
+  const compiled: ParamSchema = {
+    type: t,
+    format: typeof schema.format === 'string' ? schema.format : null,
+    enum: Array.isArray(schema.enum)
+      ? schema.enum.filter((v) => v !== null && typeof v !== 'object').map((v) => String(v))
+      : null,
+    pattern,
+    minimum,
+    maximum,
+    exclusiveMinimum,
+    exclusiveMaximum,
+    minLength: n(schema.minLength),
+    maxLength: n(schema.maxLength),
+    items: t === 'array' && isObj(schema.items) ? compileParamSchema(doc, schema.items, depth + 1) : null,
+  };
+  const checks =
+    (compiled.type !== null && compiled.type !== 'string') ||
+    compiled.format !== null ||
+    (compiled.enum !== null && compiled.enum.length > 0) ||
+    compiled.pattern !== null ||
+    compiled.minimum !== null ||
+    compiled.maximum !== null ||
+    compiled.minLength !== null ||
+    compiled.maxLength !== null;
+  return checks ? compiled : null;
 }
 
 function specSaysId(name: string, schema: Obj): boolean {
@@ -276,6 +447,12 @@ function safeDecode(s: string): string {
 
 export interface RouteMatcher {
   match(method: string, path: string, host?: string | null): SpecMatch | null;
+  /**
+   * For a path no spec matches that carries an API version segment (`/v1/`, `/2008-08-01/`):
+   * the documented operation it would be under a newer version the specs know, or null. A call
+   * to `/api/v1/users` when only `/api/v2/users` is documented is a call to a retired version.
+   */
+  matchRetiredVersion(method: string, path: string, host?: string | null): SpecMatch | null;
   /** Whether a (method, template) pair is an operation in some spec: for inventory diffs. */
   hasOperation(method: string, route: string): boolean;
   readonly specs: readonly LoadedSpec[];
@@ -289,7 +466,12 @@ interface SpecTrie {
   rootLiterals: Set<string>;
 }
 
-export function createRouteMatcher(specs: readonly LoadedSpec[], options: MatcherOptions = {}): RouteMatcher {
+export function createRouteMatcher(
+  loaded: readonly LoadedSpec[],
+  options: MatcherOptions = {},
+): RouteMatcher {
+  const specs = markOldVersions(loaded);
+  const versionLiterals = knownVersions(specs);
   const stagePrefixes = new Set(options.stagePrefixes ?? []);
   const detectStage = options.detectStagePrefix ?? true;
   const suffixes = (options.formatSuffixes ?? ['json', 'xml', 'csv', 'yaml']).map((s) => `.${s}`);
@@ -370,7 +552,97 @@ export function createRouteMatcher(specs: readonly LoadedSpec[], options: Matche
       }
       return null;
     },
+    matchRetiredVersion(method, path, host = null) {
+      if (versionLiterals.length === 0) return null;
+      const segments = pathSegments(path);
+      const at = segments.findIndex((s) => versionOf(s) !== null);
+      if (at < 0) return null;
+      const mine = versionOf(segments[at]!)!;
+      const m = method.toUpperCase();
+      const h = host ? host.toLowerCase().replace(/:\d+$/, '') : null;
+      // Newest first: the version a client should have moved to.
+      for (const literal of versionLiterals) {
+        const theirs = versionOf(literal)!;
+        if (theirs.style !== mine.style || compareVersions(theirs.parts, mine.parts) <= 0) continue;
+        const tried = [...segments];
+        tried[at] = literal;
+        const found = matchWithRetries(m, tried, h);
+        if (found?.methodDocumented) return found;
+      }
+      return null;
+    },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// API versions
+
+interface ApiVersion {
+  /** `v` (`v2`, `V2.7`) or `date` (`2010-04-01`). */
+  style: 'v' | 'date';
+  parts: number[];
+}
+
+/** A path segment that names an API version: `v1`, `v2.7`, `V3`, `2010-04-01`. */
+export function versionOf(segment: string): ApiVersion | null {
+  const v = /^[vV](\d{1,4})(?:\.(\d{1,4}))?$/.exec(segment);
+  if (v) return { style: 'v', parts: [Number(v[1]), Number(v[2] ?? 0)] };
+  const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(segment);
+  if (d) return { style: 'date', parts: [Number(d[1]), Number(d[2]), Number(d[3])] };
+  return null;
+}
+
+function compareVersions(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** The full path of an operation under its spec's first base path, as segments. */
+function fullSegments(spec: LoadedSpec, op: SpecOperation): string[] {
+  return pathSegments(`${spec.basePaths[0] ?? ''}${op.route}`, false);
+}
+
+/**
+ * An operation is an old version when the same method and path exist with a newer version in
+ * the same version position (across every loaded spec, base paths included): crAPI's
+ * `POST /identity/api/auth/v2/check-otp` beside `.../v3/check-otp`. An API whose only version is
+ * v2 is not old, however many v2 paths it has: only a newer sibling of the same operation counts.
+ */
+function markOldVersions(specs: readonly LoadedSpec[]): LoadedSpec[] {
+  const newest = new Map<string, number[]>();
+  const keyed = specs.map((spec) =>
+    spec.operations.map((op) => {
+      const segs = fullSegments(spec, op);
+      const at = segs.findIndex((s) => versionOf(s) !== null);
+      if (at < 0) return null;
+      const version = versionOf(segs[at]!)!;
+      const norm = [...segs];
+      norm[at] = `{${version.style}}`;
+      const key = `${op.method} ${at} /${norm.join('/')}`;
+      const best = newest.get(key);
+      if (!best || compareVersions(version.parts, best) > 0) newest.set(key, version.parts);
+      return { key, parts: version.parts };
+    }),
+  );
+  return specs.map((spec, i) => ({
+    ...spec,
+    operations: spec.operations.map((op, j) => {
+      const k = keyed[i]![j];
+      const old = k != null && compareVersions(k.parts, newest.get(k.key)!) < 0;
+      return old ? { ...op, oldVersion: true, deprecated: true } : op;
+    }),
+  }));
+}
+
+/** Version segment literals that appear in the specs' full paths, newest first. */
+function knownVersions(specs: readonly LoadedSpec[]): string[] {
+  const seen = new Set<string>();
+  for (const spec of specs)
+    for (const op of spec.operations) for (const s of fullSegments(spec, op)) if (versionOf(s)) seen.add(s);
+  return [...seen].sort((a, b) => compareVersions(versionOf(b)!.parts, versionOf(a)!.parts));
 }
 
 function hostRank(spec: LoadedSpec, host: string): number {

@@ -59,6 +59,17 @@ export function isSecretName(name: string): boolean {
 const ID_NAME =
   /(^id$|^Sid$|^uuid$|^guid$|[-_](id|uuid|guid|sid|no|number)$|[a-z0-9](Id|ID|Uuid|UUID|Sid|SID)$|^(user|account)name$|^username$|^email$)/;
 
+/**
+ * Parameter names that name a tenant (`tenant`, `tenantId`, `org_id`, `workspace`): their values
+ * are kept as objects whatever their shape (tenant slugs are words), for bola.cross_tenant.
+ */
+const TENANT_NAME =
+  /^(tenant|tenants|org|orgs|organi[sz]ation|workspace|company)([-_]?(id|slug|name|key))?$|^(tenant|org|organi[sz]ation|workspace|company)(Id|ID|Slug|Name|Key)$/i;
+
+export function looksLikeTenantName(name: string): boolean {
+  return !isSecretName(name) && TENANT_NAME.test(name);
+}
+
 export function looksLikeIdName(name: string): boolean {
   return !isSecretName(name) && ID_NAME.test(name);
 }

@@ -158,3 +158,16 @@ test('queryFromRecord finds the query after the path in text and JSON records', 
   assert.equal(queryFromRecord('{"uri":"/a/b?x=1","status":200}', '/a/b'), 'x=1');
   assert.equal(queryFromRecord('{"uri":"/a/b","status":200}', '/a/b'), null);
 });
+
+test('tenant-named query parameters are objects whatever their shape (for bola.cross_tenant)', () => {
+  const t = createRouteTemplater();
+  const e = event('GET', '/reports/summary?tenant=acme&org_id=globex&note=hello');
+  t.applyRoutes(e, { query: 'tenant=acme&org_id=globex&note=hello' });
+  assert.deepEqual(
+    e.objects.filter((o) => o.in === 'query'),
+    [
+      { name: 'tenant', value: 'acme', in: 'query' },
+      { name: 'org_id', value: 'globex', in: 'query' },
+    ],
+  );
+});

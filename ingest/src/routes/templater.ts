@@ -1,4 +1,5 @@
 import type { ApiEvent, ObjectRefValue } from '@apiwatch/core';
+import { annotate } from './conformance.ts';
 import { createRouteInferrer, type InferOptions, type RouteInferrer, statusTeaches } from './infer.ts';
 import {
   createRouteMatcher,
@@ -7,17 +8,20 @@ import {
   type MatcherOptions,
   queryIdParams,
   type RouteMatcher,
+  type SpecMatch,
 } from './openapi.ts';
-import { idShape, isSecretName, looksLikeIdName, pathSegments } from './segments.ts';
+import { idShape, isSecretName, looksLikeIdName, looksLikeTenantName, pathSegments } from './segments.ts';
 
 /**
  * The route stage that runs after parsing (docs/routes.md): a template the parser already had
  * (AWS `resourcePath`, OTel `http.route`) is kept; otherwise the OpenAPI specs are matched first
  * and inference from traffic second. It sets `event.request.route` and `event.objects`.
  *
+ * With specs loaded it also sets `event.spec` (conformance.ts): documented / undocumented_method /
+ * shadow, the operation, deprecation, required security and the violation codes — or null when no
+ * spec covers the call's host and base path. Without specs `event.spec` is left absent.
  * Where the route came from is returned, not stored: `unmatched` (no spec matched and nothing
- * was inferred) leaves `route: null`, and `specMatched: false` with specs loaded marks a path no
- * spec documents — what a shadow-endpoint detector looks for. The event schema is unchanged.
+ * was inferred) leaves `route: null`.
  */
 export type RouteSource = 'parser' | 'spec' | 'inferred' | 'unmatched';
 
@@ -37,6 +41,12 @@ export interface RouteCounters {
   unmatched: number;
   /** Spec paths called with a method the spec does not document. */
   undocumentedMethod: number;
+  /** Calls under a spec's host and base path that match no documented path. */
+  shadow: number;
+  /** Calls to a deprecated operation or a retired API version. */
+  deprecated: number;
+  /** Calls with at least one spec violation (parameters or status). */
+  violating: number;
 }
 
 export interface RouteTemplaterOptions {
@@ -68,7 +78,25 @@ export function createRouteTemplater(options: RouteTemplaterOptions = {}): Route
   const matcher = specs.length > 0 ? createRouteMatcher(specs, options.matcher) : null;
   const inferOpt = options.infer ?? true;
   const inferrer = inferOpt === false ? null : createRouteInferrer(inferOpt === true ? {} : inferOpt);
-  const counters: RouteCounters = { parser: 0, spec: 0, inferred: 0, unmatched: 0, undocumentedMethod: 0 };
+  const counters: RouteCounters = {
+    parser: 0,
+    spec: 0,
+    inferred: 0,
+    unmatched: 0,
+    undocumentedMethod: 0,
+    shadow: 0,
+    deprecated: 0,
+    violating: 0,
+  };
+  const setSpec = (event: ApiEvent, m: SpecMatch | null, query: () => Map<string, string> | null) => {
+    if (!matcher) return;
+    const spec = annotate({ event, matcher, match: m, query });
+    event.spec = spec;
+    if (!spec) return;
+    if (spec.status === 'shadow') counters.shadow++;
+    if (spec.deprecated) counters.deprecated++;
+    if (spec.violations.length > 0 && spec.status === 'documented') counters.violating++;
+  };
 
   return {
     counters,
@@ -80,21 +108,23 @@ export function createRouteTemplater(options: RouteTemplaterOptions = {}): Route
       const objects: ObjectRefValue[] = [...event.objects];
       const query = lazyQuery(raw, req.path, req.queryKeys);
 
+      const m = matcher?.match(req.method, req.path, req.host) ?? null;
+      setSpec(event, m, query);
+
       if (given) {
         req.route = given;
         addObjects(objects, alignTemplate(given, req.path), 'path');
-        addQueryIds(objects, req.queryKeys, [], query);
+        addQueryIds(objects, req.queryKeys, m?.methodDocumented ? queryIdParams(m.operation) : [], query);
         event.objects = objects;
         counters.parser++;
         return {
           source: 'parser',
-          specMatched: matcher?.match(req.method, req.path, req.host) != null,
-          undocumentedMethod: false,
-          operationId: null,
+          specMatched: m != null,
+          undocumentedMethod: m != null && !m.methodDocumented,
+          operationId: m?.methodDocumented ? m.operation.operationId : null,
         };
       }
 
-      const m = matcher?.match(req.method, req.path, req.host) ?? null;
       if (m) {
         req.route = m.route;
         addObjects(objects, m.pathParams, 'path');
@@ -200,14 +230,17 @@ function addQueryIds(
   specIds: readonly string[],
   query: () => Map<string, string> | null,
 ): void {
-  const wanted = keys.filter((k) => !isSecretName(k) && (specIds.includes(k) || looksLikeIdName(k)));
+  const wanted = keys.filter(
+    (k) => !isSecretName(k) && (specIds.includes(k) || looksLikeIdName(k) || looksLikeTenantName(k)),
+  );
   if (wanted.length === 0) return;
   const values = query();
   if (!values) return;
   const found: Array<{ name: string; value: string }> = [];
   for (const k of wanted) {
     const v = values.get(k);
-    if (v && (specIds.includes(k) || idShape(v) !== null)) found.push({ name: k, value: v });
+    if (v && (specIds.includes(k) || looksLikeTenantName(k) || idShape(v) !== null))
+      found.push({ name: k, value: v });
   }
   addObjects(objects, found, 'query');
 }

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { test } from 'node:test';
+import { failureRate } from '../baselines/failures.ts';
+import { BaselineSnapshot, type ObjectPeerBaseline } from '../baselines/index.ts';
+import { call, DetectorHarness, TEST_FALLBACKS } from './harness.ts';
+import { objectEnumeration } from './object-enumeration.ts';
+
+const T0 = Date.UTC(2026, 10, 2, 9, 0, 0); // a Monday, 09:00 UTC
+const MIN = 60_000;
+
+function peers(route: string, p99: number, method = 'GET'): BaselineSnapshot {
+  const b: ObjectPeerBaseline = {
+    tenant: '',
+    route,
+    method,
+    p50: 1,
+    p95: Math.max(1, p99 / 2),
+    p99,
+    max: p99 * 2,
+    samples: 50,
+    observations: 500,
+    confidence: 'high',
+    source: 'history',
+  };
+  return new BaselineSnapshot({
+    historyEndMs: T0,
+    routes: new Map(),
+    classes: new Map(),
+    objects: new Map([[`\u0000${method}\u0000${route}`, b]]),
+    failures: new Map(),
+    overall: failureRate(0, 0, 1000, 0.05),
+    fallback: TEST_FALLBACKS,
+    minWeeks: 2,
+    minRequests: 1000,
+  });
+}
+
+test('positive: a user walks sequential numeric order ids on a path parameter', () => {
+  const h = new DetectorHarness(objectEnumeration);
+  const events = Array.from({ length: 80 }, (_, i) =>
+    call({
+      ts: T0 + i * 2000,
+      user: 'mallory',
+      route: '/shop/orders/{order_id}',
+      objects: [{ name: 'order_id', value: String(1000 + i) }],
+      status: i % 3 === 0 ? 200 : 403,
+    }),
+  );
+  h.run(events);
+  const [f, ...more] = h.firing();
+  assert.ok(f, 'fires');
+  assert.equal(more.length, 0, 'one finding per episode');
+  assert.equal(f.entity.kind, 'user');
+  assert.equal(f.entity.id, 'mallory');
+  assert.equal(f.route, '/shop/orders/{order_id}');
+  assert.equal(f.evidence.details.sequential, true);
+  assert.ok(f.evidence.observed >= 20);
+  assert.ok(f.lastSeen - T0 <= 5 * MIN, 'detected within 5 minutes of event time');
+});
+
+test('positive: random UUID ids in a query parameter, mostly 404, with an API key', () => {
+  const h = new DetectorHarness(objectEnumeration);
+  const events = Array.from({ length: 40 }, (_, i) =>
+    call({
+      ts: T0 + i * 5000,
+      credential: 'fp-key-1',
+      credentialKind: 'api_key',
+      route: '/reports',
+      path: '/reports',
+      objects: [{ name: 'report_id', value: randomUUID(), in: 'query' }],
+      status: i % 5 === 0 ? 200 : 404,
+    }),
+  );
+  h.run(events);
+  const f = h.firing()[0];
+  assert.ok(f, 'fires on the 403/404 path');
+  assert.equal(f.entity.kind, 'credential');
+  assert.equal(f.evidence.details.sequential, false);
+  assert.ok((f.evidence.details.refusedShare as number) >= 0.5);
+});
+
+test('positive: far above learned peers even when every call succeeds, then the episode resolves', () => {
+  const route = '/api/v2/vehicle/{vehicleId}/location';
+  const h = new DetectorHarness(objectEnumeration, { baselines: peers(route, 8) });
+  const attack = Array.from({ length: 120 }, (_, i) =>
+    call({ ts: T0 + i * 1000, user: 'eve', route, objects: [{ name: 'vehicleId', value: randomUUID() }] }),
+  );
+  h.run(attack);
+  assert.equal(h.firing().length, 1);
+  h.advance(T0 + 3 * 3_600_000);
+  const resolved = h.drafts.filter((d) => d.status === 'resolved');
+  assert.equal(resolved.length, 1);
+  assert.equal(resolved[0]!.entity.id, 'eve');
+});
+
+test('negative: users browsing their own handful of objects all day', () => {
+  const h = new DetectorHarness(objectEnumeration);
+  const events = [];
+  for (let u = 0; u < 30; u++)
+    for (let i = 0; i < 200; i++)
+      events.push(
+        call({
+          ts: T0 + i * 4 * MIN + u * 1000,
+          user: `user${u}`,
+          route: '/users/{userId}/orders/{orderId}',
+          objects: [
+            { name: 'userId', value: String(u) },
+            { name: 'orderId', value: String(u * 100 + (i % 12)) },
+          ],
+          status: i % 17 === 0 ? 404 : 200,
+        }),
+      );
+  h.run(events);
+  assert.deepEqual(h.firing(), []);
+});
+
+test('negative: a sync service with its own habit of many ids is judged against that habit', () => {
+  const h = new DetectorHarness(objectEnumeration);
+  const events = [];
+  // 150 ids per 30 min bucket, steady for two days (below the cold-start bar for workloads).
+  for (let i = 0; i < 2 * 48 * 150; i++)
+    events.push(
+      call({
+        ts: T0 + i * 12_000,
+        service: 'indexer',
+        credential: 'fp-indexer',
+        credentialKind: 'api_key',
+        route: '/catalog/items/{id}',
+        objects: [{ name: 'id', value: randomUUID() }],
+      }),
+    );
+  h.run(events);
+  assert.deepEqual(h.firing(), []);
+});
+
+test('negative: peers routinely touch many objects on a list-and-detail UI', () => {
+  const route = '/feed/posts/{postId}';
+  const h = new DetectorHarness(objectEnumeration, { baselines: peers(route, 60) });
+  const events = Array.from({ length: 90 }, (_, i) =>
+    call({ ts: T0 + i * 20_000, user: 'reader', route, objects: [{ name: 'postId', value: randomUUID() }] }),
+  );
+  h.run(events);
+  assert.deepEqual(h.firing(), []);
+});
+
+test('negative: a retry loop on one missing object is not enumeration', () => {
+  const h = new DetectorHarness(objectEnumeration);
+  const events = Array.from({ length: 500 }, (_, i) =>
+    call({
+      ts: T0 + i * 500,
+      user: 'buggy',
+      route: '/docs/{docId}',
+      objects: [{ name: 'docId', value: '42' }],
+      status: 404,
+    }),
+  );
+  h.run(events);
+  assert.deepEqual(h.firing(), []);
+});
+
+test('state stays small per key', () => {
+  const h = new DetectorHarness(objectEnumeration);
+  h.run([call({ ts: T0, user: 'a', route: '/x/{id}', objects: [{ name: 'id', value: '1' }] })]);
+  const [key] = h.states.keys();
+  assert.ok(h.sizeOf(key!) < 1024);
+});

@@ -1,0 +1,366 @@
+import { type ApiEvent, actorKey, type FindingEntity } from '@apiwatch/core';
+import { Type as T } from '@sinclair/typebox';
+import { defineDetector, type FindingDraft } from '../runtime/define.ts';
+import { actorFindingEntity, fnv1a, LinearCounter, parseRouteKey, routeKey } from './common.ts';
+
+export const ObjectEnumerationConfig = T.Object(
+  {
+    bucketSeconds: T.Integer({
+      minimum: 60,
+      maximum: 3600,
+      default: 1800,
+      description:
+        'Distinct ids are counted over the current and the previous bucket (a sliding window of one to two buckets), event time.',
+    }),
+    minDistinct: T.Integer({
+      minimum: 5,
+      default: 50,
+      description:
+        'Distinct object ids on one route in the window that raise a finding, whatever the baselines say.',
+    }),
+    minDistinctWithErrors: T.Integer({
+      minimum: 5,
+      default: 20,
+      description:
+        'Distinct ids that suffice when most of the calls were answered 403/404 (ids that are not the actor’s).',
+    }),
+    errorShare: T.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0.5,
+      description: 'Share of 403/404 answers in the window that counts as "mostly refused or missing".',
+    }),
+    peerMultiplier: T.Number({
+      minimum: 1,
+      default: 3,
+      description:
+        'The threshold is at least this × the route’s peer p99 of distinct ids per actor-hour (when learned).',
+    }),
+    ownMultiplier: T.Number({
+      minimum: 1,
+      default: 3,
+      description:
+        'The threshold is at least this × the most ids this actor touched on the route in a window before.',
+    }),
+    workloadColdMultiplier: T.Number({
+      minimum: 1,
+      default: 4,
+      description:
+        'A workload (service or batch principal) with no history of its own on the route needs this × the threshold: sync jobs walk many ids.',
+    }),
+    ownHalfLifeHours: T.Number({
+      minimum: 1,
+      default: 168,
+      description: 'Half-life of the actor’s remembered peak (its own habit fades over a week by default).',
+    }),
+    quietSeconds: T.Integer({
+      minimum: 60,
+      default: 3600,
+      description: 'An episode resolves after this long below the threshold.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * Per (actor, route): two linear-counting bitmaps of id hashes (the current and previous bucket,
+ * 128 B each), call and 403/404 counts, a sequential-walk counter for numeric ids, the actor's
+ * own remembered peak and the episode. ~450 B.
+ */
+interface EnumState {
+  bucket: number;
+  cur: LinearCounter;
+  prev: LinearCounter;
+  calls: number;
+  refused: number;
+  prevCalls: number;
+  prevRefused: number;
+  lastNumeric: number;
+  numericSteps: number;
+  sequentialSteps: number;
+  /** Decayed peak of distinct ids per window this actor reached on the route (its habit). */
+  ownPeak: number;
+  ownPeakAt: number;
+  /** Windows of history behind ownPeak. */
+  buckets: number;
+  episodeStart: number;
+  lastAbove: number;
+  open: boolean;
+  peakDistinct: number;
+  samples: string[];
+  sampleIds: string[];
+  /** The entity of the open episode (for its resolved update). */
+  entity: FindingEntity | null;
+}
+
+const SEQUENTIAL_MAX_STEP = 3;
+
+/**
+ * `bola.object_enumeration` (OWASP API1:2023): one actor touching far more distinct object ids on
+ * one route than its own history and its peers — sequential walks and random (UUID) ids alike,
+ * path and query ids, with a lower bar when most answers are 403/404.
+ */
+export const objectEnumeration = defineDetector({
+  id: 'bola.object_enumeration',
+  title: 'Object id enumeration (BOLA)',
+  owasp: 'API1:2023',
+  nist: 'authorization',
+  severity: 'high',
+  configSchema: ObjectEnumerationConfig,
+  scope: 'actor',
+  fingerprint: ['entity', 'route'],
+  keyBy(event) {
+    if (event.objects.length === 0 || !event.request.route) return null;
+    // A failed authentication is the origin IP guessing credentials: the auth family's job.
+    if (event.identity.auth === 'failure') return null;
+    const r = {
+      tenant: event.identity.tenant ?? '',
+      method: event.request.method,
+      route: event.request.route,
+    };
+    return `${actorKey(event)}\u0001${routeKey(r)}`;
+  },
+  init(): EnumState {
+    return {
+      bucket: 0,
+      cur: new LinearCounter(),
+      prev: new LinearCounter(),
+      calls: 0,
+      refused: 0,
+      prevCalls: 0,
+      prevRefused: 0,
+      lastNumeric: Number.NaN,
+      numericSteps: 0,
+      sequentialSteps: 0,
+      ownPeak: 0,
+      ownPeakAt: 0,
+      buckets: 0,
+      episodeStart: 0,
+      lastAbove: 0,
+      open: false,
+      peakDistinct: 0,
+      samples: [],
+      sampleIds: [],
+      entity: null,
+    };
+  },
+  sizeOf(s) {
+    return 300 + s.samples.reduce((n, v) => n + 40 + v.length * 2, 0) + s.sampleIds.length * 60;
+  },
+  onEvent(s, event, ctx, key) {
+    const cfg = ctx.config;
+    const bucketMs = cfg.bucketSeconds * 1000;
+    const bucket = Math.floor(event.ts / bucketMs);
+    if (bucket !== s.bucket) roll(s, bucket, cfg.ownHalfLifeHours, bucketMs);
+
+    s.calls++;
+    const status = event.response.status;
+    if (status === 403 || status === 404) s.refused++;
+    for (const o of event.objects) {
+      s.cur.add(fnv1a(o.value));
+      if (/^\d{1,15}$/.test(o.value)) {
+        const n = Number(o.value);
+        if (!Number.isNaN(s.lastNumeric) && n !== s.lastNumeric) {
+          s.numericSteps++;
+          if (Math.abs(n - s.lastNumeric) <= SEQUENTIAL_MAX_STEP) s.sequentialSteps++;
+        }
+        s.lastNumeric = n;
+      }
+      if (s.samples.length < 5 && !s.samples.includes(o.value)) s.samples.push(o.value.slice(0, 64));
+    }
+    if (s.sampleIds.length < 10) s.sampleIds.push(event.id);
+
+    const distinct = s.cur.estimate(s.prev);
+    const calls = s.calls + s.prevCalls;
+    const refusedShare = calls > 0 ? (s.refused + s.prevRefused) / calls : 0;
+    const threshold = thresholdFor(
+      s,
+      event,
+      ctx.baselines().objectPeers(parseRouteKey(key.split('\u0001')[1]!)),
+      cfg,
+    );
+    const above =
+      distinct >= threshold.value ||
+      (distinct >= Math.max(cfg.minDistinctWithErrors, threshold.ownFloor) && refusedShare >= cfg.errorShare);
+    if (!above) return undefined;
+    s.lastAbove = event.ts;
+    s.peakDistinct = Math.max(s.peakDistinct, distinct);
+    ctx.wakeAt(event.ts + cfg.quietSeconds * 1000);
+    if (s.open) return undefined;
+    s.open = true;
+    s.episodeStart = event.ts;
+    s.entity = actorFindingEntity(key.split('\u0001')[0]!, event);
+    return [draft(s, event, key, distinct, refusedShare, threshold, cfg.bucketSeconds)];
+  },
+  onWatermark(s, ts, ctx, key) {
+    if (!s.open || !s.entity) return undefined;
+    const quietMs = ctx.config.quietSeconds * 1000;
+    if (ts < s.lastAbove + quietMs) {
+      ctx.wakeAt(s.lastAbove + quietMs);
+      return undefined;
+    }
+    s.open = false;
+    const r = parseRouteKey(key.split('\u0001')[1]!);
+    const entity = s.entity;
+    const { route, method } = r;
+    const tenant = r.tenant || null;
+    const resolved: FindingDraft = {
+      status: 'resolved',
+      endedAt: s.lastAbove,
+      entity,
+      route,
+      method,
+      tenant,
+      confidence: 0.8,
+      summary: `Object id enumeration by ${entity.kind} ${entity.name ?? entity.id} on ${method} ${route} ended (peak ${s.peakDistinct} distinct ids).`,
+      firstSeen: s.episodeStart,
+      lastSeen: s.lastAbove,
+      evidence: {
+        observed: s.peakDistinct,
+        baseline: null,
+        threshold: 0,
+        windowSeconds: ctx.config.bucketSeconds * 2,
+        counts: { peakDistinctIds: s.peakDistinct },
+        sampleEventIds: [],
+        details: {},
+      },
+      recommendedAction: 'Review the episode; no further enumeration was seen for the quiet period.',
+    };
+    s.peakDistinct = 0;
+    return [resolved];
+  },
+});
+
+type Cfg = {
+  minDistinct: number;
+  minDistinctWithErrors: number;
+  peerMultiplier: number;
+  ownMultiplier: number;
+  workloadColdMultiplier: number;
+};
+
+interface Threshold {
+  value: number;
+  /** The part of the threshold that comes from the actor's own habit (never undercut by the 403/404 path). */
+  ownFloor: number;
+  peerP99: number | null;
+  ownPeak: number | null;
+}
+
+function thresholdFor(
+  s: EnumState,
+  event: ApiEvent,
+  peers: { p99: number; confidence: 'high' | 'low' },
+  cfg: Cfg,
+): Threshold {
+  let value = cfg.minDistinct;
+  const peerP99 = peers.confidence === 'high' ? peers.p99 : null;
+  if (peerP99 !== null) value = Math.max(value, Math.ceil(peerP99 * cfg.peerMultiplier));
+  const hasOwn = s.buckets >= 1 && s.ownPeak > 0;
+  const ownFloor = hasOwn ? Math.ceil(s.ownPeak * cfg.ownMultiplier) : 0;
+  value = Math.max(value, ownFloor);
+  const workload = event.identity.principal === 'service' || event.identity.principal === 'batch';
+  if (workload && !hasOwn) value *= cfg.workloadColdMultiplier;
+  return { value, ownFloor, peerP99, ownPeak: hasOwn ? s.ownPeak : null };
+}
+
+/** A new bucket: the closed one teaches the actor's own peak (unless it was part of an episode). */
+function roll(s: EnumState, bucket: number, halfLifeHours: number, bucketMs: number): void {
+  const closed = s.cur.estimate(s.prev);
+  const gap = bucket - s.bucket;
+  const wasActive = s.calls > 0;
+  if (s.bucket !== 0 && wasActive) {
+    const hours = ((bucket - s.ownPeakAt) * bucketMs) / 3_600_000;
+    const decayed = s.ownPeak * 0.5 ** (hours / halfLifeHours);
+    // An episode's windows never become the actor's habit.
+    s.ownPeak = s.open ? decayed : Math.max(decayed, closed);
+    s.ownPeakAt = bucket;
+    s.buckets++;
+  }
+  if (gap === 1) {
+    const t = s.prev;
+    s.prev = s.cur;
+    s.cur = t;
+    s.cur.clear();
+    s.prevCalls = s.calls;
+    s.prevRefused = s.refused;
+  } else {
+    s.prev.clear();
+    s.cur.clear();
+    s.prevCalls = 0;
+    s.prevRefused = 0;
+  }
+  s.calls = 0;
+  s.refused = 0;
+  s.numericSteps = 0;
+  s.sequentialSteps = 0;
+  s.lastNumeric = Number.NaN;
+  s.bucket = bucket;
+  if (!s.open) {
+    s.samples.length = 0;
+    s.sampleIds.length = 0;
+  }
+}
+
+function draft(
+  s: EnumState,
+  event: ApiEvent,
+  key: string,
+  distinct: number,
+  refusedShare: number,
+  threshold: Threshold,
+  bucketSeconds: number,
+): FindingDraft {
+  const actor = key.split('\u0001')[0]!;
+  const entity = actorFindingEntity(actor, event);
+  const route = event.request.route!;
+  const method = event.request.method;
+  const sequentialShare = s.numericSteps > 0 ? s.sequentialSteps / s.numericSteps : 0;
+  const sequential = s.numericSteps >= 5 && sequentialShare >= 0.6;
+  const ratio = distinct / Math.max(1, threshold.value);
+  const confidence = Math.min(
+    0.99,
+    0.6 + 0.1 * Math.log2(Math.max(1, ratio)) + (refusedShare >= 0.5 ? 0.15 : 0) + (sequential ? 0.1 : 0),
+  );
+  const who =
+    entity.name && entity.name !== entity.id
+      ? `${entity.kind} ${entity.name}`
+      : `${entity.kind} ${entity.id}`;
+  const params = [...new Set(event.objects.map((o) => `${o.in}:${o.name}`))];
+  return {
+    entity,
+    route,
+    method,
+    tenant: event.identity.tenant,
+    severity: refusedShare < 0.5 ? 'high' : 'medium',
+    confidence,
+    summary: `${who} touched ${distinct} distinct object ids on ${method} ${route} within ${Math.round((bucketSeconds * 2) / 60)} min (threshold ${threshold.value}${threshold.peerP99 !== null ? `, peers' p99 ${threshold.peerP99}` : ''}); ${Math.round(refusedShare * 100)}% answered 403/404${sequential ? ', ids walked sequentially' : ''}.`,
+    firstSeen: event.ts - (event.ts % (bucketSeconds * 1000)) - bucketSeconds * 1000,
+    lastSeen: event.ts,
+    evidence: {
+      observed: distinct,
+      baseline: threshold.peerP99 ?? threshold.ownPeak,
+      threshold: threshold.value,
+      windowSeconds: bucketSeconds * 2,
+      counts: {
+        distinctIds: distinct,
+        calls: s.calls + s.prevCalls,
+        refused: s.refused + s.prevRefused,
+        numericSteps: s.numericSteps,
+        sequentialSteps: s.sequentialSteps,
+      },
+      sampleEventIds: [...s.sampleIds],
+      details: {
+        params,
+        sampleIds: [...s.samples],
+        refusedShare,
+        sequential,
+        peerP99: threshold.peerP99,
+        ownPeak: threshold.ownPeak,
+        clientIp: event.client.ip,
+        userAgent: event.client.userAgent,
+      },
+    },
+    recommendedAction: `Check that ${method} ${route} enforces object ownership for ${who}; if the ids are not theirs, revoke ${entity.ref ? `credential ${entity.ref}` : 'the credential'} and review which objects were read (2xx) in the episode.`,
+  };
+}

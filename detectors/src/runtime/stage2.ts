@@ -1,0 +1,147 @@
+import type { ApiEvent, Finding } from '@apiwatch/core';
+import type { DetectionEngine } from './engine.ts';
+
+/**
+ * The input side of the second detection stage (docs/decisions/0012). Stage 1 (each detect
+ * instance, on the events partitions it owns) forwards every event a global detector keys,
+ * re-keyed by that key, in the order its lane released them, then broadcasts a watermark mark
+ * per source partition (its lane clock) to every stage-2 partition. Here, per stage-2 partition,
+ * events wait until every source partition has got past them (min over sources of the latest
+ * mark or forwarded event time) and are then released in (time, event id, key) order into an
+ * engine running only the global detectors. The order therefore depends on event times and
+ * ids only, not on which instance forwarded what when: one instance or several raise the same
+ * findings.
+ */
+interface Pending {
+  ts: number;
+  id: string;
+  key: string;
+  event: ApiEvent;
+}
+
+class MergeLane {
+  readonly marks: Float64Array;
+  readonly heap: Pending[] = [];
+  released = Number.NEGATIVE_INFINITY;
+
+  constructor(sources: number) {
+    this.marks = new Float64Array(sources).fill(Number.NEGATIVE_INFINITY);
+  }
+
+  low(): number {
+    let m = Number.POSITIVE_INFINITY;
+    for (const v of this.marks) if (v < m) m = v;
+    return m;
+  }
+}
+
+export class Stage2Merger {
+  private readonly engine: DetectionEngine;
+  private readonly sources: number;
+  private readonly lanes = new Map<number, MergeLane>();
+  /** Events that arrived behind the merged watermark (stage-1 late events): run at once. */
+  late = 0;
+
+  /** `sources`: partitions of the events topic (every one sends marks). */
+  constructor(engine: DetectionEngine, sources: number) {
+    if (engine.mode !== 'only') throw new Error("Stage2Merger needs an engine with global: 'only'");
+    this.engine = engine;
+    this.sources = sources;
+  }
+
+  get buffered(): number {
+    let n = 0;
+    for (const l of this.lanes.values()) n += l.heap.length;
+    return n;
+  }
+
+  /** The merged watermark of a stage-2 partition (min over sources), -Infinity when a source is unknown. */
+  watermark(partition: number): number {
+    return this.lanes.get(partition)?.low() ?? Number.NEGATIVE_INFINITY;
+  }
+
+  event(partition: number, source: number, key: string, event: ApiEvent): Finding[] {
+    const lane = this.lane(partition);
+    if (source >= 0 && source < this.sources && event.ts > lane.marks[source]!) lane.marks[source] = event.ts;
+    if (event.ts < lane.released) {
+      this.late++;
+      return this.engine.push(event, undefined, partition, key);
+    }
+    push(lane.heap, { ts: event.ts, id: event.id, key, event });
+    return this.release(partition, lane);
+  }
+
+  mark(partition: number, source: number, ts: number): Finding[] {
+    const lane = this.lane(partition);
+    if (source < 0 || source >= this.sources || !(ts > lane.marks[source]!)) return [];
+    lane.marks[source] = ts;
+    return this.release(partition, lane);
+  }
+
+  /** Stage-2 partitions taken away: their buffered events and the engine lanes are dropped. */
+  revoke(partitions: readonly number[]): void {
+    for (const p of partitions) this.lanes.delete(p);
+    this.engine.revoke(partitions);
+  }
+
+  private lane(partition: number): MergeLane {
+    let lane = this.lanes.get(partition);
+    if (!lane) {
+      lane = new MergeLane(this.sources);
+      this.lanes.set(partition, lane);
+    }
+    return lane;
+  }
+
+  private release(partition: number, lane: MergeLane): Finding[] {
+    const low = lane.low();
+    const out: Finding[] = [];
+    // Strictly below: a source at mark W may still send events at exactly W.
+    while (lane.heap.length > 0 && lane.heap[0]!.ts < low) {
+      const p = pop(lane.heap);
+      if (p.ts > lane.released) lane.released = p.ts;
+      for (const f of this.engine.push(p.event, undefined, partition, p.key)) out.push(f);
+    }
+    if (Number.isFinite(low) && low - 1 > this.engine.watermark(partition)) {
+      for (const f of this.engine.advanceTo(low - 1, partition)) out.push(f);
+    }
+    return out;
+  }
+}
+
+function before(a: Pending, b: Pending): boolean {
+  if (a.ts !== b.ts) return a.ts < b.ts;
+  if (a.id !== b.id) return a.id < b.id;
+  return a.key < b.key;
+}
+
+function push(h: Pending[], x: Pending): void {
+  h.push(x);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (!before(x, h[p]!)) break;
+    h[i] = h[p]!;
+    i = p;
+  }
+  h[i] = x;
+}
+
+function pop(h: Pending[]): Pending {
+  const top = h[0]!;
+  const last = h.pop()!;
+  if (h.length > 0) {
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && before(h[r]!, h[l]!) ? r : l;
+      if (!before(h[c]!, last)) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
+  }
+  return top;
+}
