@@ -471,6 +471,16 @@ export const ClickhouseConfig = T.Object(
 
 export const StoreConfig = T.Object(
   {
+    localReader: T.Object(
+      {
+        enabled: T.Boolean({
+          default: true,
+          description:
+            "With the embedded store, serve it read-only on an ephemeral 127.0.0.1 port for the CLI's read commands (findings, store stats, demo) while the server holds the data directory; where and how to connect is written to <dataDir>/store-reader.json (mode 0600) and removed at stop.",
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     kind: T.Union([T.Literal('chdb'), T.Literal('clickhouse'), T.Literal('none')], {
       default: 'chdb',
       description: 'chdb: embedded engine; clickhouse: a server or cluster (see the clickhouse section).',
