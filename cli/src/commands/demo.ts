@@ -102,7 +102,10 @@ export const demoCommand: Command = {
     }
     const sent = await shipper.flush();
     if (!sent.ok)
-      throw new StartupError('COLLECT_INGEST_UNREACHABLE', `ingest refused the demo traffic: ${sent.error.detail}`);
+      throw new StartupError(
+        'COLLECT_INGEST_UNREACHABLE',
+        `ingest refused the demo traffic: ${sent.error.detail}`,
+      );
     process.stderr.write(
       `demo: sent ${shipper.stats.shipped} events (${minutes} min of a shop API, ${traffic.attacks.length} attacks woven in) to ${base}${unread ? `; ${unread} lines unreadable` : ''}.\n` +
         `demo: planted ${traffic.attacks.map((a) => `${a.what} by ${a.attacker}`).join('; ')}.\n` +
