@@ -120,7 +120,7 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
       : null;
     alert = roles.includes('alert')
       ? await step(
-          () => startAlertRole(config, bus, log),
+          () => startAlertRole(config, bus, log, store),
           (r) => r.stop(),
         )
       : null;
