@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { collectCommand } from './collect.ts';
 import { detectorsCommand } from './detectors.ts';
+import { inventoryCommand } from './inventory.ts';
 import { migrateCommand } from './migrate.ts';
 import { parseCommand } from './parse.ts';
 import { replayCommand } from './replay.ts';
@@ -16,4 +17,5 @@ export const COMMANDS: readonly Command[] = [
   detectorsCommand,
   migrateCommand,
   storeCommand,
+  inventoryCommand,
 ];
