@@ -30,6 +30,14 @@ export { apiEventValidator, findingValidator, type Validator } from './model/val
 export * from './result.ts';
 export { ChdbStore } from './store/chdb.ts';
 export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';
+export {
+  countPastRetention,
+  retentionCutoff,
+  type StoreConsumer,
+  type StoreConsumerCounters,
+  type StoreConsumerOptions,
+  startStoreConsumer,
+} from './store/consumer.ts';
 export { classifyStoreError, parseClickhouseError, type StoreFailure } from './store/errors.ts';
 export {
   createStoreFromConfig,
@@ -72,12 +80,6 @@ export {
   SYSTEM_TABLES,
 } from './store/statement-policy.ts';
 export { formatTableStats, type TableStats, tableStats } from './store/stats.ts';
-export {
-  mulberry32,
-  type SyntheticOptions,
-  syntheticEventStream,
-  syntheticEvents,
-} from './store/synthetic.ts';
 export type { InsertOptions, Store } from './store/types.ts';
 export {
   BatchWriter,

@@ -9,8 +9,8 @@ import {
   DEFAULT_LIMITS,
   inspectStatement,
   startClickhouseHttpEndpoint,
-  syntheticEvents,
 } from '@apiwatch/core';
+import { syntheticEvents } from '../src/synthetic.ts';
 import type { BenchResult } from './types.ts';
 
 /**

@@ -116,9 +116,9 @@ test('bola, spec and volume attacks through the route stage and the runtime: eac
     '/community/api/v2/community/posts/recent?offset=-',
     '/workshop/api/shop/orders/1%27%20OR%201=1',
   ];
-  fuzz.forEach((t, i) =>
-    events.push(req({ ts: at(100) + i * 3000, user: 'fuzzer@crapi.test', target: t, status: 400 })),
-  );
+  for (const [i, t] of fuzz.entries()) {
+    events.push(req({ ts: at(100) + i * 3000, user: 'fuzzer@crapi.test', target: t, status: 400 }));
+  }
   // spec.shadow_endpoint: an internal route nobody documented, used by a job.
   for (let i = 0; i < 15; i++)
     events.push(
