@@ -7,6 +7,7 @@ import { demoCommand } from './demo.ts';
 import { detectorsCommand } from './detectors.ts';
 import { evalCommand } from './eval.ts';
 import { findingsCommand } from './findings.ts';
+import { inventoryCommand } from './inventory.ts';
 import { migrateCommand } from './migrate.ts';
 import { parseCommand } from './parse.ts';
 import { replayCommand } from './replay.ts';
@@ -30,4 +31,5 @@ export const COMMANDS: readonly Command[] = [
   silencesCommand,
   actionsCommand,
   deliveriesCommand,
+  inventoryCommand,
 ];
