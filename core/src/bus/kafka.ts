@@ -233,7 +233,24 @@ export class KafkaBus implements Bus {
       const lastOfPartition = new Map<number, EventsMessage>();
       for (const m of batch) lastOfPartition.set(m.partition, m);
       try {
-        await Promise.all([...lastOfPartition.values()].map((m) => m.commit()));
+        const limit = options.commitLimit;
+        if (!limit) await Promise.all([...lastOfPartition.values()].map((m) => m.commit()));
+        else {
+          // The consumer commits no further than it says it can recover from (detect: its snapshot).
+          const offsets = [];
+          for (const m of lastOfPartition.values()) {
+            const cap = limit(m.partition);
+            if (cap === null) continue;
+            const next = m.offset + 1n;
+            offsets.push({
+              topic: name,
+              partition: m.partition,
+              offset: cap < next ? cap : next,
+              leaderEpoch: m.leaderEpoch ?? -1,
+            });
+          }
+          if (offsets.length > 0) await consumer.commit({ offsets });
+        }
       } catch (e) {
         // A rebalance took the partitions away: their new owner starts at the last commit.
         this.log.warn(
@@ -376,12 +393,19 @@ function decodeBatch<T>(
     try {
       const text = m.value.toString('utf8');
       if (!chunked) {
-        out.push({ key: m.key, value: JSON.parse(text) as T, headers, partition: m.partition });
+        out.push({
+          key: m.key,
+          value: JSON.parse(text) as T,
+          headers,
+          partition: m.partition,
+          offset: m.offset,
+        });
         continue;
       }
       // Parse the whole chunk before emitting any of it: a bad chunk is skipped as one record.
       const values = text.split('\n').map((line) => JSON.parse(line) as T);
-      for (const value of values) out.push({ key: m.key, value, headers, partition: m.partition });
+      for (const value of values)
+        out.push({ key: m.key, value, headers, partition: m.partition, offset: m.offset });
     } catch (e) {
       onError(m, e as Error);
     }
