@@ -3,14 +3,16 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { type ApiEvent, type Config, type Result, StartupError } from '@apiwatch/core';
 import {
+  asRecordResult,
+  createIngestPipeline,
   findParser,
   formatIds,
   loadIdentityContext,
+  loadRouteTemplater,
   type ParseError,
   type Parser,
   type RawRecord,
 } from '@apiwatch/ingest';
-import { loadRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
 import type { OptionSpec } from './command.ts';
 
 /** A file path, or `-` for standard input; `.gz` files are decompressed. */
@@ -95,23 +97,24 @@ export const specOption: OptionSpec = {
 };
 
 /**
- * One record → canonical events, as every CLI reader needs it: the format's parser with the
- * configured identity rules, then route templates (ingest.specs plus `extraSpecs`).
+ * One record → canonical events, as every CLI reader needs it: the ingest pipeline
+ * (`@apiwatch/ingest` pipeline.ts: parse → identity → routes → redact → validate) with the
+ * configured identity rules and route templates (ingest.specs plus `extraSpecs`) — the same
+ * pipeline the push endpoints run.
  */
 export function eventReader(
   parser: Parser,
   config: Config,
   options: { extraSpecs?: readonly string[]; gateway?: string | null } = {},
 ): (record: RawRecord) => Result<ApiEvent[], ParseError> {
-  const identity = loadIdentityContext(config.dataDir, process.env, config.identity, parser.id);
-  const routes = loadRouteTemplater({
-    specs: [...config.ingest.specs, ...(options.extraSpecs ?? [])],
-    inferRoutes: config.ingest.inferRoutes,
+  const pipeline = createIngestPipeline({
+    parser,
+    identity: loadIdentityContext(config.dataDir, process.env, config.identity, parser.id),
+    routes: loadRouteTemplater({
+      specs: [...config.ingest.specs, ...(options.extraSpecs ?? [])],
+      inferRoutes: config.ingest.inferRoutes,
+    }),
+    gateway: options.gateway ?? null,
   });
-  const gateway = options.gateway ?? null;
-  return (record) => {
-    const result = parser.parse(record, { identity, gateway, now: Date.now() });
-    if (result.ok) for (const e of result.value) routes.applyRoutes(e, { recordText: record.text });
-    return result;
-  };
+  return (record) => asRecordResult(pipeline.run(record));
 }

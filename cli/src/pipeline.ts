@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import {
   type Bus,
   type Config,
@@ -36,9 +37,22 @@ export function parseRoles(value: string | undefined): Role[] {
 }
 
 export function createBus(config: Config, log: Logger): Bus {
-  return config.bus.kind === 'kafka'
-    ? new KafkaBus(config.bus.kafka, log)
-    : new MemoryBus(config.bus.memory.capacity);
+  if (config.bus.kind === 'kafka') return new KafkaBus(config.bus.kafka, log, config.bus.consumerRetry);
+  const { capacity, journal } = config.bus.memory;
+  return new MemoryBus({
+    capacity,
+    ...(journal.enabled
+      ? {
+          journal: {
+            dir: join(config.dataDir, 'bus'),
+            fsync: journal.fsync,
+            segmentBytes: journal.segmentBytes,
+          },
+        }
+      : {}),
+    handlerRetry: config.bus.consumerRetry,
+    log,
+  });
 }
 
 export function createStore(config: Config): Store | null {
@@ -66,16 +80,79 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
       'bus.kind is memory: roles in other processes cannot see this one; use bus.kind: kafka to split roles.',
     );
   }
-  const bus = createBus(config, log);
-  await bus.start();
-  const store = roles.includes('store') ? createStore(config) : null;
-  if (store) await store.start();
-  const storeRole = store ? await startStoreRole(store, bus, log, config) : null;
-  const alert = roles.includes('alert') ? await startAlertRole(config, bus, log) : null;
-  const detect = roles.includes('detect') ? await startDetectRole(config, bus, log, { store }) : null;
-  const ingest = roles.includes('ingest') ? await startIngestRole(config, bus, log) : null;
-  const metricsServer =
-    config.telemetry.metrics.port > 0 ? await serveMetrics(config.telemetry.metrics, log) : null;
+  // What started so far, stopped in reverse order when a later step fails (a port in use, a
+  // held data directory): a failed start must leave no half-running process behind.
+  const started: Array<() => Promise<unknown> | unknown> = [];
+  const step = async <T>(start: () => Promise<T>, stop: (v: T) => Promise<unknown> | unknown): Promise<T> => {
+    const v = await start();
+    started.push(() => stop(v));
+    return v;
+  };
+  let bus: Bus;
+  let store: Store | null;
+  let storeRole: Awaited<ReturnType<typeof startStoreRole>> | null;
+  let alert: Awaited<ReturnType<typeof startAlertRole>> | null;
+  let detect: Awaited<ReturnType<typeof startDetectRole>> | null;
+  let ingest: Awaited<ReturnType<typeof startIngestRole>> | null;
+  let metricsServer: Server | null;
+  try {
+    // The store first: it refuses a data directory another apiwatch holds (STORE_DATA_DIR_LOCKED)
+    // before the bus opens — and would otherwise cut the "torn tail" of — that one's journal.
+    store = roles.includes('store') ? createStore(config) : null;
+    if (store)
+      await step(
+        async () => store!.start(),
+        () => store!.close(),
+      );
+    bus = await step(
+      async () => {
+        const b = createBus(config, log);
+        await b.start();
+        return b;
+      },
+      (b) => b.close(),
+    );
+    storeRole = store
+      ? await step(
+          () => startStoreRole(store!, bus, log, config),
+          (r) => r.stop(),
+        )
+      : null;
+    alert = roles.includes('alert')
+      ? await step(
+          () => startAlertRole(config, bus, log, store),
+          (r) => r.stop(),
+        )
+      : null;
+    detect = roles.includes('detect')
+      ? await step(
+          () => startDetectRole(config, bus, log, { store }),
+          (r) => r.stop(),
+        )
+      : null;
+    ingest = roles.includes('ingest')
+      ? await step(
+          () => startIngestRole(config, bus, log),
+          (r) => r.stop(),
+        )
+      : null;
+    metricsServer =
+      config.telemetry.metrics.port > 0
+        ? await step(
+            () => serveMetrics(config.telemetry.metrics, log),
+            (m) => m.close(),
+          )
+        : null;
+  } catch (e) {
+    for (const stop of started.reverse()) {
+      try {
+        await stop();
+      } catch {
+        // Best effort: the start failure is what the user needs to see.
+      }
+    }
+    throw e;
+  }
   let closed = false;
   return {
     bus,

@@ -1,5 +1,21 @@
+export {
+  AppendLog,
+  type AppendLogOptions,
+  type OpenedLog,
+  openAppendLog,
+  syncDirectory,
+} from './bus/append-log.ts';
+export {
+  busCounters,
+  checkMessage,
+  DEFAULT_HANDLER_RETRY,
+  type DeadLetterReason,
+  deadLetterRecord,
+  type HandlerRetryPolicy,
+} from './bus/consume.ts';
+export { type JournalStats, TopicJournal } from './bus/journal.ts';
 export { KafkaBus } from './bus/kafka.ts';
-export { MemoryBus } from './bus/memory.ts';
+export { MemoryBus, type MemoryBusOptions } from './bus/memory.ts';
 export * from './bus/types.ts';
 export { applyEnvOverrides, ENV_PREFIX, loadConfig } from './config/load.ts';
 export * from './config/schema.ts';
@@ -14,8 +30,21 @@ export { apiEventValidator, findingValidator, type Validator } from './model/val
 export * from './result.ts';
 export { ChdbStore } from './store/chdb.ts';
 export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';
+export {
+  countPastRetention,
+  retentionCutoff,
+  type StoreConsumer,
+  type StoreConsumerCounters,
+  type StoreConsumerOptions,
+  startStoreConsumer,
+} from './store/consumer.ts';
 export { classifyStoreError, parseClickhouseError, type StoreFailure } from './store/errors.ts';
-export { createStoreFromConfig, httpEndpointUsers } from './store/factory.ts';
+export {
+  createStoreFromConfig,
+  type EndpointExecutor,
+  httpEndpointUsers,
+  runningEndpointExecutor,
+} from './store/factory.ts';
 export {
   contentTypeFor,
   DEFAULT_LIMITS,
@@ -51,12 +80,6 @@ export {
   SYSTEM_TABLES,
 } from './store/statement-policy.ts';
 export { formatTableStats, type TableStats, tableStats } from './store/stats.ts';
-export {
-  mulberry32,
-  type SyntheticOptions,
-  syntheticEventStream,
-  syntheticEvents,
-} from './store/synthetic.ts';
 export type { InsertOptions, Store } from './store/types.ts';
 export {
   BatchWriter,
@@ -65,6 +88,7 @@ export {
   type PoisonRow,
   type RetryPolicy,
   RowRejectedError,
+  StoreUnavailableError,
   type WriterStats,
 } from './store/writer.ts';
 export { MetricsRegistry, metrics } from './telemetry/metrics.ts';

@@ -3,9 +3,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { type ApiEvent, actorKey, loadConfig, syntheticEvents } from '@apiwatch/core';
+import { type ApiEvent, actorKey, loadConfig } from '@apiwatch/core';
 import { type AnyDetector, DETECTORS, DetectionEngine, defineDetector } from '@apiwatch/detectors';
 import { Type as T } from '@sinclair/typebox';
+import { syntheticEvents } from '../src/synthetic.ts';
 import type { BenchResult } from './types.ts';
 
 /**

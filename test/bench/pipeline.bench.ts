@@ -14,6 +14,7 @@ import type { BenchResult } from './types.ts';
 const EVENTS = Number(process.env.APIWATCH_BENCH_EVENTS ?? 200_000);
 const BATCH = 500;
 const CONCURRENCY = 4;
+const JOURNAL = process.env.APIWATCH_BENCH_JOURNAL ?? 'on';
 
 /**
  * Embedded end to end: canonical NDJSON over HTTP → ingest → memory bus → detect + store (chDB)
@@ -48,6 +49,12 @@ export async function run(): Promise<BenchResult[]> {
     APIWATCH__LOGLEVEL: 'warn',
     APIWATCH__INGEST__LISTEN__PORT: '0',
     ...(process.env.APIWATCH_BENCH_STORE ? { APIWATCH__STORE__KIND: process.env.APIWATCH_BENCH_STORE } : {}),
+    // Durability knobs for decision 0010: journal (default on, fsync), nofsync, off.
+    ...(JOURNAL === 'off'
+      ? { APIWATCH__BUS__MEMORY__JOURNAL__ENABLED: 'false', APIWATCH__ALERT__QUEUE__OUTBOX__ENABLED: 'false' }
+      : JOURNAL === 'nofsync'
+        ? { APIWATCH__BUS__MEMORY__JOURNAL__FSYNC: 'false', APIWATCH__ALERT__QUEUE__OUTBOX__FSYNC: 'false' }
+        : {}),
     APIWATCH__ALERT__RECEIVERS: JSON.stringify([
       {
         id: 'bench',
@@ -151,7 +158,7 @@ export async function run(): Promise<BenchResult[]> {
         floor,
         ratio: throughput / floor,
         budget: 50_000,
-        note: `${events.length.toLocaleString('en-US')} events in ${BATCH}-event NDJSON bodies, ${CONCURRENCY} connections from a load thread (${throttled} 429s); floor = JSON.parse of the same lines`,
+        note: `${events.length.toLocaleString('en-US')} events in ${BATCH}-event NDJSON bodies, ${CONCURRENCY} connections from a load thread (${throttled} 429s); bus journal ${JOURNAL}; floor = JSON.parse of the same lines`,
       },
       {
         name: 'embedded end to end, CPU per event (all threads of this process)',

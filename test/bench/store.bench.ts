@@ -20,13 +20,12 @@ import {
   createLogger,
   eventRow,
   MemoryBus,
-  syntheticEventStream,
-  syntheticEvents,
   tableStats,
 } from '@apiwatch/core';
 import { columnStats } from '@apiwatch/core/store/stats.ts';
 import { drainPending } from 'chdb';
 import { startStoreRole } from '../../cli/src/roles/store.ts';
+import { syntheticEventStream, syntheticEvents } from '../src/synthetic.ts';
 import type { BenchResult } from './types.ts';
 
 const ROWS = Number(process.env.APIWATCH_BENCH_STORE_ROWS ?? 200_000);

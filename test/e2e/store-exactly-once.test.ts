@@ -3,10 +3,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ChdbStore, syntheticEvents } from '@apiwatch/core';
+import { ChdbStore } from '@apiwatch/core';
 import { Admin, Producer, stringSerializers } from '@platformatic/kafka';
 import { drainPending } from 'chdb';
-import { KAFKA_BROKER, requireService, startApiwatch, uniqueName, waitFor } from '../src/index.ts';
+import {
+  KAFKA_BROKER,
+  requireService,
+  startApiwatch,
+  syntheticEvents,
+  uniqueName,
+  waitFor,
+} from '../src/index.ts';
 
 /**
  * `kill -9` of a store-role process while it is inserting, then a restart: every event ends up

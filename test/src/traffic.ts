@@ -1,3 +1,5 @@
+import { mulberry32 } from './random.ts';
+
 /**
  * Generated NGINX JSON access-log traffic (the observIQ-style log_format documented in
  * docs/formats/nginx.md): a benign population of clients, and a credential brute-force burst.
@@ -10,17 +12,6 @@ export interface TrafficOptions {
   attackerIp?: string;
   attackAttempts?: number;
   attackAtSecond?: number;
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -56,7 +47,7 @@ function line(
 }
 
 export function nginxTraffic(o: TrafficOptions): string[] {
-  const rand = rng(o.seed);
+  const rand = mulberry32(o.seed);
   const out: Array<[number, string]> = [];
   let t = o.start;
   for (let i = 0; i < o.benignEvents; i++) {

@@ -1,4 +1,11 @@
-import { createLogger, createStoreFromConfig, loadConfig, MigrationError } from '@apiwatch/core';
+import {
+  createLogger,
+  createStoreFromConfig,
+  loadConfig,
+  MigrationError,
+  runningEndpointExecutor,
+  StoreLockedError,
+} from '@apiwatch/core';
 import type { Command } from '../command.ts';
 
 export const migrateCommand: Command = {
@@ -27,11 +34,41 @@ export const migrateCommand: Command = {
       process.stderr.write('apiwatch migrate: store.kind is none; nothing to migrate.\n');
       return 0;
     }
+    const listSql =
+      'SELECT version, argMax(name, applied_at) AS name, toString(max(applied_at)) AS last_applied FROM schema_migrations GROUP BY version ORDER BY version';
     try {
-      await store.start();
-      const applied = await store.query<{ version: number; name: string; last_applied: string }>(
-        'SELECT version, argMax(name, applied_at) AS name, toString(max(applied_at)) AS last_applied FROM schema_migrations GROUP BY version ORDER BY version',
-      );
+      try {
+        await store.start();
+      } catch (e) {
+        if (!(e instanceof StoreLockedError)) throw e;
+        // The running server migrated the embedded store when it started: nothing to apply.
+        const endpoint = runningEndpointExecutor(config);
+        process.stderr.write(
+          `apiwatch migrate: pid ${e.holder.pid} holds ${e.dataPath}; the embedded store applies its migrations when it starts, so the running server has applied them (restart it to apply a newer version's).\n`,
+        );
+        if ('reason' in endpoint) {
+          process.stderr.write(
+            `  To list them while it runs, serve the store (store.http, docs/store.md) with a user whose passwordEnv is set here (${endpoint.reason}).\n`,
+          );
+          return 0;
+        }
+        try {
+          const applied = await endpoint.query<{ version: number; name: string; last_applied: string }>(
+            listSql,
+          );
+          for (const m of applied)
+            process.stdout.write(
+              `${String(m.version).padStart(4, '0')}_${m.name}  applied ${m.last_applied}\n`,
+            );
+          process.stderr.write(
+            `apiwatch migrate: ${applied.length} migrations applied (read through ${endpoint.url}).\n`,
+          );
+        } finally {
+          await endpoint.close();
+        }
+        return 0;
+      }
+      const applied = await store.query<{ version: number; name: string; last_applied: string }>(listSql);
       for (const m of applied)
         process.stdout.write(`${String(m.version).padStart(4, '0')}_${m.name}  applied ${m.last_applied}\n`);
       process.stderr.write(`apiwatch migrate: ${applied.length} migrations applied on ${store.kind}.\n`);

@@ -1,6 +1,7 @@
 import { createLogger, loadConfig } from '@apiwatch/core';
 import type { Command } from '../command.ts';
 import { parseRoles, startPipeline } from '../pipeline.ts';
+import { checkListenPorts, describeStartupFailure } from '../startup-error.ts';
 
 export const startCommand: Command = {
   name: 'start',
@@ -31,7 +32,19 @@ export const startCommand: Command = {
     const config = loadConfig(values.config as string | undefined);
     const roles = parseRoles(values.role as string | undefined);
     const log = createLogger(config.logLevel);
-    const pipeline = await startPipeline(config, roles, log);
+    let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+    try {
+      await checkListenPorts(config, roles);
+      pipeline = await startPipeline(config, roles, log);
+    } catch (e) {
+      const failure = describeStartupFailure(e, config);
+      if (!failure) throw e;
+      process.stderr.write(`apiwatch start: ${failure.line} [${failure.code}]\n`);
+      log.flush();
+      // startPipeline stopped what it had started; a client library may still hold a handle
+      // (a socket, a timer), and a failed start must end now rather than idle without ingest.
+      process.exit(2);
+    }
     log.info(
       { roles, bus: config.bus.kind, store: pipeline.store?.kind ?? 'none', dataDir: config.dataDir },
       'apiwatch started; stop with Ctrl-C.',

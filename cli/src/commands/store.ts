@@ -1,4 +1,12 @@
-import { createStoreFromConfig, formatTableStats, loadConfig, tableStats } from '@apiwatch/core';
+import {
+  createStoreFromConfig,
+  formatTableStats,
+  loadConfig,
+  runningEndpointExecutor,
+  type SqlExecutor,
+  StoreLockedError,
+  tableStats,
+} from '@apiwatch/core';
 import { columnStats, EVENT_BYTES_BUDGET, formatEventBytes } from '@apiwatch/core/store/stats.ts';
 import type { Command } from '../command.ts';
 
@@ -32,10 +40,29 @@ export const storeCommand: Command = {
       process.stderr.write('apiwatch store: store.kind is none.\n');
       return 2;
     }
-    await store.start();
+    let db: SqlExecutor = store;
+    let close: () => Promise<void> = () => store.close();
     try {
-      const stats = await tableStats(store);
-      const columns = values.columns ? await columnStats(store, 'api_events') : [];
+      await store.start();
+    } catch (e) {
+      if (!(e instanceof StoreLockedError)) throw e;
+      // The server holds the data directory: read through its store endpoint, or say how.
+      const endpoint = runningEndpointExecutor(config);
+      if ('reason' in endpoint) {
+        process.stderr.write(
+          `apiwatch store: ${e.message}.\n  To read the store while it runs, serve it: set store.http.enabled: true and a store.http.users entry with passwordEnv in its config (docs/store.md), restart it, then run this command with that variable set; it reads through the running server (here: ${endpoint.reason}).\n`,
+        );
+        return 2;
+      }
+      process.stderr.write(
+        `apiwatch store: pid ${e.holder.pid} holds ${e.dataPath}; reading through its endpoint ${endpoint.url} as ${endpoint.user}.\n`,
+      );
+      db = endpoint;
+      close = () => endpoint.close();
+    }
+    try {
+      const stats = await tableStats(db);
+      const columns = values.columns ? await columnStats(db, 'api_events') : [];
       if (values.json) {
         for (const s of stats) process.stdout.write(`${JSON.stringify(s)}\n`);
         const events = stats.find((s) => s.table === 'api_events');
@@ -45,7 +72,7 @@ export const storeCommand: Command = {
       } else process.stdout.write(`${formatTableStats(stats)}\n${formatEventBytes(stats, columns)}`);
       return 0;
     } finally {
-      await store.close();
+      await close();
     }
   },
 };

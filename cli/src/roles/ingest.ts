@@ -18,11 +18,15 @@ export async function startIngestRole(
     port: config.ingest.listen.port,
     maxBodyBytes: config.ingest.maxBodyBytes,
     maxRecordsPerRequest: config.ingest.maxRecordsPerRequest,
+    maxInflatedBytes: config.ingest.maxInflatedBytes,
     collectors,
     rateLimit: config.ingest.rateLimit,
     ...(config.ingest.tls ? { tls: config.ingest.tls } : {}),
     identity: loadIdentityContext(config.dataDir, process.env, config.identity),
     envoyAls: config.ingest.envoyAls,
+    // The route stage of every push source (the CLI readers load the same specs).
+    specs: config.ingest.specs,
+    inferRoutes: config.ingest.inferRoutes,
     bus,
     log,
   });

@@ -10,10 +10,20 @@ import {
 } from '@platformatic/kafka';
 import type { KafkaConfigValue } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import {
+  busCounters,
+  checkMessage,
+  DEFAULT_HANDLER_RETRY,
+  type DeadLetterReason,
+  deadLetterRecord,
+  deliverBatch,
+  type HandlerRetryPolicy,
+} from './consume.ts';
 import type {
   BatchHandler,
   Bus,
   BusMessage,
+  DlqRecord,
   SubscribeOptions,
   Subscription,
   TopicName,
@@ -35,7 +45,7 @@ export const CHUNK_HEADER = 'apiwatch-chunk';
  */
 const MAX_CHUNK_BYTES = 256 * 1024;
 
-/** Handler retries back off from this, doubling up to MAX_RETRY_DELAY_MS. */
+/** Consumer stream restarts back off from this, doubling up to MAX_RETRY_DELAY_MS. */
 const FIRST_RETRY_DELAY_MS = 200;
 const MAX_RETRY_DELAY_MS = 30_000;
 
@@ -55,6 +65,10 @@ type EventsMessage = Message<string, Buffer, string, string>;
  * - Consumers: offsets are committed only after the handler resolved; a failing handler gets the
  *   same batch again (with backoff) and nothing after it is committed meanwhile, so a crash
  *   re-delivers (at-least-once) and never skips.
+ * - Nothing read is trusted: a record that is not JSON, or not a valid message of its topic
+ *   (schemaVersion included), is dead-lettered and counted before the batch reaches the handler;
+ *   a handler that keeps failing on one message has it dead-lettered after bounded retries
+ *   (consume.ts). Dead letters are published before the offsets that skip them are committed.
  */
 export class KafkaBus implements Bus {
   readonly kind = 'kafka' as const;
@@ -63,10 +77,17 @@ export class KafkaBus implements Bus {
   private readonly config: KafkaConfigValue;
   private readonly log: Logger;
   private inFlight = 0;
+  private readonly policy: HandlerRetryPolicy;
 
-  constructor(config: KafkaConfigValue, log: Logger) {
+  constructor(
+    config: KafkaConfigValue,
+    log: Logger,
+    handlerRetry: HandlerRetryPolicy = DEFAULT_HANDLER_RETRY,
+  ) {
     this.config = config;
     this.log = log;
+    this.policy = handlerRetry;
+    busCounters.register();
   }
 
   topicName(topic: TopicName): string {
@@ -210,26 +231,40 @@ export class KafkaBus implements Bus {
     };
 
     const deliver = async (batch: EventsMessage[]) => {
-      const decoded = decodeBatch<TopicPayloads[K]>(batch, (m, e) =>
-        this.log.error(
-          { topic: name, partition: m.partition, offset: String(m.offset) },
-          `undecodable message skipped: ${e.message}.`,
-        ),
-      );
-      for (let attempt = 0; !closed; attempt++) {
-        try {
-          await handler(decoded);
-          break;
-        } catch (e) {
-          const delay = Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** attempt);
-          this.log.error(
-            { topic: name, group, attempt: attempt + 1, retryInMs: delay },
-            `bus handler failed; offsets not committed, the batch is delivered again: ${(e as Error).message}.`,
+      const { messages, invalid } = decodeBatch<TopicPayloads[K]>(topic, batch);
+      if (invalid.length > 0) {
+        for (const bad of invalid) busCounters.deadLettered(topic, bad.reason);
+        this.log.warn(
+          { topic: name, group, messages: invalid.length, reason: invalid[0]!.reason },
+          `invalid bus messages sent to the DLQ: ${invalid[0]!.detail.slice(0, 300)}.`,
+        );
+        if (topic !== 'dlq') {
+          await this.publishDeadLetters(
+            invalid.map((bad) => deadLetterRecord(topic, bad.reason, bad.detail, bad.raw)),
+            () => closed,
+            sleep,
           );
-          await sleep(delay);
         }
       }
-      if (closed) return;
+      const done = await deliverBatch(messages, handler, {
+        topic,
+        group,
+        policy: this.policy,
+        log: this.log,
+        closed: () => closed,
+        sleep,
+        deadLetter: async (failed, error) => {
+          if (topic === 'dlq') return;
+          await this.publishDeadLetters(
+            failed.map((m) =>
+              deadLetterRecord(topic, 'handler_failed', error.message, JSON.stringify(m.value)),
+            ),
+            () => closed,
+            sleep,
+          );
+        },
+      });
+      if (!done) return;
       const lastOfPartition = new Map<number, EventsMessage>();
       for (const m of batch) lastOfPartition.set(m.partition, m);
       try {
@@ -307,6 +342,29 @@ export class KafkaBus implements Bus {
     return subscription;
   }
 
+  /** Publishes dead letters, retrying until the broker takes them or the subscription closes. */
+  private async publishDeadLetters(
+    records: DlqRecord[],
+    closed: () => boolean,
+    sleep: (ms: number) => Promise<void>,
+  ): Promise<void> {
+    for (let attempt = 0; !closed(); attempt++) {
+      try {
+        await this.publish(
+          'dlq',
+          records.map((value) => ({ key: value.source, value })),
+        );
+        return;
+      } catch (e) {
+        this.log.error(
+          { attempt: attempt + 1 },
+          `dead letters not published; retrying: ${(e as Error).message}.`,
+        );
+        await sleep(Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** attempt));
+      }
+    }
+  }
+
   async flush(): Promise<void> {
     // publish() resolves only after acks=all, so there is nothing buffered client-side.
   }
@@ -373,13 +431,23 @@ export function chunkByKey<T>(messages: BusMessage<T>[]): OutRecord[] {
   return out;
 }
 
-function decodeBatch<T>(
+interface InvalidMessage {
+  reason: DeadLetterReason;
+  detail: string;
+  raw: string;
+}
+
+/**
+ * Kafka records → bus messages, each checked against its topic (consume.ts). A chunked record's
+ * lines are checked one by one, so one bad line costs only itself.
+ */
+export function decodeBatch<T>(
+  topic: TopicName,
   batch: EventsMessage[],
-  onError: (m: EventsMessage, e: Error) => void,
-): BusMessage<T>[] {
-  const out: BusMessage<T>[] = [];
+): { messages: BusMessage<T>[]; invalid: InvalidMessage[] } {
+  const messages: BusMessage<T>[] = [];
+  const invalid: InvalidMessage[] = [];
   for (const m of batch) {
-    if (!m.value) continue;
     let headers: Record<string, string> | undefined;
     let chunked = false;
     for (const [k, v] of m.headers) {
@@ -390,25 +458,22 @@ function decodeBatch<T>(
       headers ??= {};
       headers[k] = v;
     }
-    try {
-      const text = m.value.toString('utf8');
-      if (!chunked) {
-        out.push({
-          key: m.key,
-          value: JSON.parse(text) as T,
-          headers,
-          partition: m.partition,
-          offset: m.offset,
-        });
+    const text = m.value ? m.value.toString('utf8') : '';
+    for (const line of chunked ? text.split('\n') : [text]) {
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (e) {
+        invalid.push({ reason: 'invalid_json', detail: (e as Error).message, raw: line });
         continue;
       }
-      // Parse the whole chunk before emitting any of it: a bad chunk is skipped as one record.
-      const values = text.split('\n').map((line) => JSON.parse(line) as T);
-      for (const value of values)
-        out.push({ key: m.key, value, headers, partition: m.partition, offset: m.offset });
-    } catch (e) {
-      onError(m, e as Error);
+      const check = checkMessage(topic, value);
+      if (!check.ok) {
+        invalid.push({ reason: check.reason, detail: check.detail, raw: line });
+        continue;
+      }
+      messages.push({ key: m.key, value: value as T, headers, partition: m.partition, offset: m.offset });
     }
   }
-  return out;
+  return { messages, invalid };
 }

@@ -1,15 +1,31 @@
+import { type Static, Type as T } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { ApiEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
+import type { Validator } from '../model/validate.ts';
 
 /** A record that could not become an event, kept with its reason (redacted before it gets here). */
-export interface DlqRecord {
-  ts: number;
-  source: string;
-  collector: string | null;
-  code: string;
-  reason: string;
-  raw: string;
-}
+export const DlqRecordSchema = T.Object(
+  {
+    ts: T.Number({ description: 'When it was dead-lettered, ms since the epoch.' }),
+    source: T.String({ description: 'Where: a format id (nginx, kong, …), store.<table> or bus.<topic>.' }),
+    collector: T.Union([T.String(), T.Null()]),
+    code: T.String({ description: 'Error code (docs/errors.md).' }),
+    reason: T.String(),
+    raw: T.String({ description: 'The record as received, redacted and truncated.' }),
+  },
+  { $id: 'DlqRecord' },
+);
+export type DlqRecord = Static<typeof DlqRecordSchema>;
+
+const compiledDlq = TypeCompiler.Compile(DlqRecordSchema);
+export const dlqRecordValidator: Validator<DlqRecord> = {
+  check: (value: unknown): value is DlqRecord => compiledDlq.Check(value),
+  explain(value: unknown): string {
+    const first = compiledDlq.Errors(value).First();
+    return first ? `${first.path || '/'}: ${first.message}` : 'valid';
+  },
+};
 
 /**
  * The detect role's second stage (docs/decisions/0012): an event re-keyed by a global detector

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { syntheticEvents } from '@apiwatch/test';
 import { createClient } from '@clickhouse/client';
 import { drainPending } from 'chdb';
 import { createLogger } from '../log.ts';
@@ -12,7 +13,6 @@ import { ChdbStore } from './chdb.ts';
 import { ClickHouseStore } from './clickhouse.ts';
 import { type HttpEndpoint, startClickhouseHttpEndpoint } from './http-endpoint.ts';
 import { loadMigrations } from './migrate.ts';
-import { syntheticEvents } from './synthetic.ts';
 
 /**
  * The server driver's suite. There is no ClickHouse server here, so it runs through the official

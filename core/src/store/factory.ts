@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
+import { createClient } from '@clickhouse/client';
 import type { Config } from '../config/schema.ts';
 import { StartupError } from '../errors.ts';
 import { ChdbStore } from './chdb.ts';
 import { ClickHouseStore } from './clickhouse.ts';
 import type { HttpEndpointUser } from './http-auth.ts';
+import type { SqlExecutor } from './migrate.ts';
 import type { Store } from './types.ts';
 
 /** The configured store (not started), or null for store.kind: none. */
@@ -51,4 +53,44 @@ export function httpEndpointUsers(config: Config, env: NodeJS.ProcessEnv = proce
       );
     return { name: u.name, passwordSha256: hash, readonly: u.readonly };
   });
+}
+
+/** A running server's ClickHouse-compatible endpoint, as a SqlExecutor for the CLI's read commands. */
+export interface EndpointExecutor extends SqlExecutor {
+  url: string;
+  user: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to the store endpoint (store.http) of the apiwatch that holds the data directory,
+ * as the first configured user whose password is in this environment (read-only users first);
+ * or says why it cannot.
+ */
+export function runningEndpointExecutor(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): EndpointExecutor | { reason: string } {
+  const http = config.store.http;
+  if (!http.enabled) return { reason: 'store.http.enabled is false in this config' };
+  const users = [...http.users].sort((a, b) => Number(b.readonly) - Number(a.readonly));
+  const user = users.find((u) => u.passwordEnv && env[u.passwordEnv] !== undefined);
+  if (!user) {
+    return { reason: 'no store.http.users entry has its passwordEnv variable set in this environment' };
+  }
+  const host = http.listen.host === '0.0.0.0' || http.listen.host === '::' ? '127.0.0.1' : http.listen.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${http.listen.port}`;
+  const client = createClient({ url, username: user.name, password: env[user.passwordEnv!] ?? '' });
+  return {
+    url,
+    user: user.name,
+    async exec(sql, settings = {}) {
+      await client.command({ query: sql, clickhouse_settings: settings });
+    },
+    async query<T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
+      const rs = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+      return rs.json<T>();
+    },
+    close: () => client.close(),
+  };
 }

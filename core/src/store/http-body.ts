@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Transform, type TransformCallback, Writable } from 'node:stream';
+import { Readable, Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -41,7 +41,11 @@ class ByteLimit extends Transform {
   }
 }
 
-function decoderFor(encoding: string): Transform | null {
+function decoderFor(encoding: string, req: IncomingMessage): Transform | null {
+  const unsupported = (message: string) => {
+    req.resume();
+    return protocolError('UNKNOWN_COMPRESSION_METHOD', message);
+  };
   switch (encoding) {
     case '':
     case 'identity':
@@ -55,15 +59,17 @@ function decoderFor(encoding: string): Transform | null {
       return zlib.createBrotliDecompress();
     case 'zstd':
       if (z.createZstdDecompress) return z.createZstdDecompress();
-      throw protocolError('UNKNOWN_COMPRESSION_METHOD', 'Content-Encoding zstd needs Node.js 22.15 or later');
+      throw unsupported('Content-Encoding zstd needs Node.js 22.15 or later');
     default:
-      throw protocolError('UNKNOWN_COMPRESSION_METHOD', `Content-Encoding ${encoding} is not supported`);
+      throw unsupported(`Content-Encoding ${encoding} is not supported`);
   }
 }
 
 /**
  * Reads the request body: at most `maxWireBytes` as sent and `maxInflatedBytes` after
- * Content-Encoding is undone.
+ * Content-Encoding is undone. The wire bytes are read to the end even past the limit (and
+ * dropped), so the client gets the 413 instead of a reset connection; inflation runs as a
+ * stream from the received bytes and stops at the limit.
  */
 export async function readBody(
   req: IncomingMessage,
@@ -72,47 +78,47 @@ export async function readBody(
   const encoding = String(req.headers['content-encoding'] ?? '')
     .toLowerCase()
     .trim();
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limits.maxWireBytes) {
-    req.resume();
-    throw protocolError('QUERY_IS_TOO_LARGE', `Request body exceeds ${limits.maxWireBytes} bytes`);
-  }
-  const decoder = decoderFor(encoding);
-  const chunks: Buffer[] = [];
+  const decoder = decoderFor(encoding, req);
+  // Without Content-Encoding the wire bytes are the inflated bytes: the smaller limit applies.
+  const wireLimit = decoder ? limits.maxWireBytes : Math.min(limits.maxWireBytes, limits.maxInflatedBytes);
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = Number(req.headers['content-length']) > wireLimit;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > wireLimit) over = true;
+      if (!over) chunks.push(chunk);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      if (over) reject(protocolError('QUERY_IS_TOO_LARGE', `Request body exceeds ${wireLimit} bytes`));
+      else resolve(Buffer.concat(chunks));
+    });
+  });
+  if (!decoder) return raw;
+  const out: Buffer[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk);
+      out.push(chunk);
       done();
     },
   });
-  // Without Content-Encoding the wire bytes are the inflated bytes: the smaller limit applies.
-  const wire = new ByteLimit(
-    decoder ? limits.maxWireBytes : Math.min(limits.maxWireBytes, limits.maxInflatedBytes),
-    'Request body',
-  );
   try {
-    if (decoder) {
-      await pipeline(
-        req,
-        wire,
-        decoder,
-        new ByteLimit(limits.maxInflatedBytes, `Request body inflated (${encoding})`),
-        sink,
-      );
-    } else {
-      await pipeline(req, wire, sink);
-    }
+    await pipeline(
+      Readable.from([raw]),
+      decoder,
+      new ByteLimit(limits.maxInflatedBytes, `Request body inflated (${encoding})`),
+      sink,
+    );
   } catch (e) {
-    // Stop reading what the client still sends; the answer goes out on this connection.
-    req.unpipe();
-    req.resume();
     if (e instanceof ProtocolError) throw e;
     throw protocolError(
       'CANNOT_DECOMPRESS',
       `Cannot decompress request body (${encoding}): ${(e as Error).message}`,
     );
   }
-  return Buffer.concat(chunks);
+  return Buffer.concat(out);
 }
 
 export function pickEncoding(accept: string): ContentEncoding | null {

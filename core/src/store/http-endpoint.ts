@@ -19,6 +19,7 @@ import { quoteIdentifier, quoteString } from './sql-text.ts';
 import {
   type AstNode,
   baseSettings,
+  type Catalog,
   checkSetting,
   checkStatement,
   formatClause,
@@ -99,6 +100,14 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     meta.close();
   }
   const displayName = 'apiwatch';
+  // Dictionaries and user-defined functions, for the policy. Reading system.functions costs
+  // ~19 ms, so the catalog is kept for a few seconds and dropped after a writer's DDL.
+  let catalog: { value: Catalog; at: number } | null = null;
+  const catalogFor = async (session: Session): Promise<Catalog> => {
+    if (!catalog || Date.now() - catalog.at > CATALOG_TTL_MS)
+      catalog = { value: await loadCatalog(session), at: Date.now() };
+    return catalog.value;
+  };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e) => {
@@ -115,7 +124,8 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const params = url.searchParams;
-    const queryId = params.get('query_id') || randomUUID();
+    const askedId = params.get('query_id');
+    const queryId = askedId && /^[\w.:@-]{1,128}$/.test(askedId) ? askedId : randomUUID();
     res.setHeader('X-ClickHouse-Server-Display-Name', displayName);
     res.setHeader('X-ClickHouse-Query-Id', queryId);
     res.setHeader('X-ClickHouse-Timezone', timezone);
@@ -145,7 +155,7 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
       // Authenticate before reading a byte of the body: nobody unknown gets anything inflated.
       const user = authenticate(req, params, users);
       const body = await readBody(req, {
-        maxWireBytes: options.maxBodyBytes,
+        maxWireBytes: user.readonly ? maxQueryBytes : options.maxBodyBytes,
         maxInflatedBytes: user.readonly ? maxQueryBytes : options.maxBodyBytes,
       });
       await execute(req, res, params, user, body);
@@ -170,6 +180,9 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     const queryParam = params.get('query');
     const defaultFormat =
       params.get('default_format') || headerString(req, 'x-clickhouse-format') || 'TabSeparated';
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(defaultFormat)) {
+      throw protocolError('UNKNOWN_FORMAT', `Unknown format ${JSON.stringify(defaultFormat.slice(0, 64))}`);
+    }
     const requestedDb = params.get('database') || headerString(req, 'x-clickhouse-database') || '';
     if (requestedDb && requestedDb !== database) {
       throw protocolError(
@@ -213,7 +226,9 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     const started = process.hrtime.bigint();
     try {
       const statement = await inspectStatement(session, sql, bind);
-      checkStatement(statement, effective, await loadCatalog(session), limits);
+      checkStatement(statement, effective, await catalogFor(session), limits);
+      // DDL may add a dictionary: the next request reads the catalog afresh.
+      if (!effective.readonly && statement.ast.type !== 'SelectWithUnionQuery') catalog = null;
       const isInsert = statement.ast.type === 'InsertQuery';
       const hasSelect = statement.ast.children.some((c) => c.type === 'SelectWithUnionQuery');
       if (isInsert && !hasSelect && !data) {
@@ -386,6 +401,8 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
       }),
   };
 }
+
+const CATALOG_TTL_MS = 5000;
 
 const RAW_INSERT_FORMATS = new Set([
   'JSONEachRow',

@@ -29,6 +29,19 @@ export class RowRejectedError extends Error {
   }
 }
 
+/**
+ * An insert that failed for a reason other than its rows (the store is down or overloaded) after
+ * every retry. `retryable`: the bus consumer delivers the batch again instead of dead-lettering it.
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'STORE_INSERT_FAILED';
+  readonly retryable = true;
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 export interface RetryPolicy {
   /** Attempts per insert before the batch fails (its callers' promises reject). */
   attempts: number;
@@ -249,7 +262,10 @@ export class BatchWriter<T> {
             { writer: this.o.name, attempts: attempt, code: info.code, error: info.name },
             `store insert failed after ${attempt} attempts; the batch stays unacknowledged: ${info.message.slice(0, 300)}.`,
           );
-          throw e;
+          throw new StoreUnavailableError(
+            `${this.o.name} insert failed after ${attempt} attempts: ${info.message.slice(0, 300)}`,
+            e,
+          );
         }
         this.stats.retries++;
         this.o.log.warn(

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ApiEvent, buildEvent, type Finding, findingValidator, loadConfig } from '@apiwatch/core';
 import { DetectionEngine } from '../runtime/engine.ts';
+import { bruteForce } from './brute-force.ts';
+import { HOUR as H, call as login, MIN as M, natLogins, runDetector, T0 as TT } from './testing.ts';
 
 const T0 = Date.UTC(2026, 2, 2, 10, 0, 0);
 
@@ -41,8 +43,8 @@ function runAll(events: ApiEvent[], untilTs?: number) {
   return findings;
 }
 
-test('positive: 30 failed logins from one IP in 30 s against many accounts raise one finding naming the IP', () => {
-  const events = Array.from({ length: 30 }, (_, i) => call(i, '203.0.113.9', 401, `victim${i % 7}`));
+test('positive: 30 failed logins from one IP in 30 s against a few accounts raise one finding naming the IP', () => {
+  const events = Array.from({ length: 30 }, (_, i) => call(i, '203.0.113.9', 401, `victim${i % 3}`));
   const findings = run(events);
   assert.equal(findings.length, 1);
   const f = findings[0]!;
@@ -129,8 +131,10 @@ test('state stays bounded: maxActors evicts the least recent actors and counts t
   const engine = new DetectionEngine({ ...config.detect, maxActors: 100 });
   for (let i = 0; i < 1000; i++) engine.push(call(i * 0.01, `10.0.${i >> 8}.${i & 255}`, 401));
   engine.drain();
-  assert.ok(engine.stateSize() <= 100);
-  assert.equal(engine.counters.evicted, 900);
+  // Per detector: other actor-keyed detectors (recon.forced_browsing) hold their own keys.
+  const stats = engine.stats().find((d) => d.id === 'auth.brute_force')!;
+  assert.ok(stats.keys <= 100);
+  assert.equal(stats.evictions, 900);
 });
 
 test('the episode resolves on the watermark with no further failure: same id, status resolved, endedAt set', () => {
@@ -178,4 +182,73 @@ test('fingerprint separates tenants: the same IP against two tenants is two fing
   assert.equal(b.length, 1);
   assert.notEqual(a[0]!.fingerprint, b[0]!.fingerprint);
   assert.equal(a[0]!.labels.tenant, 'acme');
+});
+
+test('positive: one account guessed 12 times in a minute by one tool, then again slowly from another', () => {
+  const fast = Array.from({ length: 12 }, (_, i) =>
+    login(TT + i * 4000, { ip: '203.0.113.30', status: 401, user: 'root' }),
+  );
+  const noAccount = Array.from({ length: 12 }, (_, i) =>
+    login(TT + i * 4000, { ip: '203.0.113.31', status: 401, userAgent: 'hydra' }),
+  );
+  const res = runDetector(bruteForce, [...fast, ...noAccount]);
+  assert.deepEqual(res.firing.map((f) => f.entity.id).sort(), ['203.0.113.30', '203.0.113.31']);
+  assert.equal(res.resolved.length, 2);
+});
+
+test('negative (NAT): an office morning rush and a carrier NAT — many users, a few typos each — raise nothing', () => {
+  const events = [
+    ...natLogins({
+      ip: '192.0.2.10',
+      users: 400,
+      startMs: TT,
+      spanMs: 20 * M,
+      loginsPerUser: 1,
+      typoRate: 0.1,
+      giveUpRate: 0.03,
+      seed: 2,
+    }),
+    ...natLogins({
+      ip: '192.0.2.10',
+      users: 400,
+      startMs: TT + H,
+      spanMs: 8 * H,
+      loginsPerUser: 6,
+      typoRate: 0.08,
+      giveUpRate: 0.02,
+      seed: 1,
+    }),
+    ...natLogins({
+      ip: '100.64.7.1',
+      users: 3000,
+      startMs: TT,
+      spanMs: 2 * H,
+      loginsPerUser: 2,
+      typoRate: 0.06,
+      giveUpRate: 0.03,
+      seed: 3,
+    }),
+  ];
+  const res = runDetector(bruteForce, events);
+  assert.equal(res.firing.length, 0, res.firing.map((f) => f.summary).join('\n'));
+});
+
+test('negative (NAT): failures with no account name behind a carrier NAT come from many user agents', () => {
+  const agents = [
+    'okhttp/4.12',
+    'Chrome/124',
+    'Safari/17',
+    'Firefox/125',
+    'Edge/124',
+    'iOS-App/3.2',
+    'Android-App/7',
+  ];
+  const events = Array.from({ length: 400 }, (_, i) =>
+    login(TT + i * 3000, {
+      ip: '100.64.7.2',
+      status: 401,
+      userAgent: `${agents[i % agents.length]} (${i % 23})`,
+    }),
+  );
+  assert.equal(runDetector(bruteForce, events).firing.length, 0);
 });

@@ -1,6 +1,8 @@
 import { actorEntity, actorKey, type FindingEntity } from '@apiwatch/core';
 import { type Static, Type as T } from '@sinclair/typebox';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
+import { targetAccount } from './common.ts';
+import { CappedDistinct, hash32 } from './sketch.ts';
 
 /**
  * `auth.brute_force`: many authentication failures by one origin in a sliding window of event
@@ -33,6 +35,20 @@ export const BruteForceConfig = T.Object(
       description:
         'An origin with no failure for this long ends its episode (a resolved update is emitted) and may be reported again.',
     }),
+    minFailuresPerAccount: T.Number({
+      minimum: 1,
+      maximum: 10_000,
+      default: 3,
+      description:
+        'NAT awareness, when failures name accounts: failures per distinct account in the episode. Brute force guesses one target (or a few) many times; an office or carrier NAT has many users with 1–3 typos each (Elastic tells stuffing from spraying at ≤2 per user).',
+    }),
+    maxUserAgents: T.Integer({
+      minimum: 1,
+      maximum: 16,
+      default: 3,
+      description:
+        'NAT awareness, when failures name no account (JSON login bodies): distinct user agents among the last minFailures failures. One tool sends them all; many people behind one egress send many agents.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -58,6 +74,13 @@ interface State {
   windowStart: number;
   samples: string[];
   targets: string[];
+  /** User-agent hash of each failure in the ring (0 when none was logged). */
+  agents: number[];
+  /** Credential-fingerprint hash of each failure in the ring (0 when it presented none). */
+  secrets: number[];
+  /** Distinct accounts the episode's failures named, and its failures that named none. */
+  accounts: CappedDistinct;
+  accountless: number;
   routes: Map<string, number>;
   tenant: string | null;
   clientIp: string | null;
@@ -85,6 +108,10 @@ export const bruteForce = defineDetector({
     windowStart: 0,
     samples: [],
     targets: [],
+    agents: [],
+    secrets: [],
+    accounts: new CappedDistinct(16, 5),
+    accountless: 0,
     routes: new Map(),
     tenant: null,
     clientIp: null,
@@ -101,7 +128,14 @@ export const bruteForce = defineDetector({
     if (event.ts > s.lastFailure) s.lastFailure = event.ts;
     s.episodeFailures++;
     s.ring[s.head] = event.ts;
+    s.agents[s.head] = event.client.userAgent ? hash32(event.client.userAgent) : 0;
+    s.secrets[s.head] = event.identity.credential.fingerprint
+      ? hash32(event.identity.credential.fingerprint)
+      : 0;
     s.head = (s.head + 1) % minFailures;
+    const account = targetAccount(event);
+    if (account) s.accounts.add(hash32(account));
+    else s.accountless++;
     if (s.count < minFailures) s.count++;
     if (s.samples.length < MAX_SAMPLES) s.samples.push(event.id);
     const target = event.identity.user ?? event.identity.credential.ref;
@@ -117,6 +151,7 @@ export const bruteForce = defineDetector({
     // The ring holds the last minFailures failure times; the oldest is at head.
     const oldest = s.ring[s.head]!;
     if (event.ts - oldest > windowSeconds * 1000) return out;
+    if (looksLikeManyUsers(s, ctx.config)) return out;
     s.raisedAt = event.ts;
     s.windowStart = oldest;
     out.push(draft(s, key, ctx.config, 'firing'));
@@ -131,14 +166,35 @@ export const bruteForce = defineDetector({
   idleMs: (c) => (c.quietSeconds + c.windowSeconds) * 1000,
   sizeOf: (s) =>
     96 +
-    s.ring.length * 8 +
+    s.ring.length * 24 +
+    s.accounts.bytes +
     s.samples.reduce((n, x) => n + 16 + x.length, 0) +
     s.targets.reduce((n, x) => n + 16 + x.length, 0) +
     [...s.routes.keys()].reduce((n, x) => n + 40 + x.length, 0),
 });
 
+/**
+ * Many users behind one egress IP (office, carrier NAT) fail now and then, each on their own
+ * account, from their own browser or app: that is not one attacker guessing.
+ */
+function looksLikeManyUsers(s: State, cfg: BruteForceConfig): boolean {
+  // A repeat is not a guess: failures that present the same one or two secrets are a client
+  // retrying a stale or revoked key or token (Entra smart lockout ignores repeats likewise);
+  // many distinct secrets without an account is auth.key_guessing's finding.
+  const secrets = new Set(s.secrets);
+  if (!secrets.has(0)) return true;
+  const named = s.episodeFailures - s.accountless;
+  if (named >= s.accountless) return named / Math.max(1, s.accounts.count) < cfg.minFailuresPerAccount;
+  const agents = new Set(s.agents);
+  return agents.size > cfg.maxUserAgents;
+}
+
 function reset(s: State, ts: number, minFailures: number): void {
   s.ring = new Array<number>(minFailures).fill(0);
+  s.agents = new Array<number>(minFailures).fill(0);
+  s.secrets = new Array<number>(minFailures).fill(0);
+  s.accounts.clear();
+  s.accountless = 0;
   s.head = 0;
   s.count = 0;
   s.raisedAt = 0;
@@ -191,7 +247,12 @@ function draft(s: State, key: string, cfg: BruteForceConfig, status: 'firing' | 
       baseline: null,
       threshold: cfg.minFailures,
       windowSeconds: cfg.windowSeconds,
-      counts: { failuresInEpisode: s.episodeFailures, distinctTargets: s.targets.length },
+      counts: {
+        failuresInEpisode: s.episodeFailures,
+        distinctTargets: s.targets.length,
+        distinctAccounts: s.accounts.count,
+        failuresWithoutAccount: s.accountless,
+      },
       sampleEventIds: [...s.samples],
       details: {
         windowStart: s.windowStart,

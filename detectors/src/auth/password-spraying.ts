@@ -2,7 +2,7 @@ import type { ApiEvent } from '@apiwatch/core';
 import { type Static, Type as T } from '@sinclair/typebox';
 import type { BaselineSnapshot } from '../baselines/index.ts';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
-import { formatSpan, ipNet, listForHumans, splitEndpoint, targetAccount } from './common.ts';
+import { formatSpan, ipNet, listForHumans, loginOutcome, splitEndpoint, targetAccount } from './common.ts';
 import { BitCounter, Hll, hash32, hllEstimate, linearCount, popcount32 } from './sketch.ts';
 
 export const PasswordSprayingConfig = T.Object(
@@ -17,7 +17,7 @@ export const PasswordSprayingConfig = T.Object(
     minAccounts: T.Integer({
       minimum: 5,
       maximum: 1_000_000,
-      default: 30,
+      default: 15,
       description:
         'Distinct accounts failing on the endpoint in the window that did not later log in, above what the endpoint normally has (Splunk floor: >30).',
     }),
@@ -38,7 +38,7 @@ export const PasswordSprayingConfig = T.Object(
     confirmSeconds: T.Integer({
       minimum: 0,
       maximum: 86_400,
-      default: 600,
+      default: 300,
       description:
         'The condition must hold this long before the finding is raised: a fast single-source burst or an outage retry storm shows its shape within it.',
     }),
@@ -86,6 +86,8 @@ interface SprayState {
   buckets: Bucket[];
   /** Space-saving top failing source networks over the window: [net, failures, last failure ms]. */
   top: Array<[string, number, number]>;
+  /** Failures decayed like the top-source counts, so the top share compares like with like. */
+  decayedFailures: number;
   /** Learned accounts-failing-without-login per successful login, from quiet windows. */
   learned: number;
   learnedWindows: number;
@@ -136,9 +138,7 @@ export const passwordSpraying = defineDetector({
   scope: 'global',
   fingerprint: ['entity'],
   keyBy(event: ApiEvent): string | null {
-    const auth = event.identity.auth;
-    if (auth !== 'failure' && auth !== 'success') return null;
-    if (targetAccount(event) === null) return null;
+    if (loginOutcome(event) === null) return null;
     return `${event.identity.tenant ?? ''}|${event.request.method} ${event.request.route ?? '(unrouted)'}`;
   },
   init(key: string, event: ApiEvent): SprayState {
@@ -147,6 +147,7 @@ export const passwordSpraying = defineDetector({
       tenant: event.identity.tenant,
       buckets: [],
       top: [],
+      decayedFailures: 0,
       learned: -1,
       learnedWindows: 0,
       episode: null,
@@ -160,7 +161,7 @@ export const passwordSpraying = defineDetector({
     if (s.learned < 0) s.learned = prior(event, ctx.baselines(), cfg);
     const b = bucketFor(s, event.ts, bucketMs, cfg);
     const h = hash32(targetAccount(event)!);
-    if (event.identity.auth === 'success') {
+    if (loginOutcome(event) === 'success') {
       b.successes++;
       if (s.buckets.some((x) => x.failed.has(h))) b.recovered.set(h);
       return undefined;
@@ -170,6 +171,7 @@ export const passwordSpraying = defineDetector({
     const net = ipNet(event.client.ip ?? event.client.peerIp);
     b.sources.add(hash32(net));
     countTop(s.top, net, event.ts, cfg.windowSeconds * 1000);
+    s.decayedFailures++;
     s.samples.push(event.id);
     if (s.samples.length > 10) s.samples.shift();
     const j = judge(s, cfg);
@@ -212,6 +214,8 @@ export const passwordSpraying = defineDetector({
     s.episode = null;
     return out;
   },
+  // Long enough to keep the endpoint's learned rate across a quiet weekend.
+  idleMs: (c) => Math.max(3 * 86_400_000, (c.windowSeconds + c.quietSeconds) * 1000),
   sizeOf: (s) =>
     160 +
     s.endpoint.length * 2 +
@@ -254,6 +258,7 @@ function bucketFor(s: SprayState, ts: number, bucketMs: number, cfg: PasswordSpr
   s.buckets = [...keep, b];
   // Decay the top-source counts by a bucket’s share, so they approximate the sliding window.
   for (const t of s.top) t[1] = Math.floor((t[1] * (BUCKETS - 1)) / BUCKETS);
+  s.decayedFailures = Math.floor((s.decayedFailures * (BUCKETS - 1)) / BUCKETS);
   s.top = s.top.filter((t) => t[1] > 0);
   return b;
 }
@@ -323,9 +328,9 @@ function windowCounts(s: SprayState) {
 function judge(s: SprayState, cfg: PasswordSprayingConfig) {
   const w = windowCounts(s);
   const expected = s.learned * w.successes;
-  const threshold = cfg.minAccounts + 1.5 * expected + 4 * Math.sqrt(expected);
+  const threshold = cfg.minAccounts + 1.5 * expected + 3 * Math.sqrt(expected);
   const attemptsPerAccount = w.failures / Math.max(1, w.failing);
-  const topShare = (s.top[0]?.[1] ?? 0) / Math.max(1, w.failures);
+  const topShare = (s.top[0]?.[1] ?? 0) / Math.max(1, s.decayedFailures);
   const fast = maxBucketUnrecovered(s) > cfg.fastAccountsPerBucket + (1.5 * expected) / BUCKETS;
   return {
     hit:

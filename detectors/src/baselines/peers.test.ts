@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ApiEvent, ChdbStore, mulberry32 } from '@apiwatch/core';
+import { type ApiEvent, ChdbStore } from '@apiwatch/core';
+import { mulberry32, type TrafficRoute, trafficEvent } from '@apiwatch/test';
 import { objectPeerPercentiles } from './peers.ts';
 import { HOUR_MS } from './types.ts';
-import { type TrafficRoute, trafficEvent } from './weekly-traffic.ts';
 
 const START = Date.UTC(2025, 0, 7);
 const HOURS = 48;

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ChdbStore } from '@apiwatch/core';
+import { patternedHistory, type TrafficRoute, type WeeklyPattern } from '@apiwatch/test';
 import { type BaselineFallbacks, BaselineRefresher } from './refresher.ts';
 import { routeSeasonal, seasonalCell } from './seasonal.ts';
 import { HOUR_MS, hourOfWeek } from './types.ts';
-import { patternedHistory, type TrafficRoute, type WeeklyPattern } from './weekly-traffic.ts';
 
 const START = Date.UTC(2025, 0, 6);
 const END = START + 3 * 168 * HOUR_MS;

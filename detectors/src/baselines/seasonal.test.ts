@@ -3,17 +3,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ApiEvent, ChdbStore, syntheticEventStream } from '@apiwatch/core';
+import { type ApiEvent, ChdbStore } from '@apiwatch/core';
+import {
+  expectedPerHour,
+  patternedHistory,
+  syntheticEventStream,
+  type TrafficRoute,
+  type WeeklyPattern,
+} from '@apiwatch/test';
 import { median } from 'simple-statistics';
 import { BaselineRefresher } from './refresher.ts';
 import { actorClassSeasonal, routeSeasonal, type SeasonalFallback, seasonalCell } from './seasonal.ts';
 import { HOUR_MS, hourOfWeek, WEEK_HOURS } from './types.ts';
-import {
-  expectedPerHour,
-  patternedHistory,
-  type TrafficRoute,
-  type WeeklyPattern,
-} from './weekly-traffic.ts';
 
 // Three weeks of history, Monday 2025-01-06 00:00 UTC to Monday 2025-01-27 00:00 UTC.
 const START = Date.UTC(2025, 0, 6);

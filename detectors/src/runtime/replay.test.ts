@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type ApiEvent, ChdbStore, loadConfig } from '@apiwatch/core';
+import { patternedHistory, type TrafficRoute } from '@apiwatch/test';
 import { Type as T } from '@sinclair/typebox';
 import { HOUR_MS, hourOfWeek } from '../baselines/types.ts';
-import { patternedHistory, type TrafficRoute } from '../baselines/weekly-traffic.ts';
 import { defineDetector } from './define.ts';
 import { ReplayRunner } from './replay.ts';
 

@@ -9,8 +9,10 @@ import {
   type Result,
 } from '@apiwatch/core';
 import { credentialDraft } from '../identity/draft.ts';
+import { jsonBatchParser } from './batch.ts';
 import { int, num, parseClfTime, rawJson, splitTarget, str } from './fields.ts';
-import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
+import { parseJson } from './json.ts';
+import type { ParseBatch, ParseContext, ParseError, ParseErrorCode, Parser } from './types.ts';
 
 /**
  * AWS API Gateway (docs/formats/aws-apigw.md): REST and HTTP API `$context` access-log JSON, and
@@ -18,45 +20,26 @@ import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
  * (`records[].data`, base64), a CloudWatch Logs subscription (`awslogs.data`, base64 gzip JSON,
  * or the decoded `logEvents` envelope) — plus the Lambda proxy request event (v1 and v2).
  */
-export const awsApigwParser: Parser = {
+export const awsApigwParser: Parser = jsonBatchParser({
   id: 'aws-apigw',
   title: 'AWS API Gateway access logs (JSON; Firehose and CloudWatch Logs envelopes; Lambda proxy events)',
-  framing: 'json',
-  parse(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], ParseError> {
-    let value = record.json;
-    if (value === undefined) {
-      try {
-        value = JSON.parse(record.text);
-      } catch (e) {
-        return err({
-          code: 'INGEST_PARSE_INVALID_JSON',
-          message: `aws-apigw record: ${(e as Error).message}`,
-        });
-      }
-    }
-    const { events, rejected } = awsApigwEntries(value, record.text, ctx);
-    if (events.length > 0 || rejected.length === 0) return ok(events);
-    const first = rejected[0]!;
-    const more = rejected.length > 1 ? ` (and ${rejected.length - 1} more entries in this record)` : '';
-    return err({ code: first.code, message: `${first.where}: ${first.reason}${more}` });
-  },
-};
+  parseValue: (value, record, ctx) => awsApigwEntries(value, record.text, ctx),
+});
 
-/** One access-log entry inside a record that could not be read, with where it sat in the envelope. */
-export interface RejectedEntry {
-  where: string;
-  code: ParseError['code'];
-  reason: string;
-  /** The entry's own text (not yet redacted). */
-  raw: string;
-}
-
-export interface AwsEntries {
-  events: ApiEvent[];
-  rejected: RejectedEntry[];
+interface AwsEntries extends ParseBatch {
+  texts: string[];
 }
 
 type Obj = Record<string, unknown>;
+
+function pushEvent(out: AwsEntries, event: ApiEvent, text: string): void {
+  out.events.push(event);
+  out.texts.push(text);
+}
+
+function reject(out: AwsEntries, where: string, code: ParseErrorCode, reason: string, raw: string): void {
+  out.rejected.push({ index: out.rejected.length, where, code, reason, raw });
+}
 
 function obj(value: unknown): Obj | null {
   return value && typeof value === 'object' && !Array.isArray(value) ? (value as Obj) : null;
@@ -69,8 +52,8 @@ const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
  * Every access-log entry in one record, whatever envelope holds it. Entries that cannot be read
  * are returned one by one so a push endpoint can report and dead-letter each.
  */
-export function awsApigwEntries(value: unknown, text: string, ctx: ParseContext): AwsEntries {
-  const out: AwsEntries = { events: [], rejected: [] };
+export function awsApigwEntries(value: unknown, text: string, ctx: ParseContext): ParseBatch {
+  const out: AwsEntries = { events: [], texts: [], rejected: [], skipped: 0 };
   collect(value, text, ctx, 'record', out, 0);
   return out;
 }
@@ -84,12 +67,7 @@ function collect(
   depth: number,
 ): void {
   if (depth > 4) {
-    out.rejected.push({
-      where,
-      code: 'INGEST_PARSE_UNRECOGNISED',
-      reason: 'envelopes nested too deep',
-      raw: text,
-    });
+    reject(out, where, 'INGEST_PARSE_UNRECOGNISED', 'envelopes nested too deep', text);
     return;
   }
   if (Array.isArray(value)) {
@@ -99,20 +77,15 @@ function collect(
   }
   const r = obj(value);
   if (!r) {
-    out.rejected.push({ where, code: 'INGEST_PARSE_UNRECOGNISED', reason: 'not a JSON object', raw: text });
+    reject(out, where, 'INGEST_PARSE_UNRECOGNISED', 'not a JSON object', text);
     return;
   }
   // CloudWatch Logs subscription as delivered to Lambda: {"awslogs": {"data": base64(gzip(json))}}.
   const awslogs = obj(r.awslogs);
   if (awslogs && typeof awslogs.data === 'string') {
-    const decoded = decodeData(awslogs.data);
+    const decoded = decodeData(awslogs.data, ctx);
     if (!decoded.ok) {
-      out.rejected.push({
-        where: `${where}.awslogs.data`,
-        code: 'INGEST_PARSE_UNRECOGNISED',
-        reason: decoded.reason,
-        raw: text,
-      });
+      reject(out, `${where}.awslogs.data`, 'INGEST_PARSE_UNRECOGNISED', decoded.reason, text);
       return;
     }
     collectText(decoded.text, ctx, `${where}.awslogs.data`, out, depth + 1, null);
@@ -127,12 +100,7 @@ function collect(
       const message = logEvent ? str(logEvent.message) : null;
       const at = `${where}.logEvents[${i}]`;
       if (!message) {
-        out.rejected.push({
-          where: at,
-          code: 'INGEST_PARSE_UNRECOGNISED',
-          reason: 'log event has no message',
-          raw: rawJson(le),
-        });
+        reject(out, at, 'INGEST_PARSE_UNRECOGNISED', 'log event has no message', rawJson(le));
         return;
       }
       collectText(message, ctx, at, out, depth + 1, num(logEvent?.timestamp));
@@ -151,22 +119,18 @@ function collect(
       const data = obj(fr)?.data;
       const at = `${where}.records[${i}]`;
       if (typeof data !== 'string') {
-        out.rejected.push({
-          where: at,
-          code: 'INGEST_PARSE_UNRECOGNISED',
-          reason: 'Firehose record has no base64 data',
-          raw: rawJson(fr),
-        });
+        reject(out, at, 'INGEST_PARSE_UNRECOGNISED', 'Firehose record has no base64 data', rawJson(fr));
         return;
       }
-      const decoded = decodeData(data);
+      const pre = (fr as { [DECODED_DATA]?: unknown })[DECODED_DATA];
+      const decoded =
+        typeof pre === 'string'
+          ? { ok: true as const, text: pre }
+          : pre && typeof pre === 'object'
+            ? { ok: false as const, reason: String((pre as { reason: unknown }).reason) }
+            : decodeData(data, ctx);
       if (!decoded.ok) {
-        out.rejected.push({
-          where: at,
-          code: 'INGEST_PARSE_UNRECOGNISED',
-          reason: decoded.reason,
-          raw: rawJson(fr),
-        });
+        reject(out, at, 'INGEST_PARSE_UNRECOGNISED', decoded.reason, rawJson(fr));
         return;
       }
       collectText(decoded.text, ctx, at, out, depth + 1, num(obj(fr)?.approximateArrivalTimestamp));
@@ -177,8 +141,8 @@ function collect(
     r.requestContext && (r.httpMethod || r.rawPath !== undefined || r.version)
       ? lambdaEvent(r, text, ctx)
       : accessLog(r, text, ctx, null);
-  if (one.ok) out.events.push(one.value);
-  else out.rejected.push({ where, code: one.error.code, reason: one.error.message, raw: text });
+  if (one.ok) pushEvent(out, one.value, text);
+  else reject(out, where, one.error.code, one.error.message, text);
 }
 
 /** A decoded payload: one JSON document, or newline-separated access-log lines. */
@@ -202,22 +166,12 @@ function collectText(
     const at = lines.length > 1 ? `${where} line ${i + 1}` : where;
     const parsed = whole.ok ? whole : tryJson(line);
     if (!parsed.ok) {
-      out.rejected.push({
-        where: at,
-        code: 'INGEST_PARSE_INVALID_JSON',
-        reason: `not an access-log JSON line: ${parsed.reason}`,
-        raw: line,
-      });
+      reject(out, at, 'INGEST_PARSE_INVALID_JSON', `not an access-log JSON line: ${parsed.reason}`, line);
       return;
     }
     const r = obj(parsed.value);
     if (!r) {
-      out.rejected.push({
-        where: at,
-        code: 'INGEST_PARSE_UNRECOGNISED',
-        reason: 'not a JSON object',
-        raw: line,
-      });
+      reject(out, at, 'INGEST_PARSE_UNRECOGNISED', 'not a JSON object', line);
       return;
     }
     if (!looksLikeAccessLog(r)) {
@@ -225,8 +179,8 @@ function collectText(
       return;
     }
     const one = accessLog(r, line, ctx, fallbackTs);
-    if (one.ok) out.events.push(one.value);
-    else out.rejected.push({ where: at, code: one.error.code, reason: one.error.message, raw: line });
+    if (one.ok) pushEvent(out, one.value, line);
+    else reject(out, at, one.error.code, one.error.message, line);
   });
 }
 
@@ -235,24 +189,41 @@ function looksLikeAccessLog(r: Obj): boolean {
 }
 
 function tryJson(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (e) {
-    return { ok: false, reason: (e as Error).message };
-  }
+  const parsed = parseJson(text, 'entry');
+  return parsed.ok ? parsed : { ok: false, reason: parsed.error.message };
 }
 
-function decodeData(data: string): { ok: true; text: string } | { ok: false; reason: string } {
+/**
+ * Firehose record data a push source already decoded (asynchronously, within the request's
+ * inflated-bytes budget: sources/firehose.ts), set on the record object under this key: the text,
+ * or `{ reason }` when it could not be decoded.
+ */
+export const DECODED_DATA: unique symbol = Symbol('apiwatch.firehose.decodedData');
+
+function decodeData(
+  data: string,
+  ctx: ParseContext,
+): { ok: true; text: string } | { ok: false; reason: string } {
   if (!/^[A-Za-z0-9+/=\s_-]*$/.test(data)) return { ok: false, reason: 'data is not base64' };
   const bytes = Buffer.from(data, 'base64');
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+  if (isGzip(bytes)) {
+    const max = ctx.maxSyncInflateBytes ?? MAX_INFLATED_BYTES;
+    if (max <= 0)
+      return {
+        ok: false,
+        reason: 'gzip data nested inside a delivery is not inflated; send it as the record data',
+      };
     try {
-      return { ok: true, text: gunzipSync(bytes, { maxOutputLength: MAX_INFLATED_BYTES }).toString('utf8') };
+      return { ok: true, text: gunzipSync(bytes, { maxOutputLength: max }).toString('utf8') };
     } catch (e) {
       return { ok: false, reason: `gzip data could not be inflated: ${(e as Error).message}` };
     }
   }
   return { ok: true, text: bytes.toString('utf8') };
+}
+
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
 /**

@@ -1,8 +1,9 @@
 import { type ApiEvent, buildEvent, err, ok, type Result, stableEventId } from '@apiwatch/core';
 import { decodeJwtClaims } from '../identity/context.ts';
 import { credentialDraft } from '../identity/draft.ts';
+import { jsonBatchParser, refusedBatch } from './batch.ts';
 import { firstForwarded, int, parseIsoTime, rawJson, splitTarget, str } from './fields.ts';
-import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
+import type { ParseBatch, ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
  * Envoy gRPC Access Log Service (docs/formats/envoy-als.md): the proto3 JSON form of
@@ -10,49 +11,44 @@ import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
  * Mesh's `{"result": {"httpAccessLog": …}}` wrapper). The gRPC server (sources/envoy-als-grpc.ts)
  * decodes binary messages into this same shape, so both take one path.
  */
-export const envoyAlsParser: Parser = {
+export const envoyAlsParser: Parser = jsonBatchParser({
   id: 'envoy-als',
   title: 'Envoy gRPC access log service (StreamAccessLogsMessage / HTTPAccessLogEntry, proto3 JSON)',
-  framing: 'json',
-  parse(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], ParseError> {
-    let value = record.json;
-    if (value === undefined) {
-      try {
-        value = JSON.parse(record.text);
-      } catch (e) {
-        return err({
-          code: 'INGEST_PARSE_INVALID_JSON',
-          message: `envoy-als record: ${(e as Error).message}`,
-        });
-      }
-    }
-    const r = obj(value);
-    if (!r)
-      return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'envoy-als record is not a JSON object' });
-    const wrapped = obj(obj(r.result)?.httpAccessLog);
-    if (wrapped) {
-      const one = alsEntryEvent(wrapped, null, ctx);
-      return one.ok ? ok([one.value]) : one;
-    }
-    if (obj(r.commonProperties) || obj(r.request)) {
-      const one = alsEntryEvent(r, null, ctx);
-      return one.ok ? ok([one.value]) : one;
-    }
-    if (!obj(r.httpLogs) && !obj(r.tcpLogs) && !obj(r.identifier)) {
-      return err({
+  parseValue: alsBatch,
+});
+
+const STREAM_IDENTIFIER = 'envoyAlsIdentifier';
+
+function alsBatch(value: unknown, record: RawRecord, ctx: ParseContext): ParseBatch {
+  const r = obj(value);
+  if (!r)
+    return refusedBatch(
+      { code: 'INGEST_PARSE_UNRECOGNISED', message: 'envoy-als record is not a JSON object' },
+      record.text,
+    );
+  const wrapped = obj(obj(r.result)?.httpAccessLog);
+  const entry = wrapped ?? (obj(r.commonProperties) || obj(r.request) ? r : null);
+  if (entry) {
+    const one = alsEntryEvent(entry, null, ctx);
+    return one.ok
+      ? { events: [one.value], texts: [record.text], rejected: [], skipped: 0 }
+      : refusedBatch(one.error, record.text);
+  }
+  if (!obj(r.httpLogs) && !obj(r.tcpLogs) && !obj(r.identifier)) {
+    return refusedBatch(
+      {
         code: 'INGEST_PARSE_UNRECOGNISED',
         message: 'not an ALS StreamAccessLogsMessage or HTTPAccessLogEntry',
-      });
-    }
-    const { events, rejected } = alsMessageEvents(r, null, ctx);
-    if (events.length > 0 || rejected.length === 0) return ok(events);
-    const more = rejected.length > 1 ? ` (and ${rejected.length - 1} more entries in this message)` : '';
-    return err({
-      code: rejected[0]!.code,
-      message: `logEntry[${rejected[0]!.index}]: ${rejected[0]!.reason}${more}`,
-    });
-  },
-};
+      },
+      record.text,
+    );
+  }
+  // Only the first message of a gRPC stream is guaranteed to carry the identifier: keep it.
+  const cached = (ctx.stream?.[STREAM_IDENTIFIER] as AlsIdentifier | undefined) ?? null;
+  const identifier = alsIdentifier(r) ?? cached;
+  if (ctx.stream && identifier) ctx.stream[STREAM_IDENTIFIER] = identifier;
+  return alsMessageEvents(r, identifier, ctx);
+}
 
 type Obj = Record<string, unknown>;
 
@@ -74,33 +70,28 @@ export function alsIdentifier(message: Obj): AlsIdentifier | null {
   return { nodeId: str(node?.id), cluster: str(node?.cluster), logName: str(identifier.logName) };
 }
 
-export interface AlsRejected {
-  index: number;
-  code: ParseError['code'];
-  reason: string;
-  raw: string;
-}
-
 /**
  * Every HTTP entry of one StreamAccessLogsMessage. `streamIdentifier` is the identifier cached
- * from the stream's first message (used when this message has none). TCP entries are not API calls.
+ * from the stream's first message (used when this message has none). TCP entries are not API
+ * calls: they are counted as skipped.
  */
 export function alsMessageEvents(
   message: Obj,
   streamIdentifier: AlsIdentifier | null,
   ctx: ParseContext,
-): { events: ApiEvent[]; rejected: AlsRejected[]; tcpEntries: number } {
+): ParseBatch {
   const identifier = alsIdentifier(message) ?? streamIdentifier;
-  const events: ApiEvent[] = [];
-  const rejected: AlsRejected[] = [];
+  const out: ParseBatch & { texts: string[] } = { events: [], texts: [], rejected: [], skipped: 0 };
   const entries = obj(message.httpLogs)?.logEntry;
   if (Array.isArray(entries)) {
     entries.forEach((entry, index) => {
       const e = obj(entry);
       const raw = rawJson(entry);
+      const where = `logEntry[${index}]`;
       if (!e) {
-        rejected.push({
+        out.rejected.push({
           index,
+          where,
           code: 'INGEST_PARSE_UNRECOGNISED',
           reason: 'log entry is not an object',
           raw,
@@ -108,12 +99,15 @@ export function alsMessageEvents(
         return;
       }
       const one = alsEntryEvent(e, identifier, ctx);
-      if (one.ok) events.push(one.value);
-      else rejected.push({ index, code: one.error.code, reason: one.error.message, raw });
+      if (one.ok) {
+        out.events.push(one.value);
+        out.texts.push(raw);
+      } else out.rejected.push({ index, where, code: one.error.code, reason: one.error.message, raw });
     });
   }
   const tcp = obj(message.tcpLogs)?.logEntry;
-  return { events, rejected, tcpEntries: Array.isArray(tcp) ? tcp.length : 0 };
+  out.skipped = Array.isArray(tcp) ? tcp.length : 0;
+  return out;
 }
 
 /** `"0.000151880s"` → ms; null when absent or malformed. */

@@ -12,6 +12,7 @@ import {
   traceParent,
 } from './access-log.ts';
 import { int, num, parseIsoTime, splitTarget, str } from './fields.ts';
+import { parseJson } from './json.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
@@ -38,16 +39,8 @@ export function parseEnvoyRecord(
   if (record.json !== undefined) return fromJson(record.json, record.text, ctx, sourceKind);
   const text = record.text.trim();
   if (text.charCodeAt(0) === 123 /* { */) {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      return err({
-        code: 'INGEST_PARSE_INVALID_JSON',
-        message: `${sourceKind} JSON access log line: ${(e as Error).message}`,
-      });
-    }
-    return fromJson(json, record.text, ctx, sourceKind);
+    const json = parseJson(text, `${sourceKind} JSON access log line`);
+    return json.ok ? fromJson(json.value, record.text, ctx, sourceKind) : json;
   }
   if (text.charCodeAt(0) === 91 /* [ */) return fromText(text, record.text, ctx, sourceKind);
   return err({

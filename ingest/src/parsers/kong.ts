@@ -1,40 +1,39 @@
 import { type ApiEvent, buildEvent, type CredentialKind, err, ok, type Result } from '@apiwatch/core';
 import { credentialDraft } from '../identity/draft.ts';
+import { jsonBatchParser } from './batch.ts';
 import { int, num, rawJson, splitTarget, str } from './fields.ts';
-import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
+import type { ParseBatch, ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
  * Kong Gateway log plugins (http-log, file-log, tcp/udp-log, syslog): one `kong.log.serialize()`
  * object per request, from the 0.x `api` era to 3.x (docs/formats/kong.md). An http-log body is a
  * JSON array (batched) or one object; the framing layer hands over one element at a time.
  */
-export const kongParser: Parser = {
+export const kongParser: Parser = jsonBatchParser({
   id: 'kong',
   title: 'Kong Gateway log plugins (kong.log.serialize, 0.x to 3.x)',
-  framing: 'json',
-  parse(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], ParseError> {
-    let value = record.json;
-    if (value === undefined) {
-      try {
-        value = JSON.parse(record.text);
-      } catch (e) {
-        return err({ code: 'INGEST_PARSE_INVALID_JSON', message: `kong record: ${(e as Error).message}` });
-      }
+  parseValue: kongBatch,
+});
+
+/** One record, or a whole http-log batch (a JSON array) handed over as one record. */
+function kongBatch(value: unknown, record: RawRecord, ctx: ParseContext): ParseBatch {
+  const batch = Array.isArray(value);
+  const items: unknown[] = batch ? value : [value];
+  const out: ParseBatch & { texts: string[] } = { events: [], texts: [], rejected: [], skipped: 0 };
+  items.forEach((item, index) => {
+    const text = batch ? rawJson(item) : record.text;
+    const one = parseEntry(item, text, ctx);
+    if (one.ok) {
+      out.events.push(one.value);
+      out.texts.push(text);
+    } else {
+      // Kong logs every query value and credential headers: keep a copy without them.
+      const raw = obj(item) ? rawJson(redactKongRecord(item)) : text;
+      out.rejected.push({ index, code: one.error.code, reason: one.error.message, raw });
     }
-    if (Array.isArray(value)) {
-      // A whole http-log batch handed over as one record (e.g. by a caller that did not frame it).
-      const events: ApiEvent[] = [];
-      for (const item of value) {
-        const one = parseEntry(item, rawJson(item), ctx);
-        if (!one.ok) return one;
-        events.push(one.value);
-      }
-      return ok(events);
-    }
-    const one = parseEntry(value, record.text, ctx);
-    return one.ok ? ok([one.value]) : one;
-  },
-};
+  });
+  return out;
+}
 
 type Obj = Record<string, unknown>;
 
@@ -71,8 +70,7 @@ function parseEntry(value: unknown, raw: string, ctx: ParseContext): Result<ApiE
     return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'kong record has no response.status' });
   }
   const url = str(request.url) ?? str(request.request_uri);
-  const target = str(request.uri) ?? pathOfUrl(url) ?? '/';
-  const split = splitTarget(target);
+  const split = splitTarget(str(request.uri) ?? url ?? '/');
   const queryKeys = [...split.queryKeys];
   const querystring = obj(request.querystring);
   if (querystring)
@@ -177,12 +175,6 @@ function nonNegative(n: number | null): number | null {
   return n === null || n < 0 ? null : n;
 }
 
-function pathOfUrl(url: string | null): string | null {
-  if (!url) return null;
-  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*(.*)$/i.exec(url);
-  return m ? m[1] || '/' : null;
-}
-
 function hostOfUrl(url: string | null): string | null {
   if (!url) return null;
   return /^[a-z][a-z0-9+.-]*:\/\/([^/?#]+)/i.exec(url)?.[1] ?? null;
@@ -198,13 +190,19 @@ const SECRET_HEADER =
 export function redactKongRecord(value: unknown): unknown {
   const r = obj(value);
   if (!r) return value;
-  const copy = structuredClone(r);
-  const request = obj(copy.request);
+  // Shallow copies of only what changes: nothing here recurses over the (untrusted) record.
+  const copy: Obj = { ...r };
+  const request = obj(r.request) ? { ...(r.request as Obj) } : null;
   if (request) {
+    copy.request = request;
     const headers = obj(request.headers);
-    if (headers) for (const k of Object.keys(headers)) if (SECRET_HEADER.test(k)) headers[k] = '[REDACTED]';
+    if (headers) {
+      const h: Obj = { ...headers };
+      for (const k of Object.keys(h)) if (SECRET_HEADER.test(k)) h[k] = '[REDACTED]';
+      request.headers = h;
+    }
     const qs = obj(request.querystring);
-    if (qs) for (const k of Object.keys(qs)) qs[k] = '[REDACTED]';
+    if (qs) request.querystring = Object.fromEntries(Object.keys(qs).map((k) => [k, '[REDACTED]']));
     for (const k of ['uri', 'url', 'request_uri']) {
       const v = request[k];
       if (typeof v === 'string' && v.includes('?')) request[k] = `${v.slice(0, v.indexOf('?'))}?[REDACTED]`;
@@ -213,7 +211,7 @@ export function redactKongRecord(value: unknown): unknown {
   if (typeof copy.upstream_uri === 'string' && copy.upstream_uri.includes('?')) {
     copy.upstream_uri = `${copy.upstream_uri.slice(0, copy.upstream_uri.indexOf('?'))}?[REDACTED]`;
   }
-  const entity = obj(copy.authenticated_entity);
-  if (entity && 'key' in entity) entity.key = '[REDACTED]';
+  const entity = obj(r.authenticated_entity);
+  if (entity && 'key' in entity) copy.authenticated_entity = { ...entity, key: '[REDACTED]' };
   return copy;
 }

@@ -11,6 +11,7 @@ import {
   traceParent,
 } from './access-log.ts';
 import { int, num, parseClfTime, parseIsoTime, splitRequestLine, splitTarget, str } from './fields.ts';
+import { parseJson as parseJsonText } from './json.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
@@ -26,15 +27,8 @@ export const nginxParser: Parser = {
     if (record.json !== undefined) return parseJson(record, ctx);
     const text = record.text.trim();
     if (text.startsWith('{')) {
-      const repaired = repairNginxJson(text);
-      try {
-        return parseJson({ text: record.text, json: JSON.parse(repaired) }, ctx);
-      } catch (e) {
-        return err({
-          code: 'INGEST_PARSE_INVALID_JSON',
-          message: `nginx JSON line: ${(e as Error).message}`,
-        });
-      }
+      const json = parseJsonText(repairNginxJson(text), 'nginx JSON line');
+      return json.ok ? parseJson({ text: record.text, json: json.value }, ctx) : json;
     }
     return parseText(text, record.text, ctx);
   },

@@ -1,9 +1,11 @@
-import { type ApiEvent, buildEvent, err, ok, type Result } from '@apiwatch/core';
+import { type ApiEvent, buildEvent } from '@apiwatch/core';
 import { credentialDraft } from '../identity/draft.ts';
+import { batchParser, refusedBatch } from './batch.ts';
 import { envoyParser } from './envoy.ts';
 import { firstForwarded, int, num, rawJson, splitTarget, str } from './fields.ts';
+import { parseJson } from './json.ts';
 import { collectorDebugToOtlp, isCollectorDebugText } from './otlp-debug.ts';
-import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
+import type { EntryRejection, ParseBatch, ParseContext, Parser, RawRecord } from './types.ts';
 
 /**
  * OpenTelemetry (docs/formats/otlp.md): OTLP/JSON `ExportTraceServiceRequest` (HTTP server spans,
@@ -11,46 +13,73 @@ import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
  * as Kong's `api-access` records, or Envoy's OTel access logger whose body is the text line).
  * Binary OTLP is decoded into the same JSON shape by the push endpoint (sources/otlp-http.ts).
  */
-export const otlpParser: Parser = {
+export const otlpParser: Parser = batchParser({
   id: 'otlp',
   title: 'OpenTelemetry OTLP/JSON traces (HTTP server spans) and logs (HTTP access logs)',
   framing: 'json',
-  parse(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], ParseError> {
-    let value = record.json;
-    if (value === undefined) {
-      try {
-        value = JSON.parse(record.text);
-      } catch (e) {
-        if (!isCollectorDebugText(record.text)) {
-          return err({ code: 'INGEST_PARSE_INVALID_JSON', message: `otlp record: ${(e as Error).message}` });
-        }
-        const dump = collectorDebugToOtlp(record.text);
-        value = {
-          resourceSpans: dump.traces?.resourceSpans ?? [],
-          resourceLogs: dump.logs?.resourceLogs ?? [],
-        };
-      }
+  parseBatch: otlpBatch,
+});
+
+function otlpBatch(record: RawRecord, ctx: ParseContext): ParseBatch {
+  let value = record.json;
+  if (value === undefined) {
+    const parsed = parseJson(record.text, 'otlp record');
+    if (parsed.ok) value = parsed.value;
+    else if (parsed.error.code !== 'INGEST_PARSE_INVALID_JSON' || !isCollectorDebugText(record.text))
+      return refusedBatch(parsed.error, record.text);
+    else {
+      const dump = collectorDebugToOtlp(record.text);
+      value = {
+        resourceSpans: dump.traces?.resourceSpans ?? [],
+        resourceLogs: dump.logs?.resourceLogs ?? [],
+      };
     }
-    const r = obj(value);
-    if (!r || (!Array.isArray(r.resourceSpans) && !Array.isArray(r.resourceLogs))) {
-      return err({
+  }
+  const r = obj(value);
+  if (!r || (!Array.isArray(r.resourceSpans) && !Array.isArray(r.resourceLogs))) {
+    return refusedBatch(
+      {
         code: 'INGEST_PARSE_UNRECOGNISED',
         message:
           'not an OTLP/JSON ExportTraceServiceRequest or ExportLogsServiceRequest (no resourceSpans or resourceLogs)',
-      });
-    }
-    const traces = Array.isArray(r.resourceSpans) ? otlpTraceEvents(r, ctx) : EMPTY;
-    const logs = Array.isArray(r.resourceLogs) ? otlpLogEvents(r, ctx) : EMPTY;
-    const events = [...traces.events, ...logs.events];
-    const rejected = [...traces.rejected, ...logs.rejected];
-    if (events.length > 0 || rejected.length === 0) return ok(events);
-    const more = rejected.length > 1 ? ` (and ${rejected.length - 1} more in this request)` : '';
-    return err({
+      },
+      record.text,
+    );
+  }
+  const traces = Array.isArray(r.resourceSpans) ? otlpTraceEvents(r, ctx) : EMPTY;
+  const logs = Array.isArray(r.resourceLogs) ? otlpLogEvents(r, ctx) : EMPTY;
+  const events = [...traces.events, ...logs.events];
+  const rejected = [...traces.rejected, ...logs.rejected].map(
+    (x, index): EntryRejection => ({
+      index,
+      where: x.where,
       code: 'INGEST_PARSE_UNRECOGNISED',
-      message: `${rejected[0]!.where}: ${rejected[0]!.reason}${more}`,
-    });
-  },
-};
+      reason: x.reason,
+      raw: rawJson(pointer(r, x.where) ?? null),
+    }),
+  );
+  // The route stage reads id-valued query parameters from the entry's text (`url.full`, `http.target`).
+  const texts = [...traces.texts, ...logs.texts];
+  return { events, texts, rejected, skipped: traces.skipped + logs.skipped };
+}
+
+/** `resourceSpans[0].scopeSpans[1].spans[2]` → that element, so the DLQ keeps the one bad item. */
+function pointer(root: unknown, where: string): unknown {
+  let cur: unknown = root;
+  for (const m of where.matchAll(/(\w+)\[(\d+)\]/g)) {
+    const key = m[1]!;
+    const o = obj(cur);
+    const container =
+      o?.[key] ??
+      (key === 'scopeSpans'
+        ? o?.instrumentationLibrarySpans
+        : key === 'scopeLogs'
+          ? o?.instrumentationLibraryLogs
+          : undefined);
+    cur = Array.isArray(container) ? container[Number(m[2])] : undefined;
+  }
+  return cur;
+}
 
 export interface OtlpRejected {
   where: string;
@@ -59,13 +88,15 @@ export interface OtlpRejected {
 
 export interface OtlpResult {
   events: ApiEvent[];
+  /** Each event's entry text when it has a query (for the route stage), else undefined. */
+  texts: Array<string | undefined>;
   /** HTTP server spans or access-log records that could not become events. */
   rejected: OtlpRejected[];
   /** Spans or log records that are not HTTP API calls (internal/client spans, application logs). */
   skipped: number;
 }
 
-const EMPTY: OtlpResult = { events: [], rejected: [], skipped: 0 };
+const EMPTY: OtlpResult = { events: [], texts: [], rejected: [], skipped: 0 };
 
 type Obj = Record<string, unknown>;
 
@@ -171,7 +202,7 @@ function httpFields(a: Map<string, unknown>) {
   const target = str(pick(a, 'http.target'));
   const fullUrl = str(pick(a, 'url.full', 'http.url'));
   const urlPath = str(pick(a, 'url.path'));
-  const fromTarget = target ? splitTarget(target) : fullUrl ? splitTarget(pathOfUrl(fullUrl)) : null;
+  const fromTarget = target ? splitTarget(target) : fullUrl ? splitTarget(fullUrl) : null;
   const path = urlPath ?? fromTarget?.path ?? '/';
   const query = str(pick(a, 'url.query'));
   const queryKeys = query ? splitTarget(`?${query}`).queryKeys : (fromTarget?.queryKeys ?? []);
@@ -240,7 +271,7 @@ function rpcCall(
 
 /** Server spans of one ExportTraceServiceRequest → events (HTTP, gRPC, or other by span name). */
 export function otlpTraceEvents(request: Obj, ctx: ParseContext): OtlpResult {
-  const out: OtlpResult = { events: [], rejected: [], skipped: 0 };
+  const out: OtlpResult = { events: [], texts: [], rejected: [], skipped: 0 };
   // The caller of a server span is the resource of its parent client span, when that span is in
   // the same request (batch exporters); across requests it is a join the store can do.
   const clientSpanService = new Map<string, string>();
@@ -308,6 +339,7 @@ export function otlpTraceEvents(request: Obj, ctx: ParseContext): OtlpResult {
         );
         if (!f.requestId && traceId && spanId) event.id = `otlp:${traceId}:${spanId}`;
         out.events.push(event);
+        out.texts.push(event.request.queryKeys.length > 0 ? rawJson(span) : undefined);
       });
     });
   });
@@ -316,7 +348,7 @@ export function otlpTraceEvents(request: Obj, ctx: ParseContext): OtlpResult {
 
 /** HTTP access-log records of one ExportLogsServiceRequest → events. */
 export function otlpLogEvents(request: Obj, ctx: ParseContext): OtlpResult {
-  const out: OtlpResult = { events: [], rejected: [], skipped: 0 };
+  const out: OtlpResult = { events: [], texts: [], rejected: [], skipped: 0 };
   list(request.resourceLogs).forEach((rl, ri) => {
     const resource = attributes(obj(obj(rl)?.resource)?.attributes);
     const serviceName = str(resource.get('service.name'));
@@ -347,6 +379,7 @@ export function otlpLogEvents(request: Obj, ctx: ParseContext): OtlpResult {
               e.trace.traceId ??= traceId;
               e.trace.spanId ??= spanId;
               out.events.push(e);
+              out.texts.push(body);
             }
             return;
           }
@@ -384,6 +417,7 @@ export function otlpLogEvents(request: Obj, ctx: ParseContext): OtlpResult {
           ctx.now,
         );
         out.events.push(event);
+        out.texts.push(event.request.queryKeys.length > 0 ? rawJson(lr) : undefined);
       });
     });
   });
@@ -401,11 +435,6 @@ function traceFromHeader(value: unknown): string | null {
   const s = str(value);
   const m = s ? /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-/.exec(s) : null;
   return m ? m[1]! : null;
-}
-
-function pathOfUrl(url: string): string {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^#]*)/i.exec(url);
-  return m ? m[1] || '/' : url;
 }
 
 function nonNegative(n: number | null): number | null {

@@ -12,6 +12,7 @@ import {
   traceParent,
 } from './access-log.ts';
 import { int, num, parseClfTime, parseIsoTime, splitRequestLine, splitTarget, str } from './fields.ts';
+import { parseJson } from './json.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
@@ -29,16 +30,8 @@ export const traefikParser: Parser = {
     if (record.json !== undefined) return fromJson(record.json, record.text, ctx);
     const text = record.text.trim();
     if (text.charCodeAt(0) === 123 /* { */) {
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (e) {
-        return err({
-          code: 'INGEST_PARSE_INVALID_JSON',
-          message: `traefik JSON access log line: ${(e as Error).message}`,
-        });
-      }
-      return fromJson(json, record.text, ctx);
+      const json = parseJson(text, 'traefik JSON access log line');
+      return json.ok ? fromJson(json.value, record.text, ctx) : json;
     }
     return fromClf(text, record.text, ctx);
   },

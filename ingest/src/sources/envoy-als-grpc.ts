@@ -1,10 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
-import { type AlsIdentifier, alsIdentifier, alsMessageEvents } from '../parsers/envoy-als.ts';
+import { envoyAlsParser } from '../parsers/envoy-als.ts';
+import { isStackOverflow, jsonTooDeep, tooDeepError } from '../parsers/json.ts';
+import type { ParseErrorCode } from '../parsers/types.ts';
+import type { PipelineResult } from '../pipeline.ts';
 import { toProtoJson } from '../proto/json.ts';
 import { envoyProtos } from '../proto/load.ts';
 import { authenticateCollector } from '../server/auth.ts';
-import { type PushSourceOptions, publishParsed, sourceIdentity } from './push.ts';
+import { type PushSourceOptions, publishResult, sourcePipeline } from './push.ts';
 
 /**
  * Envoy's gRPC Access Log Service (docs/formats/envoy-als.md): a real gRPC server implementing
@@ -29,7 +32,27 @@ export async function startEnvoyAlsServer(
   const root = envoyProtos();
   const messageType = root.lookupType('envoy.service.accesslog.v3.StreamAccessLogsMessage');
   const responseType = root.lookupType('envoy.service.accesslog.v3.StreamAccessLogsResponse');
-  const identity = sourceIdentity(opts, 'envoy-als');
+  const pipeline = sourcePipeline(opts, envoyAlsParser);
+
+  const decodeMessage = (
+    bytes: Buffer,
+  ): { ok: true; value: Record<string, unknown> } | { ok: false; code: ParseErrorCode; reason: string } => {
+    let value: Record<string, unknown>;
+    try {
+      value = toProtoJson(messageType, messageType.decode(bytes) as unknown as Record<string, unknown>);
+    } catch (e) {
+      return isStackOverflow(e)
+        ? { ok: false, code: 'INGEST_PARSE_TOO_DEEP', reason: tooDeepError('the message').message }
+        : {
+            ok: false,
+            code: 'INGEST_PARSE_UNRECOGNISED',
+            reason: ((e as Error).message ?? '').slice(0, 200),
+          };
+    }
+    if (jsonTooDeep(value))
+      return { ok: false, code: 'INGEST_PARSE_TOO_DEEP', reason: tooDeepError('the message').message };
+    return { ok: true, value };
+  };
   const stats = { streams: 0, messages: 0, unauthenticated: 0, undecodable: 0 };
 
   const definition: grpc.ServiceDefinition = {
@@ -64,7 +87,8 @@ export async function startEnvoyAlsServer(
       return;
     }
     stats.streams++;
-    let streamIdentifier: AlsIdentifier | null = null;
+    // Per-stream parser state: only the first message of a stream names the proxy.
+    const stream: Record<string, unknown> = {};
     let chain = Promise.resolve();
     let failed = false;
 
@@ -74,51 +98,31 @@ export async function startEnvoyAlsServer(
       chain = chain
         .then(async () => {
           const now = Date.now();
-          let message: Record<string, unknown>;
-          try {
-            message = toProtoJson(
-              messageType,
-              messageType.decode(bytes) as unknown as Record<string, unknown>,
-            );
-          } catch (e) {
-            stats.undecodable++;
-            await publishParsed(
-              opts,
-              'envoy-als',
-              collector,
-              now,
-              [],
-              [
-                {
-                  index: 0,
-                  code: 'INGEST_PARSE_UNRECOGNISED',
-                  reason: `not a StreamAccessLogsMessage: ${(e as Error).message}`,
-                  raw: bytes.subarray(0, 4096).toString('base64'),
-                },
-              ],
-            );
-            return;
-          }
-          // Only the first message of a stream is guaranteed to carry the identifier.
-          streamIdentifier = alsIdentifier(message) ?? streamIdentifier;
-          const { events, rejected } = alsMessageEvents(message, streamIdentifier, {
-            identity,
-            gateway: null,
-            now,
-          });
-          await publishParsed(
-            opts,
+          const message = decodeMessage(bytes);
+          const result: PipelineResult = message.ok
+            ? pipeline.run({ text: '', json: message.value }, { now, stream })
+            : {
+                events: [],
+                rejected: [
+                  {
+                    index: 0,
+                    code: message.code,
+                    reason: `not a StreamAccessLogsMessage: ${message.reason}`,
+                    raw: bytes.subarray(0, 4096).toString('base64'),
+                  },
+                ],
+                skipped: 0,
+              };
+          if (!message.ok) stats.undecodable++;
+          // ALS has no way to say "slow down" but flow control: a rate-limited message is still published.
+          const published = await publishResult(
+            { ...opts, rateLimiter: undefined },
             'envoy-als',
             collector,
             now,
-            events,
-            rejected.map((r) => ({
-              index: r.index,
-              code: r.code,
-              reason: `logEntry[${r.index}]: ${r.reason}`,
-              raw: r.raw,
-            })),
+            result,
           );
+          if (!published.ok) throw new Error(published.refusal.message);
         })
         .catch((e: unknown) => {
           failed = true;
@@ -161,6 +165,7 @@ export async function envoyAlsGrpcSource(app: FastifyInstance, opts: PushSourceO
   const cfg = opts.envoyAls;
   if (!cfg?.enabled) return;
   const server = await startEnvoyAlsServer({ ...opts, host: cfg.host, port: cfg.port });
+  if (opts.listeners) opts.listeners.envoyAls = server.port;
   opts.log.info(
     { address: `${cfg.host}:${server.port}`, service: SERVICE_PATH },
     'Envoy ALS gRPC listening.',

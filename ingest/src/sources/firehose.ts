@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { awsApigwEntries } from '../parsers/aws-apigw.ts';
-import { authenticateCollector } from '../server/auth.ts';
-import { CollectorRateLimitedError } from '../server/rate-limit.ts';
-import { decodeBody, type PushSourceOptions, publishParsed, rawBodies, sourceIdentity } from './push.ts';
+import { awsApigwParser, DECODED_DATA, isGzip } from '../parsers/aws-apigw.ts';
+import { parseJson } from '../parsers/json.ts';
+import * as push from './push.ts';
 
 /**
  * `POST /v1/aws/firehose`: an Amazon Data Firehose HTTP endpoint destination
@@ -12,69 +11,53 @@ import { decodeBody, type PushSourceOptions, publishParsed, rawBodies, sourceIde
  * base64 of one or more newline-separated access-log JSON lines, or a gzip CloudWatch Logs
  * subscription envelope. Firehose retries any non-200 answer, so records that cannot be read are
  * dead-lettered and the delivery still succeeds.
+ *
+ * Gzip record data is inflated here, asynchronously (zlib thread pool) and within one budget for
+ * the whole request (`ingest.maxInflatedBytes`, counting the decoded body): a delivery of gzip
+ * bombs is answered 413 without blocking the event loop; the parser inflates nothing itself.
  */
-export async function firehoseSource(app: FastifyInstance, opts: PushSourceOptions): Promise<void> {
-  rawBodies(app, opts.maxBodyBytes);
-  const identity = sourceIdentity(opts, 'aws-apigw');
+export async function firehoseSource(app: FastifyInstance, opts: push.PushSourceOptions): Promise<void> {
+  const pipeline = push.sourcePipeline(opts, awsApigwParser);
 
   const answer = (reply: FastifyReply, status: number, requestId: string, errorMessage?: string) =>
     reply
       .code(status)
       .type('application/json')
       .send({ requestId, timestamp: Date.now(), ...(errorMessage ? { errorMessage } : {}) });
-
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, req, reply) => {
-    const requestId = String(req.headers['x-amz-firehose-request-id'] ?? '');
-    if (error.statusCode === 413 || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return answer(
-        reply,
-        413,
-        requestId,
-        `body larger than ${opts.maxBodyBytes} bytes; lower the Firehose buffer size`,
-      );
-    }
-    if (error instanceof CollectorRateLimitedError)
-      reply.header('retry-after', String(error.retryAfterSeconds));
-    if (error.statusCode && error.statusCode < 500)
-      return answer(reply, error.statusCode, requestId, error.message);
-    opts.log.error({ err: error }, 'Firehose delivery failed inside apiwatch.');
-    return answer(reply, 500, requestId, 'internal error; see apiwatch logs');
-  });
+  const headerRequestId = (req: { headers: Record<string, unknown> }) =>
+    String(req.headers['x-amz-firehose-request-id'] ?? '').slice(0, 128);
+  const refuse = (reply: FastifyReply, requestId: string, r: push.Refusal) => {
+    if (r.retryAfterSeconds) reply.header('retry-after', String(r.retryAfterSeconds));
+    return answer(reply, r.status, requestId, r.message);
+  };
+  push.pushPlugin(
+    app,
+    opts,
+    'Firehose delivery',
+    (reply, req, r) => refuse(reply, headerRequestId(req), r),
+    (reply, req) => answer(reply, 500, headerRequestId(req), 'internal error; see apiwatch logs'),
+  );
 
   app.post('/v1/aws/firehose', async (req, reply) => {
-    const headerRequestId = String(req.headers['x-amz-firehose-request-id'] ?? '');
-    const key = req.headers['x-amz-firehose-access-key'];
-    const collector =
-      typeof key === 'string' ? authenticateCollector(`Bearer ${key}`, opts.collectors) : null;
-    if (!collector) {
-      if (opts.counters) opts.counters.unauthenticated++;
-      return answer(
-        reply,
-        401,
-        headerRequestId,
-        'set the destination access key to an apiwatch collector token',
-      );
-    }
-    if (opts.bus.saturated()) {
-      if (opts.counters) opts.counters.throttled++;
-      reply.header('retry-after', '1');
-      return answer(reply, 429, headerRequestId, 'the pipeline is saturated; Firehose retries');
-    }
-    const decoded = decodeBody(
-      req.body,
-      req.headers['content-encoding'] as string | undefined,
-      opts.maxBodyBytes,
-    );
-    if (!decoded.ok) return answer(reply, decoded.status, headerRequestId, decoded.message);
-    let body: unknown;
-    try {
-      body = JSON.parse(decoded.bytes.toString('utf8'));
-    } catch (e) {
-      return answer(reply, 400, headerRequestId, `the body is not JSON: ${(e as Error).message}`);
-    }
+    const admitted = await push.admit(opts, req, {
+      authorization: (r) => {
+        const key = r.headers['x-amz-firehose-access-key'];
+        return typeof key === 'string' ? `Bearer ${key}` : undefined;
+      },
+      authHint: 'set the destination access key to an apiwatch collector token',
+      mediaTypes: ['application/json'],
+      allowEmptyType: true,
+    });
+    if (!admitted.ok) return refuse(reply, headerRequestId(req), admitted.refusal);
+    const body = parseJson(admitted.body.toString('utf8'), 'body');
+    if (!body.ok)
+      return answer(reply, 400, headerRequestId(req), `the body is not JSON: ${body.error.message}`);
     const delivery =
-      body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : null;
-    const requestId = typeof delivery?.requestId === 'string' ? delivery.requestId : headerRequestId;
+      body.value && typeof body.value === 'object' && !Array.isArray(body.value)
+        ? (body.value as Record<string, unknown>)
+        : null;
+    const requestId =
+      typeof delivery?.requestId === 'string' ? delivery.requestId.slice(0, 128) : headerRequestId(req);
     if (!delivery || !Array.isArray(delivery.records)) {
       return answer(reply, 400, requestId, 'not a Firehose delivery: no records array');
     }
@@ -86,22 +69,51 @@ export async function firehoseSource(app: FastifyInstance, opts: PushSourceOptio
         `more than ${opts.maxRecordsPerRequest} records; lower the Firehose buffer size`,
       );
     }
+    const inflated = await inflateRecords(delivery.records, push.inflatedLimit(opts) - admitted.body.length);
+    if (inflated) return refuse(reply, requestId, inflated);
     const now = Date.now();
-    const { events, rejected } = awsApigwEntries({ requestId, records: delivery.records }, '', {
-      identity,
-      gateway: null,
-      now,
-    });
-    const rejections = rejected.map((r, index) => ({
-      index,
-      code: r.code,
-      reason: `${r.where.replace(/^record\./, '')}: ${r.reason}`,
-      raw: r.raw,
-    }));
-    const result = await publishParsed(opts, 'aws-apigw', collector, now, events, rejections);
-    if (result.rejected.length > 0) {
-      req.log.debug?.({ rejected: result.rejected.length }, 'Firehose records dead-lettered.');
-    }
+    const result = pipeline.run({ text: '', json: { requestId, records: delivery.records } }, { now });
+    const published = await push.publishResult(opts, 'aws-apigw', admitted.collector, now, result);
+    if (!published.ok) return refuse(reply, requestId, published.refusal);
     return answer(reply, 200, requestId);
   });
 }
+
+/**
+ * Decodes every record's base64 data, inflating gzip asynchronously, and sets the text on the
+ * record (DECODED_DATA) for the parser. The inflated bytes of all records together stay within
+ * `budget`; past it the request is refused (413) before anything is parsed.
+ */
+async function inflateRecords(records: unknown[], budget: number): Promise<push.Refusal | null> {
+  let left = budget;
+  for (const record of records) {
+    const r = record && typeof record === 'object' ? (record as Record<string | symbol, unknown>) : null;
+    if (!r || typeof r.data !== 'string') continue;
+    if (!/^[A-Za-z0-9+/=\s_-]*$/.test(r.data)) {
+      r[DECODED_DATA] = { reason: 'data is not base64' };
+      continue;
+    }
+    const bytes = Buffer.from(r.data, 'base64');
+    let text: Buffer = bytes;
+    if (isGzip(bytes)) {
+      const out = await push.inflateBounded(bytes, 'gzip', left);
+      if (!out.ok && out.reason === 'too-large') return tooMuch(budget);
+      if (!out.ok) {
+        r[DECODED_DATA] = { reason: 'gzip data could not be inflated' };
+        continue;
+      }
+      text = out.bytes;
+    }
+    left -= text.length;
+    if (left < 0) return tooMuch(budget);
+    r[DECODED_DATA] = text.toString('utf8');
+  }
+  return null;
+}
+
+const tooMuch = (budget: number) =>
+  push.refusal(
+    413,
+    'INGEST_BODY_TOO_LARGE',
+    `the records inflate to more than ${Math.max(0, budget)} bytes in one request; lower the Firehose buffer size`,
+  );

@@ -1,17 +1,9 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import { type OtlpResult, otlpLogEvents, otlpTraceEvents } from '../parsers/otlp.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isStackOverflow, jsonTooDeep, parseJson, tooDeepError } from '../parsers/json.ts';
+import { otlpParser } from '../parsers/otlp.ts';
 import { toProtoJson } from '../proto/json.ts';
 import { otlpProtos } from '../proto/load.ts';
-import { authenticateCollector } from '../server/auth.ts';
-import { CollectorRateLimitedError } from '../server/rate-limit.ts';
-import {
-  decodeBody,
-  mediaType,
-  type PushSourceOptions,
-  publishParsed,
-  rawBodies,
-  sourceIdentity,
-} from './push.ts';
+import * as push from './push.ts';
 
 /**
  * OTLP/HTTP receiver (docs/formats/otlp.md): `POST /v1/traces` and `POST /v1/logs` in JSON
@@ -29,113 +21,79 @@ const SIGNALS = {
     request: 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest',
     response: 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse',
     countField: 'rejectedSpans',
-    extract: otlpTraceEvents,
+    field: 'resourceSpans',
   },
   logs: {
     request: 'opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest',
     response: 'opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse',
     countField: 'rejectedLogRecords',
-    extract: otlpLogEvents,
+    field: 'resourceLogs',
   },
 } as const;
 
-export async function otlpHttpSource(app: FastifyInstance, opts: PushSourceOptions): Promise<void> {
-  rawBodies(app, opts.maxBodyBytes);
-  const identity = sourceIdentity(opts, 'otlp');
+export async function otlpHttpSource(app: FastifyInstance, opts: push.PushSourceOptions): Promise<void> {
+  const pipeline = push.sourcePipeline(opts, otlpParser);
   const root = otlpProtos();
   const status = root.lookupType('google.rpc.Status');
+  const isProtobuf = (req: FastifyRequest) =>
+    push.mediaType(req.headers['content-type']) === 'application/x-protobuf';
 
-  const fail = (reply: FastifyReply, protobuf: boolean, httpStatus: number, message: string) => {
+  const fail = (
+    reply: FastifyReply,
+    protobuf: boolean,
+    r: { status: number; message: string; retryAfterSeconds?: number },
+  ) => {
     // google.rpc.Code: 3 INVALID_ARGUMENT, 8 RESOURCE_EXHAUSTED, 16 UNAUTHENTICATED, 13 INTERNAL.
-    const code = httpStatus === 401 ? 16 : httpStatus === 429 ? 8 : httpStatus >= 500 ? 13 : 3;
+    const code = r.status === 401 ? 16 : r.status === 429 ? 8 : r.status >= 500 ? 13 : 3;
+    if (r.retryAfterSeconds) reply.header('retry-after', String(r.retryAfterSeconds));
+    if (r.status === 401) reply.header('www-authenticate', 'Bearer realm="apiwatch-ingest"');
+    const message = r.message;
     if (protobuf) {
       return reply
-        .code(httpStatus)
+        .code(r.status)
         .type('application/x-protobuf')
         .send(Buffer.from(status.encode(status.create({ code, message })).finish()));
     }
-    return reply.code(httpStatus).type('application/json').send({ code, message });
+    return reply.code(r.status).type('application/json').send({ code, message });
   };
+  push.pushPlugin(
+    app,
+    opts,
+    'OTLP export',
+    (reply, req, r) => fail(reply, isProtobuf(req), r),
+    (reply, req) =>
+      fail(reply, isProtobuf(req), { status: 500, message: 'internal error; see apiwatch logs' }),
+  );
 
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, req, reply) => {
-    const protobuf = mediaType(req.headers['content-type']) === 'application/x-protobuf';
-    if (error.statusCode === 413 || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return fail(
-        reply,
-        protobuf,
-        413,
-        `body larger than ${opts.maxBodyBytes} bytes; lower the exporter's batch size`,
-      );
-    }
-    if (error instanceof CollectorRateLimitedError)
-      reply.header('retry-after', String(error.retryAfterSeconds));
-    if (error.statusCode && error.statusCode < 500)
-      return fail(reply, protobuf, error.statusCode, error.message);
-    opts.log.error({ err: error }, 'OTLP export failed inside apiwatch.');
-    return fail(reply, protobuf, 500, 'internal error; see apiwatch logs');
-  });
-
-  const handle = (signal: Signal) => async (req: import('fastify').FastifyRequest, reply: FastifyReply) => {
+  const handle = (signal: Signal) => async (req: FastifyRequest, reply: FastifyReply) => {
     const spec = SIGNALS[signal];
-    const type = mediaType(req.headers['content-type']);
-    const protobuf = type === 'application/x-protobuf';
-    if (!protobuf && type !== 'application/json') {
-      return fail(reply, false, 415, 'send application/x-protobuf or application/json');
-    }
-    const collector = authenticateCollector(req.headers.authorization, opts.collectors);
-    if (!collector) {
-      if (opts.counters) opts.counters.unauthenticated++;
-      reply.header('www-authenticate', 'Bearer realm="apiwatch-ingest"');
-      return fail(reply, protobuf, 401, 'set the exporter header Authorization: Bearer <collector token>');
-    }
-    if (opts.bus.saturated()) {
-      if (opts.counters) opts.counters.throttled++;
-      reply.header('retry-after', '1');
-      return fail(reply, protobuf, 429, 'the pipeline is saturated; retry after 1 s');
-    }
-    const decoded = decodeBody(
-      req.body,
-      req.headers['content-encoding'] as string | undefined,
-      opts.maxBodyBytes,
-    );
-    if (!decoded.ok) return fail(reply, protobuf, decoded.status, decoded.message);
-    let request: Record<string, unknown>;
-    try {
-      if (protobuf) {
-        const t = root.lookupType(spec.request);
-        request = toProtoJson(t, t.decode(decoded.bytes) as unknown as Record<string, unknown>, {
-          hexBytesFields: HEX_ID_FIELDS,
-          enumsAsNumbers: true,
-        });
-      } else {
-        const parsed: unknown = JSON.parse(decoded.bytes.toString('utf8'));
-        if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
-          throw new Error('not a JSON object');
-        request = parsed as Record<string, unknown>;
-      }
-    } catch (e) {
-      return fail(
-        reply,
-        protobuf,
-        400,
-        `the body is not an OTLP ${signal} export request: ${(e as Error).message}`,
-      );
-    }
+    const protobuf = isProtobuf(req);
+    const admitted = await push.admit(opts, req, {
+      authHint: 'set the exporter header Authorization: Bearer <collector token>',
+      mediaTypes: ['application/x-protobuf', 'application/json'],
+    });
+    if (!admitted.ok) return fail(reply, protobuf, admitted.refusal);
+    const request = decodeRequest(admitted.body, protobuf, spec.request);
+    if (!request.ok)
+      return fail(reply, protobuf, {
+        status: 400,
+        message: `the body is not an OTLP ${signal} export request: ${request.reason}`,
+      });
+    // Only this signal's part of the request: a logs export posted to /v1/traces carries no spans.
     const now = Date.now();
-    const result: OtlpResult = spec.extract(request, { identity, gateway: null, now });
-    const rejections = result.rejected.map((r, index) => ({
-      index,
-      code: 'INGEST_PARSE_UNRECOGNISED',
-      reason: `${r.where}: ${r.reason}`,
-      raw: JSON.stringify(pointer(request, r.where) ?? null),
-    }));
-    const { rejected } = await publishParsed(opts, 'otlp', collector, now, result.events, rejections);
+    const result = pipeline.run(
+      { text: '', json: { [spec.field]: request.value[spec.field] ?? [] } },
+      { now },
+    );
+    const published = await push.publishResult(opts, 'otlp', admitted.collector, now, result);
+    if (!published.ok) return fail(reply, protobuf, published.refusal);
+    const { rejected } = published;
     const messages: string[] = [];
     if (rejected.length > 0) {
       messages.push(
         `${rejected.length} rejected: ${rejected
           .slice(0, 3)
-          .map((r) => r.reason)
+          .map((r) => `${r.where ? `${r.where}: ` : ''}${r.reason}`)
           .join('; ')}${rejected.length > 3 ? '; …' : ''}`,
       );
     }
@@ -159,21 +117,39 @@ export async function otlpHttpSource(app: FastifyInstance, opts: PushSourceOptio
       );
   };
 
+  /** The export request as OTLP/JSON, depth-bounded whichever encoding it came in. */
+  function decodeRequest(
+    bytes: Buffer,
+    protobuf: boolean,
+    typeName: string,
+  ): { ok: true; value: Record<string, unknown> } | { ok: false; reason: string } {
+    let value: unknown;
+    if (protobuf) {
+      try {
+        const t = root.lookupType(typeName);
+        value = toProtoJson(t, t.decode(bytes) as unknown as Record<string, unknown>, {
+          hexBytesFields: HEX_ID_FIELDS,
+          enumsAsNumbers: true,
+        });
+      } catch (e) {
+        // protobufjs errors name wire positions and types, never field contents.
+        const message = (e as Error).message ?? '';
+        return {
+          ok: false,
+          reason: isStackOverflow(e) ? tooDeepError('the message').message : message.slice(0, 200),
+        };
+      }
+      if (jsonTooDeep(value)) return { ok: false, reason: tooDeepError('the message').message };
+    } else {
+      const parsed = parseJson(bytes.toString('utf8'), 'body');
+      if (!parsed.ok) return { ok: false, reason: parsed.error.message };
+      value = parsed.value;
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value))
+      return { ok: false, reason: 'not a JSON object' };
+    return { ok: true, value: value as Record<string, unknown> };
+  }
+
   app.post('/v1/traces', handle('traces'));
   app.post('/v1/logs', handle('logs'));
-}
-
-/** `resourceSpans[0].scopeSpans[1].spans[2]` → that element, so the DLQ keeps the one bad item. */
-function pointer(root: unknown, where: string): unknown {
-  let cur: unknown = root;
-  for (const m of where.matchAll(/(\w+)\[(\d+)\]/g)) {
-    const key = m[1]!;
-    const container =
-      cur && typeof cur === 'object'
-        ? ((cur as Record<string, unknown>)[key] ??
-          (key === 'scopeSpans' ? (cur as Record<string, unknown>).instrumentationLibrarySpans : undefined))
-        : undefined;
-    cur = Array.isArray(container) ? container[Number(m[2])] : undefined;
-  }
-  return cur;
 }

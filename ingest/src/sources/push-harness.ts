@@ -24,6 +24,9 @@ export interface PushHarness {
 export async function startPushHarness(
   extra: {
     maxBodyBytes?: number;
+    maxInflatedBytes?: number;
+    maxRecordsPerRequest?: number;
+    specs?: string[];
     envoyAls?: { enabled: boolean; host: string; port: number };
     rateLimit?: { eventsPerSecond: number; burstEvents: number };
   } = {},
@@ -44,7 +47,9 @@ export async function startPushHarness(
     host: '127.0.0.1',
     port: 0,
     maxBodyBytes: extra.maxBodyBytes ?? 256 * 1024,
-    maxRecordsPerRequest: 1000,
+    maxRecordsPerRequest: extra.maxRecordsPerRequest ?? 1000,
+    ...(extra.maxInflatedBytes ? { maxInflatedBytes: extra.maxInflatedBytes } : {}),
+    ...(extra.specs ? { specs: extra.specs } : {}),
     collectors: [{ id: 'edge-1', tokenSha256: sha256Hex(TOKEN) }],
     bus,
     log: createLogger('silent'),

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { rawJson } from '../parsers/fields.ts';
+import { parseJson } from '../parsers/json.ts';
 import type { RawRecord } from '../parsers/types.ts';
 
 /** Text handed to a JSON format is read whole up to this size; past it, line by line. */
@@ -93,10 +94,8 @@ export function* documentRecords(value: unknown): Generator<RawRecord> {
   }
 }
 
+/** Through the one JSON preamble: a document nested past MAX_JSON_DEPTH is left to the parser to refuse. */
 function tryParse(text: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return { ok: false };
-  }
+  const parsed = parseJson(text);
+  return parsed.ok ? { ok: true, value: parsed.value } : { ok: false };
 }

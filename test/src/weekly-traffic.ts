@@ -1,5 +1,8 @@
-import { type ApiEvent, mulberry32 } from '@apiwatch/core';
-import { HOUR_MS, hourOfWeek } from './types.ts';
+import type { ApiEvent } from '@apiwatch/core';
+import { hourOfWeek } from '@apiwatch/detectors';
+import { mulberry32 } from './random.ts';
+
+const HOUR_MS = 3_600_000;
 
 /**
  * Synthetic traffic with a known shape, for the baselines' tests: each generator says what it

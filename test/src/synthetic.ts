@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ApiEvent } from '../model/event.ts';
+import type { ApiEvent } from '@apiwatch/core';
+import { mulberry32 } from './random.ts';
 
 /**
  * Synthetic gateway traffic with realistic cardinalities, for the store's tests and benchmarks.
@@ -40,17 +41,6 @@ export interface SyntheticOptions {
   traceFraction?: number;
   /** Relative traffic rate at a time (1 = meanGapMs); values below 1 thin traffic out. */
   rateAt?: (ts: number) => number;
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const RESOURCES = [

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { call, DetectorHarness, specOf } from '../bola/harness.ts';
+import { zombieEndpoint } from './zombie-endpoint.ts';
+
+const T0 = Date.UTC(2026, 10, 4, 8, 0, 0);
+
+test('positive: the deprecated v2 OTP check is still called (and answered) — top callers in evidence', () => {
+  const h = new DetectorHarness(zombieEndpoint);
+  h.run(
+    Array.from({ length: 6 }, (_, i) =>
+      call({
+        ts: T0 + i * 1000,
+        method: 'POST',
+        ip: '198.51.100.7',
+        route: '/identity/api/auth/v2/check-otp',
+        status: 500,
+        spec: specOf({ deprecated: true, operationId: 'check_otp_v2' }),
+      }),
+    ),
+  );
+  const [f] = h.firing();
+  assert.ok(f);
+  assert.equal(f.entity.id, 'POST /identity/api/auth/v2/check-otp');
+  assert.deepEqual(Object.keys(f.evidence.details.topCallers as object), ['ip:198.51.100.7']);
+  assert.equal(f.evidence.details.retiredVersion, false);
+});
+
+test('positive: a retired version path no spec lists (shadow + deprecated) is high severity', () => {
+  const h = new DetectorHarness(zombieEndpoint);
+  const spec = specOf({ status: 'shadow', deprecated: true, operationId: null, securityRequired: true });
+  h.run(
+    [0, 1, 2].map((i) =>
+      call({ ts: T0 + i, user: 'legacy-app', route: '/identity/api/v1/user/dashboard', spec }),
+    ),
+  );
+  const [f] = h.firing();
+  assert.ok(f);
+  assert.equal(f.severity, 'high');
+  assert.equal(f.evidence.details.retiredVersion, true);
+});
+
+test('negative: current operations, and old versions that answer 404/410', () => {
+  const h = new DetectorHarness(zombieEndpoint);
+  const events = [];
+  for (let i = 0; i < 40; i++) {
+    events.push(
+      call({ ts: T0 + i, route: '/identity/api/auth/v3/check-otp', method: 'POST', spec: specOf() }),
+    );
+    events.push(
+      call({ ts: T0 + i, route: '/api/v1/users', spec: specOf({ deprecated: true }), status: 410 }),
+    );
+    events.push(
+      call({
+        ts: T0 + i,
+        route: '/api/v1/items',
+        spec: specOf({ status: 'shadow', deprecated: true }),
+        status: 404,
+      }),
+    );
+  }
+  h.run(events);
+  assert.deepEqual(h.firing(), []);
+});
