@@ -23,7 +23,7 @@ import type { BenchResult } from './types.ts';
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const EVENTS = 200_000;
+const EVENTS = 100_000;
 
 async function everyDetector(): Promise<AnyDetector[]> {
   const byId = new Map<string, AnyDetector>(DETECTORS.map((d) => [d.id, d]));
@@ -114,7 +114,7 @@ export async function run(): Promise<BenchResult[]> {
   const rates: number[] = [];
   const floors: number[] = [];
   let findings = 0;
-  for (let round = 0; round < 4; round++) {
+  for (let round = 0; round < 3; round++) {
     const f = runOnce(floorDetectors, events);
     const r = runOnce(detectors, events);
     if (round === 0) continue; // warm-up

@@ -666,6 +666,22 @@ export const DetectConfig = T.Object(
         'Findings matching one of these are not emitted (counted per suppression) until it expires.',
     }),
     baselines: DetectBaselinesConfig,
+    checkpoint: T.Object(
+      {
+        intervalSeconds: T.Integer({
+          minimum: 0,
+          default: 10,
+          description:
+            "Kafka: snapshot each owned events partition's detector state this often and commit offsets only up to the snapshot, so a restart resumes exactly (docs/decisions/0013); 0: off (a restart loses open windows).",
+        }),
+        dir: T.String({
+          default: '',
+          description:
+            'Where snapshots are kept; empty: <dataDir>/detect-checkpoints. Shared storage lets another host take a partition over.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );
