@@ -2,12 +2,14 @@
  * `npm run gen`: writes the generated, committed files from their single source in code:
  *   docs/schemas/*.schema.json  — JSON Schemas of the canonical event, the finding and the config
  *   docs/config.md              — the configuration reference
+ *   dashboards/grafana/**       — Grafana dashboard JSON and provisioning YAML (dashboards/src)
  * CI regenerates and fails on a diff.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiEventSchema, ConfigSchema, FindingSchema } from '@apiwatch/core';
+import { generatedFiles } from '@apiwatch/dashboards';
 import type { TSchema } from '@sinclair/typebox';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -94,3 +96,5 @@ write(
     '',
   ].join('\n'),
 );
+
+for (const [rel, text] of generatedFiles()) write(rel, text);
