@@ -124,3 +124,17 @@ test('JSON formats read CRI-wrapped lines line by line (not as one document)', a
     ['/k/1', '/k/2'],
   );
 });
+
+test('Apache combined is nginx combined: the httpd docs example line reads with --format nginx', async () => {
+  // https://httpd.apache.org/docs/2.4/logs.html ("Combined Log Format" example).
+  const line =
+    '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"';
+  const r = await run('nginx', `${line}\n${line.replace(' 200 2326 ', ' 304 - ')}\n`);
+  assert.deepEqual(
+    r.events.map((e) => [e.request.path, e.response.status, e.response.bytes, e.identity.user]),
+    [
+      ['/apache_pb.gif', 200, 2326, 'frank'],
+      ['/apache_pb.gif', 304, null, 'frank'],
+    ],
+  );
+});
