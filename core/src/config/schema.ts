@@ -846,10 +846,14 @@ const InhibitRule = T.Object(
 
 const RedisState = T.Object(
   {
-    kind: T.Union([T.Literal('memory'), T.Literal('redis')], {
-      default: 'memory',
+    kind: T.Union([T.Literal('memory'), T.Literal('file'), T.Literal('redis')], {
+      default: 'file',
       description:
-        'Where groups, silences, the finding lifecycle and response-action state live; redis survives restarts.',
+        "Where groups, silences, the finding lifecycle and response-action state live: file (embedded default: an fsync'd journal under <dataDir>/alert-state, survives restarts of this process), redis (survives restarts, shared by the alert role wherever it runs), memory (forgotten on restart).",
+    }),
+    fsync: T.Boolean({
+      default: true,
+      description: 'kind file: fdatasync each change (false: survives a process crash, not a power loss).',
     }),
     redisUrl: T.String({ default: 'redis://127.0.0.1:6379' }),
     keyPrefix: T.String({ default: 'apiwatch:alert', description: 'Prefix of every Redis key.' }),
