@@ -30,6 +30,14 @@ export { apiEventValidator, findingValidator, type Validator } from './model/val
 export * from './result.ts';
 export { ChdbStore } from './store/chdb.ts';
 export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';
+export {
+  countPastRetention,
+  retentionCutoff,
+  type StoreConsumer,
+  type StoreConsumerCounters,
+  type StoreConsumerOptions,
+  startStoreConsumer,
+} from './store/consumer.ts';
 export { classifyStoreError, parseClickhouseError, type StoreFailure } from './store/errors.ts';
 export {
   createStoreFromConfig,

@@ -1,10 +1,14 @@
 import type { Command } from '../command.ts';
+import { actionsCommand } from './actions.ts';
+import { backtestCommand } from './backtest.ts';
 import { collectCommand } from './collect.ts';
+import { deliveriesCommand } from './deliveries.ts';
 import { detectorsCommand } from './detectors.ts';
 import { evalCommand } from './eval.ts';
 import { migrateCommand } from './migrate.ts';
 import { parseCommand } from './parse.ts';
 import { replayCommand } from './replay.ts';
+import { silencesCommand } from './silences.ts';
 import { startCommand } from './start.ts';
 import { storeCommand } from './store.ts';
 
@@ -16,6 +20,10 @@ export const COMMANDS: readonly Command[] = [
   parseCommand,
   detectorsCommand,
   evalCommand,
+  backtestCommand,
   migrateCommand,
   storeCommand,
+  silencesCommand,
+  actionsCommand,
+  deliveriesCommand,
 ];

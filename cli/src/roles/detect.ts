@@ -11,6 +11,7 @@ import {
   type Subscription,
 } from '@apiwatch/core';
 import {
+  type AnyDetector,
   type BaselineQuerier,
   BaselineSnapshot,
   DetectionEngine,
@@ -39,6 +40,8 @@ export interface DetectRole {
   engine: DetectionEngine;
   stage2: DetectionEngine | null;
   baselines: EventTimeBaselines | null;
+  /** Partitions this instance owns (after the last rebalance): events, and rekeyed (stage 2). */
+  owned(): { events: number[]; rekeyed: number[] };
   stop(): Promise<void>;
 }
 
@@ -46,7 +49,7 @@ export async function startDetectRole(
   config: Config,
   bus: Bus,
   log: Logger,
-  options: { store?: Store | null } = {},
+  options: { store?: Store | null; detectors?: readonly AnyDetector[] } = {},
 ): Promise<DetectRole> {
   const detect = config.detect;
   const baselineSource = await baselineQuerier(config, options.store ?? null, log);
@@ -68,7 +71,10 @@ export async function startDetectRole(
 
   const distributed = bus.kind === 'kafka';
   const forwarded: Array<BusMessage<RekeyedRecord>> = [];
+  const registry = options.detectors ? { detectors: options.detectors } : {};
+  const owned = { events: [] as number[], rekeyed: [] as number[] };
   const engine = new DetectionEngine(detect, {
+    ...registry,
     baselines: snapshot,
     global: distributed ? 'forward' : 'local',
     forward: (event: ApiEvent, key: string, source: number) =>
@@ -77,7 +83,10 @@ export async function startDetectRole(
   const useStage2 = distributed && engine.hasGlobal;
   const sources = config.bus.kafka.partitions;
   const stage2 = useStage2
-    ? new DetectionEngine({ ...detect, allowedLatenessMs: 0 }, { baselines: snapshot, global: 'only' })
+    ? new DetectionEngine(
+        { ...detect, allowedLatenessMs: 0 },
+        { ...registry, baselines: snapshot, global: 'only' },
+      )
     : null;
   const merger = stage2 ? new Stage2Merger(stage2, sources) : null;
   const marked = new Map<number, number>();
@@ -148,8 +157,9 @@ export async function startDetectRole(
         observeBaselines();
       }),
     {
-      onAssign: (owned) => {
-        const gone = engine.partitions().filter((p) => !owned.includes(p));
+      onAssign: (mine) => {
+        owned.events = [...mine].sort((a, b) => a - b);
+        const gone = engine.partitions().filter((p) => !mine.includes(p));
         if (gone.length > 0) {
           engine.revoke(gone);
           for (const p of gone) marked.delete(p);
@@ -178,8 +188,9 @@ export async function startDetectRole(
             await publish(findings);
           }),
         {
-          onAssign: (owned) => {
-            const gone = stage2!.partitions().filter((p) => !owned.includes(p));
+          onAssign: (mine) => {
+            owned.rekeyed = [...mine].sort((a, b) => a - b);
+            const gone = stage2!.partitions().filter((p) => !mine.includes(p));
             if (gone.length > 0) merger.revoke(gone);
           },
         },
@@ -208,6 +219,7 @@ export async function startDetectRole(
     engine,
     stage2,
     baselines,
+    owned: () => ({ events: [...owned.events], rekeyed: [...owned.rekeyed] }),
     async stop() {
       clearInterval(timer);
       await sub.close();

@@ -203,3 +203,14 @@ test('thresholds come from config', () => {
   assert.equal(runDetector(passwordSpraying, attack).firing.length, 1);
   assert.equal(runDetector(passwordSpraying, attack, { config: { minAccounts: 60 } }).firing.length, 0);
 });
+
+test('positive: a slow spray, 30 accounts an hour for 4 h from 30 sources, is found within the hour', () => {
+  const start = T0 + 3 * HOUR;
+  const attack = spray({ accounts: 120, passwords: 1, spanMs: 4 * HOUR, sources: 30, start, seed: 31 });
+  const res = runDetector(passwordSpraying, [
+    ...users({ count: 300, start: T0, spanMs: 10 * HOUR, loginsPerUser: 2, seed: 32 }),
+    ...attack,
+  ]);
+  assert.equal(res.firing.length, 1);
+  assert.ok(res.firing[0]!.at - start <= 60 * MIN, `time to detect ${(res.firing[0]!.at - start) / MIN} min`);
+});

@@ -2,7 +2,7 @@ import type { ApiEvent } from '@apiwatch/core';
 import { type Static, Type as T } from '@sinclair/typebox';
 import type { BaselineSnapshot } from '../baselines/index.ts';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
-import { formatSpan, ipNet, listForHumans, splitEndpoint, targetAccount } from './common.ts';
+import { formatSpan, ipNet, listForHumans, loginOutcome, splitEndpoint, targetAccount } from './common.ts';
 import { BitCounter, Hll, hash32, hllEstimate, linearCount, popcount32 } from './sketch.ts';
 
 export const PasswordSprayingConfig = T.Object(
@@ -17,7 +17,7 @@ export const PasswordSprayingConfig = T.Object(
     minAccounts: T.Integer({
       minimum: 5,
       maximum: 1_000_000,
-      default: 30,
+      default: 15,
       description:
         'Distinct accounts failing on the endpoint in the window that did not later log in, above what the endpoint normally has (Splunk floor: >30).',
     }),
@@ -38,7 +38,7 @@ export const PasswordSprayingConfig = T.Object(
     confirmSeconds: T.Integer({
       minimum: 0,
       maximum: 86_400,
-      default: 600,
+      default: 300,
       description:
         'The condition must hold this long before the finding is raised: a fast single-source burst or an outage retry storm shows its shape within it.',
     }),
@@ -138,9 +138,7 @@ export const passwordSpraying = defineDetector({
   scope: 'global',
   fingerprint: ['entity'],
   keyBy(event: ApiEvent): string | null {
-    const auth = event.identity.auth;
-    if (auth !== 'failure' && auth !== 'success') return null;
-    if (targetAccount(event) === null) return null;
+    if (loginOutcome(event) === null) return null;
     return `${event.identity.tenant ?? ''}|${event.request.method} ${event.request.route ?? '(unrouted)'}`;
   },
   init(key: string, event: ApiEvent): SprayState {
@@ -163,7 +161,7 @@ export const passwordSpraying = defineDetector({
     if (s.learned < 0) s.learned = prior(event, ctx.baselines(), cfg);
     const b = bucketFor(s, event.ts, bucketMs, cfg);
     const h = hash32(targetAccount(event)!);
-    if (event.identity.auth === 'success') {
+    if (loginOutcome(event) === 'success') {
       b.successes++;
       if (s.buckets.some((x) => x.failed.has(h))) b.recovered.set(h);
       return undefined;
@@ -216,6 +214,8 @@ export const passwordSpraying = defineDetector({
     s.episode = null;
     return out;
   },
+  // Long enough to keep the endpoint's learned rate across a quiet weekend.
+  idleMs: (c) => Math.max(3 * 86_400_000, (c.windowSeconds + c.quietSeconds) * 1000),
   sizeOf: (s) =>
     160 +
     s.endpoint.length * 2 +
@@ -328,7 +328,7 @@ function windowCounts(s: SprayState) {
 function judge(s: SprayState, cfg: PasswordSprayingConfig) {
   const w = windowCounts(s);
   const expected = s.learned * w.successes;
-  const threshold = cfg.minAccounts + 1.5 * expected + 4 * Math.sqrt(expected);
+  const threshold = cfg.minAccounts + 1.5 * expected + 3 * Math.sqrt(expected);
   const attemptsPerAccount = w.failures / Math.max(1, w.failing);
   const topShare = (s.top[0]?.[1] ?? 0) / Math.max(1, s.decayedFailures);
   const fast = maxBucketUnrecovered(s) > cfg.fastAccountsPerBucket + (1.5 * expected) / BUCKETS;

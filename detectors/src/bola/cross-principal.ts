@@ -96,6 +96,8 @@ export const crossPrincipal = defineDetector({
   init(): ObjectState {
     return { principals: [], shared: false, open: null };
   },
+  // Owner memory: an object unused for a week is forgotten (re-learned from its owner's next calls).
+  idleMs: () => 7 * 86_400_000,
   sizeOf(s) {
     return 64 + s.principals.reduce((n, p) => n + 64 + p.id.length * 2, 0) + (s.open ? 120 : 0);
   },

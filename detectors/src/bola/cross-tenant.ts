@@ -75,6 +75,7 @@ export const crossTenant = defineDetector({
   init(): TenantState {
     return { learned: [], episodes: [] };
   },
+  idleMs: (c) => Math.max(c.quietSeconds * 1000, 7 * 86_400_000),
   sizeOf(s) {
     return 64 + s.learned.reduce((n, l) => n + 40 + l.length * 2, 0) + s.episodes.length * 200;
   },

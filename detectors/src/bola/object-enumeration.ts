@@ -144,6 +144,8 @@ export const objectEnumeration = defineDetector({
       entity: null,
     };
   },
+  // Its own peak fades with ownHalfLifeHours: after two half-lives the key holds little worth keeping.
+  idleMs: (c) => c.ownHalfLifeHours * 2 * 3_600_000,
   sizeOf(s) {
     return 300 + s.samples.reduce((n, v) => n + 40 + v.length * 2, 0) + s.sampleIds.length * 60;
   },

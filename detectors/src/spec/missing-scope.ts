@@ -67,6 +67,7 @@ export const missingScope = defineDetector({
     return actorKey(event);
   },
   init: (): ScopeState => ({ satisfied: false, vocabulary: [], episodes: [] }),
+  idleMs: () => 7 * 86_400_000,
   sizeOf: (s) => 64 + s.vocabulary.length * 8 + s.episodes.length * 220,
   onEvent(s, event, ctx, key) {
     const required = event.spec!.requiredScopes;

@@ -101,6 +101,7 @@ export const parameterViolation = defineDetector({
     open: false,
     entity: null,
   }),
+  idleMs: (c) => (c.quietSeconds + 2 * c.windowSeconds) * 1000,
   sizeOf: (s) =>
     120 +
     (s.cur.length + s.prev.length) * 8 +

@@ -79,6 +79,8 @@ export const unauthenticatedAccess = defineDetector({
     open: false,
     openedAt: 0,
   }),
+  // The authenticated-calls count is what makes a route judgeable: keep it a week.
+  idleMs: () => 7 * 86_400_000,
   sizeOf: (s) => 120 + s.callers.bytes + s.samples.length * 60,
   onEvent(s, event, ctx, key) {
     const cfg = ctx.config;
