@@ -8,6 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NotificationSchema, WebhookPayloadSchema } from '@apiwatch/alerting';
 import { ApiEventSchema, ConfigSchema, FindingSchema } from '@apiwatch/core';
 import { generatedFiles } from '@apiwatch/dashboards';
 import type { TSchema } from '@sinclair/typebox';
@@ -26,6 +27,8 @@ const schemaJson = (s: TSchema) =>
 write('docs/schemas/api-event.schema.json', schemaJson(ApiEventSchema));
 write('docs/schemas/finding.schema.json', schemaJson(FindingSchema));
 write('docs/schemas/config.schema.json', schemaJson(ConfigSchema));
+write('docs/schemas/notification.schema.json', schemaJson(NotificationSchema));
+write('docs/schemas/webhook-payload.schema.json', schemaJson(WebhookPayloadSchema));
 
 interface Row {
   key: string;

@@ -2,6 +2,7 @@ import { type ApiEvent, apiEventValidator, type Result } from '@apiwatch/core';
 import type { IdentityContext } from './identity/context.ts';
 import { redactSecrets } from './identity/redact.ts';
 import { batchResult, refusedBatch } from './parsers/batch.ts';
+import { hostWithoutUserinfo } from './parsers/fields.ts';
 import type { EntryRejection, ParseBatch, ParseError, Parser, RawRecord } from './parsers/types.ts';
 import type { RouteTemplater } from './routes/templater.ts';
 
@@ -80,6 +81,8 @@ export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
       const rejected = batch.rejected.map(redactRejection);
       const events: ApiEvent[] = [];
       batch.events.forEach((event, i) => {
+        // No userinfo anywhere: a host a client sent as `user:pw@host` keeps only the host.
+        if (event.request.host?.includes('@')) event.request.host = hostWithoutUserinfo(event.request.host);
         // routes
         if (routes) {
           const text = parser.parseBatch ? batch.texts?.[i] : record.text;

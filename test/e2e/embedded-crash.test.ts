@@ -189,7 +189,7 @@ test('SIGKILL while a notification waits for its retry: it is delivered after th
       deliveries.push({
         id: String(req.headers['webhook-id']),
         status,
-        finding: (JSON.parse(body) as { data: { id: string } }).data.id,
+        finding: (JSON.parse(body) as { data: { findings: Array<{ id: string }> } }).data.findings[0]!.id,
         valid: verify(secret, req.headers, body),
       });
       res.writeHead(status).end();

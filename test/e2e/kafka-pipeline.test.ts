@@ -133,9 +133,9 @@ test('nginx brute force → collect → ingest → Kafka → detect → BullMQ �
   const delivery = await waitFor('a signed webhook', () => deliveries[0], 90_000, dump);
   assert.equal(delivery.verified, true, 'the webhook signature verifies with the shared secret');
   assert.match(String(delivery.headers['webhook-signature']), /^v1,/);
-  const payload = JSON.parse(delivery.body) as { type: string; data: Finding };
-  assert.equal(payload.type, 'apiwatch.finding');
-  const f = payload.data;
+  const payload = JSON.parse(delivery.body) as { type: string; data: { findings: Finding[] } };
+  assert.equal(payload.type, 'apiwatch.notification');
+  const f = payload.data.findings[0]!;
   assert.ok(findingValidator.check(f), findingValidator.explain(f));
   assert.equal(f.detector, 'auth.brute_force');
   assert.deepEqual(f.entity, { kind: 'ip', id: attacker, name: attacker, ref: null });

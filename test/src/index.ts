@@ -1,3 +1,4 @@
+export { type RecordedRequest, type Recorder, startDaemon, startRecorder } from './alerting.ts';
 export {
   type ApiwatchProcess,
   CLI,

@@ -4,17 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogger, exampleFinding as sampleFinding } from '@apiwatch/core';
-import type { Notification, SendResult } from '../receivers/types.ts';
+import type { SendResult } from '../receivers/types.ts';
+import { exampleNotification } from '../testing.ts';
 import { MemoryQueue } from './memory.ts';
 import { Outbox } from './outbox.ts';
+import { backoffDelay } from './types.ts';
 
 const log = createLogger('silent');
-const note = (id: string): Notification => ({
-  id,
-  receiver: 'r',
-  finding: sampleFinding(),
-  queuedAt: Date.now(),
-});
+const note = (id: string) => exampleNotification({ id }, [sampleFinding()]);
 
 test('retries a retryable failure with exponential backoff until it is delivered', async () => {
   const q = new MemoryQueue({ attempts: 5, backoffMs: 10, concurrency: 2 }, log);
@@ -22,13 +19,13 @@ test('retries a retryable failure with exponential backoff until it is delivered
   await q.start(async (): Promise<SendResult> => {
     times.push(performance.now());
     return times.length < 4
-      ? { ok: false, retryable: true, status: 503, error: 'down' }
+      ? { ok: false, code: 'ALERT_DELIVERY_SERVER_ERROR', retryable: true, status: 503, error: 'down' }
       : { ok: true, status: 200 };
   });
   await q.enqueue(note('a'));
   await q.flush();
   assert.equal(times.length, 4);
-  assert.deepEqual(q.counters, { delivered: 1, retried: 3, failed: 0 });
+  assert.deepEqual(q.counters, { delivered: 1, retried: 3, failed: 0, duplicates: 0 });
   // Delays 10, 20, 40 ms: each gap at least the backoff for that attempt.
   const gaps = times.slice(1).map((t, i) => t - times[i]!);
   for (const [i, g] of gaps.entries()) assert.ok(g >= 10 * 2 ** i - 2, `gap ${i} was ${g} ms`);
@@ -40,8 +37,8 @@ test('a permanent failure stops at once; attempts are capped; duplicates are dro
   await q.start(async (n): Promise<SendResult> => {
     calls.set(n.id, (calls.get(n.id) ?? 0) + 1);
     return n.id === 'perm'
-      ? { ok: false, retryable: false, status: 400, error: 'bad' }
-      : { ok: false, retryable: true, status: 503, error: 'down' };
+      ? { ok: false, code: 'ALERT_DELIVERY_REJECTED', retryable: false, status: 400, error: 'bad' }
+      : { ok: false, code: 'ALERT_DELIVERY_SERVER_ERROR', retryable: true, status: 503, error: 'down' };
   });
   await q.enqueue(note('perm'));
   await q.enqueue(note('flaky'));
@@ -50,6 +47,85 @@ test('a permanent failure stops at once; attempts are capped; duplicates are dro
   assert.equal(calls.get('perm'), 1);
   assert.equal(calls.get('flaky'), 3);
   assert.equal(q.counters.failed, 2);
+  assert.equal(q.counters.duplicates, 1);
+  const dead = await q.deadLetters();
+  assert.deepEqual(
+    dead.map((d) => [d.id, d.code, d.attempts]),
+    [
+      ['perm', 'ALERT_DELIVERY_REJECTED', 1],
+      ['flaky', 'ALERT_DELIVERY_SERVER_ERROR', 3],
+    ],
+  );
+});
+
+test('a dead letter replays with fresh attempts; an id stays de-duplicated for the whole window', async () => {
+  const q = new MemoryQueue({ attempts: 2, backoffMs: 1, concurrency: 1, dedupWindowMs: 60_000 }, log);
+  let up = false;
+  let sent = 0;
+  await q.start(async (): Promise<SendResult> => {
+    if (!up)
+      return { ok: false, code: 'ALERT_DELIVERY_NETWORK', retryable: true, status: null, error: 'refused' };
+    sent++;
+    return { ok: true, status: 200 };
+  });
+  await q.enqueue(note('x'));
+  await q.flush();
+  assert.equal((await q.deadLetters()).length, 1);
+  // Many other notifications later, the id is still known (not "the last N jobs").
+  up = true;
+  for (let i = 0; i < 2000; i++) await q.enqueue(note(`other-${i}`));
+  await q.flush();
+  await q.enqueue(note('x'));
+  await q.flush();
+  assert.equal(sent, 2000, 'x was not re-sent by a re-enqueue');
+  assert.equal(await q.replay('x'), true);
+  await q.flush();
+  assert.equal(sent, 2001, 'replay sent it');
+  assert.equal(await q.replay('x'), false, 'nothing left to replay');
+});
+
+test('backoff is capped, jittered downwards within the ratio, and Retry-After wins when longer', () => {
+  const p = { attempts: 10, backoffMs: 1000, concurrency: 1, maxBackoffMs: 8000, jitterRatio: 0.5 };
+  assert.equal(
+    backoffDelay(p, 1, undefined, () => 0),
+    1000,
+  );
+  assert.equal(
+    backoffDelay(p, 3, undefined, () => 0),
+    4000,
+  );
+  assert.equal(
+    backoffDelay(p, 9, undefined, () => 0),
+    8000,
+    'capped',
+  );
+  assert.equal(
+    backoffDelay(p, 3, undefined, () => 1),
+    2000,
+    'at most half shorter',
+  );
+  assert.equal(
+    backoffDelay(p, 1, 30_000, () => 0.5),
+    30_000,
+    'Retry-After',
+  );
+});
+
+test('the rate limit spaces sends of one receiver', async () => {
+  // A lower bound only (a limiter can never make sends faster): 4 sends at 2/s, bucket of 2.
+  const q2 = new MemoryQueue({ attempts: 1, backoffMs: 1, concurrency: 8, rateLimitPerSecond: 2 }, log);
+  const t2: number[] = [];
+  await q2.start(async (): Promise<SendResult> => {
+    t2.push(Date.now());
+    return { ok: true, status: 200 };
+  });
+  for (let i = 0; i < 4; i++) await q2.enqueue(note(`s${i}`));
+  await q2.flush();
+  assert.equal(t2.length, 4);
+  assert.ok(
+    t2[3]! - t2[0]! >= 900,
+    `4 sends at 2/s take about a second or more (took ${t2[3]! - t2[0]!} ms)`,
+  );
 });
 
 test('with an outbox, a notification waiting for its retry is delivered after a crash, once', async (t) => {
@@ -64,7 +140,7 @@ test('with an outbox, a notification waiting for its retry is delivered after a 
     // After the crash this process answers nothing, ever.
     if (crashed) return new Promise(() => {});
     attempts.push(n.id);
-    return { ok: false, retryable: true, status: 503, error: 'down' };
+    return { ok: false, code: 'ALERT_DELIVERY_SERVER_ERROR', retryable: true, status: 503, error: 'down' };
   });
   const firstAttempt = Date.now();
   await first.enqueue(note('waiting'));

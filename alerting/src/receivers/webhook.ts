@@ -1,51 +1,35 @@
-import type { WebhookReceiverConfig } from '@apiwatch/core';
+import type { WebhookReceiverConfigValue } from '@apiwatch/core';
+import type { Notification, WebhookPayload } from '../notification.ts';
+import { postJson } from './http.ts';
 import { sign } from './signing.ts';
-import type { Notification, Receiver, SendResult } from './types.ts';
+import type { Receiver, SendResult } from './types.ts';
 
 /**
- * A generic webhook: POSTs the finding as JSON, signed per Standard Webhooks. 2xx is delivered;
- * 408, 429 and 5xx are retryable (Retry-After is honoured by the queue); other 4xx are permanent.
+ * The generic webhook: POSTs `{type: "apiwatch.notification", timestamp, data: <Notification>}`
+ * (docs/schemas/webhook-payload.schema.json), signed per Standard Webhooks with the notification
+ * id as `webhook-id`, so a receiver de-duplicates retries on it.
  */
-export function createWebhookReceiver(config: WebhookReceiverConfig, secret: string | null): Receiver {
+export function createWebhookReceiver(config: WebhookReceiverConfigValue, secret: string | null): Receiver {
   return {
     id: config.id,
     kind: 'webhook',
-    async send(n: Notification): Promise<SendResult> {
-      const body = JSON.stringify({
-        type: 'apiwatch.finding',
+    send(n: Notification): Promise<SendResult> {
+      const payload: WebhookPayload = {
+        type: 'apiwatch.notification',
         timestamp: new Date(n.queuedAt).toISOString(),
-        data: n.finding,
-      });
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        'user-agent': 'apiwatch-webhook/1',
+        data: n,
       };
-      if (secret) Object.assign(headers, sign(secret, n.id, Math.floor(Date.now() / 1000), body));
-      else headers['webhook-id'] = n.id;
-      let res: Response;
-      try {
-        res = await fetch(config.url, {
-          method: 'POST',
-          headers,
-          body,
-          redirect: 'manual',
-          signal: AbortSignal.timeout(config.timeoutMs),
-        });
-      } catch (e) {
-        const cause = (e as Error & { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
-        return { ok: false, retryable: true, status: null, error: `${config.url}: ${cause}` };
-      }
-      await res.body?.cancel().catch(() => {});
-      if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
-      const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
-      const retryAfter = Number(res.headers.get('retry-after'));
-      return {
-        ok: false,
-        retryable,
-        status: res.status,
-        error: `${config.url} answered ${res.status}`,
-        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
-      };
+      const body = JSON.stringify(payload);
+      const headers: Record<string, string> = secret
+        ? { ...sign(secret, n.id, Math.floor(Date.now() / 1000), body) }
+        : { 'webhook-id': n.id };
+      return postJson(
+        config.url,
+        body,
+        headers,
+        config.timeoutMs,
+        `webhook receiver ${config.id} (${config.url})`,
+      );
     },
   };
 }

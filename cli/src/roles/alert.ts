@@ -1,66 +1,109 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
+import { type Alerting, createAlerting } from '@apiwatch/alerting';
 import {
-  AlertRouter,
-  BullmqQueue,
-  buildRoutes,
-  MemoryQueue,
-  type NotificationQueue,
-} from '@apiwatch/alerting';
-import { type Bus, type Config, type Logger, metrics } from '@apiwatch/core';
+  type Bus,
+  type Config,
+  createStoreFromConfig,
+  type Logger,
+  metrics,
+  type Store,
+} from '@apiwatch/core';
+import { loadIdentityContext } from '@apiwatch/ingest';
 
-/** The alert role: consumes findings and routes them to receivers through the delivery queue. */
+/**
+ * The alert role: consumes findings, routes and groups them, delivers notifications per receiver,
+ * runs response actions, and serves the alert API + gateway decision endpoint when enabled.
+ * Audit rows go to the pipeline's store when this process has one, else to a store of its own
+ * (only when response actions are configured).
+ */
 export async function startAlertRole(
   config: Config,
   bus: Bus,
   log: Logger,
-): Promise<{ router: AlertRouter; stop(): Promise<void> }> {
+  store: Store | null = null,
+): Promise<{ alerting: Alerting; stop(): Promise<void> }> {
+  const actionsOn = config.alert.actions.rules.length > 0;
+  let ownStore: Store | null = null;
+  if (actionsOn && !store) {
+    ownStore = createStoreFromConfig(config);
+    await ownStore?.start();
+  }
+  const audit = store ?? ownStore;
+  const identity = actionsOn ? loadIdentityContext(config.dataDir, process.env, config.identity) : null;
+  const apiKeyHeaders = config.alert.actions.decision.apiKeyHeaders.map((h) => h.toLowerCase());
+  // The decision endpoint fingerprints what the gateway saw exactly as ingest does.
+  const credentialOf = (h: IncomingHttpHeaders) => {
+    if (!identity) return null;
+    const ref = typeof h['x-apiwatch-credential-ref'] === 'string' ? h['x-apiwatch-credential-ref'] : null;
+    for (const name of apiKeyHeaders) {
+      const v = h[name];
+      if (typeof v === 'string' && v) return { entityId: identity.fromApiKey(v).fingerprint, ref };
+    }
+    if (typeof h.authorization === 'string')
+      return { entityId: identity.fromAuthorization(h.authorization).fingerprint, ref };
+    return ref ? { entityId: null, ref } : null;
+  };
   const q = config.alert.queue;
-  const policy = { attempts: q.attempts, backoffMs: q.backoffMs, concurrency: q.concurrency };
-  const queue: NotificationQueue =
-    q.kind === 'bullmq'
-      ? new BullmqQueue(q.redisUrl, q.name, policy, log)
-      : new MemoryQueue(
-          policy,
-          log,
-          q.outbox.enabled
-            ? { outbox: { path: join(config.dataDir, 'outbox', q.name), fsync: q.outbox.fsync } }
-            : {},
-        );
-  const router = new AlertRouter(
-    buildRoutes(config.alert, process.env, log),
-    config.alert.dedupWindowSeconds,
-    queue,
-  );
-  await router.start();
-  const sub = await bus.subscribe('findings', 'alert', async (batch) => {
-    for (const m of batch) await router.route(m.value);
+  const alerting = createAlerting(config.alert, {
+    env: process.env,
+    log,
+    audit,
+    credentialOf,
+    // Embedded: each receiver's queue keeps its jobs in an fsync'd outbox under the data dir.
+    outboxDir: q.kind === 'memory' && q.outbox.enabled ? join(config.dataDir, 'outbox') : null,
+    outboxFsync: q.outbox.fsync,
   });
-  metrics.register('apiwatch_alert_notifications_total', 'Notifications by outcome.', 'counter', () => [
-    { labels: { outcome: 'delivered' }, value: queue.counters.delivered },
-    { labels: { outcome: 'retried' }, value: queue.counters.retried },
-    { labels: { outcome: 'failed' }, value: queue.counters.failed },
-  ]);
+  await alerting.start();
+  const sub = await bus.subscribe('findings', 'alert', async (batch) => {
+    for (const m of batch) await alerting.handle(m.value);
+  });
   metrics.register(
-    'apiwatch_alert_findings_total',
-    'Findings routed or suppressed as duplicates.',
+    'apiwatch_alert_notifications_total',
+    'Notifications by receiver and outcome.',
     'counter',
-    () => [
-      { labels: { outcome: 'routed' }, value: router.counters.routed },
-      { labels: { outcome: 'suppressed' }, value: router.counters.suppressed },
-    ],
+    () =>
+      Object.entries(alerting.delivery.counters()).flatMap(([receiver, c]) =>
+        (['delivered', 'retried', 'failed', 'duplicates'] as const).map((outcome) => ({
+          labels: { receiver, outcome },
+          value: c[outcome],
+        })),
+      ),
   );
+  metrics.register('apiwatch_alert_findings_total', 'Findings by routing outcome.', 'counter', () =>
+    Object.entries(alerting.router.counters.findings).map(([outcome, value]) => ({
+      labels: { outcome },
+      value,
+    })),
+  );
+  if (alerting.decider) {
+    const d = alerting.decider.counters;
+    metrics.register('apiwatch_alert_decisions_total', 'Gateway decisions by outcome.', 'counter', () => [
+      { labels: { outcome: 'allow' }, value: d.allowed },
+      { labels: { outcome: 'deny' }, value: d.denied },
+      { labels: { outcome: 'fail_open' }, value: d.failOpen },
+      { labels: { outcome: 'fail_closed' }, value: d.failClosed },
+    ]);
+  }
   log.info(
-    { receivers: router.receivers.map((r) => r.id), queue: queue.kind },
-    router.receivers.length > 0
+    {
+      receivers: alerting.receivers.map((r) => r.id),
+      queue: config.alert.queue.kind,
+      state: alerting.state.kind,
+      actions: actionsOn ? config.alert.actions.mode : 'off',
+      api: alerting.apiUrl,
+    },
+    alerting.receivers.length > 0
       ? 'alert role routing findings.'
       : 'alert role running with no receivers configured; findings are only logged and stored.',
   );
   return {
-    router,
+    alerting,
     async stop() {
       await sub.close();
-      await router.flush();
-      await router.close();
+      await alerting.flush();
+      await alerting.close();
+      await ownStore?.close();
     },
   };
 }

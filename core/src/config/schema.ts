@@ -471,6 +471,16 @@ export const ClickhouseConfig = T.Object(
 
 export const StoreConfig = T.Object(
   {
+    localReader: T.Object(
+      {
+        enabled: T.Boolean({
+          default: true,
+          description:
+            "With the embedded store, serve it read-only on an ephemeral 127.0.0.1 port for the CLI's read commands (findings, store stats, demo) while the server holds the data directory; where and how to connect is written to <dataDir>/store-reader.json (mode 0600) and removed at stop.",
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     kind: T.Union([T.Literal('chdb'), T.Literal('clickhouse'), T.Literal('none')], {
       default: 'chdb',
       description: 'chdb: embedded engine; clickhouse: a server or cluster (see the clickhouse section).',
@@ -656,26 +666,332 @@ export const DetectConfig = T.Object(
         'Findings matching one of these are not emitted (counted per suppression) until it expires.',
     }),
     baselines: DetectBaselinesConfig,
+    checkpoint: T.Object(
+      {
+        intervalSeconds: T.Integer({
+          minimum: 0,
+          default: 10,
+          description:
+            "Kafka: snapshot each owned events partition's detector state this often and commit offsets only up to the snapshot, so a restart resumes exactly (docs/decisions/0013); 0: off (a restart loses open windows).",
+        }),
+        dir: T.String({
+          default: '',
+          description:
+            'Where snapshots are kept; empty: <dataDir>/detect-checkpoints. Shared storage lets another host take a partition over.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );
 
-const WebhookReceiver = T.Object(
+// ---------------------------------------------------------------------------------------------
+// alert: routing (Alertmanager's model), receivers, delivery, response actions. docs/alerting.md
+// and docs/actions.md explain each part; decision 0019 says why the receiver and revoker config
+// schemas live here while their code lives in alerting/ (the registries there use these objects).
+// ---------------------------------------------------------------------------------------------
+
+const SeverityName = T.Union(
+  ['info', 'low', 'medium', 'high', 'critical'].map((s) => T.Literal(s)),
+  { default: 'low' },
+);
+const ComponentId = T.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$' });
+const SecretRef = {
+  secretEnv: T.Optional(T.String({ description: 'Environment variable holding the secret.' })),
+  secretFile: T.Optional(T.String({ description: 'File holding the secret.' })),
+};
+const Matchers = T.Array(T.String({ minLength: 3, maxLength: 512 }), {
+  default: [],
+  description:
+    'Alertmanager matchers, all must hold: label=value, label!=value, label=~regex, label!~regex (regexes are anchored). Labels: detector, family, severity, status, entity_kind, entity, tenant, route, method, fingerprint and the finding labels (environment, service, …).',
+});
+
+const receiverCommon = {
+  id: ComponentId,
+  timeoutMs: T.Integer({ minimum: 100, default: 5000, description: 'Per-request timeout, ms.' }),
+  minSeverity: SeverityName,
+  rateLimitPerSecond: T.Number({
+    minimum: 0,
+    default: 0,
+    description: "Most deliveries per second to this receiver (its own queue's limiter); 0: unlimited.",
+  }),
+};
+
+export const WebhookReceiverConfig = T.Object(
   {
-    id: T.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$' }),
+    ...receiverCommon,
     kind: T.Literal('webhook'),
-    url: T.String({ pattern: '^https?://', description: 'Where findings are POSTed.' }),
-    secretEnv: T.Optional(
-      T.String({ description: 'Environment variable holding the whsec_ signing secret.' }),
+    url: T.String({ pattern: '^https?://', description: 'Where notifications are POSTed.' }),
+    ...SecretRef,
+  },
+  { additionalProperties: false, description: 'Generic webhook signed per Standard Webhooks.' },
+);
+export const SlackReceiverConfig = T.Object(
+  {
+    ...receiverCommon,
+    kind: T.Literal('slack'),
+    url: T.Optional(
+      T.String({
+        pattern: '^https?://',
+        description: 'Incoming webhook URL; prefer urlEnv/urlFile (the URL is a secret).',
+      }),
     ),
-    secretFile: T.Optional(T.String({ description: 'File holding the whsec_ signing secret.' })),
-    timeoutMs: T.Integer({ minimum: 100, default: 5000 }),
-    minSeverity: T.Union(
-      ['info', 'low', 'medium', 'high', 'critical'].map((s) => T.Literal(s)),
-      { default: 'low' },
+    urlEnv: T.Optional(T.String({ description: 'Environment variable holding the incoming webhook URL.' })),
+    urlFile: T.Optional(T.String({ description: 'File holding the incoming webhook URL.' })),
+  },
+  { additionalProperties: false, description: 'Slack incoming webhook (Block Kit message).' },
+);
+export const PagerdutyReceiverConfig = T.Object(
+  {
+    ...receiverCommon,
+    kind: T.Literal('pagerduty'),
+    url: T.String({
+      pattern: '^https?://',
+      default: 'https://events.pagerduty.com/v2/enqueue',
+      description: 'Events API v2 endpoint.',
+    }),
+    routingKeyEnv: T.Optional(
+      T.String({ description: 'Environment variable holding the integration (routing) key.' }),
+    ),
+    routingKeyFile: T.Optional(T.String({ description: 'File holding the integration (routing) key.' })),
+    source: T.String({ default: 'apiwatch', description: 'payload.source of every event.' }),
+  },
+  { additionalProperties: false, description: 'PagerDuty Events API v2.' },
+);
+export const AlertmanagerReceiverConfig = T.Object(
+  {
+    ...receiverCommon,
+    kind: T.Literal('alertmanager'),
+    url: T.String({
+      pattern: '^https?://',
+      description: 'Alertmanager base URL (alerts go to <url>/api/v2/alerts).',
+    }),
+    resolveTimeoutSeconds: T.Integer({
+      minimum: 60,
+      default: 3600,
+      description:
+        'endsAt of a firing alert, seconds ahead: Alertmanager resolves it by itself if apiwatch stops re-sending (repeatInterval should be shorter).',
+    }),
+  },
+  { additionalProperties: false, description: 'Prometheus Alertmanager (POST /api/v2/alerts).' },
+);
+/** In the order of alerting/src/receivers/registry.ts (a test checks they agree). */
+export const RECEIVER_CONFIG_SCHEMAS = [
+  WebhookReceiverConfig,
+  SlackReceiverConfig,
+  PagerdutyReceiverConfig,
+  AlertmanagerReceiverConfig,
+] as const;
+
+const routeFields = {
+  receiver: T.Optional(ComponentId),
+  matchers: Matchers,
+  continue: T.Boolean({
+    default: false,
+    description: 'Keep matching the following sibling routes after this one matched.',
+  }),
+  groupBy: T.Optional(
+    T.Array(T.String(), {
+      description: "Labels whose values form a group ('...' = every label). Inherited when unset.",
+    }),
+  ),
+  groupWaitSeconds: T.Optional(
+    T.Number({ minimum: 0, description: 'Wait before the first notification of a new group. Inherited.' }),
+  ),
+  groupIntervalSeconds: T.Optional(
+    T.Number({ minimum: 0, description: 'Wait before notifying about changes to a group. Inherited.' }),
+  ),
+  repeatIntervalSeconds: T.Optional(
+    T.Number({ minimum: 0, description: 'Wait before re-sending an unchanged firing group. Inherited.' }),
+  ),
+};
+const Route3 = T.Object(routeFields, { additionalProperties: false });
+const Route2 = T.Object(
+  { ...routeFields, routes: T.Array(Route3, { default: [] }) },
+  { additionalProperties: false },
+);
+const Route1 = T.Object(
+  { ...routeFields, routes: T.Array(Route2, { default: [] }) },
+  { additionalProperties: false },
+);
+export const RootRouteConfig = T.Object(
+  {
+    receiver: T.Optional(ComponentId),
+    groupBy: T.Array(T.String(), { default: ['detector', 'tenant', 'route'] }),
+    groupWaitSeconds: T.Number({ minimum: 0, default: 5 }),
+    groupIntervalSeconds: T.Number({ minimum: 0, default: 60 }),
+    repeatIntervalSeconds: T.Number({ minimum: 0, default: 14_400 }),
+    routes: T.Array(Route1, {
+      default: [],
+      description:
+        'Child routes (three levels below the root). With no receiver and no routes, every receiver hears every finding at or above its minSeverity.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type RouteConfigValue = Static<typeof Route3> & { routes?: RouteConfigValue[] };
+
+const InhibitRule = T.Object(
+  {
+    sourceMatchers: Matchers,
+    targetMatchers: Matchers,
+    equal: T.Array(T.String(), {
+      default: [],
+      description: 'Labels that must have equal values in source and target.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const RedisState = T.Object(
+  {
+    kind: T.Union([T.Literal('memory'), T.Literal('redis')], {
+      default: 'memory',
+      description:
+        'Where groups, silences, the finding lifecycle and response-action state live; redis survives restarts.',
+    }),
+    redisUrl: T.String({ default: 'redis://127.0.0.1:6379' }),
+    keyPrefix: T.String({ default: 'apiwatch:alert', description: 'Prefix of every Redis key.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const ApiToken = T.Object(
+  {
+    name: ComponentId,
+    role: T.Union([T.Literal('viewer'), T.Literal('analyst'), T.Literal('admin')], {
+      description:
+        'viewer reads; analyst silences, acknowledges, approves and undoes; admin also resets the breaker.',
+    }),
+    tokenSha256: T.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (hex) of the bearer token.' }),
+  },
+  { additionalProperties: false },
+);
+
+const revokerCommon = { id: ComponentId, timeoutMs: T.Integer({ minimum: 100, default: 5000 }) };
+export const KongRevokerConfig = T.Object(
+  {
+    ...revokerCommon,
+    kind: T.Literal('kong'),
+    adminUrl: T.String({ pattern: '^https?://', description: 'Kong Admin API base URL.' }),
+    method: T.Union([T.Literal('acl-deny'), T.Literal('delete')], {
+      default: 'acl-deny',
+      description:
+        "acl-deny: add the credential's consumer to denyGroup (reversible: undo and TTL restore it); delete: DELETE /key-auths/{ref} (irreversible, no undo).",
+    }),
+    denyGroup: T.String({ default: 'apiwatch-revoked', description: 'ACL group the ACL plugin denies.' }),
+    adminTokenEnv: T.Optional(T.String({ description: 'Environment variable with the Kong-Admin-Token.' })),
+    adminTokenFile: T.Optional(T.String({ description: 'File with the Kong-Admin-Token.' })),
+  },
+  { additionalProperties: false },
+);
+export const AwsApigwRevokerConfig = T.Object(
+  {
+    ...revokerCommon,
+    kind: T.Literal('aws-apigw'),
+    region: T.String({ default: 'us-east-1' }),
+    endpoint: T.Optional(
+      T.String({ pattern: '^https?://', description: 'Override the API Gateway endpoint.' }),
     ),
   },
   { additionalProperties: false },
+);
+export const HttpRevokerConfig = T.Object(
+  {
+    ...revokerCommon,
+    kind: T.Literal('http'),
+    revoke: T.Object(
+      {
+        method: T.String({ default: 'POST' }),
+        url: T.String({ description: 'URL template: {{ref}}, {{entity.id}}, {{finding.id}}, {{action}} …' }),
+        body: T.Optional(T.String({ description: 'Body template (values JSON-escaped).' })),
+      },
+      { additionalProperties: false },
+    ),
+    restore: T.Optional(
+      T.Object(
+        {
+          method: T.String({ default: 'POST' }),
+          url: T.String(),
+          body: T.Optional(T.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    headers: T.Record(T.String(), T.String(), { default: {} }),
+    ...SecretRef,
+  },
+  {
+    additionalProperties: false,
+    description: 'Generic HTTP hook; the secret, if any, is sent as a bearer token.',
+  },
+);
+/** In the order of alerting/src/actions/registry.ts. */
+export const REVOKER_CONFIG_SCHEMAS = [KongRevokerConfig, AwsApigwRevokerConfig, HttpRevokerConfig] as const;
+
+const ActionRule = T.Object(
+  {
+    id: ComponentId,
+    matchers: Matchers,
+    revoker: ComponentId,
+    minSeverity: T.Union(
+      ['info', 'low', 'medium', 'high', 'critical'].map((s) => T.Literal(s)),
+      { default: 'high' },
+    ),
+    minConfidence: T.Number({ minimum: 0, maximum: 1, default: 0.8 }),
+    requireApproval: T.Boolean({ default: false, description: 'Pending until an analyst approves.' }),
+    ttlSeconds: T.Integer({
+      minimum: 0,
+      default: 3600,
+      description: 'Restore the credential automatically after this long; 0: until undone.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const ActionsConfig = T.Object(
+  {
+    mode: T.Union([T.Literal('dry-run'), T.Literal('enforce')], {
+      default: 'dry-run',
+      description: 'dry-run records what would be done and does nothing.',
+    }),
+    rules: T.Array(ActionRule, { default: [] }),
+    revokers: T.Array(T.Union([...REVOKER_CONFIG_SCHEMAS]), { default: [] }),
+    allowlist: T.Object(
+      {
+        refs: T.Array(T.String(), { default: [], description: 'Credential refs never revoked.' }),
+        entities: T.Array(T.String(), {
+          default: [],
+          description: 'Entity ids or names (service, user, consumer) never acted on.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    budget: T.Object(
+      {
+        maxPerHour: T.Integer({
+          minimum: 1,
+          default: 10,
+          description: 'Actions in any rolling hour before the circuit breaker opens.',
+        }),
+        pageReceiver: T.Optional(ComponentId),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    decision: T.Object(
+      {
+        cacheTtlMs: T.Integer({ minimum: 0, default: 1000, description: 'How long a decision is cached.' }),
+        failMode: T.Union([T.Literal('open'), T.Literal('closed')], {
+          default: 'open',
+          description: 'Answer when the revocation state cannot be read: open allows, closed denies.',
+        }),
+        apiKeyHeaders: T.Array(T.String(), { default: ['x-api-key', 'apikey'] }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
 );
 
 export const AlertConfig = T.Object(
@@ -687,14 +1003,28 @@ export const AlertConfig = T.Object(
           description: 'bullmq needs redisUrl.',
         }),
         redisUrl: T.String({ default: 'redis://127.0.0.1:6379' }),
-        name: T.String({ default: 'apiwatch-notifications' }),
-        attempts: T.Integer({ minimum: 1, default: 8, description: 'Delivery attempts before a job fails.' }),
+        name: T.String({
+          default: 'apiwatch-notifications',
+          description: 'Queue name prefix: one queue per receiver is <name>.<receiver id>.',
+        }),
+        attempts: T.Integer({
+          minimum: 1,
+          default: 12,
+          description: 'Delivery attempts before a job is dead-lettered.',
+        }),
         backoffMs: T.Integer({
           minimum: 1,
           default: 1000,
-          description: 'First retry delay; doubles each attempt.',
+          description: 'First retry delay; doubles each attempt (with jitter).',
         }),
-        concurrency: T.Integer({ minimum: 1, default: 8 }),
+        maxBackoffMs: T.Integer({ minimum: 1, default: 300_000, description: 'Longest retry delay.' }),
+        jitterRatio: T.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.2,
+          description: 'Each delay is shortened by a random share up to this ratio.',
+        }),
+        concurrency: T.Integer({ minimum: 1, default: 4, description: 'Deliveries in flight per receiver.' }),
         outbox: T.Object(
           {
             enabled: T.Boolean({
@@ -715,10 +1045,44 @@ export const AlertConfig = T.Object(
     ),
     dedupWindowSeconds: T.Integer({
       minimum: 0,
-      default: 900,
-      description: 'A finding with the same fingerprint within this window is not re-sent.',
+      default: 86_400,
+      description:
+        'How long a notification id is remembered: a re-queued notification within it is not sent again.',
     }),
-    receivers: T.Array(WebhookReceiver, { default: [] }),
+    dashboardUrl: T.Optional(
+      T.String({
+        pattern: '^https?://',
+        description: 'Base URL for links in messages (Grafana or apiwatch UI).',
+      }),
+    ),
+    maxFindingsPerNotification: T.Integer({
+      minimum: 1,
+      default: 50,
+      description: 'Findings listed in one notification; the rest are counted.',
+    }),
+    state: RedisState,
+    route: RootRouteConfig,
+    inhibitRules: T.Array(InhibitRule, { default: [] }),
+    receivers: T.Array(T.Union([...RECEIVER_CONFIG_SCHEMAS]), { default: [] }),
+    api: T.Object(
+      {
+        enabled: T.Boolean({
+          default: false,
+          description:
+            'Serve the alert API (silences, acknowledgements, actions, dead letters) and the gateway decision endpoint (/decide).',
+        }),
+        host: T.String({ default: '127.0.0.1' }),
+        port: T.Integer({
+          minimum: 0,
+          maximum: 65535,
+          default: 8090,
+          description: 'TCP port; 0 picks a free one.',
+        }),
+        tokens: T.Array(ApiToken, { default: [] }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    actions: ActionsConfig,
   },
   { additionalProperties: false, default: {} },
 );
@@ -767,7 +1131,24 @@ export const ConfigSchema = T.Object(
 );
 
 export type Config = Static<typeof ConfigSchema>;
-export type WebhookReceiverConfig = Static<typeof WebhookReceiver>;
+export type AlertConfigValue = Static<typeof AlertConfig>;
+export type WebhookReceiverConfigValue = Static<typeof WebhookReceiverConfig>;
+export type SlackReceiverConfigValue = Static<typeof SlackReceiverConfig>;
+export type PagerdutyReceiverConfigValue = Static<typeof PagerdutyReceiverConfig>;
+export type AlertmanagerReceiverConfigValue = Static<typeof AlertmanagerReceiverConfig>;
+export type ReceiverConfigValue =
+  | WebhookReceiverConfigValue
+  | SlackReceiverConfigValue
+  | PagerdutyReceiverConfigValue
+  | AlertmanagerReceiverConfigValue;
+export type KongRevokerConfigValue = Static<typeof KongRevokerConfig>;
+export type AwsApigwRevokerConfigValue = Static<typeof AwsApigwRevokerConfig>;
+export type HttpRevokerConfigValue = Static<typeof HttpRevokerConfig>;
+export type RevokerConfigValue = KongRevokerConfigValue | AwsApigwRevokerConfigValue | HttpRevokerConfigValue;
+export type ActionsConfigValue = Static<typeof ActionsConfig>;
+export type RootRouteConfigValue = Static<typeof RootRouteConfig>;
+export type InhibitRuleConfigValue = Static<typeof InhibitRule>;
+export type ActionRuleConfigValue = Static<typeof ActionRule>;
 export type DetectConfigValue = Static<typeof DetectConfig>;
 export type DetectSuppressionValue = Static<typeof DetectSuppression>;
 export type DetectBaselinesConfigValue = Static<typeof DetectBaselinesConfig>;
