@@ -99,7 +99,7 @@ export async function seedStore(options: SeedOptions = {}): Promise<Seeded> {
     {
       ts: revokedAt,
       actionId: 'act-1',
-      action: 'revoke_credential',
+      action: 'revoke',
       mode: 'auto',
       outcome: 'executed',
       targetKind: 'credential',
@@ -108,7 +108,7 @@ export async function seedStore(options: SeedOptions = {}): Promise<Seeded> {
       findingId: abuse.id,
       findingFingerprint: abuse.fingerprint,
       detector: abuse.detector,
-      initiatedBy: 'policy:auto-revoke',
+      initiatedBy: 'rule:auto-revoke',
       reason: 'credential abuse',
       responseStatus: 204,
       details: {},
@@ -120,7 +120,7 @@ export async function seedStore(options: SeedOptions = {}): Promise<Seeded> {
         (f, i): ResponseActionAudit => ({
           ts: f.lastSeen + 60_000,
           actionId: `act-${i + 2}`,
-          action: i % 2 === 0 ? 'block_ip' : 'revoke_credential',
+          action: i === 4 ? 'restore' : 'revoke',
           mode: i % 3 === 0 ? 'dry_run' : 'manual',
           outcome: (['skipped', 'executed', 'denied', 'failed', 'executed', 'skipped'] as const)[i]!,
           targetKind: f.entity.kind,

@@ -14,11 +14,20 @@ import {
 
 const TIME = { from: 'now-24h', to: 'now' };
 
-/** Credentials a response action revoked, with when (the first executed revocation). */
-const REVOKED = `SELECT target_ref, min(ts) AS revoked_at, any(gateway) AS gateway, any(finding_id) AS finding_id
+/**
+ * Credentials a response action revoked (alerting/src/actions: action 'revoke', target_ref = the
+ * finding entity's revocable handle — Kong credential id, AWS apiKeyId, JWT jti — which ingest
+ * stores as api_events.credential_ref), with when, and when an executed 'restore' undid it.
+ */
+const REVOKED = `SELECT target_ref, minIf(ts, action = 'revoke') AS revoked_at,
+    maxIf(ts, action = 'restore') AS restored_at, anyIf(gateway, action = 'revoke') AS gateway,
+    anyIf(finding_id, action = 'revoke') AS finding_id
   FROM response_actions_audit
-  WHERE action LIKE 'revoke%' AND target_kind = 'credential' AND outcome = 'executed'
-  GROUP BY target_ref`;
+  WHERE action IN ('revoke', 'restore') AND outcome = 'executed' AND target_ref != ''
+  GROUP BY target_ref
+  HAVING countIf(action = 'revoke') > 0`;
+/** A call made with a revoked credential while the revocation stood. */
+const AFTER_REVOCATION = 'e.ts > r.revoked_at AND (r.restored_at < r.revoked_at OR e.ts < r.restored_at)';
 
 export const response: DashboardSpec = {
   uid: 'apiwatch-response',
@@ -70,7 +79,7 @@ export const response: DashboardSpec = {
       sql: `SELECT uniqExact(e.credential_ref) AS still_seen
 FROM api_events AS e
 INNER JOIN (${REVOKED}) AS r ON e.credential_ref = r.target_ref
-WHERE $__timeFilter(e.ts) AND e.ts > r.revoked_at`,
+WHERE $__timeFilter(e.ts) AND ${AFTER_REVOCATION}`,
       columns: [{ name: 'still_seen', kind: 'number', unit: 'short' }],
     },
     {
@@ -121,7 +130,7 @@ ${FILL}`,
   any(actor) AS last_actor, max(e.ts) AS last_seen
 FROM api_events AS e
 INNER JOIN (${REVOKED}) AS r ON e.credential_ref = r.target_ref
-WHERE $__timeFilter(e.ts) AND e.ts > r.revoked_at
+WHERE $__timeFilter(e.ts) AND ${AFTER_REVOCATION}
 GROUP BY credential_ref, revoked_at, gateway, finding_id
 ORDER BY calls_after DESC
 LIMIT 100`,
