@@ -4,6 +4,7 @@ import { createDecider } from './actions/decision.ts';
 import { type AuditSink, ResponseEngine } from './actions/engine.ts';
 import { BullmqActionQueue, MemoryActionQueue } from './actions/queue.ts';
 import { createRevokers } from './actions/registry.ts';
+import type { ManagementStore } from './api/management.ts';
 import { startAlertApi } from './api/server.ts';
 import type { Notification } from './notification.ts';
 import { Delivery } from './queue/delivery.ts';
@@ -51,6 +52,8 @@ export interface AlertingOptions {
   outboxFsync?: boolean;
   /** Where response-action audit rows go (the store); null: logged only. */
   audit?: AuditSink | null;
+  /** The store the management API reads findings/inventory from and audits into (the CLI's). */
+  store?: ManagementStore | null;
   /**
    * Reads the presented credential from a gateway's request headers for the decision endpoint:
    * the CLI builds it from the ingest identity context so fingerprints match ingest's.
@@ -166,6 +169,7 @@ export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Al
           engine,
           decider,
           log: o.log,
+          store: o.store ?? null,
         });
         alerting.apiUrl = api.url;
       }

@@ -2,10 +2,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@apiwatch/core';
+import { metrics } from '@apiwatch/core';
 import type { createDecider } from '../actions/decision.ts';
 import type { ResponseEngine } from '../actions/engine.ts';
 import type { Delivery } from '../queue/delivery.ts';
 import type { AlertRouter } from '../router/router.ts';
+import { buildManagementApi, isManagementRoute, type ManagementStore } from './management.ts';
 
 /**
  * The alert API: silences, the finding lifecycle (acknowledge, resolve), response actions
@@ -26,6 +28,8 @@ export interface AlertApiOptions {
   engine: ResponseEngine | null;
   decider: ReturnType<typeof createDecider> | null;
   log: Logger;
+  /** The store the management API reads findings and inventory from and audits into; null: none. */
+  store?: ManagementStore | null;
 }
 
 interface Ctx {
@@ -141,9 +145,8 @@ export async function startAlertApi(
     ],
   ];
 
-  const server = createServer((req, res) => {
+  const legacy = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    if (path === '/healthz') return send(res, 200, { ok: true });
     if (path === '/decide' || path.startsWith('/decide/')) {
       if (!o.decider) return send(res, 200, { allow: true, reason: 'no response actions configured' });
       void o.decider.decide(req.headers).then((d) => {
@@ -194,9 +197,26 @@ export async function startAlertApi(
         fail(res, 500, 'ALERT_API_INTERNAL', (e as Error).message);
       });
     });
+  };
+  // One listener: the management API (Fastify, management.ts) answers its routes, the handlers
+  // above the rest (/decide, groups, dead letters, breaker reset, the older /ack path).
+  const app = await buildManagementApi({
+    tokens: o.tokens,
+    router: o.router,
+    engine: o.engine,
+    store: o.store ?? null,
+    metrics,
+    log: o.log,
+    serverFactory: (handler) =>
+      createServer((req, res) =>
+        isManagementRoute(req.method ?? 'GET', (req.url ?? '/').split('?')[0]!)
+          ? handler(req, res)
+          : legacy(req, res),
+      ),
   });
-  await new Promise<void>((r) => server.listen(o.port, o.host, r));
+  await app.listen({ host: o.host, port: o.port });
+  const server = app.server as Server;
   const url = `http://${o.host}:${(server.address() as AddressInfo).port}`;
   o.log.info({ url }, 'alert API listening (silences, acknowledgements, actions, dead letters, /decide).');
-  return { url, server, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url, server, close: () => app.close() };
 }

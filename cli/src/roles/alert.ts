@@ -25,7 +25,7 @@ export async function startAlertRole(
 ): Promise<{ alerting: Alerting; stop(): Promise<void> }> {
   const actionsOn = config.alert.actions.rules.length > 0;
   let ownStore: Store | null = null;
-  if (actionsOn && !store) {
+  if ((actionsOn || config.alert.api.enabled) && !store) {
     ownStore = createStoreFromConfig(config);
     await ownStore?.start();
   }
@@ -49,6 +49,7 @@ export async function startAlertRole(
     env: process.env,
     log,
     audit,
+    store: audit,
     credentialOf,
     // Embedded: each receiver's queue keeps its jobs in an fsync'd outbox under the data dir.
     outboxDir: q.kind === 'memory' && q.outbox.enabled ? join(config.dataDir, 'outbox') : null,
