@@ -96,6 +96,14 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
   let ingest: Awaited<ReturnType<typeof startIngestRole>> | null;
   let metricsServer: Server | null;
   try {
+    // The store first: it refuses a data directory another apiwatch holds (STORE_DATA_DIR_LOCKED)
+    // before the bus opens — and would otherwise cut the "torn tail" of — that one's journal.
+    store = roles.includes('store') ? createStore(config) : null;
+    if (store)
+      await step(
+        async () => store!.start(),
+        () => store!.close(),
+      );
     bus = await step(
       async () => {
         const b = createBus(config, log);
@@ -104,12 +112,6 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
       },
       (b) => b.close(),
     );
-    store = roles.includes('store') ? createStore(config) : null;
-    if (store)
-      await step(
-        async () => store!.start(),
-        () => store!.close(),
-      );
     storeRole = store
       ? await step(
           () => startStoreRole(store!, bus, log, config),

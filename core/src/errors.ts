@@ -20,7 +20,23 @@ export const ERROR_CODES = {
   INGEST_UNSUPPORTED_MEDIA_TYPE: { retryable: false, summary: 'The Content-Type is not NDJSON or JSON.' },
   CONFIG_INVALID: { retryable: false, summary: 'The configuration does not match its schema.' },
   CONFIG_FILE_UNREADABLE: { retryable: false, summary: 'The configuration file cannot be read or parsed.' },
+  COLLECT_INPUT_MISSING: {
+    retryable: false,
+    summary: 'apiwatch collect --once was given a file that does not exist.',
+  },
+  COLLECT_INGEST_UNREACHABLE: {
+    retryable: true,
+    summary: 'apiwatch collect could not deliver to ingest within its retry budget.',
+  },
+  COLLECT_LINE_TOO_LONG: {
+    retryable: false,
+    summary: 'A log line is longer than --max-line-bytes; it was cut and is reported as such.',
+  },
   BUS_PUBLISH_FAILED: { retryable: true, summary: 'The bus did not acknowledge a publish.' },
+  BUS_JOURNAL_LOCKED: {
+    retryable: true,
+    summary: 'Another apiwatch process is using the embedded bus journal in this data directory.',
+  },
   BUS_MESSAGE_INVALID: {
     retryable: false,
     summary:

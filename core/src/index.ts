@@ -30,6 +30,14 @@ export { apiEventValidator, findingValidator, type Validator } from './model/val
 export * from './result.ts';
 export { ChdbStore } from './store/chdb.ts';
 export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';
+export {
+  countPastRetention,
+  retentionCutoff,
+  type StoreConsumer,
+  type StoreConsumerCounters,
+  type StoreConsumerOptions,
+  startStoreConsumer,
+} from './store/consumer.ts';
 export { classifyStoreError, parseClickhouseError, type StoreFailure } from './store/errors.ts';
 export {
   createStoreFromConfig,
@@ -46,6 +54,12 @@ export {
   httpStatusForError,
   startClickhouseHttpEndpoint,
 } from './store/http-endpoint.ts';
+export {
+  LOCAL_READER_USER,
+  type LocalReader,
+  localReaderExecutor,
+  startLocalReader,
+} from './store/local-reader.ts';
 export { type DataDirHolder, dataDirHolder, StoreLockedError } from './store/lock.ts';
 export {
   applyRetention,

@@ -2,6 +2,14 @@ export { bruteForce } from './auth/brute-force.ts';
 export * from './baselines/index.ts';
 export { DETECTORS } from './registry.ts';
 export {
+  type BacktestResult,
+  type BacktestRow,
+  backtest,
+  eventFromRow,
+  storedEvents,
+} from './runtime/backtest.ts';
+export { type Checkpoint, emittedKey, FileCheckpoints } from './runtime/checkpoint.ts';
+export {
   type CompiledSuppression,
   compileSuppressions,
   type DetectorDescription,

@@ -19,5 +19,19 @@ export {
 export { loadRouteTemplater, type RouteTemplater } from './routes/templater.ts';
 export { defaultCollectorToken, sha256Hex } from './server/auth.ts';
 export { createIngestServer, type IngestServerOptions } from './server/ingest.ts';
+export {
+  createIngestClient,
+  type IngestAnswer,
+  type IngestClient,
+  type IngestClientOptions,
+  type PostFailure,
+} from './shipper/client.ts';
+export {
+  type ShipFailure,
+  Shipper,
+  type ShipperOptions,
+  type ShipperRetry,
+  type ShipperStats,
+} from './shipper/shipper.ts';
 export { documentRecords, readRecords } from './sources/records.ts';
 export { loadPosition, savePosition, type TailPosition, tailFile } from './sources/tail.ts';

@@ -280,6 +280,9 @@ test('the Kong record posted to /v1/kong/http-log carries the route template and
   const e = published[before]!;
   assert.equal(e.request.route, '/pet/{petId}');
   assert.deepEqual(e.objects, [{ name: 'petId', value: '42', in: 'path' }]);
+  // The spec annotation of the route stage too (event.spec).
+  assert.equal(e.spec?.status, 'documented');
+  assert.equal(e.spec?.operationId, 'getPetById');
   // And no secret: the key-auth key is a fingerprint.
   assert.ok(!JSON.stringify(e).includes('kong-secret-key-1'));
 });

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { type ApiEvent, ChdbStore, createLogger, type DlqRecord, MemoryBus } from '@apiwatch/core';
 import {
   createIdentityContext,
+  createIngestPipeline,
   createIngestServer,
   findParser,
   formatIds,
@@ -43,6 +44,10 @@ const S = {
   queryPassword: 'qsPasswordTYUI9900',
   awsApiKey: 'awsRawApiKeyVBNM2468',
   kongLegacyKey: '2b64e2f0193851d4135a2e885cd08a65',
+  urlPassword: 'urlUserinfoPassw0rdQAZ',
+  envoyPassword: 'envoyAuthorityPassWSX1',
+  otlpApiKey: 'otlpHeaderApiKeyEDC2',
+  otlpAuthToken: 'otlpHeaderAuthTokRFV3',
 };
 const SECRETS = Object.values(S);
 
@@ -80,6 +85,48 @@ const nginxJson = [
 ]
   .map((o) => JSON.stringify(o))
   .join('\n');
+
+/** Absolute-form request targets (a forward proxy's log) with userinfo. */
+const nginxAbsolute = [
+  `203.0.113.7 - - [01/May/2024:10:00:06 +0000] "GET https://bob:${S.urlPassword}@api.example.com/x HTTP/1.1" 200 5 "-" "curl/8"`,
+  `203.0.113.7 - - [01/May/2024:10:00:07 +0000] "GET http://bob:${S.urlPassword}@api.example.com?user_id=3 HTTP/1.1" 200 5 "-" "curl/8"`,
+].join('\n');
+
+/** Envoy's default text format with an authority a client sent as `user:pw@host`. */
+const envoyUserinfo = `[2024-05-01T10:00:08.000Z] "GET /api/v1/locations HTTP/1.1" 200 - 0 12 3 2 "10.0.35.28" "curl/8" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "envoy:${S.envoyPassword}@api.example.com" "tcp://10.0.2.1:80"`;
+
+/** OTLP spans that captured credential headers as attributes (`{key, value}` pairs). */
+const otlpHeaders = (withStart: boolean) => ({
+  resourceSpans: [
+    {
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'api' } }] },
+      scopeSpans: [
+        {
+          spans: [
+            {
+              traceId: '5b8efff798038103d269b633813fc60c',
+              spanId: 'eee19b7ec3c1b174',
+              name: 'GET /orders',
+              kind: 2,
+              ...(withStart ? { startTimeUnixNano: '1714557600000000000' } : {}),
+              endTimeUnixNano: '1714557600010000000',
+              attributes: [
+                { key: 'http.request.method', value: { stringValue: 'GET' } },
+                { key: 'url.path', value: { stringValue: '/orders' } },
+                { key: 'http.response.status_code', value: { intValue: '200' } },
+                {
+                  key: 'http.request.header.x-api-key',
+                  value: { arrayValue: { values: [{ stringValue: S.otlpApiKey }] } },
+                },
+                { key: 'http.request.header.x-auth-token', value: { stringValue: S.otlpAuthToken } },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  ],
+});
 
 const nginxText = [
   `203.0.113.5 - alice [01/May/2024:10:00:03 +0000] "GET /reset?${query} HTTP/1.1" 200 12 "https://x.example/?access_token=${S.queryAccessToken}" "curl/8"`,
@@ -153,6 +200,24 @@ const inputs: Input[] = [
     secrets: [S.queryApiKey, S.apiKeyHeader, S.cookieSession],
   },
   {
+    format: 'nginx',
+    name: 'nginx combined with absolute-form targets carrying userinfo',
+    text: nginxAbsolute,
+    secrets: [S.urlPassword],
+  },
+  {
+    format: 'envoy',
+    name: 'Envoy text with user:password@host as the authority',
+    text: envoyUserinfo,
+    secrets: [S.envoyPassword],
+  },
+  {
+    format: 'otlp',
+    name: 'OTLP span with credential headers as {key, value} attributes',
+    text: JSON.stringify(otlpHeaders(true)),
+    secrets: [S.otlpApiKey, S.otlpAuthToken],
+  },
+  {
     format: 'aws-apigw',
     name: 'AWS API Gateway access log with identity.apiKey',
     text: awsLine,
@@ -218,6 +283,9 @@ for (const input of inputs) {
       // Query values never reach the event: only keys, and id-like values as objects.
       for (const o of e.objects) if (o.in === 'query') assert.match(o.name, /id$/i);
       assert.ok(!e.request.path.includes('?'), 'the path carries no query string');
+      // Absolute-form targets are reduced to their path; no userinfo in path or host.
+      assert.ok(e.request.path.startsWith('/') && !e.request.path.includes('@'), e.request.path);
+      assert.ok(!e.request.host?.includes('@'), `host ${e.request.host}`);
     }
   });
 }
@@ -300,6 +368,23 @@ test('ingest DLQ: invalid records carrying secrets are stored redacted, and the 
   assertNoSecret('DLQ', stored, SECRETS);
   assertNoSecret('HTTP response', responseText, SECRETS);
   assert.ok(stored.includes('[REDACTED]'));
+
+  // OTLP: a span that cannot be read (no start time) goes to the DLQ with its attributes; the
+  // credential headers are {key, value} pairs, redacted by name.
+  dlq.length = 0;
+  const otlp = await fetch(`${base}/v1/traces`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(otlpHeaders(false)),
+  });
+  const otlpText = await otlp.text();
+  assert.equal(otlp.status, 200, otlpText);
+  await bus.flush();
+  for (let i = 0; i < 50 && dlq.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(dlq.length, 1, 'the unreadable span is dead-lettered');
+  assert.ok(dlq[0]!.raw.includes('http.request.header.x-api-key'), 'the DLQ keeps the span, names included');
+  assertNoSecret('OTLP DLQ', JSON.stringify(dlq), [S.otlpApiKey, S.otlpAuthToken]);
+  assertNoSecret('OTLP response', otlpText, [S.otlpApiKey, S.otlpAuthToken]);
 });
 
 // ---- chDB store: parsed events inserted and read back with SELECT * --------------------------
@@ -311,18 +396,16 @@ test('chDB: events parsed from secret-bearing records store no secret (SELECT * 
   for (const input of inputs) {
     const parser = findParser(input.format);
     if (!parser) continue;
+    // The ingest pipeline every entry point runs (parse → identity → routes → redact → validate).
+    const pipeline = createIngestPipeline({
+      parser,
+      identity: identity.forSource(parser.id),
+      routes,
+      gateway: 'edge-1',
+    });
     const { Readable } = await import('node:stream');
     for await (const record of readRecords(Readable.from([`${input.text}\n`]), parser.framing)) {
-      const result = parser.parse(record, {
-        identity: identity.forSource(parser.id),
-        gateway: 'edge-1',
-        now: Date.now(),
-      });
-      if (!result.ok) continue;
-      for (const e of result.value) {
-        routes.applyRoutes(e, { recordText: record.text });
-        events.push(e);
-      }
+      events.push(...pipeline.run(record).events);
     }
   }
   assert.ok(events.length >= 5, `expected events from the nginx inputs at least, got ${events.length}`);

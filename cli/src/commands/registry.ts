@@ -1,9 +1,13 @@
 import type { Command } from '../command.ts';
 import { actionsCommand } from './actions.ts';
+import { backtestCommand } from './backtest.ts';
 import { collectCommand } from './collect.ts';
 import { deliveriesCommand } from './deliveries.ts';
+import { demoCommand } from './demo.ts';
 import { detectorsCommand } from './detectors.ts';
 import { evalCommand } from './eval.ts';
+import { findingsCommand } from './findings.ts';
+import { inventoryCommand } from './inventory.ts';
 import { migrateCommand } from './migrate.ts';
 import { parseCommand } from './parse.ts';
 import { replayCommand } from './replay.ts';
@@ -14,14 +18,18 @@ import { storeCommand } from './store.ts';
 /** The CLI contract (DESIGN.md §6), in the order `apiwatch --help` lists it. */
 export const COMMANDS: readonly Command[] = [
   startCommand,
+  demoCommand,
   collectCommand,
   replayCommand,
+  findingsCommand,
   parseCommand,
   detectorsCommand,
   evalCommand,
+  backtestCommand,
   migrateCommand,
   storeCommand,
   silencesCommand,
   actionsCommand,
   deliveriesCommand,
+  inventoryCommand,
 ];

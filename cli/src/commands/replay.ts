@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChdbStore, type Finding, loadConfig } from '@apiwatch/core';
+import { ChdbStore, countPastRetention, type Finding, loadConfig } from '@apiwatch/core';
 import { ReplayRunner } from '@apiwatch/detectors';
 import { readRecords } from '@apiwatch/ingest';
 import type { Command } from '../command.ts';
@@ -72,6 +72,9 @@ export const replayCommand: Command = {
       let events = 0;
       let minTs = Number.POSITIVE_INFINITY;
       let maxTs = Number.NEGATIVE_INFINITY;
+      let pastRetention = 0;
+      const eventsDays = config.store.retention.eventsDays;
+      const now = Date.now();
       const rejected = new Map<string, number>();
       let rejectedTotal = 0;
       const byDetector = new Map<string, number>();
@@ -98,6 +101,7 @@ export const replayCommand: Command = {
           events++;
           if (event.ts < minTs) minTs = event.ts;
           if (event.ts > maxTs) maxTs = event.ts;
+          pastRetention += countPastRetention([event], eventsDays, now);
           const findings = await runner.push(event);
           if (findings.length > 0) await emit(findings);
         }
@@ -114,6 +118,11 @@ export const replayCommand: Command = {
       ];
       if (events > 0)
         lines.push(`  event time: ${new Date(minTs).toISOString()} … ${new Date(maxTs).toISOString()}`);
+      if (pastRetention > 0) {
+        lines.push(
+          `  older than store.retention.eventsDays (${eventsDays} days): ${fmt(pastRetention)} events; a store drops them at insert (apiwatch collect / start), so findings here may cite events it will not keep; see docs/store.md#retention.`,
+        );
+      }
       if (rejected.size > 0) {
         lines.push(
           `  rejected records: ${[...rejected.entries()].map(([c, n]) => `${fmt(n)} ${c}`).join(', ')}`,

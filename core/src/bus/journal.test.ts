@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -22,10 +30,13 @@ function journalBus(dir: string, segmentBytes = 1 << 20) {
   });
 }
 
-/** A crash, as far as the files are concerned: the bus is dropped without close(). */
+/**
+ * A crash, as far as the files are concerned: the bus is dropped without close(), after its
+ * committed offsets had time to be saved (they are written at most every 100 ms).
+ */
 async function crash(bus: MemoryBus): Promise<void> {
   void bus;
-  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 250));
 }
 
 test('what a group had not finished is delivered again after a crash; what it committed is not', async (t) => {
@@ -209,5 +220,23 @@ test('a handler that keeps failing on one message dead-letters that message and 
   assert.equal(dead[0]!.code, 'BUS_HANDLER_FAILED');
   assert.match(dead[0]!.raw, /"poison":true/);
   assert.ok(calls < 20, `bounded retries (${calls} calls)`);
+  await bus.close();
+});
+
+test('a journal another live apiwatch owns is refused; a dead owner is taken over', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'apiwatch-journal-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(dir, { recursive: true });
+  // The test runner that spawned this file: a live node process that is not this one.
+  writeFileSync(join(dir, 'owner.pid'), String(process.ppid));
+  await assert.rejects(journalBus(dir).start(), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'BUS_JOURNAL_LOCKED');
+    assert.match(e.message, new RegExp(`another apiwatch \\(pid ${process.ppid}\\) uses the bus journal`));
+    return true;
+  });
+  writeFileSync(join(dir, 'owner.pid'), '2147483646');
+  const bus = journalBus(dir);
+  await bus.start();
+  assert.equal(readFileSync(join(dir, 'owner.pid'), 'utf8'), String(process.pid));
   await bus.close();
 });

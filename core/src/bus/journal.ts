@@ -46,6 +46,7 @@ interface OffsetsFile {
   groups: Record<string, number>;
 }
 
+const OFFSETS_EVERY_MS = 100;
 const SEGMENT_RE = /^(\d{20})\.log$/;
 const segmentName = (seq: number) => `${String(seq).padStart(20, '0')}.log`;
 
@@ -75,6 +76,7 @@ export class TopicJournal {
   private recovered: Array<JournalEntry<unknown>> | null;
   private offsetsDirty = false;
   private offsetsWriting = false;
+  private offsetsTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     o: JournalOptions,
@@ -210,7 +212,7 @@ export class TopicJournal {
     }
     const firstSeq = this.nextSeqValue;
     this.nextSeqValue += messages.length;
-    const payload = Buffer.from(JSON.stringify({ s: firstSeq, m: messages }));
+    const payload = JSON.stringify({ s: firstSeq, m: messages });
     this.stats.appends++;
     if (this.segmentBytes > 0 && this.segmentBytes + payload.length > this.o.segmentBytes) {
       const seg = { firstSeq, path: join(this.o.dir, segmentName(firstSeq)) };
@@ -220,6 +222,7 @@ export class TopicJournal {
         this.o.log.error({ err: e, path: seg.path }, 'bus journal could not start a new segment.');
       });
     }
+    // String length: close enough to the UTF-8 size for deciding when to roll.
     this.segmentBytes += payload.length + 8;
     return this.log.append(payload, () => {
       this.durable = firstSeq + messages.length;
@@ -257,8 +260,10 @@ export class TopicJournal {
   private writeOffsets(): void {
     if (this.offsetsWriting) return;
     this.offsetsWriting = true;
-    // Committed offsets need no fsync: an older one only means messages are delivered again.
-    setImmediate(() => {
+    // Committed offsets need no fsync and may lag: an older one only means messages are
+    // delivered again. At most one write per OFFSETS_EVERY_MS keeps it off the hot path.
+    this.offsetsTimer = setTimeout(() => {
+      this.offsetsTimer = null;
       try {
         while (this.offsetsDirty) {
           this.offsetsDirty = false;
@@ -269,7 +274,8 @@ export class TopicJournal {
       } finally {
         this.offsetsWriting = false;
       }
-    });
+    }, OFFSETS_EVERY_MS);
+    this.offsetsTimer.unref();
   }
 
   private writeOffsetsNow(): void {
@@ -291,6 +297,8 @@ export class TopicJournal {
       this.removeConsumedSegments();
     }
     await this.log.close();
+    if (this.offsetsTimer) clearTimeout(this.offsetsTimer);
+    this.offsetsTimer = null;
     this.writeOffsetsNow();
   }
 }

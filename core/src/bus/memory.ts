@@ -1,4 +1,6 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { StartupError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { createLogger } from '../log.ts';
 import {
@@ -32,6 +34,11 @@ interface GroupQueue {
 
 /** Messages handed to a consumer at once: large enough for efficient store inserts. */
 const MAX_BATCH = 16_384;
+/**
+ * Topics the journal keeps. `rekeyed` (the detect role's second stage) is not journaled: it is
+ * derived from events the detect group already took, and detector state is memory-only anyway
+ * (decision 0010), so journaling it would cost a second serialization of every event for nothing.
+ */
 const TOPICS: readonly TopicName[] = ['events', 'findings', 'dlq'];
 
 export interface MemoryBusOptions {
@@ -85,6 +92,7 @@ export class MemoryBus implements Bus {
   async start(): Promise<void> {
     const j = this.options.journal;
     if (!j) return;
+    claimJournal(j.dir);
     for (const topic of TOPICS) {
       this.journals.set(
         topic,
@@ -322,7 +330,48 @@ export class MemoryBus implements Bus {
     this.topics.clear();
     this.wakePublishers();
     for (const j of this.journals.values()) await j.close();
+    if (this.journals.size > 0 && this.options.journal)
+      rmSync(ownerFile(this.options.journal.dir), { force: true });
     this.journals.clear();
+  }
+}
+
+const ownerFile = (dir: string) => join(dir, 'owner.pid');
+
+/**
+ * One process per journal: a second apiwatch on the same data directory would read (and cut the
+ * "torn" tail of) frames the first one is still writing. The owner's pid is kept in the journal
+ * directory; a pid that is no longer alive (a crash) is taken over.
+ */
+function claimJournal(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const file = ownerFile(dir);
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(file, 'utf8').trim());
+  } catch {
+    pid = 0;
+  }
+  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+    throw new StartupError(
+      'BUS_JOURNAL_LOCKED',
+      `another apiwatch (pid ${pid}) uses the bus journal in ${dir}; stop it first, or give this one another dataDir`,
+    );
+  }
+  writeFileSync(file, String(process.pid));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  // A recycled pid of some other program is not an owner.
+  try {
+    return /node|apiwatch/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true; // no /proc (macOS): trust the live pid
   }
 }
 

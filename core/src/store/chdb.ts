@@ -1,4 +1,4 @@
-import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Session } from 'chdb';
 import type { ApiEvent } from '../model/event.ts';
@@ -7,7 +7,7 @@ import { dataDirHolder, StoreLockedError } from './lock.ts';
 import { applyRetention, type Migration, migrate, type Retention } from './migrate.ts';
 import { eventFileInsertSql, eventTsvLine } from './rows.ts';
 import { quoteString } from './sql-text.ts';
-import { cleanStagingDir, defaultStagingRoot, stagingDirFor } from './staging.ts';
+import { cleanStagingDir, defaultStagingRoot, removeLegacyStagingFiles, stagingDirFor } from './staging.ts';
 import { dedupSettings, encodeRow, type InsertOptions, type Store } from './types.ts';
 
 export interface ChdbStoreOptions {
@@ -69,6 +69,7 @@ export class ChdbStore extends JsonTablesStore implements Store {
     // Only the process holding the data directory reaches this line, so every file left in the
     // staging directory is a leftover of a crashed run of this store: remove it.
     cleanStagingDir(this.stagingDir);
+    removeLegacyStagingFiles(this.options.stagingRoot ?? defaultStagingRoot());
     // `SELECT *` includes ALIAS columns, so api_events reads back readable (path, client_ip,
     // trace ids, credential_fingerprint, ingest_ts) next to the compact stored columns.
     await this.session.queryAsync('SET asterisk_include_alias_columns = 1', { format: 'Null' });
@@ -162,8 +163,18 @@ export class ChdbStore extends JsonTablesStore implements Store {
   }
 
   async close(): Promise<void> {
+    const held = this.session !== null;
     this.session?.close();
     this.session = null;
+    // An empty staging directory per data directory would pile up in /dev/shm (replay and
+    // tests open many short-lived stores); leftovers of a crash are removed at the next start.
+    if (held) {
+      try {
+        rmdirSync(this.stagingDir);
+      } catch {
+        // Not empty (an insert still running elsewhere) or already gone.
+      }
+    }
   }
 }
 

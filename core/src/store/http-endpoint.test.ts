@@ -248,6 +248,12 @@ describe('attacks are refused', () => {
       refused(await post(sql, RO, extra), 497, 403, sql);
     }
     refused(await post('SELECT 1', RO, '?database=system'), 497, 403, 'database=system');
+    refused(
+      await post('SELECT 1', RO, `?default_format=${encodeURIComponent('JSON; DROP TABLE findings')}`),
+      73,
+      404,
+      'a format name that is not one',
+    );
     refused(await post('SHOW PROCESSLIST'), 164, 403, 'SHOW PROCESSLIST');
     refused(await post('SHOW PROCESSLIST', RW), 497, 403, 'SHOW PROCESSLIST (writer)');
   });
@@ -295,6 +301,22 @@ describe('attacks are refused', () => {
       452,
       403,
       'nested SETTINGS',
+    );
+    // A SETTINGS inside a string literal does not hide the real clause after it.
+    refused(
+      await post("SELECT ' SETTINGS max_threads = 1' AS s SETTINGS max_memory_usage = 0"),
+      452,
+      403,
+      'SETTINGS after a literal that looks like one',
+    );
+    refused(
+      await post(
+        'INSERT INTO findings SETTINGS insert_deduplicate = 1, max_memory_usage = 0 FORMAT JSONEachRow\n{}',
+        RW,
+      ),
+      452,
+      403,
+      'INSERT … SETTINGS',
     );
     assert.equal(existsSync(join(dir, 'schema')), false);
   });
@@ -431,6 +453,18 @@ describe('legitimate clients still work', () => {
     });
     assert.equal(native.status, 200);
     assert.equal(native.headers.get('x-clickhouse-format'), 'Native');
+    // What clickhouse-go (Grafana's driver, protocol http) sends: Basic auth, database, its
+    // settings, default_format=Native and client_protocol_version on every request.
+    const go = await fetch(
+      `${endpoint.url}/?database=default&max_execution_time=60&default_format=Native&client_protocol_version=54460`,
+      {
+        method: 'POST',
+        headers: { Authorization: `Basic ${Buffer.from('grafana:g-secret').toString('base64')}` },
+        body: 'SELECT toStartOfMinute(ts) AS time, count() AS requests FROM api_events WHERE ts >= now() - INTERVAL 1 HOUR GROUP BY time ORDER BY time',
+      },
+    );
+    assert.equal(go.status, 200, await go.clone().text());
+    assert.ok((await go.arrayBuffer()).byteLength > 0);
     const p = await get(
       'SELECT {n:UInt32} + 1 AS v, {s:String} AS s, count() > 0 AS any FROM {t:Identifier}',
       RO,

@@ -124,7 +124,8 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const params = url.searchParams;
-    const queryId = params.get('query_id') || randomUUID();
+    const askedId = params.get('query_id');
+    const queryId = askedId && /^[\w.:@-]{1,128}$/.test(askedId) ? askedId : randomUUID();
     res.setHeader('X-ClickHouse-Server-Display-Name', displayName);
     res.setHeader('X-ClickHouse-Query-Id', queryId);
     res.setHeader('X-ClickHouse-Timezone', timezone);
@@ -179,6 +180,9 @@ export async function startClickhouseHttpEndpoint(options: HttpEndpointOptions):
     const queryParam = params.get('query');
     const defaultFormat =
       params.get('default_format') || headerString(req, 'x-clickhouse-format') || 'TabSeparated';
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(defaultFormat)) {
+      throw protocolError('UNKNOWN_FORMAT', `Unknown format ${JSON.stringify(defaultFormat.slice(0, 64))}`);
+    }
     const requestedDb = params.get('database') || headerString(req, 'x-clickhouse-database') || '';
     if (requestedDb && requestedDb !== database) {
       throw protocolError(

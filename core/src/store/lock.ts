@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { StartupError } from '../errors.ts';
 
@@ -27,13 +27,9 @@ export function dataDirHolder(path: string): DataDirHolder | null {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return null;
   }
-  // A recycled PID of some other program is not a holder: libchdb only runs inside node here.
-  try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!/node|apiwatch/.test(cmd)) return null;
-  } catch {
-    // No /proc (macOS): trust the live PID.
-  }
+  // A stale status file whose PID was recycled (by any process, another node among them) is not
+  // a holder: on Linux the holder has the status file open, which /proc shows.
+  if (!holdsFile(pid, join(path, 'status'))) return null;
   return { pid, startedAt: /^Started at:\s*(.+)$/m.exec(text)?.[1]?.trim() ?? null };
 }
 
@@ -47,5 +43,38 @@ export class StoreLockedError extends StartupError {
     );
     this.holder = holder;
     this.dataPath = path;
+  }
+}
+
+/** Whether `pid` has `file` open; true when /proc cannot tell (no /proc, another user's process). */
+function holdsFile(pid: number, file: string): boolean {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT' || !existsProc();
+  }
+  let target: string;
+  try {
+    target = realpathSync(file);
+  } catch {
+    return false;
+  }
+  for (const fd of fds) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === target) return true;
+    } catch {
+      // The descriptor closed while we looked.
+    }
+  }
+  return false;
+}
+
+function existsProc(): boolean {
+  try {
+    readdirSync('/proc/self/fd');
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -21,11 +30,14 @@ test('leftovers of a crashed run are removed at start; the directory is 0700 and
   // What a crash left: the directory (too open) and a batch of raw rows.
   mkdirSync(staging, { recursive: true, mode: 0o755 });
   writeFileSync(join(staging, '4242-7.tsv'), 'raw event row with a bearer token\n');
+  // And what an older apiwatch left in the shared root itself, from a process that is gone.
+  writeFileSync(join(root, 'apiwatch-2147480000-3.tsv'), 'raw event row\n');
   const store = new ChdbStore({ path, stagingRoot: root });
   await store.start();
   try {
     assert.equal(store.stagingDirectory, staging);
     assert.deepEqual(readdirSync(staging), [], 'leftovers removed');
+    assert.equal(existsSync(join(root, 'apiwatch-2147480000-3.tsv')), false, 'legacy leftover removed');
     assert.equal(statSync(staging).mode & 0o777, 0o700);
     const seen = await store.withStagedFile('x', 'tsv', async (file) => ({
       dir: join(file, '..'),

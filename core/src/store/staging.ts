@@ -44,3 +44,43 @@ export function cleanStagingDir(dir: string): number {
   }
   return removed;
 }
+
+/**
+ * Staging files of apiwatch before 0.1 lived in the shared root itself as
+ * `apiwatch-<pid>-<n>.tsv`; removes those of this user whose process is gone (a crash left
+ * them, with raw event rows, readable by any local user).
+ */
+export function removeLegacyStagingFiles(root: string): number {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = /^apiwatch-(\d+)-\d+\.tsv$/.exec(name);
+    if (!m) continue;
+    const file = join(root, name);
+    try {
+      const st = lstatSync(file);
+      if (!st.isFile() || (uid !== null && st.uid !== uid)) continue;
+      if (isAlive(Number(m[1]))) continue;
+      unlinkSync(file);
+      removed++;
+    } catch {
+      // Gone meanwhile, or not ours to remove.
+    }
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -221,7 +221,6 @@ const ALTER_COMMANDS = new Set([
   'DELETE',
   'UPDATE',
   'DROP_PARTITION',
-  'MODIFY_SETTING',
   'MODIFY_QUERY',
 ]);
 
@@ -357,15 +356,23 @@ export function checkSetting(name: string, value: string, writer: boolean, limit
  * names, so this reads a superset of the real pairs (text inside a string literal can only add
  * pairs, which are then checked too); the tree says whether there were any.
  */
-function settingsOf(canonical: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const clause of canonical.matchAll(/(?:^|\s)SETTINGS (.*)$/gm)) {
-    const text = `, ${clause[1]!}`;
-    for (const m of text.matchAll(/, ([A-Za-z_][A-Za-z0-9_]*) = ('(?:[^'\\]|\\.)*'|[^,\s]*)/g)) {
-      out.push([m[1]!, m[2]!]);
+function settingsOf(canonical: string): { clauses: number; pairs: Array<[string, string]> } {
+  const pairs: Array<[string, string]> = [];
+  let clauses = 0;
+  for (const line of canonical.split('\n')) {
+    const at = line.search(/(?:^|\s)SETTINGS /);
+    if (at < 0) continue;
+    clauses += line.slice(at).match(/(?:^|\s)SETTINGS /g)!.length;
+    // From the first SETTINGS of the line on, every `name = value` after the keyword or a comma
+    // (a SETTINGS inside a string literal cannot hide a real one later on the same line).
+    const rest = line.slice(at).trimStart();
+    for (const m of rest.matchAll(
+      /(?:^SETTINGS |, | SETTINGS )([A-Za-z_][A-Za-z0-9_]*) = ('(?:[^'\\]|\\.)*'|[^,\s]*)/g,
+    )) {
+      pairs.push([m[1]!, m[2]!]);
     }
   }
-  return out;
+  return { clauses, pairs };
 }
 
 function deny(message: string): never {
@@ -501,8 +508,11 @@ export function checkStatement(
   walk(ast, null);
 
   if (setNodes > 0) {
-    const pairs = settingsOf(canonical);
-    if (pairs.length === 0) deny('a SETTINGS clause apiwatch’s endpoint cannot read was refused');
+    const { clauses, pairs } = settingsOf(canonical);
+    // Every Set node of the tree must be a SETTINGS clause seen in the text (MODIFY SETTING,
+    // dictionary SETTINGS(…) and EXPLAIN options are not, so they are refused).
+    if (clauses < setNodes || pairs.length === 0)
+      deny('a settings clause apiwatch’s endpoint cannot read was refused');
     for (const [name, value] of pairs) checkSetting(name, value, writer, limits);
   }
 }

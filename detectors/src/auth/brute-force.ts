@@ -76,6 +76,8 @@ interface State {
   targets: string[];
   /** User-agent hash of each failure in the ring (0 when none was logged). */
   agents: number[];
+  /** Credential-fingerprint hash of each failure in the ring (0 when it presented none). */
+  secrets: number[];
   /** Distinct accounts the episode's failures named, and its failures that named none. */
   accounts: CappedDistinct;
   accountless: number;
@@ -107,6 +109,7 @@ export const bruteForce = defineDetector({
     samples: [],
     targets: [],
     agents: [],
+    secrets: [],
     accounts: new CappedDistinct(16, 5),
     accountless: 0,
     routes: new Map(),
@@ -126,6 +129,9 @@ export const bruteForce = defineDetector({
     s.episodeFailures++;
     s.ring[s.head] = event.ts;
     s.agents[s.head] = event.client.userAgent ? hash32(event.client.userAgent) : 0;
+    s.secrets[s.head] = event.identity.credential.fingerprint
+      ? hash32(event.identity.credential.fingerprint)
+      : 0;
     s.head = (s.head + 1) % minFailures;
     const account = targetAccount(event);
     if (account) s.accounts.add(hash32(account));
@@ -160,7 +166,7 @@ export const bruteForce = defineDetector({
   idleMs: (c) => (c.quietSeconds + c.windowSeconds) * 1000,
   sizeOf: (s) =>
     96 +
-    s.ring.length * 16 +
+    s.ring.length * 24 +
     s.accounts.bytes +
     s.samples.reduce((n, x) => n + 16 + x.length, 0) +
     s.targets.reduce((n, x) => n + 16 + x.length, 0) +
@@ -172,6 +178,11 @@ export const bruteForce = defineDetector({
  * account, from their own browser or app: that is not one attacker guessing.
  */
 function looksLikeManyUsers(s: State, cfg: BruteForceConfig): boolean {
+  // A repeat is not a guess: failures that present the same one or two secrets are a client
+  // retrying a stale or revoked key or token (Entra smart lockout ignores repeats likewise);
+  // many distinct secrets without an account is auth.key_guessing's finding.
+  const secrets = new Set(s.secrets);
+  if (!secrets.has(0)) return true;
   const named = s.episodeFailures - s.accountless;
   if (named >= s.accountless) return named / Math.max(1, s.accounts.count) < cfg.minFailuresPerAccount;
   const agents = new Set(s.agents);
@@ -181,6 +192,7 @@ function looksLikeManyUsers(s: State, cfg: BruteForceConfig): boolean {
 function reset(s: State, ts: number, minFailures: number): void {
   s.ring = new Array<number>(minFailures).fill(0);
   s.agents = new Array<number>(minFailures).fill(0);
+  s.secrets = new Array<number>(minFailures).fill(0);
   s.accounts.clear();
   s.accountless = 0;
   s.head = 0;

@@ -15,6 +15,25 @@ export function targetAccount(event: ApiEvent): string | null {
   );
 }
 
+/** Credential kinds a password login presents (or none, when the username travels in the body). */
+const PASSWORD_KINDS = new Set(['basic', 'none', 'kerberos']);
+
+/**
+ * Whether a call is a password login attempt that names its account, and how it ended. Token,
+ * key and certificate calls are not password guesses (an expired JWT that refreshes is routine;
+ * guessed keys are auth.key_guessing). A JSON-body login carries no credential, so its success is
+ * a 2xx/3xx whose log names the user (the auth outcome is then `none`).
+ */
+export function loginOutcome(event: ApiEvent): 'failure' | 'success' | null {
+  const id = event.identity;
+  if (!PASSWORD_KINDS.has(id.credential.kind)) return null;
+  if (targetAccount(event) === null) return null;
+  if (id.auth === 'failure') return 'failure';
+  if (id.auth === 'success') return 'success';
+  const status = event.response.status;
+  return status >= 200 && status < 400 ? 'success' : null;
+}
+
 /** The client address of a call, X-Forwarded-For aware (the ingest derivation), else the socket peer. */
 export function sourceIp(event: ApiEvent): string | null {
   return event.client.ip ?? event.client.peerIp;

@@ -115,3 +115,13 @@ test('failed calls and anonymous calls are not judged (their actor is the origin
   );
   assert.equal(runDetector(credentialAbuse, events).keys, 0);
 });
+
+test('positive: a single-address key replayed from 6 addresses in 3 new networks', () => {
+  const start = T0 + 2 * 24 * HOUR + 10 * MIN;
+  const attack = ['91.1.1.1', '91.1.1.2', '92.2.2.2', '92.2.2.3', '93.3.3.3', '93.3.3.4'].map((ip, i) =>
+    use(start + i * 20_000, ip),
+  );
+  const res = runDetector(credentialAbuse, [...habit(3, ['198.51.100.10'], 20, 9), ...attack]);
+  assert.equal(res.firing.length, 1);
+  assert.ok(res.firing[0]!.evidence.observed >= 6, 'its own address and the replays');
+});

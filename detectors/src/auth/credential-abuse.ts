@@ -16,7 +16,7 @@ export const CredentialAbuseConfig = T.Object(
     minAddresses: T.Integer({
       minimum: 2,
       maximum: 100_000,
-      default: 8,
+      default: 6,
       description:
         'Floor: distinct client addresses in a window for a credential with history (ATP labels >5 IPs).',
     }),
@@ -30,28 +30,28 @@ export const CredentialAbuseConfig = T.Object(
     minNewNetworks: T.Integer({
       minimum: 1,
       maximum: 1000,
-      default: 4,
+      default: 3,
       description:
         'Networks (/24, IPv6 /48) in the window the credential was never seen from: a fleet growing inside its own networks is not a theft.',
     }),
     learnWindows: T.Integer({
       minimum: 1,
       maximum: 10_000,
-      default: 24,
+      default: 6,
       description:
         'Active windows a credential needs before its own history is trusted; before that the conservative static floors apply (its first window is never judged).',
     }),
     coldMinAddresses: T.Integer({
       minimum: 2,
       maximum: 1_000_000,
-      default: 40,
+      default: 20,
       description:
         'Conservative static fallback without history: distinct addresses in a window (an app key shipped to phones churns through carrier addresses).',
     }),
     coldMinNetworks: T.Integer({
       minimum: 1,
       maximum: 1_000_000,
-      default: 20,
+      default: 10,
       description: 'With coldMinAddresses: distinct networks in the window without history.',
     }),
     quietSeconds: T.Integer({
@@ -72,6 +72,8 @@ interface AbuseState {
   known: number[];
   knownWindow: number[];
   windowIdx: number;
+  /** The address of the previous call (already counted in this window). */
+  lastIp: string | null;
   addresses: CappedDistinct;
   networks: CappedDistinct;
   /** Networks of the current window, to learn when it closes (capped). */
@@ -121,6 +123,7 @@ export const credentialAbuse = defineDetector({
     known: [],
     knownWindow: [],
     windowIdx: -1,
+    lastIp: null,
     addresses: new CappedDistinct(24, 6),
     networks: new CappedDistinct(16, 5),
     windowNets: [],
@@ -147,6 +150,9 @@ export const credentialAbuse = defineDetector({
     s.lastSeen = Math.max(s.lastSeen, event.ts);
     s.ref = event.identity.credential.ref ?? s.ref;
     const ip = event.client.ip ?? event.client.peerIp;
+    // Most calls come from the address of the previous one: no hashing for them.
+    if (ip === s.lastIp) return undefined;
+    s.lastIp = ip;
     if (!s.addresses.add(hash32(ipNet(ip)))) return undefined;
     const net = net24(ip);
     const nh = hash32(net);
@@ -193,6 +199,8 @@ export const credentialAbuse = defineDetector({
     s.raisedAt = 0;
     return out;
   },
+  // A credential's learned habit outlives a holiday; the cap's LRU bounds the rest.
+  idleMs: () => 14 * 86_400_000,
   sizeOf: (s) =>
     180 +
     s.known.length * 16 +
@@ -226,6 +234,7 @@ function roll(s: AbuseState, idx: number): void {
     }
   }
   s.windowIdx = idx;
+  s.lastIp = null;
   s.addresses.clear();
   s.networks.clear();
   s.windowNets = [];

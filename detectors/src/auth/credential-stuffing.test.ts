@@ -187,13 +187,11 @@ test('negative: brute force on one account and a stale-password retry loop are n
   assert.equal(runDetector(credentialStuffing, events).firing.length, 0);
 });
 
-test('negative: failures without an account name (JSON login bodies) are left to auth.brute_force', () => {
+test('negative: form-login failures with no account and no success are brute force, left to auth.brute_force', () => {
   const events = Array.from({ length: 200 }, (_, i) =>
     call(T0 + i * 500, { ip: '203.0.113.60', status: 401 }),
   );
-  const res = runDetector(credentialStuffing, events);
-  assert.equal(res.firing.length, 0);
-  assert.equal(res.keys, 0);
+  assert.equal(runDetector(credentialStuffing, events).firing.length, 0);
 });
 
 test('a NAT with an attacker behind it: stuffing above the NAT allowance still fires', () => {
@@ -219,4 +217,94 @@ test('thresholds come from config', () => {
   const events = stuffing({ ip: '203.0.113.70', accounts: 30, perMinute: 30, hits: 0, start: T0, seed: 4 });
   assert.equal(runDetector(credentialStuffing, events).firing.length, 1);
   assert.equal(runDetector(credentialStuffing, events, { config: { minAccounts: 40 } }).firing.length, 0);
+});
+
+test('positive, small pool: 6 addresses, 15 accounts each, none above the single-source floor', () => {
+  const attack: ApiEvent[] = [];
+  for (let ip = 0; ip < 6; ip++) {
+    attack.push(
+      ...stuffing({
+        ip: `185.220.101.${ip + 1}`,
+        accounts: 15,
+        perMinute: 5,
+        hits: 0,
+        start: T0 + 40 * MIN + ip * 7000,
+        seed: 50 + ip,
+      }),
+    );
+  }
+  const res = runDetector(credentialStuffing, [...background(T0, 2 * HOUR, 300, 77), ...attack]);
+  assert.deepEqual(
+    res.firing.map((f) => f.entity.kind),
+    ['endpoint'],
+    res.firing.map((f) => f.summary).join('\n'),
+  );
+  assert.ok(res.firing[0]!.at - (T0 + 40 * MIN) <= 5 * MIN);
+});
+
+/** A form/JSON login: the log names no account; failure is a 401, success a 200. */
+const formLogin = (ms: number, ip: string, ok: boolean, ua = 'okhttp/4.9.0') =>
+  call(ms, {
+    ip,
+    status: ok ? 200 : 401,
+    user: null,
+    credentialKind: 'none',
+    path: '/identity/api/auth/login',
+    userAgent: ua,
+  });
+
+test('positive, accounts not logged: one source failing 195 form logins at 20/min, logging in twice and going on', () => {
+  const r = rng(61);
+  const start = T0 + 30 * MIN;
+  const attack = Array.from({ length: 195 }, (_, i) =>
+    formLogin(
+      start + i * 3000 + Math.floor(r() * 1000),
+      '45.142.188.23',
+      i === 40 || i === 130,
+      'curl/8.5.0',
+    ),
+  );
+  const res = runDetector(credentialStuffing, attack);
+  assert.equal(res.firing.length, 1, res.firing.map((f) => f.summary).join('\n'));
+  assert.equal(res.firing[0]!.entity.id, '45.142.188.23');
+  assert.equal(res.firing[0]!.severity, 'critical');
+  assert.match(res.firing[0]!.summary, /accounts not logged/);
+  assert.ok(res.firing[0]!.at - start <= 5 * MIN);
+});
+
+test('positive, accounts not logged: a pool of 300 addresses failing form logins', () => {
+  const r = rng(62);
+  const start = T0 + 20 * MIN;
+  const attack = Array.from({ length: 700 }, (_, i) =>
+    formLogin(
+      start + i * 1100,
+      `${30 + (i % 50)}.${Math.floor(r() * 250)}.${Math.floor(r() * 250)}.${i % 300}`,
+      i % 120 === 7,
+    ),
+  );
+  const office = Array.from({ length: 400 }, (_, i) =>
+    formLogin(T0 + Math.floor(r() * 3 * HOUR), `198.51.100.${i % 200}`, r() > 0.15, `App/${i}`),
+  );
+  const res = runDetector(credentialStuffing, [...attack, ...office]);
+  assert.deepEqual(
+    res.firing.map((f) => f.entity.id),
+    ['POST /identity/api/auth/login'],
+  );
+  assert.ok(res.firing[0]!.at - start <= 5 * MIN);
+});
+
+test('negative, accounts not logged: brute force that never gets in, and an office NAT of 400 form logins with typos', () => {
+  const brute = Array.from({ length: 300 }, (_, i) =>
+    formLogin(T0 + i * 2000, '203.0.113.90', false, 'hydra'),
+  );
+  const r = rng(63);
+  const office: ApiEvent[] = [];
+  for (let u = 0; u < 400; u++) {
+    const t = T0 + Math.floor(r() * 30 * MIN);
+    if (r() < 0.15) office.push(formLogin(t, '192.0.2.10', false, `Browser/${u % 30}`));
+    if (r() < 0.05) office.push(formLogin(t + 5000, '192.0.2.10', false, `Browser/${u % 30}`));
+    office.push(formLogin(t + 10_000, '192.0.2.10', true, `Browser/${u % 30}`));
+  }
+  const res = runDetector(credentialStuffing, [...brute, ...office]);
+  assert.equal(res.firing.length, 0, res.firing.map((f) => f.summary).join('\n'));
 });

@@ -1,7 +1,15 @@
 import type { ApiEvent } from '@apiwatch/core';
 import { type Static, Type as T } from '@sinclair/typebox';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
-import { formatSpan, ipNet, listForHumans, pushSample, splitEndpoint, targetAccount } from './common.ts';
+import {
+  formatSpan,
+  ipNet,
+  listForHumans,
+  loginOutcome,
+  pushSample,
+  splitEndpoint,
+  targetAccount,
+} from './common.ts';
 import { BitCounter, Hll, hash32, hllEstimate, linearCount, popcount32 } from './sketch.ts';
 
 export const CredentialStuffingConfig = T.Object(
@@ -28,8 +36,9 @@ export const CredentialStuffingConfig = T.Object(
     poolMinSources: T.Integer({
       minimum: 2,
       maximum: 100_000,
-      default: 10,
-      description: 'Distinct failing source networks a pool needs (Splunk distributed: >20 IPs).',
+      default: 3,
+      description:
+        'Distinct failing source networks a pool needs. Low on purpose: the pool must also be spread (no source with half of it), and its unrecovered accounts carry the weight (Splunk distributed: >20 IPs at 5 min).',
     }),
     unrecoveredPerSuccess: T.Number({
       minimum: 0,
@@ -50,6 +59,20 @@ export const CredentialStuffingConfig = T.Object(
       maximum: 86_400,
       default: 600,
       description: 'An episode ends (resolved update) after this long without a qualifying failure.',
+    }),
+    accountlessPerSuccess: T.Number({
+      minimum: 0,
+      maximum: 100,
+      default: 0.5,
+      description:
+        'When the log names no account (form or JSON logins), typos cannot be matched to their recovery: the failure threshold grows by this much per anonymous login success from the source (pool: endpoint).',
+    }),
+    accountlessMinFailuresAfterSuccess: T.Integer({
+      minimum: 1,
+      maximum: 10_000,
+      default: 3,
+      description:
+        'Without account names, stuffing is told from brute force by what follows a success: a brute forcer stops at the account it cracked, a stuffer logs in and keeps failing on the next accounts.',
     }),
   },
   { additionalProperties: false },
@@ -82,6 +105,10 @@ interface SourceSlot {
   succeeded: string[];
   userAgent: string | null;
   episode: Episode | null;
+  /** Login attempts that named no account: failures, successes, and failures after the first success. */
+  anonFailures: number;
+  anonOk: number;
+  anonAfterOk: number;
 }
 
 interface Episode {
@@ -98,6 +125,8 @@ interface PoolGen {
   failedAccounts: BitCounter;
   recoveredAccounts: BitCounter;
   sources: Hll;
+  anonFailures: number;
+  anonSuccesses: number;
 }
 
 interface StuffingState {
@@ -116,6 +145,8 @@ const newGen = (gen: number): PoolGen => ({
   failedAccounts: new BitCounter(POOL_BITS),
   recoveredAccounts: new BitCounter(POOL_BITS),
   sources: new Hll(5),
+  anonFailures: 0,
+  anonSuccesses: 0,
 });
 
 /**
@@ -142,9 +173,7 @@ export const credentialStuffing = defineDetector({
   scope: 'global',
   fingerprint: ['entity', 'route'],
   keyBy(event: ApiEvent): string | null {
-    const auth = event.identity.auth;
-    if (auth !== 'failure' && auth !== 'success') return null;
-    if (targetAccount(event) === null) return null;
+    if (outcomeOf(event) === null) return null;
     return `${event.identity.tenant ?? ''}|${event.request.method} ${event.request.route ?? '(unrouted)'}`;
   },
   init(key: string, event: ApiEvent): StuffingState {
@@ -162,14 +191,35 @@ export const credentialStuffing = defineDetector({
     const cfg = ctx.config;
     const windowMs = cfg.windowSeconds * 1000;
     const halfMs = windowMs / 2;
-    const account = targetAccount(event)!;
-    const h = hash32(account);
+    const outcome = outcomeOf(event)!;
+    const account = targetAccount(event);
+    const h = account === null ? 0 : hash32(account);
     const net = ipNet(event.client.ip ?? event.client.peerIp);
     const minute = Math.floor(event.ts / 60_000);
     const out: FindingDraft[] = [];
     const pool = rollPool(s, event.ts, halfMs);
 
-    if (event.identity.auth === 'success') {
+    if (account === null) {
+      const slot =
+        outcome === 'failure' ? slotFor(s, net, event.ts, windowMs) : s.slots.find((x) => x.net === net);
+      if (outcome === 'success') {
+        pool.anonSuccesses++;
+        if (slot) slot.anonOk++;
+        return undefined;
+      }
+      pool.anonFailures++;
+      pool.sources.add(hash32(net));
+      s.poolSamples.push(event.id);
+      if (s.poolSamples.length > 10) s.poolSamples.shift();
+      slot!.anonFailures++;
+      slot!.failures++;
+      slot!.lastFail = event.ts;
+      if (slot!.anonOk > 0) slot!.anonAfterOk++;
+      if (!slot!.userAgent) slot!.userAgent = event.client.userAgent;
+      return judgeAndRaise(s, slot!, event, cfg, ctx.wakeAt);
+    }
+
+    if (outcome === 'success') {
       pool.successes++;
       const failedInWindow = s.pool[0].failedAccounts.has(h) || s.pool[1].failedAccounts.has(h);
       if (failedInWindow) pool.recoveredAccounts.set(h);
@@ -215,45 +265,7 @@ export const credentialStuffing = defineDetector({
       slot.overflow++;
     }
 
-    const single = judgeSource(slot, cfg, event.ts, halfMs);
-    if (single.hit) {
-      if (!slot.episode) {
-        slot.episode = {
-          start: slot.firstFail,
-          lastHit: event.ts,
-          observed: single.unrecovered,
-          sampleEventIds: [event.id],
-        };
-        out.push(sourceDraft(s, slot, event, single, cfg, 'firing'));
-      }
-    }
-    if (slot.episode) {
-      slot.episode.lastHit = event.ts;
-      slot.episode.observed = Math.max(slot.episode.observed, single.unrecovered);
-      if (slot.episode.sampleEventIds.length < 10) slot.episode.sampleEventIds.push(event.id);
-    }
-
-    const p = judgePool(s, cfg);
-    if (p.hit && !s.poolEpisode) {
-      const top = [...s.slots].sort((a, b) => b.failures - a.failures).map((x) => x.net);
-      s.poolEpisode = {
-        start: event.ts - windowMs,
-        lastHit: event.ts,
-        observed: p.unrecovered,
-        sampleEventIds: [...s.poolSamples],
-        sources: p.sources,
-        topSources: top.slice(0, 5),
-        successes: p.successes,
-      };
-      s.poolEpisode.start = Math.max(earliestFailure(s, event.ts - windowMs), event.ts - windowMs);
-      out.push(poolDraft(s, event.ts, p, cfg, 'firing'));
-    } else if (p.hit && s.poolEpisode) {
-      s.poolEpisode.lastHit = event.ts;
-      s.poolEpisode.observed = Math.max(s.poolEpisode.observed, p.unrecovered);
-      s.poolEpisode.sources = Math.max(s.poolEpisode.sources, p.sources);
-    }
-    armTimer(s, ctx.wakeAt, cfg.quietSeconds * 1000);
-    return out;
+    return judgeAndRaise(s, slot, event, cfg, ctx.wakeAt);
   },
   onWatermark(s, ts, ctx) {
     const cfg = ctx.config;
@@ -266,7 +278,9 @@ export const credentialStuffing = defineDetector({
             s,
             slot,
             null,
-            judgeSource(slot, cfg, slot.lastFail, cfg.windowSeconds * 500),
+            slot.anonFailures > slot.accounts.length + slot.overflow
+              ? judgeAnonSource(slot, cfg)
+              : judgeSource(slot, cfg, slot.lastFail, cfg.windowSeconds * 500),
             cfg,
             'resolved',
           ),
@@ -281,6 +295,7 @@ export const credentialStuffing = defineDetector({
     armTimer(s, ctx.wakeAt, quietMs);
     return out;
   },
+  idleMs: (c) => (c.windowSeconds + c.quietSeconds) * 1000,
   sizeOf(s) {
     let n = 96 + s.endpoint.length * 2 + 2 * (16 + 2 * (POOL_BITS / 8 + 16) + 48);
     for (const slot of s.slots) {
@@ -292,6 +307,115 @@ export const credentialStuffing = defineDetector({
     return n;
   },
 });
+
+/**
+ * A password login that names its account (see loginOutcome), or a form/JSON login that names
+ * none: a POST without a credential that failed authentication or was answered 2xx.
+ */
+function outcomeOf(event: ApiEvent): 'failure' | 'success' | null {
+  const named = loginOutcome(event);
+  if (named) return named;
+  const id = event.identity;
+  if (id.credential.kind !== 'none' || id.user !== null || event.request.method !== 'POST') return null;
+  if (id.auth === 'failure') return 'failure';
+  const status = event.response.status;
+  return status >= 200 && status < 300 ? 'success' : null;
+}
+
+/** After a failure: judge its source and the pool, raise what newly holds, keep the timers armed. */
+function judgeAndRaise(
+  s: StuffingState,
+  slot: SourceSlot,
+  event: ApiEvent,
+  cfg: CredentialStuffingConfig,
+  wakeAt: (ts: number) => void,
+): FindingDraft[] {
+  const out: FindingDraft[] = [];
+  const windowMs = cfg.windowSeconds * 1000;
+  const named = judgeSource(slot, cfg, event.ts, windowMs / 2);
+  const anon = judgeAnonSource(slot, cfg);
+  const single = named.hit || !anon.hit ? named : anon;
+  if (single.hit && !slot.episode) {
+    slot.episode = {
+      start: slot.firstFail,
+      lastHit: event.ts,
+      observed: single.unrecovered,
+      sampleEventIds: [event.id],
+    };
+    out.push(sourceDraft(s, slot, event, single, cfg, 'firing'));
+  }
+  if (slot.episode) {
+    slot.episode.lastHit = event.ts;
+    slot.episode.observed = Math.max(slot.episode.observed, single.unrecovered);
+    if (slot.episode.sampleEventIds.length < 10) slot.episode.sampleEventIds.push(event.id);
+  }
+  const named2 = judgePool(s, cfg);
+  const p = named2.hit ? named2 : judgeAnonPool(s, cfg);
+  if (p.hit && !s.poolEpisode) {
+    const top = [...s.slots].sort((a, b) => b.failures - a.failures).map((x) => x.net);
+    s.poolEpisode = {
+      start: Math.max(earliestFailure(s, event.ts - windowMs), event.ts - windowMs),
+      lastHit: event.ts,
+      observed: p.unrecovered,
+      sampleEventIds: [...s.poolSamples],
+      sources: p.sources,
+      topSources: top.slice(0, 5),
+      successes: p.successes,
+    };
+    out.push(poolDraft(s, event.ts, p, cfg, 'firing'));
+  } else if (p.hit && s.poolEpisode) {
+    s.poolEpisode.lastHit = event.ts;
+    s.poolEpisode.observed = Math.max(s.poolEpisode.observed, p.unrecovered);
+    s.poolEpisode.sources = Math.max(s.poolEpisode.sources, p.sources);
+  }
+  armTimer(s, wakeAt, cfg.quietSeconds * 1000);
+  return out;
+}
+
+/**
+ * One source's logins that named no account: many failures, at least one success, and failures
+ * that went on after it (a brute forcer stops at its account; a stuffer moves to the next), with
+ * an allowance per success for a NAT's typos.
+ */
+function judgeAnonSource(slot: SourceSlot, cfg: CredentialStuffingConfig): SourceJudgement {
+  const threshold = cfg.minAccounts + cfg.accountlessPerSuccess * slot.anonOk;
+  return {
+    hit:
+      slot.anonFailures >= threshold &&
+      slot.anonOk >= 1 &&
+      slot.anonAfterOk >= cfg.accountlessMinFailuresAfterSuccess,
+    failingAccounts: slot.anonFailures,
+    unrecovered: slot.anonFailures,
+    recovered: 0,
+    successes: slot.anonOk,
+    threshold,
+    triesPerAccount: Number.NaN,
+  };
+}
+
+/** The pool's logins that named no account: failures from many networks far above its successes. */
+function judgeAnonPool(s: StuffingState, cfg: CredentialStuffingConfig): PoolJudgement {
+  const [a, b] = s.pool;
+  const failures = a.anonFailures + b.anonFailures;
+  const successes = a.anonSuccesses + b.anonSuccesses;
+  for (let i = 0; i < 32; i++)
+    scratchRegisters[i] = Math.max(a.sources.registers[i]!, b.sources.registers[i]!);
+  const sources = Math.round(hllEstimate(scratchRegisters));
+  const threshold = cfg.poolMinAccounts + cfg.accountlessPerSuccess * successes;
+  let top = 0;
+  for (const slot of s.slots) top = Math.max(top, slot.anonFailures);
+  const topShare = failures > 0 ? top / failures : 1;
+  return {
+    hit: failures >= threshold && sources >= cfg.poolMinSources && topShare < 0.5,
+    failingAccounts: failures,
+    unrecovered: failures,
+    failures,
+    successes,
+    sources,
+    threshold,
+    topShare,
+  };
+}
 
 function rollPool(s: StuffingState, ts: number, halfMs: number): PoolGen {
   const gen = Math.floor(ts / halfMs);
@@ -312,6 +436,8 @@ function resetGen(g: PoolGen, gen: number): PoolGen {
   g.failedAccounts.clear();
   g.recoveredAccounts.clear();
   g.sources.clear();
+  g.anonFailures = 0;
+  g.anonSuccesses = 0;
   return g;
 }
 
@@ -362,6 +488,9 @@ function resetSlot(slot: SourceSlot, net: string, ts: number): SourceSlot {
   slot.succeeded = [];
   slot.userAgent = null;
   slot.episode = null;
+  slot.anonFailures = 0;
+  slot.anonOk = 0;
+  slot.anonAfterOk = 0;
   return slot;
 }
 
@@ -510,11 +639,14 @@ function sourceDraft(
   const observed = status === 'resolved' ? ep.observed : j.unrecovered;
   const succeeded = slot.succeeded.length;
   const span = Math.max(1, (ep.lastHit - ep.start) / 1000);
-  const summary =
-    `ip ${slot.net} failed logins for ${observed} distinct accounts in ${formatSpan(Math.min(span, cfg.windowSeconds))} on ${s.endpoint}` +
-    `${succeeded > 0 ? `, ${succeeded} other account${succeeded === 1 ? '' : 's'} logged in from it (${listForHumans(slot.succeeded, succeeded)})` : ''}` +
-    ` — credential stuffing (${j.triesPerAccount.toFixed(1)} tries per account; accounts tried include ${listForHumans(slot.sampleAccounts, j.failingAccounts)}).` +
-    (status === 'resolved' ? ' The episode ended.' : '');
+  const anon = Number.isNaN(j.triesPerAccount);
+  const summary = anon
+    ? `ip ${slot.net} failed ${observed} logins in ${formatSpan(span)} on ${s.endpoint} (accounts not logged), logged in ${j.successes} time${j.successes === 1 ? '' : 's'} and kept failing after — credential stuffing.` +
+      (status === 'resolved' ? ' The episode ended.' : '')
+    : `ip ${slot.net} failed logins for ${observed} distinct accounts in ${formatSpan(Math.min(span, cfg.windowSeconds))} on ${s.endpoint}` +
+      `${succeeded > 0 ? `, ${succeeded} other account${succeeded === 1 ? '' : 's'} logged in from it (${listForHumans(slot.succeeded, succeeded)})` : ''}` +
+      ` — credential stuffing (${j.triesPerAccount.toFixed(1)} tries per account; accounts tried include ${listForHumans(slot.sampleAccounts, j.failingAccounts)}).` +
+      (status === 'resolved' ? ' The episode ended.' : '');
   return {
     status,
     ...(status === 'resolved' ? { endedAt: ep.lastHit } : {}),
@@ -522,7 +654,7 @@ function sourceDraft(
     route,
     method,
     tenant: s.tenant,
-    severity: succeeded > 0 ? 'critical' : 'high',
+    severity: succeeded > 0 || (anon && j.successes > 0) ? 'critical' : 'high',
     confidence: Math.min(0.99, 0.7 + 0.05 * Math.log2(1 + observed / Math.max(1, j.threshold))),
     summary,
     firstSeen: ep.start,
@@ -546,7 +678,8 @@ function sourceDraft(
         userAgent: slot.userAgent,
         sampleAccounts: slot.sampleAccounts,
         succeededAccounts: slot.succeeded,
-        triesPerAccount: Number(j.triesPerAccount.toFixed(2)),
+        triesPerAccount: anon ? null : Number(j.triesPerAccount.toFixed(2)),
+        accountsLogged: !anon,
         natAllowance: `threshold ${cfg.minAccounts} + ${cfg.unrecoveredPerSuccess} per successful login from the source`,
       },
     },
@@ -566,7 +699,7 @@ function poolDraft(
   const ep = s.poolEpisode!;
   const observed = ep.observed;
   const summary =
-    `${ep.sources} rotating source networks failed logins for ${observed} distinct accounts in ${formatSpan(cfg.windowSeconds)} on ${s.endpoint}` +
+    `${ep.sources} rotating source networks failed ${s.pool[0].anonFailures + s.pool[1].anonFailures > observed / 2 ? `${observed} logins (accounts not logged)` : `logins for ${observed} distinct accounts`} in ${formatSpan(cfg.windowSeconds)} on ${s.endpoint}` +
     ` — distributed credential stuffing (top sources ${listForHumans(ep.topSources, ep.sources)}).` +
     (status === 'resolved' ? ' The episode ended.' : '');
   return {

@@ -116,6 +116,7 @@ export const keyGuessing = defineDetector({
     s.failures = 0;
     return out;
   },
+  idleMs: (c) => (c.windowSeconds + c.quietSeconds) * 1000,
   sizeOf: (s) => 120 + s.keys.bytes + s.endpoint.length * 2 + s.samples.length * 40 + s.kinds.length * 24,
 });
 

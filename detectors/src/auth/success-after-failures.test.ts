@@ -92,3 +92,34 @@ test('thresholds come from config', () => {
   assert.equal(runDetector(successAfterFailures, events).firing.length, 0);
   assert.equal(runDetector(successAfterFailures, events, { config: { minFailures: 4 } }).firing.length, 1);
 });
+
+test('positive: exactly 5 failures then a success (Elastic’s rule) fires; 3 typos then a success do not', () => {
+  const five = [
+    ...Array.from({ length: 5 }, (_, i) =>
+      call(T0 + i * 1500, { ip: '203.0.113.12', status: 401, user: 'dana' }),
+    ),
+    call(T0 + 9000, { ip: '203.0.113.12', status: 200, user: 'dana' }),
+  ];
+  const three = [
+    ...Array.from({ length: 3 }, (_, i) =>
+      call(T0 + i * 5000, { ip: '192.0.2.10', status: 401, user: 'erin' }),
+    ),
+    call(T0 + 20_000, { ip: '192.0.2.10', status: 200, user: 'erin' }),
+  ];
+  const res = runDetector(successAfterFailures, [...five, ...three]);
+  assert.deepEqual(
+    res.firing.map((f) => f.entity.id),
+    ['dana'],
+  );
+  assert.equal(res.firing[0]!.severity, 'high');
+});
+
+test('a JSON-body login (no credential, username logged, 200) counts as the success', () => {
+  const events = [
+    ...Array.from({ length: 8 }, (_, i) =>
+      call(T0 + i * 1000, { ip: '203.0.113.13', status: 401, user: 'frank', credentialKind: 'none' }),
+    ),
+    call(T0 + 10_000, { ip: '203.0.113.13', status: 200, user: 'frank', credentialKind: 'none' }),
+  ];
+  assert.equal(runDetector(successAfterFailures, events).firing.length, 1);
+});

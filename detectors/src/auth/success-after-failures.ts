@@ -1,7 +1,15 @@
 import type { ApiEvent } from '@apiwatch/core';
 import { type Static, Type as T } from '@sinclair/typebox';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
-import { endpointOf, formatSpan, ipNet, listForHumans, splitEndpoint, targetAccount } from './common.ts';
+import {
+  endpointOf,
+  formatSpan,
+  ipNet,
+  listForHumans,
+  loginOutcome,
+  splitEndpoint,
+  targetAccount,
+} from './common.ts';
 import { hash32 } from './sketch.ts';
 
 export const SuccessAfterFailuresConfig = T.Object(
@@ -15,7 +23,7 @@ export const SuccessAfterFailuresConfig = T.Object(
     minFailures: T.Integer({
       minimum: 2,
       maximum: 10_000,
-      default: 6,
+      default: 5,
       description:
         'Failures before the success (Elastic: 5 then a success; Entra locks out at 10). A user’s own 2–3 typos stay below it.',
     }),
@@ -78,10 +86,7 @@ export const successAfterFailures = defineDetector({
   scope: 'global',
   fingerprint: ['entity'],
   keyBy(event: ApiEvent): string | null {
-    const auth = event.identity.auth;
-    if (auth !== 'failure' && auth !== 'success') return null;
-    const account = targetAccount(event);
-    return account === null ? null : `${event.identity.tenant ?? ''}|${account}`;
+    return loginOutcome(event) === null ? null : `${event.identity.tenant ?? ''}|${targetAccount(event)}`;
   },
   init: (_key, event): AccountState => ({
     failures: 0,
@@ -102,7 +107,7 @@ export const successAfterFailures = defineDetector({
     const out: FindingDraft[] = [];
     s.lastActivity = Math.max(s.lastActivity, event.ts);
     const net = ipNet(event.client.ip ?? event.client.peerIp);
-    if (event.identity.auth === 'failure') {
+    if (loginOutcome(event) === 'failure') {
       if (s.raisedAt === 0 && event.ts - s.lastFail > cfg.windowSeconds * 1000) resetFailures(s, event);
       s.failures++;
       s.lastFail = Math.max(s.lastFail, event.ts);
@@ -160,6 +165,7 @@ export const successAfterFailures = defineDetector({
     s.success = null;
     return out;
   },
+  idleMs: (c) => (c.windowSeconds + c.quietSeconds) * 1000,
   sizeOf: (s) =>
     140 +
     s.netHashes.length * 8 +

@@ -50,6 +50,13 @@ const STATIC = /\.(?:js|mjs|css|map|png|jpe?g|gif|svg|ico|webp|avif|woff2?|ttf|e
 /** Templates the route inferrer makes from id-shaped segments: a miss there is a missing object (bola), not a path. */
 const ID_TEMPLATE = /\{(?:id\d*|uuid\d*|hex\d*|objectId\d*|ulid\d*|email\d*)\}/;
 
+const HIT_SAMPLE = 8;
+
+/** One in HIT_SAMPLE events, by the last character of its id (a base64url hash, so uniform). */
+function sampledHit(event: ApiEvent): boolean {
+  return event.id.charCodeAt(event.id.length - 1) % HIT_SAMPLE === 0;
+}
+
 /** The distinct-path key of a miss, or null when the call is not a miss on an unknown path. */
 export function unknownPathOf(event: ApiEvent): string | null {
   const status = event.response.status;
@@ -103,7 +110,9 @@ export const forcedBrowsing = defineDetector({
   configSchema: ForcedBrowsingConfig,
   scope: 'actor',
   fingerprint: ['entity'],
-  keyBy: (event: ApiEvent) => actorKey(event),
+  // Misses always; hits one in HIT_SAMPLE, chosen by the event id (stable, so replays agree),
+  // each counting HIT_SAMPLE requests: the miss share without keying every call.
+  keyBy: (event: ApiEvent) => (unknownPathOf(event) !== null || sampledHit(event) ? actorKey(event) : null),
   init: (_key, event): BrowsingState => ({
     paths: new CappedDistinct(32, 6),
     agents: new CappedDistinct(16, 4),
@@ -127,11 +136,11 @@ export const forcedBrowsing = defineDetector({
     const miss = unknownPathOf(event);
     // A new episode once the last miss is older than the window (hits alone do not keep one open).
     if (s.raisedAt === 0 && s.misses > 0 && event.ts - s.lastMiss > windowMs) reset(s);
-    s.requests++;
+    s.requests += miss === null ? HIT_SAMPLE : 1;
     if (event.client.userAgent) s.agents.add(hash32(event.client.userAgent));
     if (miss === null) {
       // Hits with no miss in the window: keep the counters small (an always-busy actor).
-      if (s.misses === 0 && s.requests > 1000) s.requests = 1;
+      if (s.misses === 0 && s.requests > 1000) s.requests = HIT_SAMPLE;
       return undefined;
     }
     if (s.misses === 0) s.firstMiss = event.ts;
@@ -161,6 +170,7 @@ export const forcedBrowsing = defineDetector({
     reset(s);
     return out;
   },
+  idleMs: (c) => (c.windowSeconds + c.quietSeconds) * 1000,
   sizeOf: (s) =>
     140 +
     s.paths.bytes +

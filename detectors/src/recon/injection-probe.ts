@@ -183,6 +183,7 @@ export const injectionProbe = defineDetector({
     s.paths.clear();
     return out;
   },
+  idleMs: (c) => (c.windowSeconds + c.quietSeconds) * 1000,
   sizeOf: (s) =>
     160 +
     s.paths.bytes +

@@ -47,6 +47,20 @@ export class ReorderBuffer<
     this.releaseUntil(this.watermark, out);
   }
 
+  /** What a snapshot needs: the held events (heap order) and the release state. */
+  exportState(): { items: E[]; maxTs: number; released: number; late: number } {
+    return { items: [...this.heap], maxTs: this.maxTs, released: this.released, late: this.late };
+  }
+
+  /** Restores exportState() into an empty buffer (wall-clock arrivals are not kept). */
+  importState(s: { items: E[]; maxTs: number; released: number; late: number }): void {
+    this.heap.length = 0;
+    for (const e of s.items) this.heap.push(e);
+    this.maxTs = s.maxTs;
+    this.released = s.released;
+    this.late = s.late;
+  }
+
   /** Releases the events at or before `limit` (a source-declared watermark). */
   releaseUpTo(limit: number, out: E[]): void {
     this.releaseUntil(limit, out);

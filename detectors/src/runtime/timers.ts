@@ -63,6 +63,11 @@ export class TimerHeap<T> {
     this.heap = kept;
   }
 
+  /** The entries, in no particular order. */
+  entries(): readonly Timer<T>[] {
+    return this.heap;
+  }
+
   clear(): void {
     this.heap = [];
   }

@@ -85,6 +85,7 @@ export const shadowEndpoint = defineDetector({
     });
   },
   init: (): ShadowState => ({ tally: new EndpointTally(), open: false }),
+  idleMs: (c) => c.quietSeconds * 1000 * 4,
   sizeOf: (s) => s.tally.bytes,
   onEvent(s, event, ctx, key) {
     const cfg = ctx.config;

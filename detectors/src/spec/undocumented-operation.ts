@@ -87,6 +87,7 @@ export const undocumentedOperation = defineDetector({
     return `${base}\u0001${k.kind === 'method' ? 'method' : `status ${k.status}`}`;
   },
   init: (): UndocState => ({ tally: new EndpointTally(), open: false }),
+  idleMs: (c) => c.quietSeconds * 1000 * 4,
   sizeOf: (s) => s.tally.bytes,
   onEvent(s, event, ctx, key) {
     const cfg = ctx.config;

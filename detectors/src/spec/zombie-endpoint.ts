@@ -58,6 +58,7 @@ export const zombieEndpoint = defineDetector({
     open: false,
     retired: event.spec?.status === 'shadow',
   }),
+  idleMs: (c) => c.quietSeconds * 1000 * 4,
   sizeOf: (s) => s.tally.bytes,
   onEvent(s, event, ctx, key) {
     const cfg = ctx.config;

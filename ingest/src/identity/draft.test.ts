@@ -356,7 +356,7 @@ test('identity: unknown keys in the identity section are config errors naming th
 
 test('XFCC parsing takes the nearest element and honours quotes', () => {
   const v = parseXfcc(
-    'By=spiffe://a;URI=spiffe://first,By=spiffe://b;Subject="CN=x, O=y";Hash=' + 'a'.repeat(64),
+    `By=spiffe://a;URI=spiffe://first,By=spiffe://b;Subject="CN=x, O=y";Hash=${'a'.repeat(64)}`,
   );
   assert.deepEqual(v, { subject: 'CN=x, O=y', hash: 'a'.repeat(64) });
 });

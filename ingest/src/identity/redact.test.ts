@@ -49,6 +49,26 @@ const cases: Array<[string, string[], string[]]> = [
     ['MIIEpAIBAAKCAQEA'],
     [],
   ],
+  // OTLP attribute pairs: the credential is the value of a pair whose *key field* names it.
+  [
+    '{"attributes":[{"key":"http.request.header.x-api-key","value":{"arrayValue":{"values":[{"stringValue":"OTLPK1"}]}}},{"key":"http.request.header.x-auth-token","value":{"stringValue":"OTLPT2"}},{"key":"http.route","value":{"stringValue":"/x/{id}"}}]}',
+    ['OTLPK1', 'OTLPT2'],
+    ['"key":"http.request.header.x-api-key"', '/x/{id}'],
+  ],
+  // Any name/value pair shape (HAR, Envoy header lists), in either field order.
+  [
+    '[{"name":"Authorization","value":"opaque-HAR3"},{"value":"HAR4","name":"x-api-key"},{"name":"accept","value":"*/*"}]',
+    ['opaque-HAR3', 'HAR4'],
+    ['*/*'],
+  ],
+  // Not one JSON document (truncated): the text form of the pair.
+  [
+    'span {"key":"http.request.header.authorization","value":{"stringValue":"TRUNC5"}},{"key":"x',
+    ['TRUNC5'],
+    ['http.request.header.authorization'],
+  ],
+  // Flattened dotted names (Elasticsearch/Loki exports).
+  ['{"http.request.header.x-api-key":"FLAT6","http.route":"/a"}', ['FLAT6'], ['"http.route":"/a"']],
   [
     '{"status":200,"path":"/users/1","request_id":"abc"}',
     [],

@@ -11,8 +11,9 @@ const SECRET_NAME = `(?:authorization|proxy-authorization|cookies?|set-cookie|x-
 /** Also secrets in a query string or form body (OAuth codes, Azure SAS `sig`/`se` come with `sig`). */
 const QUERY_SECRET_NAME = `(?:${SECRET_NAME}|code|state|nonce|otp|hash)`;
 
-// `"name": value` — the name may carry a prefix (`x-`, `client_`, `http_`) and be camelCase (`apiKey`).
-const NAME_PREFIX = String.raw`(?:[\w-]*?[-_]|[a-z]+(?=[A-Z]))?`;
+// `"name": value` — the name may carry a prefix (`x-`, `client_`, `http_`, the OTel
+// `http.request.header.`) and be camelCase (`apiKey`).
+const NAME_PREFIX = String.raw`(?:[\w.-]*?[-_.]|[a-z]+(?=[A-Z]))?`;
 const JSON_PAIR = new RegExp(
   String.raw`("${NAME_PREFIX}${SECRET_NAME}"\s*:\s*)("(?:[^"\\]|\\.)*"|\[[^\]]*\]|\{[^{}]*\}|[^,}\]\s]+)`,
   'gi',
@@ -36,10 +37,92 @@ const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z 
 
 export const REDACTED = '[REDACTED]';
 
+/** A whole name that holds a credential (`authorization`, `http.request.header.x-api-key`, `apiKey`). */
+const SECRET_NAME_WHOLE = new RegExp(`^${NAME_PREFIX}${SECRET_NAME}$`, 'i');
+
+export function isSecretFieldName(name: string): boolean {
+  return SECRET_NAME_WHOLE.test(name);
+}
+
+/** Fields that name the pair in a name/value pair object (OTLP `{key, value}`, HAR `{name, value}`). */
+const PAIR_NAME_FIELDS = ['key', 'name', 'Key', 'Name', 'header', 'field'];
+const PAIR_VALUE_FIELDS = ['value', 'Value', 'values', 'stringValue', 'arrayValue'];
+const MAX_PAIR_DEPTH = 64;
+/** Records longer than this are not parsed for pairs (the text passes still run). */
+const MAX_PAIR_SCAN_CHARS = 1 << 20;
+
+/**
+ * Name/value pair objects, whatever the value's shape: OTLP attributes
+ * `{"key":"http.request.header.x-api-key","value":{"arrayValue":{"values":[{"stringValue":"…"}]}}}`,
+ * HAR and Envoy header lists `{"name":"authorization","value":"…"}`. The text patterns match
+ * `"x-api-key": …` but not a secret whose name is the *value* of a `key` field, so a JSON
+ * record is walked once and every such pair's value replaced. Returns the text unchanged when
+ * it is not JSON, or holds no such pair.
+ */
+function redactPairs(text: string): string {
+  const t = text.trimStart();
+  if (t.length > MAX_PAIR_SCAN_CHARS || (t[0] !== '{' && t[0] !== '[')) return text;
+  if (!/"(?:key|name|Key|Name|header|field)"\s*:/.test(t)) return text;
+  let value: unknown;
+  try {
+    value = JSON.parse(t);
+  } catch {
+    return text;
+  }
+  let changed = false;
+  const walk = (v: unknown, depth: number): void => {
+    if (!v || typeof v !== 'object' || depth > MAX_PAIR_DEPTH) return;
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x, depth + 1);
+      return;
+    }
+    const o = v as Record<string, unknown>;
+    for (const f of PAIR_NAME_FIELDS) {
+      const name = o[f];
+      if (typeof name !== 'string' || !isSecretFieldName(name)) continue;
+      for (const vf of PAIR_VALUE_FIELDS) {
+        if (vf in o && vf !== f) {
+          o[vf] = REDACTED;
+          changed = true;
+        }
+      }
+    }
+    for (const k in o) walk(o[k], depth + 1);
+  };
+  walk(value, 0);
+  if (!changed) return text;
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * `"key": "http.request.header.x-api-key"` is the name of an OTLP attribute, not a key: a bare
+ * `key`/`name` field whose value is itself a field name (dotted, or a credential name) is kept;
+ * its pair's value is what redactPairs removes. Kong 0.x `"key": "<hex>"` is still a secret.
+ */
+function namesAPair(key: string, value: string): boolean {
+  if (!/^"(?:key|name)"/i.test(key) || value[0] !== '"') return false;
+  const v = value.slice(1, -1);
+  return /^[A-Za-z][\w-]*(?:\.[\w-]+)+$/.test(v) || isSecretFieldName(v);
+}
+
+// The same pair as text, for records that are not one JSON document (truncated, embedded in a
+// line): `"key":"…x-api-key","value":{…}` with the value nested up to three levels.
+const PAIR_TEXT = new RegExp(
+  String.raw`("(?:key|name)"\s*:\s*"${NAME_PREFIX}${SECRET_NAME}"\s*,\s*"value"\s*:\s*)(\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}|"(?:[^"\\]|\\.)*"|[^,}\]\s]+)`,
+  'gi',
+);
+
 export function redactSecrets(text: string): string {
-  return text
+  return redactPairs(text)
+    .replace(PAIR_TEXT, (_, head: string) => `${head}"${REDACTED}"`)
     .replace(PRIVATE_KEY, REDACTED)
-    .replace(JSON_PAIR, (_, key: string) => `${key}"${REDACTED}"`)
+    .replace(JSON_PAIR, (whole: string, key: string, value: string) =>
+      namesAPair(key, value) ? whole : `${key}"${REDACTED}"`,
+    )
     .replace(ESCAPED_JSON_PAIR, (_, key: string) => `${key}\\"${REDACTED}\\"`)
     .replace(QUERY_PAIR, (_, key: string) => `${key}${REDACTED}`)
     .replace(SCHEME_PARAMS, (_, scheme: string) => `${scheme} ${REDACTED}`)

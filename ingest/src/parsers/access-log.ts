@@ -17,18 +17,7 @@ export function httpMethod(value: string | null): string | null {
   return value !== null && METHOD.test(value) ? value.toUpperCase() : null;
 }
 
-/** A request target as logged (`/a?b`, `*`, an absolute URL from a forward proxy) → a path + query. */
-export function originForm(target: string): string {
-  if (target.charCodeAt(0) === 47 /* / */) return target;
-  const scheme = target.indexOf('://');
-  if (scheme > 0 && scheme < 10) {
-    const slash = target.indexOf('/', scheme + 3);
-    const query = target.indexOf('?', scheme + 3);
-    if (slash < 0) return query < 0 ? '/' : `/${target.slice(query)}`;
-    return query >= 0 && query < slash ? `/${target.slice(query)}` : target.slice(slash);
-  }
-  return target.length > 0 ? target : '/';
-}
+export { originForm } from './fields.ts';
 
 /**
  * The IP of an address as gateways log it: `1.2.3.4:80`, `[2001:db8::1]:443`, bare IPv6,

@@ -9,10 +9,10 @@ import {
   type Result,
 } from '@apiwatch/core';
 import { credentialDraft } from '../identity/draft.ts';
-import { batchResult, refusedBatch } from './batch.ts';
+import { jsonBatchParser } from './batch.ts';
 import { int, num, parseClfTime, rawJson, splitTarget, str } from './fields.ts';
-import { parseJson, recordJson } from './json.ts';
-import type { ParseBatch, ParseContext, ParseError, ParseErrorCode, Parser, RawRecord } from './types.ts';
+import { parseJson } from './json.ts';
+import type { ParseBatch, ParseContext, ParseError, ParseErrorCode, Parser } from './types.ts';
 
 /**
  * AWS API Gateway (docs/formats/aws-apigw.md): REST and HTTP API `$context` access-log JSON, and
@@ -20,21 +20,11 @@ import type { ParseBatch, ParseContext, ParseError, ParseErrorCode, Parser, RawR
  * (`records[].data`, base64), a CloudWatch Logs subscription (`awslogs.data`, base64 gzip JSON,
  * or the decoded `logEvents` envelope) — plus the Lambda proxy request event (v1 and v2).
  */
-export const awsApigwParser: Parser = {
+export const awsApigwParser: Parser = jsonBatchParser({
   id: 'aws-apigw',
   title: 'AWS API Gateway access logs (JSON; Firehose and CloudWatch Logs envelopes; Lambda proxy events)',
-  framing: 'json',
-  parse(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], ParseError> {
-    return batchResult(awsApigwBatch(record, ctx));
-  },
-  parseBatch: awsApigwBatch,
-};
-
-function awsApigwBatch(record: RawRecord, ctx: ParseContext): ParseBatch {
-  const value = recordJson(record, 'aws-apigw');
-  if (!value.ok) return refusedBatch(value.error, record.text);
-  return awsApigwEntries(value.value, record.text, ctx);
-}
+  parseValue: (value, record, ctx) => awsApigwEntries(value, record.text, ctx),
+});
 
 interface AwsEntries extends ParseBatch {
   texts: string[];

@@ -11,8 +11,8 @@ import {
   originForm,
   traceParent,
 } from './access-log.ts';
+import { jsonParser } from './batch.ts';
 import { int, num, parseIsoTime, splitTarget, str } from './fields.ts';
-import { recordJson } from './json.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
@@ -23,14 +23,11 @@ import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
  * `user_id` (the user the `basic_auth` handler accepted). Caddy writes `ts` when the response is
  * done, so the request started `duration` earlier.
  */
-export const caddyParser: Parser = {
+export const caddyParser: Parser = jsonParser({
   id: 'caddy',
   title: 'Caddy v2 access log (JSON)',
-  framing: 'json',
-  parse(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], ParseError> {
-    const parsed = recordJson(record, 'caddy access log');
-    if (!parsed.ok) return parsed;
-    const value = parsed.value;
+  what: 'caddy access log',
+  parseValue(value: unknown, record: RawRecord, ctx: ParseContext): Result<ApiEvent[], ParseError> {
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
       return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'caddy access log record is not an object' });
     }
@@ -104,7 +101,7 @@ export const caddyParser: Parser = {
       ),
     ]);
   },
-};
+});
 
 /** `duration`: float seconds (default), integer nanoseconds (`duration_format nanos`) or a Go duration string. */
 function caddyDurationMs(value: unknown): number | null {

@@ -1,9 +1,8 @@
 import { type ApiEvent, buildEvent, err, ok, type Result, stableEventId } from '@apiwatch/core';
 import { decodeJwtClaims } from '../identity/context.ts';
 import { credentialDraft } from '../identity/draft.ts';
-import { batchResult, refusedBatch } from './batch.ts';
+import { jsonBatchParser, refusedBatch } from './batch.ts';
 import { firstForwarded, int, parseIsoTime, rawJson, splitTarget, str } from './fields.ts';
-import { recordJson } from './json.ts';
 import type { ParseBatch, ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
@@ -12,22 +11,16 @@ import type { ParseBatch, ParseContext, ParseError, Parser, RawRecord } from './
  * Mesh's `{"result": {"httpAccessLog": …}}` wrapper). The gRPC server (sources/envoy-als-grpc.ts)
  * decodes binary messages into this same shape, so both take one path.
  */
-export const envoyAlsParser: Parser = {
+export const envoyAlsParser: Parser = jsonBatchParser({
   id: 'envoy-als',
   title: 'Envoy gRPC access log service (StreamAccessLogsMessage / HTTPAccessLogEntry, proto3 JSON)',
-  framing: 'json',
-  parse(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], ParseError> {
-    return batchResult(alsBatch(record, ctx));
-  },
-  parseBatch: alsBatch,
-};
+  parseValue: alsBatch,
+});
 
 const STREAM_IDENTIFIER = 'envoyAlsIdentifier';
 
-function alsBatch(record: RawRecord, ctx: ParseContext): ParseBatch {
-  const value = recordJson(record, 'envoy-als');
-  if (!value.ok) return refusedBatch(value.error, record.text);
-  const r = obj(value.value);
+function alsBatch(value: unknown, record: RawRecord, ctx: ParseContext): ParseBatch {
+  const r = obj(value);
   if (!r)
     return refusedBatch(
       { code: 'INGEST_PARSE_UNRECOGNISED', message: 'envoy-als record is not a JSON object' },

@@ -29,8 +29,46 @@ export function int(value: unknown): number | null {
   return n === null ? null : Math.trunc(n);
 }
 
-/** Splits a path that may carry a query string; returns the path and the query parameter names. */
-export function splitTarget(target: string): { path: string; queryKeys: string[] } {
+/**
+ * A request target as logged → its origin form (path and query). Forward proxies and some clients
+ * send the absolute form (`GET https://bob:pw@api.example.com/x?y HTTP/1.1`); its scheme,
+ * userinfo (a password!) and authority are dropped here, for every parser (splitTarget calls it).
+ */
+export function originForm(target: string): string {
+  if (target.charCodeAt(0) === 47 /* / */) return target;
+  const scheme = target.indexOf('://');
+  if (scheme > 0 && scheme < 10 && /^[A-Za-z][A-Za-z0-9+.-]*$/.test(target.slice(0, scheme))) {
+    const start = scheme + 3;
+    let end = target.length;
+    for (const c of ['/', '?', '#']) {
+      const i = target.indexOf(c, start);
+      if (i >= 0 && i < end) end = i;
+    }
+    const rest = target.slice(end);
+    if (rest === '' || rest.charCodeAt(0) === 35 /* # */) return '/';
+    return rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest;
+  }
+  return target.length > 0 ? target : '/';
+}
+
+/**
+ * A host as logged without userinfo: `user:pw@api.example.com` → `api.example.com` (Envoy's
+ * `%REQ(:AUTHORITY)%` keeps what the client sent). The pipeline applies it to every event.
+ */
+export function hostWithoutUserinfo(host: string | null): string | null {
+  if (host === null) return null;
+  const at = host.lastIndexOf('@');
+  if (at < 0) return host;
+  const rest = host.slice(at + 1);
+  return rest.length > 0 ? rest : null;
+}
+
+/**
+ * Splits a request target (origin or absolute form, see originForm) into the path and the query
+ * parameter names.
+ */
+export function splitTarget(raw: string): { path: string; queryKeys: string[] } {
+  const target = originForm(raw);
   const q = target.indexOf('?');
   if (q < 0) return { path: target || '/', queryKeys: [] };
   const path = target.slice(0, q) || '/';

@@ -1,8 +1,7 @@
 import { type ApiEvent, buildEvent, type CredentialKind, err, ok, type Result } from '@apiwatch/core';
 import { credentialDraft } from '../identity/draft.ts';
-import { batchResult, refusedBatch } from './batch.ts';
+import { jsonBatchParser } from './batch.ts';
 import { int, num, rawJson, splitTarget, str } from './fields.ts';
-import { recordJson } from './json.ts';
 import type { ParseBatch, ParseContext, ParseError, Parser, RawRecord } from './types.ts';
 
 /**
@@ -10,22 +9,16 @@ import type { ParseBatch, ParseContext, ParseError, Parser, RawRecord } from './
  * object per request, from the 0.x `api` era to 3.x (docs/formats/kong.md). An http-log body is a
  * JSON array (batched) or one object; the framing layer hands over one element at a time.
  */
-export const kongParser: Parser = {
+export const kongParser: Parser = jsonBatchParser({
   id: 'kong',
   title: 'Kong Gateway log plugins (kong.log.serialize, 0.x to 3.x)',
-  framing: 'json',
-  parse(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], ParseError> {
-    return batchResult(kongBatch(record, ctx));
-  },
-  parseBatch: kongBatch,
-};
+  parseValue: kongBatch,
+});
 
 /** One record, or a whole http-log batch (a JSON array) handed over as one record. */
-function kongBatch(record: RawRecord, ctx: ParseContext): ParseBatch {
-  const value = recordJson(record, 'kong');
-  if (!value.ok) return refusedBatch(value.error, record.text);
-  const batch = Array.isArray(value.value);
-  const items: unknown[] = batch ? (value.value as unknown[]) : [value.value];
+function kongBatch(value: unknown, record: RawRecord, ctx: ParseContext): ParseBatch {
+  const batch = Array.isArray(value);
+  const items: unknown[] = batch ? value : [value];
   const out: ParseBatch & { texts: string[] } = { events: [], texts: [], rejected: [], skipped: 0 };
   items.forEach((item, index) => {
     const text = batch ? rawJson(item) : record.text;
@@ -77,8 +70,7 @@ function parseEntry(value: unknown, raw: string, ctx: ParseContext): Result<ApiE
     return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'kong record has no response.status' });
   }
   const url = str(request.url) ?? str(request.request_uri);
-  const target = str(request.uri) ?? pathOfUrl(url) ?? '/';
-  const split = splitTarget(target);
+  const split = splitTarget(str(request.uri) ?? url ?? '/');
   const queryKeys = [...split.queryKeys];
   const querystring = obj(request.querystring);
   if (querystring)
@@ -181,12 +173,6 @@ function firstOf(v: unknown): unknown {
 
 function nonNegative(n: number | null): number | null {
   return n === null || n < 0 ? null : n;
-}
-
-function pathOfUrl(url: string | null): string | null {
-  if (!url) return null;
-  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*(.*)$/i.exec(url);
-  return m ? m[1] || '/' : null;
 }
 
 function hostOfUrl(url: string | null): string | null {

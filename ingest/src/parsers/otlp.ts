@@ -1,11 +1,11 @@
-import { type ApiEvent, buildEvent, type Result } from '@apiwatch/core';
+import { type ApiEvent, buildEvent } from '@apiwatch/core';
 import { credentialDraft } from '../identity/draft.ts';
-import { batchResult, refusedBatch } from './batch.ts';
+import { batchParser, refusedBatch } from './batch.ts';
 import { envoyParser } from './envoy.ts';
 import { firstForwarded, int, num, rawJson, splitTarget, str } from './fields.ts';
 import { parseJson } from './json.ts';
 import { collectorDebugToOtlp, isCollectorDebugText } from './otlp-debug.ts';
-import type { EntryRejection, ParseBatch, ParseContext, ParseError, Parser, RawRecord } from './types.ts';
+import type { EntryRejection, ParseBatch, ParseContext, Parser, RawRecord } from './types.ts';
 
 /**
  * OpenTelemetry (docs/formats/otlp.md): OTLP/JSON `ExportTraceServiceRequest` (HTTP server spans,
@@ -13,15 +13,12 @@ import type { EntryRejection, ParseBatch, ParseContext, ParseError, Parser, RawR
  * as Kong's `api-access` records, or Envoy's OTel access logger whose body is the text line).
  * Binary OTLP is decoded into the same JSON shape by the push endpoint (sources/otlp-http.ts).
  */
-export const otlpParser: Parser = {
+export const otlpParser: Parser = batchParser({
   id: 'otlp',
   title: 'OpenTelemetry OTLP/JSON traces (HTTP server spans) and logs (HTTP access logs)',
   framing: 'json',
-  parse(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], ParseError> {
-    return batchResult(otlpBatch(record, ctx));
-  },
   parseBatch: otlpBatch,
-};
+});
 
 function otlpBatch(record: RawRecord, ctx: ParseContext): ParseBatch {
   let value = record.json;
@@ -205,7 +202,7 @@ function httpFields(a: Map<string, unknown>) {
   const target = str(pick(a, 'http.target'));
   const fullUrl = str(pick(a, 'url.full', 'http.url'));
   const urlPath = str(pick(a, 'url.path'));
-  const fromTarget = target ? splitTarget(target) : fullUrl ? splitTarget(pathOfUrl(fullUrl)) : null;
+  const fromTarget = target ? splitTarget(target) : fullUrl ? splitTarget(fullUrl) : null;
   const path = urlPath ?? fromTarget?.path ?? '/';
   const query = str(pick(a, 'url.query'));
   const queryKeys = query ? splitTarget(`?${query}`).queryKeys : (fromTarget?.queryKeys ?? []);
@@ -438,11 +435,6 @@ function traceFromHeader(value: unknown): string | null {
   const s = str(value);
   const m = s ? /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-/.exec(s) : null;
   return m ? m[1]! : null;
-}
-
-function pathOfUrl(url: string): string {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^#]*)/i.exec(url);
-  return m ? m[1] || '/' : url;
 }
 
 function nonNegative(n: number | null): number | null {

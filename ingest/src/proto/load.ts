@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
 /**
- * Loads the vendored .proto files (see README.md beside this file for where each tree comes
+ * Loads the vendored .proto files (ingest/vendor/proto/README.md says where each tree comes
  * from). `google/protobuf/*` comes from protobufjs itself: its bundled well-known types, and
  * descriptor.proto from its package folder.
  */
@@ -21,7 +21,7 @@ function loadRoot(tree: string, entry: string[]): protobuf.Root {
       const bundled = join(protobufDir, target);
       if (existsSync(bundled)) return bundled;
     }
-    const vendored = join(here, tree, target);
+    const vendored = join(here, '..', '..', 'vendor', 'proto', tree, target);
     return existsSync(vendored) ? vendored : target;
   };
   root.loadSync(entry, { keepCase: false });

@@ -1,17 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { awsApigwParser, DECODED_DATA, isGzip } from '../parsers/aws-apigw.ts';
 import { parseJson } from '../parsers/json.ts';
-import {
-  admit,
-  inflateBounded,
-  inflatedLimit,
-  type PushSourceOptions,
-  publishResult,
-  pushPlugin,
-  type Refusal,
-  refusal,
-  sourcePipeline,
-} from './push.ts';
+import * as push from './push.ts';
 
 /**
  * `POST /v1/aws/firehose`: an Amazon Data Firehose HTTP endpoint destination
@@ -26,8 +16,8 @@ import {
  * the whole request (`ingest.maxInflatedBytes`, counting the decoded body): a delivery of gzip
  * bombs is answered 413 without blocking the event loop; the parser inflates nothing itself.
  */
-export async function firehoseSource(app: FastifyInstance, opts: PushSourceOptions): Promise<void> {
-  const pipeline = sourcePipeline(opts, awsApigwParser);
+export async function firehoseSource(app: FastifyInstance, opts: push.PushSourceOptions): Promise<void> {
+  const pipeline = push.sourcePipeline(opts, awsApigwParser);
 
   const answer = (reply: FastifyReply, status: number, requestId: string, errorMessage?: string) =>
     reply
@@ -36,11 +26,11 @@ export async function firehoseSource(app: FastifyInstance, opts: PushSourceOptio
       .send({ requestId, timestamp: Date.now(), ...(errorMessage ? { errorMessage } : {}) });
   const headerRequestId = (req: { headers: Record<string, unknown> }) =>
     String(req.headers['x-amz-firehose-request-id'] ?? '').slice(0, 128);
-  const refuse = (reply: FastifyReply, requestId: string, r: Refusal) => {
+  const refuse = (reply: FastifyReply, requestId: string, r: push.Refusal) => {
     if (r.retryAfterSeconds) reply.header('retry-after', String(r.retryAfterSeconds));
     return answer(reply, r.status, requestId, r.message);
   };
-  pushPlugin(
+  push.pushPlugin(
     app,
     opts,
     'Firehose delivery',
@@ -49,7 +39,7 @@ export async function firehoseSource(app: FastifyInstance, opts: PushSourceOptio
   );
 
   app.post('/v1/aws/firehose', async (req, reply) => {
-    const admitted = await admit(opts, req, {
+    const admitted = await push.admit(opts, req, {
       authorization: (r) => {
         const key = r.headers['x-amz-firehose-access-key'];
         return typeof key === 'string' ? `Bearer ${key}` : undefined;
@@ -79,11 +69,11 @@ export async function firehoseSource(app: FastifyInstance, opts: PushSourceOptio
         `more than ${opts.maxRecordsPerRequest} records; lower the Firehose buffer size`,
       );
     }
-    const inflated = await inflateRecords(delivery.records, inflatedLimit(opts) - admitted.body.length);
+    const inflated = await inflateRecords(delivery.records, push.inflatedLimit(opts) - admitted.body.length);
     if (inflated) return refuse(reply, requestId, inflated);
     const now = Date.now();
     const result = pipeline.run({ text: '', json: { requestId, records: delivery.records } }, { now });
-    const published = await publishResult(opts, 'aws-apigw', admitted.collector, now, result);
+    const published = await push.publishResult(opts, 'aws-apigw', admitted.collector, now, result);
     if (!published.ok) return refuse(reply, requestId, published.refusal);
     return answer(reply, 200, requestId);
   });
@@ -94,7 +84,7 @@ export async function firehoseSource(app: FastifyInstance, opts: PushSourceOptio
  * record (DECODED_DATA) for the parser. The inflated bytes of all records together stay within
  * `budget`; past it the request is refused (413) before anything is parsed.
  */
-async function inflateRecords(records: unknown[], budget: number): Promise<Refusal | null> {
+async function inflateRecords(records: unknown[], budget: number): Promise<push.Refusal | null> {
   let left = budget;
   for (const record of records) {
     const r = record && typeof record === 'object' ? (record as Record<string | symbol, unknown>) : null;
@@ -106,7 +96,7 @@ async function inflateRecords(records: unknown[], budget: number): Promise<Refus
     const bytes = Buffer.from(r.data, 'base64');
     let text: Buffer = bytes;
     if (isGzip(bytes)) {
-      const out = await inflateBounded(bytes, 'gzip', left);
+      const out = await push.inflateBounded(bytes, 'gzip', left);
       if (!out.ok && out.reason === 'too-large') return tooMuch(budget);
       if (!out.ok) {
         r[DECODED_DATA] = { reason: 'gzip data could not be inflated' };
@@ -122,7 +112,7 @@ async function inflateRecords(records: unknown[], budget: number): Promise<Refus
 }
 
 const tooMuch = (budget: number) =>
-  refusal(
+  push.refusal(
     413,
     'INGEST_BODY_TOO_LARGE',
     `the records inflate to more than ${Math.max(0, budget)} bytes in one request; lower the Firehose buffer size`,

@@ -3,14 +3,7 @@ import { isStackOverflow, jsonTooDeep, parseJson, tooDeepError } from '../parser
 import { otlpParser } from '../parsers/otlp.ts';
 import { toProtoJson } from '../proto/json.ts';
 import { otlpProtos } from '../proto/load.ts';
-import {
-  admit,
-  mediaType,
-  type PushSourceOptions,
-  publishResult,
-  pushPlugin,
-  sourcePipeline,
-} from './push.ts';
+import * as push from './push.ts';
 
 /**
  * OTLP/HTTP receiver (docs/formats/otlp.md): `POST /v1/traces` and `POST /v1/logs` in JSON
@@ -38,12 +31,12 @@ const SIGNALS = {
   },
 } as const;
 
-export async function otlpHttpSource(app: FastifyInstance, opts: PushSourceOptions): Promise<void> {
-  const pipeline = sourcePipeline(opts, otlpParser);
+export async function otlpHttpSource(app: FastifyInstance, opts: push.PushSourceOptions): Promise<void> {
+  const pipeline = push.sourcePipeline(opts, otlpParser);
   const root = otlpProtos();
   const status = root.lookupType('google.rpc.Status');
   const isProtobuf = (req: FastifyRequest) =>
-    mediaType(req.headers['content-type']) === 'application/x-protobuf';
+    push.mediaType(req.headers['content-type']) === 'application/x-protobuf';
 
   const fail = (
     reply: FastifyReply,
@@ -63,7 +56,7 @@ export async function otlpHttpSource(app: FastifyInstance, opts: PushSourceOptio
     }
     return reply.code(r.status).type('application/json').send({ code, message });
   };
-  pushPlugin(
+  push.pushPlugin(
     app,
     opts,
     'OTLP export',
@@ -75,7 +68,7 @@ export async function otlpHttpSource(app: FastifyInstance, opts: PushSourceOptio
   const handle = (signal: Signal) => async (req: FastifyRequest, reply: FastifyReply) => {
     const spec = SIGNALS[signal];
     const protobuf = isProtobuf(req);
-    const admitted = await admit(opts, req, {
+    const admitted = await push.admit(opts, req, {
       authHint: 'set the exporter header Authorization: Bearer <collector token>',
       mediaTypes: ['application/x-protobuf', 'application/json'],
     });
@@ -92,7 +85,7 @@ export async function otlpHttpSource(app: FastifyInstance, opts: PushSourceOptio
       { text: '', json: { [spec.field]: request.value[spec.field] ?? [] } },
       { now },
     );
-    const published = await publishResult(opts, 'otlp', admitted.collector, now, result);
+    const published = await push.publishResult(opts, 'otlp', admitted.collector, now, result);
     if (!published.ok) return fail(reply, protobuf, published.refusal);
     const { rejected } = published;
     const messages: string[] = [];

@@ -262,6 +262,32 @@ export function frameJson(body: string): { records: FramedRecord[] } | { error: 
   return { records };
 }
 
+/**
+ * Admission and framing of a JSON push body (/v1/events, /v1/dlq, Kong http-log): `admit`,
+ * then frameJson, then the record limit (413 naming the sender's own batch setting).
+ */
+export async function admitJsonRecords(
+  opts: PushSourceOptions,
+  req: FastifyRequest,
+  spec: AdmitSpec & { batchHint: string },
+): Promise<{ ok: true; collector: string; records: FramedRecord[] } | { ok: false; refusal: Refusal }> {
+  const admitted = await admit(opts, req, spec);
+  if (!admitted.ok) return admitted;
+  const framed = frameJson(admitted.body.toString('utf8'));
+  if ('error' in framed) return { ok: false, refusal: framed.error };
+  if (framed.records.length > opts.maxRecordsPerRequest) {
+    return {
+      ok: false,
+      refusal: refusal(
+        413,
+        'INGEST_BODY_TOO_LARGE',
+        `more than ${opts.maxRecordsPerRequest} records; ${spec.batchHint}`,
+      ),
+    };
+  }
+  return { ok: true, collector: admitted.collector, records: framed.records };
+}
+
 /** Runs framed records through a pipeline, numbering rejections by record. */
 export function runRecords(
   pipeline: IngestPipeline,
@@ -307,6 +333,19 @@ export function deadLetters(
   }));
 }
 
+/** The per-collector limit (`ingest.rateLimit`): a 429 refusal when `n` more records are over it. */
+export function rateLimit(opts: PushSourceOptions, collector: string, n: number): Refusal | null {
+  const wait = opts.rateLimiter?.take(collector, n) ?? 0;
+  if (wait <= 0) return null;
+  if (opts.counters) opts.counters.throttled++;
+  return refusal(
+    429,
+    'INGEST_BACKPRESSURE',
+    `collector ${collector} is over ingest.rateLimit; retry after ${wait} s`,
+    wait,
+  );
+}
+
 /**
  * Rate-limits (429 refusal), stamps (ingest time, collector) and publishes the events keyed by
  * actor, and dead-letters the rejections keyed by collector.
@@ -318,19 +357,8 @@ export async function publishResult(
   now: number,
   result: { events: ApiEvent[]; rejected: EntryRejection[] },
 ): Promise<{ ok: true; accepted: number; rejected: EntryRejection[] } | { ok: false; refusal: Refusal }> {
-  const wait = opts.rateLimiter?.take(collector, result.events.length) ?? 0;
-  if (wait > 0) {
-    if (opts.counters) opts.counters.throttled++;
-    return {
-      ok: false,
-      refusal: refusal(
-        429,
-        'INGEST_BACKPRESSURE',
-        `collector ${collector} is over ingest.rateLimit; retry after ${wait} s`,
-        wait,
-      ),
-    };
-  }
+  const limited = rateLimit(opts, collector, result.events.length);
+  if (limited) return { ok: false, refusal: limited };
   const valid: BusMessage<ApiEvent>[] = result.events.map((e) => {
     e.ingestTs = now;
     e.source.collector = collector;

@@ -1,0 +1,170 @@
+/**
+ * The shape shared by the actor-keyed volume detectors (actor_spike, exfiltration, scraping):
+ * one measure per event, summed over five event-time minutes, judged once per minute tick against
+ * the actor's own daily peaks (actor-habit.ts). Episodes open on the first window above the
+ * threshold and resolve after a quiet period below it.
+ */
+import { type ApiEvent, actorKey, type FindingEntity } from '@apiwatch/core';
+import type { Static, TObject } from '@sinclair/typebox';
+import {
+  actorFindingEntity,
+  type EpisodeRef,
+  episodeRef,
+  MINUTE_MS,
+  resolvedOf,
+  TopK,
+} from '../bola/common.ts';
+import type { DetectorContext, FindingDraft } from '../runtime/define.ts';
+import {
+  type ActorHabit,
+  addToHabit,
+  advanceHabit,
+  HABIT_BYTES,
+  type HabitJudgement,
+  type HabitLimits,
+  judgeHabit,
+  newHabit,
+  windowSum,
+} from './actor-habit.ts';
+
+export interface HabitState {
+  habit: ActorHabit;
+  routes: TopK;
+  samples: string[];
+  open: boolean;
+  episodeStart: number;
+  lastAbove: number;
+  peakObserved: number;
+  /** The actor as the last measured call named it (entity name and revocable ref). */
+  entity: FindingEntity | null;
+  tenant: string | null;
+  clientIp: string | null;
+  userAgent: string | null;
+  /** The open episode's identity, for its resolved update. */
+  ref: EpisodeRef | null;
+}
+
+export interface HabitConfig extends HabitLimits {
+  quietSeconds: number;
+}
+
+export interface HabitSpec<C extends HabitConfig> {
+  /** The event's contribution to the measure (0 skips it). */
+  measure(event: ApiEvent, config: C): number;
+  draft(s: HabitState, entity: FindingEntity, j: HabitJudgement, config: C): FindingDraft;
+  resolvedSummary(entity: FindingEntity, s: HabitState): string;
+}
+
+export function habitKey(event: ApiEvent): string | null {
+  return actorKey(event);
+}
+
+export function initHabit(): HabitState {
+  return {
+    habit: newHabit(),
+    routes: new TopK(3),
+    samples: [],
+    open: false,
+    episodeStart: 0,
+    lastAbove: 0,
+    peakObserved: 0,
+    entity: null,
+    tenant: null,
+    clientIp: null,
+    userAgent: null,
+    ref: null,
+  };
+}
+
+export function habitSize(s: HabitState): number {
+  return HABIT_BYTES + s.routes.bytes + s.samples.length * 60 + (s.open ? 200 : 0);
+}
+
+/** Judges the window that ended with the minute before `ts`, then moves the habit to `ts`. */
+function tick<C extends HabitConfig>(
+  spec: HabitSpec<C>,
+  s: HabitState,
+  ts: number,
+  key: string,
+  cfg: C,
+): FindingDraft[] {
+  const out: FindingDraft[] = [];
+  const h = s.habit;
+  const entity = s.entity;
+  if (h.minute >= 0 && Math.floor(ts / MINUTE_MS) > h.minute && entity) {
+    const j = judgeHabit(h, cfg, key.startsWith('ip:'));
+    if (j.observed > 0 && j.observed >= j.threshold) {
+      s.lastAbove = h.minute * MINUTE_MS + MINUTE_MS - 1;
+      s.peakObserved = Math.max(s.peakObserved, j.observed);
+      if (!s.open) {
+        s.open = true;
+        s.episodeStart = Math.max(0, (h.minute - 4) * MINUTE_MS);
+        const d = spec.draft(s, entity, j, cfg);
+        s.ref = episodeRef(d);
+        out.push(d);
+      }
+    }
+  }
+  if (s.open && s.ref && ts >= s.lastAbove + cfg.quietSeconds * 1000) {
+    s.open = false;
+    out.push(
+      resolvedOf(s.ref, {
+        endedAt: s.lastAbove,
+        lastSeen: s.lastAbove,
+        summary: spec.resolvedSummary(s.ref.entity, s),
+        observed: s.peakObserved,
+        windowSeconds: 300,
+      }),
+    );
+    s.ref = null;
+    s.peakObserved = 0;
+    s.samples.length = 0;
+    s.routes.clear();
+  }
+  advanceHabit(h, ts, !s.open);
+  return out;
+}
+
+function arm<C extends HabitConfig>(s: HabitState, ctx: DetectorContext<C>, now: number): void {
+  const cfg = ctx.config;
+  // Hot (half the floor in the window): judge at the next minute even if no event comes.
+  if (windowSum(s.habit) >= cfg.floor / 2) ctx.wakeAt((Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS);
+  else if (s.open) ctx.wakeAt(s.lastAbove + cfg.quietSeconds * 1000);
+}
+
+export function habitOnEvent<C extends HabitConfig>(
+  spec: HabitSpec<C>,
+  s: HabitState,
+  event: ApiEvent,
+  ctx: DetectorContext<C>,
+  key: string,
+): FindingDraft[] | undefined {
+  const value = spec.measure(event, ctx.config);
+  const out = tick(spec, s, event.ts, key, ctx.config);
+  if (value > 0) {
+    addToHabit(s.habit, event.ts, value, event.client.userAgent);
+    if (!s.open || !s.entity) s.entity = actorFindingEntity(key, event);
+    s.tenant = event.identity.tenant;
+    s.clientIp = event.client.ip;
+    s.userAgent = event.client.userAgent;
+    s.routes.add(`${event.request.method} ${event.request.route ?? event.request.path}`);
+    if (s.samples.length < 10) s.samples.push(event.id);
+    else if (!s.open) s.samples[(event.ts >>> 0) % 10] = event.id;
+  }
+  arm(s, ctx, event.ts);
+  return out.length > 0 ? out : undefined;
+}
+
+export function habitOnWatermark<C extends HabitConfig>(
+  spec: HabitSpec<C>,
+  s: HabitState,
+  ts: number,
+  ctx: DetectorContext<C>,
+  key: string,
+): FindingDraft[] | undefined {
+  const out = tick(spec, s, ts, key, ctx.config);
+  arm(s, ctx, ts);
+  return out.length > 0 ? out : undefined;
+}
+
+export type HabitConfigOf<C extends TObject> = Static<C> & HabitConfig;

@@ -1,0 +1,183 @@
+/**
+ * The tick skeleton of the route-keyed volume detectors: events feed the route's minute series;
+ * each time a minute completes (on the next event, or on the watermark via `ctx.wakeAt`, so a
+ * route that goes silent is still judged) the detector's `judge` looks at the last five minutes.
+ * Episodes open on the first window judged anomalous and resolve after a quiet period.
+ */
+import type { ApiEvent } from '@apiwatch/core';
+import type { BaselineSnapshot, RouteRef } from '../baselines/index.ts';
+import { endpointEntity, MINUTE_MS, parseRouteKey, routeKey } from '../bola/common.ts';
+import type { DetectorContext, FindingDraft } from '../runtime/define.ts';
+import {
+  addToSeries,
+  advanceSeries,
+  newSeries,
+  RING,
+  type RouteSeries,
+  SERIES_BYTES,
+} from './route-series.ts';
+
+export const WINDOW_MINUTES = 5;
+
+export interface RouteVolumeState {
+  series: RouteSeries;
+  open: boolean;
+  episodeStart: number;
+  lastAbove: number;
+  peak: number;
+  /** What the detector measured when the episode opened (e.g. the expected rate a drop is judged back against). */
+  reference: number;
+  samples: string[];
+}
+
+export interface Verdict {
+  anomalous: boolean;
+  /** For the episode's peak (larger = worse). */
+  severityValue: number;
+  reference: number;
+  draft?: (entity: ReturnType<typeof endpointEntity>, route: RouteRef, s: RouteVolumeState) => FindingDraft;
+}
+
+export interface RouteJudge<C extends { quietSeconds: number }> {
+  judge(
+    s: RouteVolumeState,
+    route: RouteRef,
+    snapshot: BaselineSnapshot,
+    config: C,
+    minuteEnd: number,
+  ): Verdict;
+  /** Whether an open episode is over at this minute (default: quiet period without an anomalous window). */
+  recovered?(
+    s: RouteVolumeState,
+    route: RouteRef,
+    snapshot: BaselineSnapshot,
+    config: C,
+    minuteEnd: number,
+  ): boolean;
+  resolvedSummary(route: RouteRef, s: RouteVolumeState): string;
+}
+
+export function routeVolumeKey(event: ApiEvent): string | null {
+  if (!event.request.route) return null;
+  return routeKey({
+    tenant: event.identity.tenant ?? '',
+    method: event.request.method,
+    route: event.request.route,
+  });
+}
+
+export function initRouteVolume(): RouteVolumeState {
+  return {
+    series: newSeries(),
+    open: false,
+    episodeStart: 0,
+    lastAbove: 0,
+    peak: 0,
+    reference: 0,
+    samples: [],
+  };
+}
+
+export const routeVolumeSize = (s: RouteVolumeState) =>
+  SERIES_BYTES + s.series.top.bytes + s.samples.length * 60;
+
+function tick<C extends { quietSeconds: number }>(
+  j: RouteJudge<C>,
+  s: RouteVolumeState,
+  ts: number,
+  key: string,
+  ctx: DetectorContext<C>,
+): FindingDraft[] {
+  const out: FindingDraft[] = [];
+  const series = s.series;
+  // Every minute that completed since the last tick is judged in turn (a silent route too).
+  let guard = 0;
+  while (series.minute >= 0 && Math.floor(ts / MINUTE_MS) > series.minute && guard++ < RING) {
+    const minuteEnd = (series.minute + 1) * MINUTE_MS;
+    series.callers[series.minute % RING] = Math.min(65535, series.current.estimate());
+    const route = parseRouteKey(key);
+    const snapshot = ctx.baselines();
+    const v = j.judge(s, route, snapshot, ctx.config, minuteEnd);
+    if (v.anomalous) {
+      s.lastAbove = minuteEnd;
+      s.peak = Math.max(s.peak, v.severityValue);
+      if (!s.open && v.draft) {
+        s.open = true;
+        s.episodeStart = minuteEnd - WINDOW_MINUTES * MINUTE_MS;
+        s.reference = v.reference;
+        out.push(v.draft(endpointEntity(route.method, route.route), route, s));
+      }
+    } else if (s.open) {
+      const quiet = minuteEnd - s.lastAbove >= ctx.config.quietSeconds * 1000;
+      const back = j.recovered ? j.recovered(s, route, snapshot, ctx.config, minuteEnd) : quiet;
+      if (back) {
+        s.open = false;
+        out.push(resolved(route, s, minuteEnd, j.resolvedSummary(route, s)));
+        s.peak = 0;
+        s.samples.length = 0;
+      }
+    }
+    advanceSeries(series, minuteEnd);
+  }
+  advanceSeries(series, ts);
+  return out;
+}
+
+function resolved(route: RouteRef, s: RouteVolumeState, at: number, summary: string): FindingDraft {
+  return {
+    status: 'resolved',
+    endedAt: at,
+    entity: endpointEntity(route.method, route.route),
+    route: route.route,
+    method: route.method,
+    tenant: route.tenant || null,
+    confidence: 0.7,
+    summary,
+    firstSeen: s.episodeStart,
+    lastSeen: s.lastAbove,
+    evidence: {
+      observed: s.peak,
+      baseline: s.reference,
+      threshold: 0,
+      windowSeconds: WINDOW_MINUTES * 60,
+      counts: {},
+      sampleEventIds: [],
+      details: {},
+    },
+    recommendedAction: 'No action needed unless it comes back.',
+  };
+}
+
+/** Keeps the minute ticks coming while the route had traffic in the last hour or an episode is open. */
+function arm(s: RouteVolumeState, ctx: DetectorContext<{ quietSeconds: number }>, now: number): void {
+  const live = s.open || s.series.requests.some((n) => n > 0);
+  if (live) ctx.wakeAt((Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS);
+}
+
+export function routeOnEvent<C extends { quietSeconds: number }>(
+  j: RouteJudge<C>,
+  s: RouteVolumeState,
+  event: ApiEvent,
+  ctx: DetectorContext<C>,
+  key: string,
+): FindingDraft[] | undefined {
+  const out = tick(j, s, event.ts, key, ctx);
+  if (s.series.minute < 0) advanceSeries(s.series, event.ts);
+  addToSeries(s.series, event);
+  if (s.samples.length < 10) s.samples.push(event.id);
+  else if (!s.open) s.samples[s.series.requests[s.series.minute % RING]! % 10] = event.id;
+  arm(s, ctx, event.ts);
+  return out.length > 0 ? out : undefined;
+}
+
+export function routeOnWatermark<C extends { quietSeconds: number }>(
+  j: RouteJudge<C>,
+  s: RouteVolumeState,
+  ts: number,
+  ctx: DetectorContext<C>,
+  key: string,
+): FindingDraft[] | undefined {
+  const out = tick(j, s, ts, key, ctx);
+  arm(s, ctx, ts);
+  return out.length > 0 ? out : undefined;
+}

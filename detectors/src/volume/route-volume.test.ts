@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ApiEvent } from '@apiwatch/core';
+import { failureRate } from '../baselines/failures.ts';
+import { BaselineSnapshot, type RouteSeasonal } from '../baselines/index.ts';
+import { type CallSpec, call, DetectorHarness, TEST_FALLBACKS } from '../bola/harness.ts';
+import { errorSpike } from './error-spike.ts';
+import { routeDrop } from './route-drop.ts';
+import { routeSpike } from './route-spike.ts';
+
+const MIN = 60_000;
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 10, 2, 0, 0, 0); // Monday 00:00 UTC
+
+/** Per minute: `perCaller` calls from each of `callers` callers (named by `name`). */
+function minutes(
+  from: number,
+  count: number,
+  callers: number,
+  perCaller: number,
+  c: Partial<CallSpec> & { name?: string } = {},
+): ApiEvent[] {
+  const out: ApiEvent[] = [];
+  for (let m = 0; m < count; m++)
+    for (let u = 0; u < callers; u++)
+      for (let k = 0; k < perCaller; k++)
+        out.push(
+          call({
+            route: '/api/login',
+            method: 'POST',
+            user: `${c.name ?? 'u'}${u}`,
+            ...c,
+            ts: from + m * MIN + Math.floor(((u * perCaller + k) * MIN) / (callers * perCaller + 1)),
+          }),
+        );
+  return out;
+}
+
+/** A snapshot whose seasonal baseline for POST /api/login says `perHour` at every hour of the week. */
+function seasonal(perHour: number, mad = perHour * 0.1): BaselineSnapshot {
+  const series = () => ({
+    median: new Float32Array(168).fill(perHour),
+    mad: new Float32Array(168).fill(mad),
+    samples: new Uint8Array(168).fill(4),
+    minWeeks: 2,
+  });
+  const r: RouteSeasonal = {
+    tenant: '',
+    route: '/api/login',
+    method: 'POST',
+    firstHourMs: T0 - 28 * 24 * HOUR,
+    requests: series(),
+    actors: series(),
+  };
+  return new BaselineSnapshot({
+    historyEndMs: T0,
+    routes: new Map([['\u0000POST\u0000/api/login', r]]),
+    classes: new Map(),
+    objects: new Map(),
+    failures: new Map(),
+    overall: failureRate(0, 0, 1000, 0.05),
+    fallback: TEST_FALLBACKS,
+    minWeeks: 2,
+    minRequests: 1000,
+  });
+}
+
+test('route_spike positive: a few callers hammer a route far above its hour-of-week baseline', () => {
+  const h = new DetectorHarness(routeSpike, { baselines: seasonal(600) });
+  const start = T0 + 9 * HOUR;
+  h.run([
+    ...minutes(start, 20, 10, 1),
+    ...minutes(start + 20 * MIN, 8, 4, 100, { name: 'bot' }),
+    ...minutes(start + 20 * MIN, 8, 10, 1),
+  ]);
+  const f = h.firing()[0];
+  assert.ok(f, 'fires');
+  assert.equal(f.entity.id, 'POST /api/login');
+  assert.equal(f.evidence.details.baselineKind, 'seasonal');
+  assert.ok(f.at - (start + 20 * MIN) <= 5 * MIN);
+  h.advance(start + 2 * HOUR);
+  assert.equal(h.drafts.filter((d) => d.status === 'resolved').length, 1);
+});
+
+test('route_spike positive: with no seasonal baseline, against its own last hour', () => {
+  const h = new DetectorHarness(routeSpike);
+  const start = T0 + 10 * HOUR;
+  h.run([...minutes(start, 45, 30, 1), ...minutes(start + 45 * MIN, 8, 5, 150, { name: 'x' })]);
+  const f = h.firing()[0];
+  assert.ok(f);
+  assert.equal(f.evidence.details.baselineKind, 'recent');
+});
+
+test('route_spike negative: a campaign brings ten times the callers at their usual rate', () => {
+  const h = new DetectorHarness(routeSpike);
+  const start = T0 + 10 * HOUR;
+  h.run([...minutes(start, 45, 30, 1), ...minutes(start + 45 * MIN, 20, 400, 1, { name: 'new' })]);
+  assert.deepEqual(h.firing(), []);
+});
+
+test('route_spike negative: the Monday-morning level the seasonal baseline expects; a one-minute burst', () => {
+  const h = new DetectorHarness(routeSpike, { baselines: seasonal(3000) });
+  const start = T0 + 9 * HOUR;
+  h.run([
+    ...minutes(start, 30, 60, 1),
+    ...minutes(start + 30 * MIN, 1, 5, 200, { name: 'burst' }),
+    ...minutes(start + 31 * MIN, 10, 60, 1),
+  ]);
+  assert.deepEqual(h.firing(), []);
+});
+
+test('route_spike negative: a nightly batch seen the day before is a daily rhythm (no seasonal baseline yet)', () => {
+  const h = new DetectorHarness(routeSpike);
+  const events: ApiEvent[] = [];
+  for (let d = 0; d < 2; d++)
+    for (let hr = 0; hr < 24; hr++) {
+      const at = T0 + d * 24 * HOUR + hr * HOUR;
+      events.push(...minutes(at, 60, 5, 1));
+      if (hr === 2) events.push(...minutes(at + 10 * MIN, 30, 1, 400, { service: 'batch', name: 'batch' }));
+    }
+  h.run(events);
+  assert.deepEqual(
+    h.firing().filter((f) => f.at > T0 + 24 * HOUR),
+    [],
+  );
+});
+
+test('error_spike positive: a route starts failing for most callers', () => {
+  const h = new DetectorHarness(errorSpike);
+  const start = T0 + 12 * HOUR;
+  const ok = minutes(start, 40, 50, 1, { route: '/orders', method: 'GET' });
+  ok.forEach((e, i) => {
+    if (i % 100 === 0) e.response.status = 500;
+  });
+  const bad = minutes(start + 40 * MIN, 8, 50, 1, { route: '/orders', method: 'GET', status: 503 });
+  bad.forEach((e, i) => {
+    if (i % 3 === 0) e.response.status = 200;
+  });
+  h.run([...ok, ...bad]);
+  const f = h.firing()[0];
+  assert.ok(f);
+  assert.equal(f.entity.id, 'GET /orders');
+  assert.ok((f.evidence.details.share as number) > 0.5);
+});
+
+test('error_spike negative: a two-minute deploy blip; a quiet route failing; a route that always fails a bit', () => {
+  const h = new DetectorHarness(errorSpike);
+  const start = T0 + 12 * HOUR;
+  const blip = [
+    ...minutes(start, 30, 50, 1, { route: '/a' }),
+    ...minutes(start + 30 * MIN, 2, 50, 1, { route: '/a', status: 502 }),
+    ...minutes(start + 32 * MIN, 10, 50, 1, { route: '/a' }),
+  ];
+  const quiet = minutes(start, 60, 3, 1, { route: '/b', status: 500 });
+  const flaky = minutes(start, 60, 40, 1, { route: '/c' });
+  flaky.forEach((e, i) => {
+    if (i % 4 === 0) e.response.status = 500;
+  });
+  h.run([...blip, ...quiet, ...flaky]);
+  assert.deepEqual(h.firing(), []);
+});
+
+test('route_drop positive: a busy route goes silent (judged on the watermark, no event needed)', () => {
+  const h = new DetectorHarness(routeDrop);
+  const start = T0 + 14 * HOUR;
+  h.run(minutes(start, 50, 60, 1, { route: '/pay', method: 'POST' }));
+  const silentFrom = start + 50 * MIN;
+  // Other traffic moves the watermark minute by minute.
+  for (let m = 1; m <= 10; m++) h.advance(silentFrom + m * MIN);
+  const f = h.firing()[0];
+  assert.ok(f, 'fires');
+  assert.equal(f.entity.id, 'POST /pay');
+  assert.ok(f.at - silentFrom <= 6 * MIN, `after ${(f.at - silentFrom) / 1000} s`);
+  h.run(minutes(silentFrom + 20 * MIN, 10, 60, 1, { route: '/pay', method: 'POST' }));
+  assert.equal(h.drafts.filter((d) => d.status === 'resolved').length, 1);
+});
+
+test('route_drop negative: a quiet route stops; a busy route winds down for the evening', () => {
+  const h = new DetectorHarness(routeDrop);
+  const start = T0 + 17 * HOUR;
+  const events = minutes(start, 60, 4, 1, { route: '/rare' });
+  for (let m = 0; m < 120; m++)
+    events.push(...minutes(start + m * MIN, 1, Math.max(10, 60 - Math.floor(m / 3)), 1, { route: '/busy' }));
+  h.run(events);
+  h.advance(start + 121 * MIN);
+  assert.deepEqual(
+    h.firing().map((f) => f.entity.id),
+    [],
+  );
+});
