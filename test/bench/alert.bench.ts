@@ -1,5 +1,5 @@
 /**
- * Alert latency (DESIGN.md §5: finding in → notification sent, p99 < 1 s with no grouping wait):
+ * Alert latency (docs/design.md §5: finding in → notification sent, p99 < 1 s with no grouping wait):
  * `npm run bench -- alert`.
  *
  * - pipeline: createAlerting on real Redis (router state in Redis, BullMQ delivery queue per

@@ -19,7 +19,7 @@ import type { BenchResult } from './types.ts';
  *   floor is the same engine with as many detectors that do nothing but key the event
  *   (dispatch-only: reorder buffer, clock, per-detector call), measured in the same run.
  * - Memory: heap held by the engine after the stream (gc before and after), divided by the
- *   distinct actors that sent events. Budget (DESIGN.md §5): < 1 KiB per active actor.
+ *   distinct actors that sent events. Budget (docs/design.md §5): < 1 KiB per active actor.
  */
 
 const here = dirname(fileURLToPath(import.meta.url));

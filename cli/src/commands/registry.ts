@@ -15,7 +15,7 @@ import { silencesCommand } from './silences.ts';
 import { startCommand } from './start.ts';
 import { storeCommand } from './store.ts';
 
-/** The CLI contract (DESIGN.md §6), in the order `apiwatch --help` lists it. */
+/** The CLI contract (docs/design.md §6), in the order `apiwatch --help` lists it. */
 export const COMMANDS: readonly Command[] = [
   startCommand,
   demoCommand,
