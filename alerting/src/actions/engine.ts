@@ -100,8 +100,14 @@ export class ResponseEngine {
     });
   }
 
+  /** Serialises decisions in this process; what they changed is durable before they resolve. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
+    const durable = async () => {
+      const r = await fn();
+      await this.o.state.sync?.();
+      return r;
+    };
+    const run = this.chain.then(durable, durable);
     this.chain = run.catch(() => {});
     return run;
   }
@@ -237,6 +243,12 @@ export class ResponseEngine {
 
   /** The queue worker: one gateway call, then the record, the revocation list and the audit. */
   private async runJob(job: ActionJob, final: boolean): Promise<ActionResult> {
+    const r = await this.runJobNow(job, final);
+    await this.o.state.sync?.();
+    return r;
+  }
+
+  private async runJobNow(job: ActionJob, final: boolean): Promise<ActionResult> {
     const r = await this.o.state.get<ActionRecord>(ACTIONS, job.actionId);
     if (!r)
       return {
@@ -369,6 +381,7 @@ export class ResponseEngine {
 
   async resetBreaker(by: string): Promise<void> {
     await this.o.state.delete(BREAKER, 'revocations');
+    await this.o.state.sync?.();
     this.o.log.warn({ by }, 'response-action circuit breaker reset.');
   }
 

@@ -44,6 +44,9 @@ export const FloorsFile = T.Object(
         scale: T.Number({ exclusiveMinimum: 0 }),
         perKind: T.Integer({ minimum: 1 }),
         format: T.Union([T.Literal('kong'), T.Literal('nginx'), T.Literal('nginx-combined')]),
+        config: T.Optional(
+          T.String({ minLength: 1, description: 'apiwatch config file for the run, relative to this file.' }),
+        ),
       },
       { additionalProperties: false },
     ),

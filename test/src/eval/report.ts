@@ -46,14 +46,18 @@ export function formatReport(r: EvalResult): string {
             .join(', ')})`
         : ''),
   ];
-  const missed = r.report.kinds.flatMap((k) => k.missed);
-  if (missed.length > 0 && missed.length <= 40) {
-    lines.push('missed attacks:');
-    for (const id of missed) {
-      const l = r.labels.find((x) => x.id === id)!;
-      lines.push(`  ${id}  ${l.variant}`);
-    }
-  } else if (missed.length > 40) lines.push(`missed attacks: ${missed.length} (see --json)`);
+  // Misses of kinds a detector already catches: what the detector authors look at first.
+  const partial = r.report.kinds.filter((k) => k.detected > 0 && k.missed.length > 0);
+  const undetected = r.report.kinds.filter((k) => k.attacks > 0 && k.detected === 0).map((k) => k.kind);
+  if (partial.length > 0) {
+    lines.push('missed attacks of kinds otherwise detected:');
+    for (const k of partial)
+      for (const id of k.missed) {
+        const l = r.labels.find((x) => x.id === id)!;
+        lines.push(`  ${id}  ${new Date(l.start).toISOString()}  ${l.variant}`);
+      }
+  }
+  if (undetected.length > 0) lines.push(`kinds with no detection: ${undetected.join(', ')}`);
   if (r.benign) {
     const g = r.benign.gate;
     lines.push(
