@@ -3,6 +3,7 @@ import type { IdentityContext } from './identity/context.ts';
 import { redactSecrets } from './identity/redact.ts';
 import { batchResult, refusedBatch } from './parsers/batch.ts';
 import { hostWithoutUserinfo } from './parsers/fields.ts';
+import { isStackOverflow, tooDeepError } from './parsers/json.ts';
 import type { EntryRejection, ParseBatch, ParseError, Parser, RawRecord } from './parsers/types.ts';
 import { joinedRecord, serverLogKind, unwrapRecord } from './parsers/wrappers.ts';
 import type { RouteTemplater } from './routes/templater.ts';
@@ -98,9 +99,17 @@ export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
         ...(opts.maxSyncInflateBytes !== undefined ? { maxSyncInflateBytes: opts.maxSyncInflateBytes } : {}),
       };
       // parse (+ identity)
-      const batch: ParseBatch = parser.parseBatch
-        ? parser.parseBatch(record, ctx)
-        : single(parser, record, ctx);
+      let batch: ParseBatch;
+      try {
+        batch = parser.parseBatch ? parser.parseBatch(record, ctx) : single(parser, record, ctx);
+      } catch (e) {
+        // A caller that parsed JSON itself (no depth bound) handed over a hostile nesting.
+        if (!isStackOverflow(e)) throw e;
+        batch = refusedBatch(
+          tooDeepError(`${parser.id} record`),
+          record.text.slice(0, MAX_REJECTED_RAW_CHARS),
+        );
+      }
       // A refused line that is a server's own log (an error log mixed into the access log) says so.
       if (batch.events.length === 0 && batch.rejected.length === 1 && batch.rejected[0]!.index === 0) {
         const kind = serverLogKind(record);

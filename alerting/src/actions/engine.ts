@@ -227,6 +227,14 @@ export class ResponseEngine {
 
   async start(intervalMs = 1000): Promise<void> {
     await this.o.queue.start((job, final) => this.runJob(job, final));
+    // Jobs of a process that stopped mid-action (the in-process queue keeps none): queued again.
+    // Job ids make this a no-op where the queue (BullMQ) still has them.
+    for (const r of await this.list()) {
+      if (r.status === 'queued' || r.status === 'restoring') {
+        const op = r.status === 'queued' ? 'revoke' : 'restore';
+        await this.o.queue.enqueue({ schemaVersion: 1, actionId: r.id, op, by: r.decidedBy });
+      }
+    }
     const loop = () => {
       this.timer = setTimeout(async () => {
         await this.tick().catch((e) => this.o.log.error({ err: e }, 'response-action TTL tick failed.'));

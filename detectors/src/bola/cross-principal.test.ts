@@ -230,3 +230,60 @@ test('cross_tenant negative: refused cross-tenant calls, exempt admins, unlearne
   ]);
   assert.deepEqual(h.firing(), []);
 });
+
+test('cross_principal negative: colleagues of one tenant under a tenant-scoped route; tenant ids are never the object', () => {
+  const h = new DetectorHarness(crossPrincipal);
+  const proj = (user: string, ts: number) =>
+    call({
+      ts,
+      user,
+      tenant: 'acme',
+      route: '/tenants/{tenantId}/projects/{projectId}',
+      objects: [
+        { name: 'tenantId', value: 'acme' },
+        { name: 'projectId', value: 'p-1' },
+      ],
+      auth: 'success',
+    });
+  h.run([
+    ...Array.from({ length: 6 }, (_, i) => proj('ann', T0 + i * 5 * MIN)),
+    proj('bob', T0 + 2 * 3_600_000),
+  ]);
+  h.run([
+    ...Array.from({ length: 6 }, (_, i) =>
+      call({
+        ts: T0 + i * 5 * MIN,
+        user: 'ann',
+        tenant: 'acme',
+        route: '/tenants/{tenantId}/projects',
+        objects: [{ name: 'tenantId', value: 'acme' }],
+        auth: 'success',
+      }),
+    ),
+    call({
+      ts: T0 + 3 * 3_600_000,
+      user: 'carl',
+      tenant: 'acme',
+      route: '/tenants/{tenantId}/projects',
+      objects: [{ name: 'tenantId', value: 'acme' }],
+      auth: 'success',
+    }),
+  ]);
+  assert.deepEqual(h.firing(), []);
+});
+
+test('cross_tenant negative: a platform support principal whose own tenant no route addresses', () => {
+  const h = new DetectorHarness(crossTenant);
+  h.run(
+    ['acme', 'globex', 'initech', 'wayne'].map((t, i) =>
+      call({
+        ts: T0 + i * MIN,
+        user: 'support1',
+        tenant: 'platform',
+        route: '/tenants/{tenantId}/projects',
+        objects: [{ name: 'tenantId', value: t }],
+      }),
+    ),
+  );
+  assert.deepEqual(h.firing(), []);
+});

@@ -2,6 +2,7 @@ import type { ApiEvent, FindingEntity } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
 import { type EpisodeRef, episodeRef, is2xx, resolvedOf } from './common.ts';
+import { isTenantParam } from './cross-tenant.ts';
 
 export const CrossPrincipalConfig = T.Object(
   {
@@ -63,11 +64,19 @@ export function principalOf(e: ApiEvent): string | null {
   return null;
 }
 
-/** The object a call is about: its last path id (the resource addressed), else its first query id. */
+/**
+ * The object a call is about: its last path id (the resource addressed), else its first query
+ * id. Tenant parameters are never the object (tenant isolation is bola.cross_tenant's).
+ */
 function primaryObject(e: ApiEvent): { name: string; value: string } | null {
   let pick: { name: string; value: string } | null = null;
-  for (const o of e.objects) if (o.in === 'path') pick = o;
-  return pick ?? e.objects[0] ?? null;
+  for (const o of e.objects) if (o.in === 'path' && !isTenantParam(o.name)) pick = o;
+  return pick ?? e.objects.find((o) => o.in === 'query' && !isTenantParam(o.name)) ?? null;
+}
+
+/** A route nested under a tenant (`/tenants/{tenantId}/projects/{projectId}`): its objects belong to the tenant. */
+function tenantScoped(e: ApiEvent): boolean {
+  return e.objects.some((o) => o.in === 'path' && isTenantParam(o.name));
 }
 
 const WRITE_METHODS = new Set(['PUT', 'PATCH', 'DELETE', 'POST']);
@@ -117,7 +126,10 @@ export const crossPrincipal = defineDetector({
       known.calls >= cfg.ownerMinCalls &&
       known.last - known.first >= cfg.ownerMinSpanSeconds * 1000;
     const out: FindingDraft[] = [];
-    if (owner && !accessorEstablished) {
+    // Under a tenant-scoped route, a colleague of the same tenant using the object is team work.
+    const teamAccess =
+      owner !== undefined && tenantScoped(event) && owner.tenant !== null && owner.tenant === tenant;
+    if (owner && !accessorEstablished && !teamAccess) {
       if (s.open && s.open.accessor === who) {
         s.open.calls++;
         s.open.last = event.ts;

@@ -43,6 +43,12 @@ const norm = (v: string) => v.trim().toLowerCase();
  * at most 4) and the open episodes (at most 4 foreign tenants). ~300 B.
  */
 interface TenantState {
+  /**
+   * The actor was seen addressing its own tenant in a tenant parameter: its token tenant is a
+   * tenant these routes serve. Platform and support principals (a tenant of their own that no
+   * route addresses, routinely in every customer's) never are, and are not judged.
+   */
+  ownSeen: boolean;
   learned: string[];
   episodes: Array<{
     tenant: string;
@@ -71,7 +77,7 @@ export const crossTenant = defineDetector({
     return actorKey(event);
   },
   init(): TenantState {
-    return { learned: [], episodes: [] };
+    return { ownSeen: false, learned: [], episodes: [] };
   },
   idleMs: (c) => Math.max(c.quietSeconds * 1000, 7 * 86_400_000),
   sizeOf(s) {
@@ -85,6 +91,7 @@ export const crossTenant = defineDetector({
       const maybe = !strong && MAYBE_TENANT_NAME.test(o.name);
       if (!strong && !maybe) continue;
       if (norm(o.value) === own) {
+        s.ownSeen = true;
         if (maybe && !s.learned.includes(o.name) && s.learned.length < 4)
           s.learned.push(o.name.slice(0, 128));
         continue;
@@ -94,7 +101,7 @@ export const crossTenant = defineDetector({
         break;
       }
     }
-    if (!foreign || !is2xx(event.response.status)) return undefined;
+    if (!foreign || !is2xx(event.response.status) || !s.ownSeen) return undefined;
     if (event.identity.scopes.some((sc) => ctx.config.exemptScopes.includes(sc))) return undefined;
     const cfg = ctx.config;
     const other = foreign.value.slice(0, 256);

@@ -256,6 +256,10 @@ function thresholdFor(
   value = Math.max(value, ownFloor);
   const workload = event.identity.principal === 'service' || event.identity.principal === 'batch';
   if (workload && !hasOwn) value *= cfg.workloadColdMultiplier;
+  // A workload with no habit of its own yet (a sync job's first window) is judged only on the
+  // 403/404 path: walking many ids that exist is what sync jobs do.
+  if (workload && !hasOwn)
+    return { value: Number.POSITIVE_INFINITY, ownFloor: value, peerP99, ownPeak: null };
   return { value, ownFloor, peerP99, ownPeak: hasOwn ? s.ownPeak : null };
 }
 

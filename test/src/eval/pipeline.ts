@@ -85,6 +85,8 @@ export interface ParsedCorpus {
   labels: Label[];
   /** Events that belong to no attack. */
   benignEvents: number;
+  /** Of those, the events in the scored period (the last week). */
+  benignScoredEvents: number;
   rejected: number;
 }
 
@@ -107,6 +109,7 @@ export function parseCorpus(
   }));
   let rejected = 0;
   let benign = 0;
+  let benignScored = 0;
   records.forEach((text, i) => {
     const result = read({ text });
     if (!result.ok) {
@@ -118,6 +121,7 @@ export function parseCorpus(
       events.push(e);
       if (label < 0) {
         benign++;
+        if (e.ts >= corpus.scoredStart) benignScored++;
         continue;
       }
       const l = byLabel[label]!;
@@ -156,5 +160,5 @@ export function parseCorpus(
       observable: !(d.needsIdentity && format === 'nginx-combined'),
     };
   });
-  return { events, labels, benignEvents: benign, rejected };
+  return { events, labels, benignEvents: benign, benignScoredEvents: benignScored, rejected };
 }

@@ -38,7 +38,7 @@ export function formatReport(r: EvalResult): string {
     '',
     formatKindTable(r.report.kinds),
     '',
-    `false findings: ${r.report.falsePositives} episodes over ${r.report.benignEvents.toLocaleString('en-US')} benign events = ${r.report.falsePer100k.toFixed(2)} per 100k` +
+    `false findings (scored week): ${r.report.falsePositives} episodes over ${r.report.benignEvents.toLocaleString('en-US')} benign events = ${r.report.falsePer100k.toFixed(2)} per 100k; ${r.report.learningFindings} more in the learning weeks` +
       (Object.keys(r.report.falseByDetector).length > 0
         ? ` (${Object.entries(r.report.falseByDetector)
             .sort((a, b) => b[1] - a[1])
@@ -61,7 +61,7 @@ export function formatReport(r: EvalResult): string {
   if (r.benign) {
     const g = r.benign.gate;
     lines.push(
-      `benign corpus (seed ${r.benign.seed}): ${r.benign.events.toLocaleString('en-US')} events, ${g.episodes} finding episodes: ${g.listed.length} known false positives, ${g.unexpected.length} unexpected`,
+      `benign corpus (seed ${r.benign.seed}): ${r.benign.events.toLocaleString('en-US')} events; last week ${g.episodes} finding episodes: ${g.listed.length} known false positives, ${g.unexpected.length} unexpected; ${g.learning} in the learning weeks`,
     );
     for (const ep of g.unexpected.slice(0, 20)) {
       const f = ep.updates[0]!;
