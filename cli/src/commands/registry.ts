@@ -14,6 +14,7 @@ import { replayCommand } from './replay.ts';
 import { silencesCommand } from './silences.ts';
 import { startCommand } from './start.ts';
 import { storeCommand } from './store.ts';
+import { tokensCommand } from './tokens.ts';
 
 /** The CLI contract (docs/design.md §6), in the order `apiwatch --help` lists it. */
 export const COMMANDS: readonly Command[] = [
@@ -32,4 +33,5 @@ export const COMMANDS: readonly Command[] = [
   actionsCommand,
   deliveriesCommand,
   inventoryCommand,
+  tokensCommand,
 ];
