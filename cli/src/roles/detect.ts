@@ -399,6 +399,15 @@ function registerMetrics(
     'gauge',
     () => [{ value: sum((e) => e.buffered) + (merger?.buffered ?? 0) }],
   );
+  metrics.register(
+    'apiwatch_detect_watermark_lag_seconds',
+    'Wall clock minus the low event-time watermark of detection (how far findings trail now); 0 before the first event.',
+    'gauge',
+    () => {
+      const w = Math.min(...engines.map((e) => e.lowWatermark()));
+      return [{ value: Number.isFinite(w) ? Math.max(0, (Date.now() - w) / 1000) : 0 }];
+    },
+  );
   const stats = () => engines.flatMap((e) => e.stats()).filter((s) => s.enabled);
   const perDetector = (
     name: string,
