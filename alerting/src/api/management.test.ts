@@ -125,6 +125,22 @@ test('inject: the OpenAPI document validates as OpenAPI 3.1, pages, filters and 
     payload: '{}',
   });
   assert.equal(empty.json().error.code, 'ALERT_API_INVALID_REQUEST');
+  const text = await app.inject({
+    method: 'POST',
+    url: '/api/v1/findings/ep1/comment',
+    headers: { authorization: `Bearer ${ANA}`, 'content-type': 'application/xml' },
+    payload: '<x/>',
+  });
+  assert.equal(text.statusCode, 415);
+  assert.equal(text.json().error.code, 'ALERT_API_UNSUPPORTED_MEDIA_TYPE');
+  const huge = await app.inject({
+    method: 'POST',
+    url: '/api/v1/findings/ep1/comment',
+    headers: ana,
+    payload: JSON.stringify({ text: 'x'.repeat(1_100_000) }),
+  });
+  assert.equal(huge.statusCode, 413);
+  assert.equal(huge.json().error.code, 'ALERT_API_BAD_REQUEST');
   const missing = await app.inject({ method: 'GET', url: '/api/v1/findings/nope', headers: auth });
   assert.equal(missing.statusCode, 404);
   assert.equal((await app.inject({ url: '/api/v1/findings' })).statusCode, 401);
