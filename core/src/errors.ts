@@ -3,120 +3,260 @@
  * `retryable` tells a caller whether the same input may succeed later.
  */
 export const ERROR_CODES = {
-  INGEST_PARSE_INVALID_JSON: { retryable: false, summary: 'The record is not valid JSON.' },
-  INGEST_PARSE_UNRECOGNISED: { retryable: false, summary: 'The record does not match the format.' },
-  INGEST_EVENT_INVALID: { retryable: false, summary: 'The record is not a valid canonical event.' },
+  INGEST_PARSE_INVALID_JSON: {
+    retryable: false,
+    summary: 'The record is not valid JSON.',
+    action: "Check the gateway's log format (`apiwatch parse`); for nginx use `escape=json`.",
+  },
+  INGEST_PARSE_UNRECOGNISED: {
+    retryable: false,
+    summary: 'The record does not match the format.',
+    action: 'Check `--format`; run `apiwatch parse --format <f>` on a sample.',
+  },
+  INGEST_EVENT_INVALID: {
+    retryable: false,
+    summary: 'Not a valid canonical event; the reason names the first offending field (JSON pointer).',
+    action: 'Compare with `docs/schemas/api-event.schema.json`.',
+  },
   INGEST_PARSE_TOO_DEEP: {
     retryable: false,
-    summary: 'The JSON nests deeper than any access-log format (64 levels); refused before it is read.',
+    summary:
+      'The JSON nests deeper than 64 levels (no access-log format does); refused before anything recurses over it (HTTP 400).',
+    action: 'Send the access-log records, not a wrapper document.',
   },
   INGEST_NOT_ACCESS_LOG: {
     retryable: false,
-    summary: 'The line is a server error/diagnostic log line, not an access-log line; skip it.',
+    summary:
+      "The line is a server's own log (nginx/Apache error log, HAProxy diagnostics, Envoy server log), mixed into the access log; the access lines are read.",
+    action: 'Nothing to do, or send the error log elsewhere.',
   },
-  INGEST_BODY_TOO_LARGE: { retryable: false, summary: 'The request body exceeds ingest.maxBodyBytes.' },
-  INGEST_UNAUTHENTICATED: { retryable: false, summary: 'The collector token is missing or unknown.' },
-  INGEST_BACKPRESSURE: { retryable: true, summary: 'The pipeline is saturated; retry after Retry-After.' },
-  INGEST_UNSUPPORTED_MEDIA_TYPE: { retryable: false, summary: 'The Content-Type is not NDJSON or JSON.' },
-  CONFIG_INVALID: { retryable: false, summary: 'The configuration does not match its schema.' },
-  CONFIG_FILE_UNREADABLE: { retryable: false, summary: 'The configuration file cannot be read or parsed.' },
+  INGEST_BODY_TOO_LARGE: {
+    retryable: false,
+    summary: 'Body above `ingest.maxBodyBytes`, or more than `ingest.maxRecordsPerRequest` records.',
+    action: 'Send smaller batches (`apiwatch collect --batch-size`).',
+  },
+  INGEST_UNAUTHENTICATED: {
+    retryable: false,
+    summary: 'Collector token missing or unknown (HTTP 401).',
+    action: 'Use the token whose SHA-256 is in `ingest.collectors`, or `<dataDir>/collector-token`.',
+  },
+  INGEST_BACKPRESSURE: {
+    retryable: true,
+    summary: 'The pipeline is saturated (HTTP 429, `Retry-After`).',
+    action: 'Retry after the given seconds; `apiwatch collect` does.',
+  },
+  INGEST_UNSUPPORTED_MEDIA_TYPE: {
+    retryable: false,
+    summary: 'Content-Type is not NDJSON or JSON (HTTP 415).',
+    action: 'Send `application/x-ndjson` or `application/json`.',
+  },
+  CONFIG_INVALID: {
+    retryable: false,
+    summary:
+      'The configuration (file, env override or flag) does not match its schema; the message names the key.',
+    action: 'Fix the named key; see docs/config.md.',
+  },
+  CONFIG_FILE_UNREADABLE: {
+    retryable: false,
+    summary: 'A config or input file cannot be read or parsed.',
+    action: 'Check the path and YAML syntax.',
+  },
   COLLECT_INPUT_MISSING: {
     retryable: false,
-    summary: 'apiwatch collect --once was given a file that does not exist.',
+    summary:
+      '`apiwatch collect --once` was given a file that does not exist (exit 2; nothing shipped). Without `--once`, collect waits for the file to appear.',
+    action: 'Check the path.',
   },
   COLLECT_INGEST_UNREACHABLE: {
     retryable: true,
-    summary: 'apiwatch collect could not deliver to ingest within its retry budget.',
+    summary:
+      '`apiwatch collect --once` could not deliver to ingest within `--retry-attempts` (connection refused, timeout, 429/5xx); exit 1, and the last line says how many events were shipped and how many were not. The saved position stays before what was not shipped.',
+    action: 'Start apiwatch or fix `--url`; run collect again (it resumes).',
   },
   COLLECT_LINE_TOO_LONG: {
     retryable: false,
-    summary: 'A log line is longer than --max-line-bytes; it was cut and is reported as such.',
+    summary:
+      'A log line of `--max-line-bytes` (1 MiB) or more: cut, not parsed, reported in the summary and sent to the DLQ.',
+    action: 'Raise `--max-line-bytes` if such lines are real access-log lines.',
   },
-  BUS_PUBLISH_FAILED: { retryable: true, summary: 'The bus did not acknowledge a publish.' },
+  BUS_PUBLISH_FAILED: {
+    retryable: true,
+    retired: true,
+    summary: 'The bus did not acknowledge a publish.',
+    action: 'Check Kafka; the publisher retries.',
+  },
   BUS_JOURNAL_LOCKED: {
     retryable: true,
-    summary: 'Another apiwatch process is using the embedded bus journal in this data directory.',
+    summary: 'Another apiwatch process (pid in the message) uses the embedded bus journal `<dataDir>/bus`.',
+    action: 'Stop it, or give this process another `dataDir`.',
   },
   BUS_MESSAGE_INVALID: {
     retryable: false,
     summary:
-      'A consumer read a message that is not JSON or not a valid message of its topic; sent to the DLQ.',
+      'A consumer read a message that is not JSON, or not a valid event/finding/DLQ record of its topic (`schemaVersion` included); it went to the DLQ (`source` = `bus.<topic>`) and `apiwatch_bus_dead_letters_total{topic,reason}` counts it.',
+    action:
+      'Find the publisher writing to the topic (an older apiwatch, a test producer); the reason names the first offending field.',
   },
   BUS_HANDLER_FAILED: {
     retryable: false,
-    summary: 'A consumer failed on one message after its bounded retries; sent to the DLQ.',
+    summary:
+      "A consumer's handler failed on one message `bus.consumerRetry.attempts` times (the batch was split to find it); it went to the DLQ and the consumer moved on.",
+    action: "Read the reason (the handler's error) and the raw message in `dead_letters`.",
   },
-  STORE_INSERT_FAILED: { retryable: true, summary: 'The store rejected or failed an insert.' },
+  STORE_INSERT_FAILED: {
+    retryable: true,
+    summary: 'The store rejected or failed an insert.',
+    action: 'Check ClickHouse/chDB; the store role retries.',
+  },
   STORE_MIGRATION_CHANGED: {
     retryable: false,
-    summary: 'An applied migration file was edited or removed; migrations are append-only.',
+    summary: 'An applied migration file was edited or removed (checksums in `schema_migrations`).',
+    action: 'Restore the file; add a new migration instead of editing an applied one.',
   },
-  STORE_MIGRATION_INVALID: { retryable: false, summary: 'A migration file is malformed (name or content).' },
-  STORE_MIGRATION_FAILED: { retryable: true, summary: 'ClickHouse refused a migration statement.' },
+  STORE_MIGRATION_INVALID: {
+    retryable: false,
+    summary: 'A migration file is malformed.',
+    action: 'Fix the named file.',
+  },
+  STORE_MIGRATION_FAILED: {
+    retryable: true,
+    summary: 'ClickHouse refused a migration statement.',
+    action: 'Read the ClickHouse error in the message; re-run `apiwatch migrate`.',
+  },
   STORE_DATA_DIR_LOCKED: {
     retryable: true,
-    summary: 'Another apiwatch process holds the embedded data directory; stop it or use another directory.',
+    summary: 'Another apiwatch process (pid in the message) holds the embedded data directory.',
+    action:
+      'Stop it, or give this process another `dataDir` / `store.chdb.path`; `store stats` and `migrate` read a running server through `store.http` (docs/store.md).',
   },
   STORE_STAGING_UNSAFE: {
     retryable: false,
-    summary: "The embedded store's staging directory is not a private directory of this user.",
+    summary: "The embedded store's staging directory is a symlink or another user's.",
+    action: 'Remove the directory named in the message and start again.',
   },
   LISTEN_ADDRESS_IN_USE: {
     retryable: true,
-    summary: 'A listener cannot bind its address: another process uses the port named in the message.',
+    summary:
+      'A listener cannot bind: the port is in use (or not allowed / not local); the message names the config key.',
+    action: 'Set the named key (or its `APIWATCH__…` override) to a free port, or 0.',
   },
   STORE_ROW_INVALID: {
     retryable: false,
-    summary: 'A row cannot be turned into the table format; sent to the DLQ.',
+    summary: 'A row could not be written in the table format; it went to the DLQ.',
+    action: 'Inspect the DLQ record.',
   },
   STORE_ROW_REJECTED: {
     retryable: false,
-    summary: 'ClickHouse rejected a row (parse or type error); sent to the DLQ.',
+    summary:
+      'ClickHouse rejected a row (parse or type error); the batch was bisected and the row went to the DLQ.',
+    action: 'Inspect the DLQ record.',
   },
   ALERT_DELIVERY_FAILED: {
     retryable: true,
-    summary: 'A receiver did not accept a notification (superseded by the specific ALERT_DELIVERY_* codes).',
+    retired: true,
+    summary: 'A delivery failed; superseded by the specific ALERT_DELIVERY_* codes.',
+    action: '—',
   },
   ALERT_DELIVERY_REJECTED: {
     retryable: false,
-    summary: 'A receiver rejected a notification permanently (4xx).',
+    summary:
+      'A receiver rejected a notification permanently (4xx other than 408/429); dead-lettered at once.',
+    action: 'Fix the receiver URL, key or signature check; then `apiwatch deliveries replay <id>`.',
   },
-  ALERT_DELIVERY_TIMEOUT: { retryable: true, summary: 'A receiver did not answer within its timeoutMs.' },
+  ALERT_DELIVERY_TIMEOUT: {
+    retryable: true,
+    summary: 'The receiver did not answer within `timeoutMs`.',
+    action: 'Retried with backoff; raise `timeoutMs` if the receiver is slow.',
+  },
   ALERT_DELIVERY_NETWORK: {
     retryable: true,
-    summary: 'A receiver could not be reached (refused, DNS, reset).',
+    summary: 'The receiver could not be reached (refused, DNS, reset).',
+    action: 'Retried with backoff; check the URL and the network.',
   },
-  ALERT_DELIVERY_SERVER_ERROR: { retryable: true, summary: 'A receiver answered 408 or 5xx.' },
+  ALERT_DELIVERY_SERVER_ERROR: {
+    retryable: true,
+    summary: 'The receiver answered 408 or 5xx.',
+    action: 'Retried with backoff.',
+  },
   ALERT_DELIVERY_RATE_LIMITED: {
     retryable: true,
-    summary: 'A receiver answered 429; Retry-After is honoured.',
+    summary: 'The receiver answered 429.',
+    action: 'Retried after `Retry-After`; lower `rateLimitPerSecond`.',
   },
   ALERT_DELIVERY_RECEIVER_UNKNOWN: {
     retryable: false,
-    summary: 'A notification names a receiver not configured.',
+    summary: 'A notification names a receiver that is not configured (config changed under queued jobs).',
+    action: 'Restore the receiver or drop the dead letters.',
   },
   ALERT_DELIVERY_INVALID_NOTIFICATION: {
     retryable: false,
-    summary: 'A queued job is not a valid notification (another version, a bad write); dead-lettered.',
+    summary: 'A queued job is not a valid notification (`docs/schemas/notification.schema.json`).',
+    action: 'Inspect with `apiwatch deliveries dead`.',
   },
   ALERT_SILENCE_INVALID: {
     retryable: false,
-    summary: 'A silence lacks matchers, author, reason or duration.',
+    summary: 'A silence lacks matchers, author, reason or a positive duration, or a matcher does not parse.',
+    action: 'Fix the request (`apiwatch silences create --help`).',
   },
-  ALERT_SILENCE_NOT_FOUND: { retryable: false, summary: 'No silence with that id.' },
+  ALERT_SILENCE_NOT_FOUND: {
+    retryable: false,
+    summary: 'No silence with that id.',
+    action: '`apiwatch silences list`.',
+  },
   ALERT_ACTION_GATEWAY_REJECTED: {
     retryable: false,
     summary: 'The gateway refused a revoke or restore (4xx).',
+    action: "Check the revoker's admin URL, token and permissions.",
   },
   ALERT_ACTION_GATEWAY_UNAVAILABLE: {
     retryable: true,
     summary: 'The gateway did not answer, or answered 5xx/429.',
+    action: 'Retried on the actions queue; then recorded as failed.',
   },
-  ALERT_ACTION_NOT_FOUND: { retryable: false, summary: 'The credential (ref) or the action is unknown.' },
-  ALERT_ACTION_IRREVERSIBLE: { retryable: false, summary: 'The revoker cannot restore (e.g. Kong delete).' },
-  ALERT_API_UNAUTHENTICATED: { retryable: false, summary: 'The alert API needs a known bearer token.' },
-  ALERT_API_FORBIDDEN: { retryable: false, summary: "The token's role is below what the route needs." },
-} as const satisfies Record<string, { retryable: boolean; summary: string }>;
+  ALERT_ACTION_NOT_FOUND: {
+    retryable: false,
+    summary: 'The gateway does not know the credential ref, or no such action.',
+    action: 'The credential may be gone already; see the audit table.',
+  },
+  ALERT_ACTION_IRREVERSIBLE: {
+    retryable: false,
+    summary: 'The revoker cannot restore (Kong `method: delete`, an HTTP hook without `restore`).',
+    action: 'Re-issue the credential by hand; use `acl-deny` for reversible revocations.',
+  },
+  ALERT_API_UNAUTHENTICATED: {
+    retryable: false,
+    summary: 'The alert API needs `Authorization: Bearer <token>` with a token in `alert.api.tokens`.',
+    action: 'Set `APIWATCH_API_TOKEN` or `--token-file`.',
+  },
+  ALERT_API_FORBIDDEN: {
+    retryable: false,
+    summary: "The token's role (viewer, analyst, admin) is below what the route needs.",
+    action: 'Use an analyst (approve, undo, silences) or admin (breaker reset) token.',
+  },
+  BAD_REQUEST: {
+    retryable: false,
+    summary:
+      'An HTTP request apiwatch could not read at all (malformed body framing, a header the server refused) before any record was looked at.',
+    action: 'Read the message; send NDJSON or a JSON array with the documented headers.',
+  },
+  INTERNAL: {
+    retryable: true,
+    summary:
+      'An unexpected failure inside apiwatch (a bug): the HTTP answer says only this, the log has the details.',
+    action: 'Retry; report the log line (it has no secrets) as a bug.',
+  },
+} as const satisfies Record<string, ErrorCodeSpec>;
+
+/** One code's documentation; docs/errors.md is generated from these (`npm run gen`). */
+export interface ErrorCodeSpec {
+  retryable: boolean;
+  /** What happened, for the reader of docs/errors.md. */
+  summary: string;
+  /** What to do about it. */
+  action?: string;
+  /** No longer emitted; kept so the code is never reused for another meaning. */
+  retired?: boolean;
+}
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 

@@ -98,9 +98,12 @@ export async function createIngestServer(opts: IngestServerOptions): Promise<{
         reply.header('retry-after', String(error.retryAfterSeconds));
       }
       if (status < 500) {
-        return reply
-          .code(status)
-          .send({ error: error.apiwatch ?? { code: error.code ?? 'BAD_REQUEST', message: error.message } });
+        return (
+          reply
+            .code(status)
+            // Fastify's own codes (FST_ERR_*) are not ours to document: every other 4xx is BAD_REQUEST.
+            .send({ error: error.apiwatch ?? { code: 'BAD_REQUEST', message: error.message } })
+        );
       }
       opts.log.error({ err: error }, 'ingest request failed inside apiwatch.');
       return reply
