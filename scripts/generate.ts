@@ -2,6 +2,7 @@
  * `npm run gen`: writes the generated, committed files from their single source in code:
  *   docs/schemas/*.schema.json  — JSON Schemas of the canonical event, the finding and the config
  *   docs/config.md              — the configuration reference
+ *   dashboards/grafana/**       — Grafana dashboard JSON and provisioning YAML (dashboards/src)
  * CI regenerates and fails on a diff.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NotificationSchema, WebhookPayloadSchema } from '@apiwatch/alerting';
 import { ApiEventSchema, ConfigSchema, FindingSchema } from '@apiwatch/core';
+import { generatedFiles } from '@apiwatch/dashboards';
 import type { TSchema } from '@sinclair/typebox';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -97,3 +99,5 @@ write(
     '',
   ].join('\n'),
 );
+
+for (const [rel, text] of generatedFiles()) write(rel, text);

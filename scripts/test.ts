@@ -23,6 +23,7 @@ const files = globSync(
     'ingest/src/**/*.test.ts',
     'detectors/src/**/*.test.ts',
     'alerting/src/**/*.test.ts',
+    'dashboards/src/**/*.test.ts',
     'cli/src/**/*.test.ts',
     'infra/src/**/*.test.ts',
     'test/**/*.test.ts',

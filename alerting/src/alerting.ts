@@ -14,6 +14,7 @@ import { compileInhibitRules } from './router/inhibit.ts';
 import { AlertRouter, type Clock, systemClock } from './router/router.ts';
 import { Silences } from './router/silences.ts';
 import { buildRouteTree } from './router/tree.ts';
+import { FileStateStore } from './state/file.ts';
 import { MemoryStateStore } from './state/memory.ts';
 import { RedisStateStore } from './state/redis.ts';
 import type { StateStore } from './state/types.ts';
@@ -43,6 +44,8 @@ export interface AlertingOptions {
   /** Extra receivers built by the caller (tests), appended to the configured ones. */
   receivers?: Receiver[];
   state?: StateStore;
+  /** state.kind file: where the state journal lives (the CLI: <dataDir>/alert-state); without it, memory. */
+  stateDir?: string | null;
   /** kind memory: directory of the per-receiver outboxes (`<dir>/<queue name>.<receiver>`); null: none. */
   outboxDir?: string | null;
   outboxFsync?: boolean;
@@ -59,11 +62,7 @@ export interface AlertingOptions {
 export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Alerting {
   const secrets = createSecretResolver(o.env);
   const receivers = [...createReceivers(config.receivers, secrets), ...(o.receivers ?? [])];
-  const state =
-    o.state ??
-    (config.state.kind === 'redis'
-      ? new RedisStateStore(config.state.redisUrl, config.state.keyPrefix)
-      : new MemoryStateStore());
+  const state = o.state ?? createState(config, o);
   const q = config.queue;
   const delivery = new Delivery(
     receivers,
@@ -153,6 +152,7 @@ export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Al
       if (engine) await engine.onFinding(f);
     },
     async start() {
+      await state.open?.();
       await delivery.start();
       await engine?.start();
       router.start();
@@ -190,4 +190,14 @@ export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Al
 function refOnly(headers: IncomingHttpHeaders): { entityId: string | null; ref: string | null } | null {
   const ref = headers['x-apiwatch-credential-ref'];
   return typeof ref === 'string' && ref ? { entityId: null, ref } : null;
+}
+
+function createState(config: AlertConfigValue, o: AlertingOptions): StateStore {
+  const s = config.state;
+  if (s.kind === 'redis') return new RedisStateStore(s.redisUrl, s.keyPrefix);
+  if (s.kind === 'file' && o.stateDir)
+    return new FileStateStore({ dir: o.stateDir, fsync: s.fsync, log: o.log });
+  if (s.kind === 'file')
+    o.log.debug('alert state: no state directory given; groups and silences live in memory only.');
+  return new MemoryStateStore();
 }

@@ -27,6 +27,7 @@ export { findingLabels, parseMatcher } from './router/matcher.ts';
 export { AlertRouter, type Clock, systemClock } from './router/router.ts';
 export { type Silence, Silences } from './router/silences.ts';
 export { buildRouteTree, matchRoutes } from './router/tree.ts';
+export { FileStateStore } from './state/file.ts';
 export { MemoryStateStore } from './state/memory.ts';
 export { RedisStateStore } from './state/redis.ts';
 export type { StateStore } from './state/types.ts';

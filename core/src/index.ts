@@ -54,6 +54,12 @@ export {
   httpStatusForError,
   startClickhouseHttpEndpoint,
 } from './store/http-endpoint.ts';
+export {
+  LOCAL_READER_USER,
+  type LocalReader,
+  localReaderExecutor,
+  startLocalReader,
+} from './store/local-reader.ts';
 export { type DataDirHolder, dataDirHolder, StoreLockedError } from './store/lock.ts';
 export {
   applyRetention,

@@ -8,6 +8,7 @@ export {
   eventFromRow,
   storedEvents,
 } from './runtime/backtest.ts';
+export { type Checkpoint, emittedKey, FileCheckpoints } from './runtime/checkpoint.ts';
 export {
   type CompiledSuppression,
   compileSuppressions,

@@ -3,7 +3,9 @@ import type { IdentityContext } from './identity/context.ts';
 import { redactSecrets } from './identity/redact.ts';
 import { batchResult, refusedBatch } from './parsers/batch.ts';
 import { hostWithoutUserinfo } from './parsers/fields.ts';
+import { isStackOverflow, tooDeepError } from './parsers/json.ts';
 import type { EntryRejection, ParseBatch, ParseError, Parser, RawRecord } from './parsers/types.ts';
+import { joinedRecord, serverLogKind, unwrapRecord } from './parsers/wrappers.ts';
 import type { RouteTemplater } from './routes/templater.ts';
 
 /**
@@ -56,6 +58,9 @@ export interface IngestPipeline {
   run(record: RawRecord, options?: RunOptions): PipelineResult;
 }
 
+/** Longest line joined from partial container lines (CRI `P`, Docker 16 KiB pieces). */
+const MAX_JOINED_CHARS = 1 << 20;
+
 /** Longest raw text kept for a rejected entry (the DLQ row). */
 export const MAX_REJECTED_RAW_CHARS = 16_384;
 const MAX_REASON_CHARS = 2048;
@@ -63,21 +68,58 @@ const MAX_REASON_CHARS = 2048;
 export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
   const { parser, identity, routes } = opts;
   const defaultGateway = opts.gateway ?? null;
+  /** Partial container lines waiting for their end, by wrapper and stream. */
+  const pending = new Map<string, string>();
   return {
     parser,
     routes,
-    run(record, options = {}) {
+    run(given, options = {}) {
+      // unwrap: syslog, CRI and Docker json-file wrappers, per line; partial lines joined per stream.
+      const unwrapped = unwrapRecord(given);
+      let record = unwrapped.record;
+      if (unwrapped.wrapper === 'cri' || unwrapped.wrapper === 'docker') {
+        const key = `${unwrapped.wrapper}:${unwrapped.stream ?? ''}`;
+        const before = pending.get(key);
+        if (unwrapped.partial) {
+          const joined = (before ?? '') + unwrapped.line;
+          // A line that never ends is cut at the longest line a reader keeps.
+          pending.set(key, joined.length > MAX_JOINED_CHARS ? joined.slice(0, MAX_JOINED_CHARS) : joined);
+          return { events: [], rejected: [], skipped: 0 };
+        }
+        if (before !== undefined) {
+          pending.delete(key);
+          record = joinedRecord(`${before}${unwrapped.line}`);
+        }
+      }
       const ctx = {
         identity,
-        gateway: options.gateway ?? defaultGateway,
+        gateway: options.gateway ?? defaultGateway ?? unwrapped.host ?? null,
         now: options.now ?? Date.now(),
         ...(options.stream ? { stream: options.stream } : {}),
         ...(opts.maxSyncInflateBytes !== undefined ? { maxSyncInflateBytes: opts.maxSyncInflateBytes } : {}),
       };
       // parse (+ identity)
-      const batch: ParseBatch = parser.parseBatch
-        ? parser.parseBatch(record, ctx)
-        : single(parser, record, ctx);
+      let batch: ParseBatch;
+      try {
+        batch = parser.parseBatch ? parser.parseBatch(record, ctx) : single(parser, record, ctx);
+      } catch (e) {
+        // A caller that parsed JSON itself (no depth bound) handed over a hostile nesting.
+        if (!isStackOverflow(e)) throw e;
+        batch = refusedBatch(
+          tooDeepError(`${parser.id} record`),
+          record.text.slice(0, MAX_REJECTED_RAW_CHARS),
+        );
+      }
+      // A refused line that is a server's own log (an error log mixed into the access log) says so.
+      if (batch.events.length === 0 && batch.rejected.length === 1 && batch.rejected[0]!.index === 0) {
+        const kind = serverLogKind(record);
+        if (kind)
+          batch.rejected[0] = {
+            ...batch.rejected[0]!,
+            code: 'INGEST_NOT_ACCESS_LOG',
+            reason: `not an access log: ${kind}`,
+          };
+      }
       const rejected = batch.rejected.map(redactRejection);
       const events: ApiEvent[] = [];
       batch.events.forEach((event, i) => {

@@ -19,11 +19,11 @@ import type { BenchResult } from './types.ts';
  *   floor is the same engine with as many detectors that do nothing but key the event
  *   (dispatch-only: reorder buffer, clock, per-detector call), measured in the same run.
  * - Memory: heap held by the engine after the stream (gc before and after), divided by the
- *   distinct actors that sent events. Budget (DESIGN.md §5): < 1 KiB per active actor.
+ *   distinct actors that sent events. Budget (docs/design.md §5): < 1 KiB per active actor.
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const EVENTS = 200_000;
+const EVENTS = 100_000;
 
 async function everyDetector(): Promise<AnyDetector[]> {
   const byId = new Map<string, AnyDetector>(DETECTORS.map((d) => [d.id, d]));
@@ -114,7 +114,7 @@ export async function run(): Promise<BenchResult[]> {
   const rates: number[] = [];
   const floors: number[] = [];
   let findings = 0;
-  for (let round = 0; round < 4; round++) {
+  for (let round = 0; round < 3; round++) {
     const f = runOnce(floorDetectors, events);
     const r = runOnce(detectors, events);
     if (round === 0) continue; // warm-up

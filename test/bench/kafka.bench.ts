@@ -20,7 +20,7 @@ const EVENTS = 100_000;
 const ACTORS = 200;
 const PUBLISH_BATCH = 1000;
 const PUBLISHERS = 4;
-const BUDGET = 30_000; // DESIGN.md §5: through real Kafka >= 30k events/s on 2 cores
+const BUDGET = 30_000; // docs/design.md §5: through real Kafka >= 30k events/s on 2 cores
 
 export async function run(): Promise<BenchResult[]> {
   const events = canonicalEvents(EVENTS);

@@ -2,7 +2,7 @@
  * Parse + canonicalise throughput per format, per core (one thread), on generated records shaped
  * like the fixtures (>= 100k per format, after a warm-up), next to a raw floor measured in the
  * same run on the same bytes: JSON.parse for JSON formats, line splitting for text formats.
- * Budget (DESIGN.md §5): >= 150k events/s per core.
+ * Budget (docs/design.md §5): >= 150k events/s per core.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -7,7 +7,7 @@ export interface BenchResult {
   floor?: number;
   /** value / floor. */
   ratio?: number;
-  /** The budget from DESIGN.md §5, same unit, when there is one. */
+  /** The budget from docs/design.md §5, same unit, when there is one. */
   budget?: number;
   /** The budget is a ceiling (bytes, latency), not a floor (throughput). */
   lowerIsBetter?: boolean;

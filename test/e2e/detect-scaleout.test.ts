@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   type ApiEvent,
@@ -138,6 +141,7 @@ function configFor(id: string, eventsTopic: string): Config {
   const base = loadConfig(undefined, {});
   return {
     ...base,
+    dataDir: mkdtempSync(join(tmpdir(), 'apiwatch-scaleout-')),
     logLevel: 'warn',
     bus: {
       ...base.bus,

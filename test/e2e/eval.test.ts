@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import type { Finding } from '@apiwatch/core';
 import {
@@ -78,7 +78,9 @@ test('a written corpus replayed with apiwatch replay --spec: findings name the l
   assert.equal(labelsFile.labels.length, ATTACK_KINDS.length);
   const command = /APIWATCH_FINGERPRINT_KEY=(\S+) apiwatch replay (.*) > findings\.ndjson/.exec(w.stderr);
   assert.ok(command, w.stderr);
-  const r = await runApiwatch(['replay', ...command[2]!.split(' ')], {
+  // The CI config refreshes baselines daily (test/eval/ci-config.yaml says why).
+  const ciConfig = join(dirname(FLOORS_FILE), 'ci-config.yaml');
+  const r = await runApiwatch(['replay', '--config', ciConfig, ...command[2]!.split(' ')], {
     ...env,
     APIWATCH_FINGERPRINT_KEY: command[1]!,
   });

@@ -1,5 +1,5 @@
 /**
- * Secrets never at rest (DESIGN.md §4): records that carry raw API keys, bearer tokens, Basic
+ * Secrets never at rest (docs/design.md §4): records that carry raw API keys, bearer tokens, Basic
  * passwords, cookies and secret query parameters go through `apiwatch parse` (a real process),
  * the ingest server's DLQ path and a chDB insert; every output is searched for every secret.
  */

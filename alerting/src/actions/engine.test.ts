@@ -344,3 +344,17 @@ test('HTTP hook revoker: templated URL (encoded) and body (JSON-escaped), bearer
     '/k/a%2Fb?x={{nope}}',
   );
 });
+
+test('a restart resumes actions that were queued when the process stopped', async () => {
+  const state = new MemoryStateStore();
+  const one = setup({ mode: 'enforce', rules: [rule] }, state);
+  // Decided, but the process stops before the queue runs it (the queue is never started).
+  const r = await one.engine.onFinding(f(1));
+  assert.equal(r?.status, 'queued');
+  const two = setup({ mode: 'enforce', rules: [rule] }, state);
+  await two.engine.start(60_000);
+  await two.engine.flush();
+  assert.equal((await two.engine.get(r!.id))?.status, 'revoked');
+  assert.deepEqual(two.revoker.calls, ['revoke ref-1']);
+  await two.engine.close();
+});

@@ -100,8 +100,14 @@ export class ResponseEngine {
     });
   }
 
+  /** Serialises decisions in this process; what they changed is durable before they resolve. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
+    const durable = async () => {
+      const r = await fn();
+      await this.o.state.sync?.();
+      return r;
+    };
+    const run = this.chain.then(durable, durable);
     this.chain = run.catch(() => {});
     return run;
   }
@@ -221,6 +227,14 @@ export class ResponseEngine {
 
   async start(intervalMs = 1000): Promise<void> {
     await this.o.queue.start((job, final) => this.runJob(job, final));
+    // Jobs of a process that stopped mid-action (the in-process queue keeps none): queued again.
+    // Job ids make this a no-op where the queue (BullMQ) still has them.
+    for (const r of await this.list()) {
+      if (r.status === 'queued' || r.status === 'restoring') {
+        const op = r.status === 'queued' ? 'revoke' : 'restore';
+        await this.o.queue.enqueue({ schemaVersion: 1, actionId: r.id, op, by: r.decidedBy });
+      }
+    }
     const loop = () => {
       this.timer = setTimeout(async () => {
         await this.tick().catch((e) => this.o.log.error({ err: e }, 'response-action TTL tick failed.'));
@@ -237,6 +251,12 @@ export class ResponseEngine {
 
   /** The queue worker: one gateway call, then the record, the revocation list and the audit. */
   private async runJob(job: ActionJob, final: boolean): Promise<ActionResult> {
+    const r = await this.runJobNow(job, final);
+    await this.o.state.sync?.();
+    return r;
+  }
+
+  private async runJobNow(job: ActionJob, final: boolean): Promise<ActionResult> {
     const r = await this.o.state.get<ActionRecord>(ACTIONS, job.actionId);
     if (!r)
       return {
@@ -369,6 +389,7 @@ export class ResponseEngine {
 
   async resetBreaker(by: string): Promise<void> {
     await this.o.state.delete(BREAKER, 'revocations');
+    await this.o.state.sync?.();
     this.o.log.warn({ by }, 'response-action circuit breaker reset.');
   }
 

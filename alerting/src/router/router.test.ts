@@ -348,3 +348,34 @@ test('receivers hear only findings at or above their minSeverity', async () => {
   await router.tick();
   assert.deepEqual(sent.map((n) => n.receiver).sort(), ['slack', 'soc'], 'pd wants high and above');
 });
+
+test('a restart on file state forgets nothing (journal replayed, compacted into a snapshot)', async (t) => {
+  const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { FileStateStore } = await import('../state/file.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'apiwatch-alert-state-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const a = new FileStateStore({ dir, log, compactAfterRecords: 50 });
+  await a.open();
+  const one = setup(a, grouping);
+  for (let i = 0; i < 20; i++) await one.router.route(bola(i));
+  const s = await one.router.silences.create({
+    matchers: ['tenant=beta'],
+    author: 'ana',
+    reason: 'pen test',
+    durationSeconds: 600,
+  });
+  assert.ok(s.ok);
+  await a.close();
+  assert.ok(readdirSync(dir).length === 1, `one journal generation after compaction: ${readdirSync(dir)}`);
+  const b = new FileStateStore({ dir, log });
+  await b.open();
+  const two = setup(b, grouping);
+  two.clock.t = one.clock.t + 10_000;
+  assert.equal(await two.router.tick(), 2, 'the restarted router flushed the waiting groups');
+  assert.equal(two.sent[0]!.counts.firing, 20);
+  assert.equal((await two.router.silences.list()).length, 1, 'the silence survived');
+  assert.equal(await two.router.route(bola(2, { tenant: 'beta' })), 'silenced');
+  await b.close();
+});

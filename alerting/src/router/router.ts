@@ -87,7 +87,11 @@ export class AlertRouter {
   }
 
   route(f: Finding): Promise<RouteOutcome> {
-    return this.exclusive(() => this.routeNow(f)).then((outcome) => {
+    return this.exclusive(async () => {
+      const outcome = await this.routeNow(f);
+      await this.o.state.sync?.();
+      return outcome;
+    }).then((outcome) => {
       this.counters.findings[outcome]++;
       this.kick();
       return outcome;
@@ -172,6 +176,7 @@ export class AlertRouter {
         } satisfies GroupMember);
         await this.o.state.put(GROUPS, key, { ...g, changed: true });
       }
+      await this.o.state.sync?.();
       return any;
     }).finally(() => this.kick());
   }
@@ -218,6 +223,7 @@ export class AlertRouter {
         if (due.length === 0) break;
         for (const key of due) queued += await this.flushOne(key, now);
       }
+      await this.o.state.sync?.();
       return queued;
     });
   }

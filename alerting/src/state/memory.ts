@@ -62,4 +62,27 @@ export class MemoryStateStore implements StateStore {
     return w.size;
   }
   async close(): Promise<void> {}
+
+  /** Everything, as plain data (the file store's snapshot). */
+  snapshot(): MemorySnapshot {
+    const dump = <V>(m: Map<string, Map<string, V>>) =>
+      [...m].map(([ns, x]) => [ns, [...x]] as [string, Array<[string, V]>]);
+    return { docs: dump(this.docs), schedules: dump(this.schedules), windows: dump(this.windows) };
+  }
+
+  restore(s: MemorySnapshot): void {
+    const load = <V>(m: Map<string, Map<string, V>>, d: Array<[string, Array<[string, V]>]>) => {
+      m.clear();
+      for (const [ns, entries] of d) m.set(ns, new Map(entries));
+    };
+    load(this.docs, s.docs);
+    load(this.schedules, s.schedules);
+    load(this.windows, s.windows);
+  }
+}
+
+export interface MemorySnapshot {
+  docs: Array<[string, Array<[string, string]>]>;
+  schedules: Array<[string, Array<[string, number]>]>;
+  windows: Array<[string, Array<[string, number]>]>;
 }

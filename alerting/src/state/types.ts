@@ -5,7 +5,11 @@
  * operations — all the router, silences and actions need, so each part stays testable on both.
  */
 export interface StateStore {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'file' | 'redis';
+  /** Loads persisted state (file store); call before first use. */
+  open?(): Promise<void>;
+  /** Resolves once every change so far is durable (file store); the others are durable per call. */
+  sync?(): Promise<void>;
   get<T>(ns: string, id: string): Promise<T | null>;
   put(ns: string, id: string, value: unknown): Promise<void>;
   delete(ns: string, id: string): Promise<void>;

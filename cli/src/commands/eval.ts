@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { loadConfig, StartupError } from '@apiwatch/core';
 import {
   CORPUS_FORMATS,
@@ -115,10 +116,19 @@ export const evalCommand: Command = {
         'CONFIG_INVALID',
         `--scale must be a number above 0 and at most 10, got "${String(values.scale)}"`,
       );
-    const config = loadConfig(values.config as string | undefined);
     const floors = values.floors ? loadFloors(FLOORS_FILE) : null;
+    const configFile =
+      (values.config as string | undefined) ??
+      (floors?.corpus.config ? join(dirname(FLOORS_FILE), floors.corpus.config) : undefined);
+    const config = loadConfig(configFile);
     const options = floors
-      ? { ...floors.corpus }
+      ? {
+          seed: floors.corpus.seed,
+          weeks: floors.corpus.weeks,
+          scale: floors.corpus.scale,
+          perKind: floors.corpus.perKind,
+          format: floors.corpus.format,
+        }
       : {
           seed: intOption(values, 'seed', 1, 0, 2 ** 32 - 1),
           weeks: intOption(values, 'weeks', 4, 1, 12),

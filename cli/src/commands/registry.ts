@@ -3,8 +3,11 @@ import { actionsCommand } from './actions.ts';
 import { backtestCommand } from './backtest.ts';
 import { collectCommand } from './collect.ts';
 import { deliveriesCommand } from './deliveries.ts';
+import { demoCommand } from './demo.ts';
 import { detectorsCommand } from './detectors.ts';
 import { evalCommand } from './eval.ts';
+import { findingsCommand } from './findings.ts';
+import { inventoryCommand } from './inventory.ts';
 import { migrateCommand } from './migrate.ts';
 import { parseCommand } from './parse.ts';
 import { replayCommand } from './replay.ts';
@@ -12,11 +15,13 @@ import { silencesCommand } from './silences.ts';
 import { startCommand } from './start.ts';
 import { storeCommand } from './store.ts';
 
-/** The CLI contract (DESIGN.md §6), in the order `apiwatch --help` lists it. */
+/** The CLI contract (docs/design.md §6), in the order `apiwatch --help` lists it. */
 export const COMMANDS: readonly Command[] = [
   startCommand,
+  demoCommand,
   collectCommand,
   replayCommand,
+  findingsCommand,
   parseCommand,
   detectorsCommand,
   evalCommand,
@@ -26,4 +31,5 @@ export const COMMANDS: readonly Command[] = [
   silencesCommand,
   actionsCommand,
   deliveriesCommand,
+  inventoryCommand,
 ];

@@ -54,6 +54,8 @@ export const startCommand: Command = {
         [
           '',
           `  apiwatch is listening on ${pipeline.ingestUrl}/v1/events (embedded: memory bus, chDB in ${config.dataDir}/chdb).`,
+          '  Try it:       npm run -s apiwatch -- demo        (traffic with attacks; findings as they arrive)',
+          '  Findings:     npm run -s apiwatch -- findings',
           `  Send events:  apiwatch collect --format nginx --file /var/log/nginx/access.json`,
           `  or:           curl -H "authorization: Bearer $(cat ${config.dataDir}/collector-token)" \\`,
           `                  -H 'content-type: application/x-ndjson' --data-binary @events.ndjson ${pipeline.ingestUrl}/v1/events`,

@@ -53,6 +53,7 @@ export async function startAlertRole(
     // Embedded: each receiver's queue keeps its jobs in an fsync'd outbox under the data dir.
     outboxDir: q.kind === 'memory' && q.outbox.enabled ? join(config.dataDir, 'outbox') : null,
     outboxFsync: q.outbox.fsync,
+    stateDir: join(config.dataDir, 'alert-state'),
   });
   await alerting.start();
   const sub = await bus.subscribe('findings', 'alert', async (batch) => {

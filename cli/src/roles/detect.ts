@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   type ApiEvent,
   type Bus,
@@ -16,6 +17,8 @@ import {
   BaselineSnapshot,
   DetectionEngine,
   EventTimeBaselines,
+  emittedKey,
+  FileCheckpoints,
   fallbacksOf,
   Stage2Merger,
 } from '@apiwatch/detectors';
@@ -91,6 +94,37 @@ export async function startDetectRole(
   const merger = stage2 ? new Stage2Merger(stage2, sources) : null;
   const marked = new Map<number, number>();
 
+  // Checkpoints (decision 0013): per events partition, the lane snapshot and the offset it covers.
+  const checkpoints =
+    distributed && detect.checkpoint.intervalSeconds > 0
+      ? new FileCheckpoints(
+          detect.checkpoint.dir || join(config.dataDir, 'detect-checkpoints'),
+          `${config.bus.kafka.groupPrefix}.detect.${config.bus.kafka.topics.events}`,
+        )
+      : null;
+  const nextOffset = new Map<number, bigint>();
+  const snapOffset = new Map<number, bigint>();
+  const skipBelow = new Map<number, bigint>();
+  const fence = new Map<number, Set<string>>();
+  /** Drops findings already published before a crash (journal); returns what is new. */
+  const unfenced = (p: number, findings: Finding[]) => {
+    const f = fence.get(p);
+    if (!f || f.size === 0) return findings;
+    return findings.filter((x) => !f.delete(emittedKey(x)));
+  };
+  const journal = (p: number, findings: Finding[]) => {
+    if (checkpoints && findings.length > 0) checkpoints.recordEmitted(p, findings.map(emittedKey));
+  };
+  const checkpointAll = () => {
+    if (!checkpoints) return;
+    for (const p of owned.events) {
+      const offset = nextOffset.get(p);
+      if (offset === undefined || snapOffset.get(p) === offset) continue;
+      checkpoints.save(p, offset, engine.snapshot(p));
+      snapOffset.set(p, offset);
+    }
+  };
+
   const publish = async (findings: Finding[]) => {
     if (findings.length === 0) return;
     await bus.publish(
@@ -150,22 +184,66 @@ export async function startDetectRole(
     (batch) =>
       serial(async () => {
         const now = Date.now();
-        const findings: Finding[] = [];
-        for (const m of batch) for (const f of engine.push(m.value, now, m.partition ?? 0)) findings.push(f);
+        const byPartition = new Map<number, Finding[]>();
+        for (const m of batch) {
+          const p = m.partition ?? 0;
+          const skip = skipBelow.get(p);
+          // Already inside the restored snapshot (the commit lagged it).
+          if (skip !== undefined && m.offset !== undefined && m.offset < skip) continue;
+          const out = engine.push(m.value, now, p);
+          if (m.offset !== undefined) nextOffset.set(p, m.offset + 1n);
+          if (out.length === 0) continue;
+          const list = byPartition.get(p) ?? [];
+          for (const f of unfenced(p, out)) list.push(f);
+          byPartition.set(p, list);
+        }
         await flushStage1();
-        await publish(findings);
+        for (const [p, findings] of byPartition) {
+          await publish(findings);
+          journal(p, findings);
+        }
         observeBaselines();
       }),
     {
       onAssign: (mine) => {
-        owned.events = [...mine].sort((a, b) => a - b);
-        const gone = engine.partitions().filter((p) => !mine.includes(p));
+        const before = owned.events;
+        const gone = before.filter((p) => !mine.includes(p));
+        const added = mine.filter((p) => !before.includes(p));
         if (gone.length > 0) {
+          // Hand over: the next owner restores this state and re-reads from its offset.
+          if (checkpoints)
+            for (const p of gone) {
+              const offset = nextOffset.get(p);
+              if (offset !== undefined) checkpoints.save(p, offset, engine.snapshot(p));
+            }
           engine.revoke(gone);
-          for (const p of gone) marked.delete(p);
-          log.info({ partitions: gone }, 'events partitions revoked: their detector state is dropped.');
+          for (const p of gone) {
+            marked.delete(p);
+            nextOffset.delete(p);
+            snapOffset.delete(p);
+          }
+          log.info(
+            { partitions: gone },
+            'events partitions revoked: their detector state is dropped (checkpointed).',
+          );
         }
+        owned.events = [...mine].sort((a, b) => a - b);
+        if (checkpoints)
+          for (const p of added) {
+            const cp = checkpoints.load(p);
+            if (!cp) continue;
+            engine.restore(p, cp.state);
+            snapOffset.set(p, cp.offset);
+            nextOffset.set(p, cp.offset);
+            skipBelow.set(p, cp.offset);
+            fence.set(p, cp.emitted);
+            log.info(
+              { partition: p, offset: String(cp.offset), fenced: cp.emitted.size },
+              'detector state restored from its checkpoint; re-reading from its offset.',
+            );
+          }
       },
+      ...(checkpoints ? { commitLimit: (p: number) => snapOffset.get(p) ?? null } : {}),
     },
   );
 
@@ -202,9 +280,18 @@ export async function startDetectRole(
       const findings = engine.tick(Date.now());
       await flushStage1();
       await publish(findings);
+      // Wall-clock releases are not attributed to a partition: journal them under each.
+      for (const p of owned.events) journal(p, findings);
       observeBaselines();
     }).catch((e: unknown) => log.error({ err: e }, 'publishing findings failed.'));
   }, 50);
+  const checkpointTimer = checkpoints
+    ? setInterval(() => {
+        void serial(async () => checkpointAll()).catch((e: unknown) =>
+          log.error({ err: e }, 'detector checkpoint failed.'),
+        );
+      }, detect.checkpoint.intervalSeconds * 1000)
+    : null;
 
   registerMetrics(engine, stage2, merger, baselines);
   log.info(
@@ -222,10 +309,16 @@ export async function startDetectRole(
     owned: () => ({ events: [...owned.events], rekeyed: [...owned.rekeyed] }),
     async stop() {
       clearInterval(timer);
+      if (checkpointTimer) clearInterval(checkpointTimer);
       await sub.close();
       await sub2?.close();
       await serial(async () => {
         // Live: release what is buffered, but do not resolve open episodes (no timers past the data).
+        // With checkpoints, keep held events in the snapshot instead of releasing them early.
+        if (checkpoints) {
+          checkpointAll();
+          return;
+        }
         const findings = engine.drain();
         await flushStage1();
         await publish(findings);

@@ -4,10 +4,12 @@ import {
   type Config,
   type HttpEndpoint,
   httpEndpointUsers,
+  type LocalReader,
   type Logger,
   type Store,
   type StoreConsumer,
   startClickhouseHttpEndpoint,
+  startLocalReader,
   startStoreConsumer,
   type WriterStats,
 } from '@apiwatch/core';
@@ -65,6 +67,11 @@ export async function startStoreRole(
       });
     }
   }
+  // The CLI's read commands reach the embedded store through this while the server holds it.
+  let localReader: LocalReader | null = null;
+  if (store instanceof ChdbStore && config && s?.localReader.enabled) {
+    localReader = await startLocalReader(store, config.dataDir, log);
+  }
   log.info(
     { store: store.kind, maxBatchRows: s?.maxBatchRows ?? 50_000, http: http?.url ?? null },
     'store role consuming events and findings.',
@@ -74,6 +81,7 @@ export async function startStoreRole(
     consumer,
     stats: () => consumer.stats(),
     async stop() {
+      await localReader?.close();
       await http?.close();
       await consumer.stop();
     },

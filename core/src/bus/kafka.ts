@@ -268,7 +268,24 @@ export class KafkaBus implements Bus {
       const lastOfPartition = new Map<number, EventsMessage>();
       for (const m of batch) lastOfPartition.set(m.partition, m);
       try {
-        await Promise.all([...lastOfPartition.values()].map((m) => m.commit()));
+        const limit = options.commitLimit;
+        if (!limit) await Promise.all([...lastOfPartition.values()].map((m) => m.commit()));
+        else {
+          // The consumer commits no further than it says it can recover from (detect: its snapshot).
+          const offsets = [];
+          for (const m of lastOfPartition.values()) {
+            const cap = limit(m.partition);
+            if (cap === null) continue;
+            const next = m.offset + 1n;
+            offsets.push({
+              topic: name,
+              partition: m.partition,
+              offset: cap < next ? cap : next,
+              leaderEpoch: m.leaderEpoch ?? -1,
+            });
+          }
+          if (offsets.length > 0) await consumer.commit({ offsets });
+        }
       } catch (e) {
         // A rebalance took the partitions away: their new owner starts at the last commit.
         this.log.warn(
@@ -455,7 +472,7 @@ export function decodeBatch<T>(
         invalid.push({ reason: check.reason, detail: check.detail, raw: line });
         continue;
       }
-      messages.push({ key: m.key, value: value as T, headers, partition: m.partition });
+      messages.push({ key: m.key, value: value as T, headers, partition: m.partition, offset: m.offset });
     }
   }
   return { messages, invalid };

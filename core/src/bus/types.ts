@@ -55,12 +55,19 @@ export interface BusMessage<T> {
    * partition (Kafka only), overriding the key's.
    */
   partition?: number;
+  /** Consumers: the record's offset in its partition (Kafka only; chunked messages share it). */
+  offset?: bigint;
 }
 
 /** Optional consumer hooks (detect uses them for per-partition state). */
 export interface SubscribeOptions {
   /** Called after each rebalance with the partitions of the topic this consumer now owns. */
   onAssign?: (partitions: number[]) => void;
+  /**
+   * Kafka: the highest offset (next to read) the consumer may commit for a partition, or null to
+   * commit nothing yet; without it, a batch is committed up to its last message.
+   */
+  commitLimit?: (partition: number) => bigint | null;
 }
 
 /** Receives a batch; offsets are committed only after the returned promise resolves. */

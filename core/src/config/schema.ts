@@ -471,6 +471,16 @@ export const ClickhouseConfig = T.Object(
 
 export const StoreConfig = T.Object(
   {
+    localReader: T.Object(
+      {
+        enabled: T.Boolean({
+          default: true,
+          description:
+            "With the embedded store, serve it read-only on an ephemeral 127.0.0.1 port for the CLI's read commands (findings, store stats, demo) while the server holds the data directory; where and how to connect is written to <dataDir>/store-reader.json (mode 0600) and removed at stop.",
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     kind: T.Union([T.Literal('chdb'), T.Literal('clickhouse'), T.Literal('none')], {
       default: 'chdb',
       description: 'chdb: embedded engine; clickhouse: a server or cluster (see the clickhouse section).',
@@ -656,6 +666,22 @@ export const DetectConfig = T.Object(
         'Findings matching one of these are not emitted (counted per suppression) until it expires.',
     }),
     baselines: DetectBaselinesConfig,
+    checkpoint: T.Object(
+      {
+        intervalSeconds: T.Integer({
+          minimum: 0,
+          default: 10,
+          description:
+            "Kafka: snapshot each owned events partition's detector state this often and commit offsets only up to the snapshot, so a restart resumes exactly (docs/decisions/0013); 0: off (a restart loses open windows).",
+        }),
+        dir: T.String({
+          default: '',
+          description:
+            'Where snapshots are kept; empty: <dataDir>/detect-checkpoints. Shared storage lets another host take a partition over.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -820,10 +846,14 @@ const InhibitRule = T.Object(
 
 const RedisState = T.Object(
   {
-    kind: T.Union([T.Literal('memory'), T.Literal('redis')], {
-      default: 'memory',
+    kind: T.Union([T.Literal('memory'), T.Literal('file'), T.Literal('redis')], {
+      default: 'file',
       description:
-        'Where groups, silences, the finding lifecycle and response-action state live; redis survives restarts.',
+        "Where groups, silences, the finding lifecycle and response-action state live: file (embedded default: an fsync'd journal under <dataDir>/alert-state, survives restarts of this process), redis (survives restarts, shared by the alert role wherever it runs), memory (forgotten on restart).",
+    }),
+    fsync: T.Boolean({
+      default: true,
+      description: 'kind file: fdatasync each change (false: survives a process crash, not a power loss).',
     }),
     redisUrl: T.String({ default: 'redis://127.0.0.1:6379' }),
     keyPrefix: T.String({ default: 'apiwatch:alert', description: 'Prefix of every Redis key.' }),

@@ -1,7 +1,7 @@
 import type { ApiEvent } from './event.ts';
 
 /**
- * The acting principal of a call, as a detector should reason about it (DESIGN.md §3): the
+ * The acting principal of a call, as a detector should reason about it (docs/design.md §3): the
  * credential fingerprint, else the user, else the calling service, else the client IP. For JWTs
  * the subject (or client) comes first, since tokens are re-issued on refresh.
  *

@@ -1,7 +1,7 @@
 import { type Static, Type as T } from '@sinclair/typebox';
 
 /**
- * The canonical API call event (DESIGN.md §3). This schema is the single definition: the
+ * The canonical API call event (docs/design.md §3). This schema is the single definition: the
  * TypeScript type below, the published JSON Schema (docs/schemas/api-event.schema.json) and the
  * compiled validator at the ingest boundary all come from it.
  */

@@ -1,6 +1,6 @@
 import { type Static, Type as T } from '@sinclair/typebox';
 
-/** The finding a detector emits (DESIGN.md §3); one definition for the type, the schema and validation. */
+/** The finding a detector emits (docs/design.md §3); one definition for the type, the schema and validation. */
 
 export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
 export const ENTITY_KINDS = ['credential', 'user', 'service', 'ip', 'endpoint', 'tenant'] as const;

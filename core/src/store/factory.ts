@@ -6,6 +6,7 @@ import { StartupError } from '../errors.ts';
 import { ChdbStore } from './chdb.ts';
 import { ClickHouseStore } from './clickhouse.ts';
 import type { HttpEndpointUser } from './http-auth.ts';
+import { localReaderExecutor } from './local-reader.ts';
 import type { SqlExecutor } from './migrate.ts';
 import type { Store } from './types.ts';
 
@@ -72,11 +73,16 @@ export function runningEndpointExecutor(
   env: NodeJS.ProcessEnv = process.env,
 ): EndpointExecutor | { reason: string } {
   const http = config.store.http;
-  if (!http.enabled) return { reason: 'store.http.enabled is false in this config' };
+  // The embedded server's own local reader first (store.localReader): it needs no set-up.
+  const local = localReaderExecutor(resolve(config.dataDir));
+  if (!('reason' in local)) return local;
+  if (!http.enabled) return { reason: `store.http.enabled is false in this config, and ${local.reason}` };
   const users = [...http.users].sort((a, b) => Number(b.readonly) - Number(a.readonly));
   const user = users.find((u) => u.passwordEnv && env[u.passwordEnv] !== undefined);
   if (!user) {
-    return { reason: 'no store.http.users entry has its passwordEnv variable set in this environment' };
+    return {
+      reason: `no store.http.users entry has its passwordEnv variable set in this environment, and ${local.reason}`,
+    };
   }
   const host = http.listen.host === '0.0.0.0' || http.listen.host === '::' ? '127.0.0.1' : http.listen.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${http.listen.port}`;

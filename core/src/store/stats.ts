@@ -115,7 +115,7 @@ export async function columnStats(db: SqlExecutor, table: string): Promise<Colum
   });
 }
 
-/** DESIGN.md §5: bytes on disk per stored event in api_events. */
+/** docs/design.md §5: bytes on disk per stored event in api_events. */
 export const EVENT_BYTES_BUDGET = 40;
 
 /** The per-event figure `apiwatch store stats` prints under the table, with its budget. */

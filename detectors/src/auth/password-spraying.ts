@@ -56,6 +56,13 @@ export const PasswordSprayingConfig = T.Object(
       description:
         'New unrecovered accounts in one quarter-window bucket above which the attack is fast (credential stuffing’s territory, poolMinAccounts per 10 min), not low and slow.',
     }),
+    longWindowSeconds: T.Integer({
+      minimum: 0,
+      maximum: 7 * 86_400,
+      default: 21_600,
+      description:
+        'A second, longer look-back before the window for sprays too slow for it (a password every few minutes): accounts that failed in each closed bucket and had not logged in by the time it left the window, summed and judged the same way. 0 turns it off.',
+    }),
     quietSeconds: T.Integer({
       minimum: 300,
       maximum: 86_400,
@@ -78,6 +85,10 @@ interface Bucket {
   failed: BitCounter;
   recovered: BitCounter;
   sources: Hll;
+  /** Boyer–Moore majority vote over the bucket's failing sources, and the winner's failures. */
+  majorityNet: string;
+  majorityVote: number;
+  majorityFailures: number;
 }
 
 interface SprayState {
@@ -100,12 +111,17 @@ interface SprayState {
     attemptsPerAccount: number;
     threshold: number;
     expected: number;
+    windowSeconds: number;
     samples: string[];
     topSources: string[];
   } | null;
   samples: string[];
   /** Event time the condition started holding without a break; 0 when it does not hold. */
   candidateSince: number;
+  /** Closed buckets (left the window): index, unrecovered accounts (0 for a fast bucket), successes. */
+  closedIdx: number[];
+  closedUnrecovered: number[];
+  closedSuccesses: number[];
 }
 
 const newBucket = (idx: number): Bucket => ({
@@ -115,6 +131,9 @@ const newBucket = (idx: number): Bucket => ({
   failed: new BitCounter(BITS),
   recovered: new BitCounter(BITS),
   sources: new Hll(5),
+  majorityNet: '',
+  majorityVote: 0,
+  majorityFailures: 0,
 });
 
 /**
@@ -153,6 +172,9 @@ export const passwordSpraying = defineDetector({
       episode: null,
       samples: [],
       candidateSince: 0,
+      closedIdx: [],
+      closedUnrecovered: [],
+      closedSuccesses: [],
     };
   },
   onEvent(s, event, ctx) {
@@ -171,6 +193,16 @@ export const passwordSpraying = defineDetector({
     const net = ipNet(event.client.ip ?? event.client.peerIp);
     b.sources.add(hash32(net));
     countTop(s.top, net, event.ts, cfg.windowSeconds * 1000);
+    if (b.majorityNet === net) {
+      b.majorityVote++;
+      b.majorityFailures++;
+    } else if (b.majorityVote === 0) {
+      b.majorityNet = net;
+      b.majorityVote = 1;
+      b.majorityFailures = 1;
+    } else {
+      b.majorityVote--;
+    }
     s.decayedFailures++;
     s.samples.push(event.id);
     if (s.samples.length > 10) s.samples.shift();
@@ -189,6 +221,7 @@ export const passwordSpraying = defineDetector({
           attemptsPerAccount: j.attemptsPerAccount,
           threshold: j.threshold,
           expected: j.expected,
+          windowSeconds: j.windowSeconds,
           samples: [...s.samples],
           topSources: s.top.map((t) => t[0]),
         };
@@ -212,6 +245,8 @@ export const passwordSpraying = defineDetector({
     }
     const out = [draft(s, ts, ctx.config, 'resolved')];
     s.episode = null;
+    // What the long look-back held was reported with this episode.
+    s.closedUnrecovered.fill(0);
     return out;
   },
   // Long enough to keep the endpoint's learned rate across a quiet weekend.
@@ -221,6 +256,7 @@ export const passwordSpraying = defineDetector({
     s.endpoint.length * 2 +
     s.buckets.length * (2 * (BITS / 8 + 16) + 48 + 48) +
     s.top.length * 48 +
+    s.closedIdx.length * 24 +
     s.samples.length * 40 +
     (s.episode ? 300 : 0),
 });
@@ -243,8 +279,10 @@ function bucketFor(s: SprayState, ts: number, bucketMs: number, cfg: PasswordSpr
   const newest = s.buckets[s.buckets.length - 1];
   if (newest && idx <= newest.idx) return s.buckets.find((x) => x.idx === idx) ?? newest;
   // A new bucket: learn from the window that just closed when no episode was open in it.
-  if (newest && !s.episode && s.buckets.length === BUCKETS) learn(s, cfg);
+  // Once per window length (whole windows, not overlapping ones), and never from an episode.
+  if (newest && !s.episode && s.buckets.length === BUCKETS && idx % BUCKETS === 0) learn(s, cfg);
   const keep = s.buckets.filter((x) => x.idx > idx - BUCKETS);
+  if (cfg.longWindowSeconds > 0) closeBuckets(s, idx, bucketMs, cfg);
   const reuse = s.buckets.find((x) => x.idx <= idx - BUCKETS);
   const b = reuse ?? newBucket(idx);
   if (reuse) {
@@ -254,6 +292,9 @@ function bucketFor(s: SprayState, ts: number, bucketMs: number, cfg: PasswordSpr
     b.failed.clear();
     b.recovered.clear();
     b.sources.clear();
+    b.majorityNet = '';
+    b.majorityVote = 0;
+    b.majorityFailures = 0;
   }
   s.buckets = [...keep, b];
   // Decay the top-source counts by a bucket’s share, so they approximate the sliding window.
@@ -263,14 +304,45 @@ function bucketFor(s: SprayState, ts: number, bucketMs: number, cfg: PasswordSpr
   return b;
 }
 
+/** Records each bucket leaving the window for the long look-back, and forgets what left that too. */
+function closeBuckets(s: SprayState, idx: number, bucketMs: number, cfg: PasswordSprayingConfig): void {
+  const words = BITS / 32;
+  for (const d of s.buckets) {
+    if (d.idx > idx - BUCKETS) continue;
+    let failed = 0;
+    let both = 0;
+    for (let i = 0; i < words; i++) {
+      let r = 0;
+      for (const b of s.buckets) r |= b.recovered.words[i]!;
+      failed += popcount32(d.failed.words[i]!);
+      both += popcount32(d.failed.words[i]! & r);
+    }
+    const u = Math.max(0, linearCount(BITS, failed) - linearCount(BITS, both));
+    s.closedIdx.push(d.idx);
+    // A fast bucket is stuffing's, and one that closes in an open episode was already reported.
+    // One source behind most of the bucket's failures is stuffing's or brute force's.
+    const dominated = d.failures > 0 && d.majorityFailures / d.failures > cfg.maxTopSourceShare;
+    s.closedUnrecovered.push(u > cfg.fastAccountsPerBucket || s.episode || dominated ? 0 : Math.round(u));
+    s.closedSuccesses.push(d.successes);
+  }
+  const oldest = idx - BUCKETS - Math.ceil((cfg.longWindowSeconds * 1000) / bucketMs);
+  while (s.closedIdx.length && s.closedIdx[0]! <= oldest) {
+    s.closedIdx.shift();
+    s.closedUnrecovered.shift();
+    s.closedSuccesses.shift();
+  }
+}
+
 function learn(s: SprayState, cfg: PasswordSprayingConfig): void {
   const w = windowCounts(s);
   if (w.successes < 50) return;
   const ratio = w.unrecovered / w.successes;
-  // An EWMA over quiet windows; an attack window never teaches (no episode was open, and the
-  // update is capped at twice the current value so one odd hour moves it little).
+  // A slow EWMA over windows without an episode, each sample capped at 1.5× the current value:
+  // a spray too slow to raise an episode must not teach the endpoint that it is normal (at α 0.05
+  // and the cap, five hours of it move the rate by under 3 %).
   s.learned =
-    0.9 * s.learned + 0.1 * Math.min(ratio, 2 * Math.max(s.learned, cfg.expectedUnrecoveredPerSuccess / 5));
+    0.95 * s.learned +
+    0.05 * Math.min(ratio, 1.5 * Math.max(s.learned, cfg.expectedUnrecoveredPerSuccess / 5));
   s.learned = Math.max(0.002, s.learned);
   s.learnedWindows++;
 }
@@ -332,19 +404,35 @@ function judge(s: SprayState, cfg: PasswordSprayingConfig) {
   const attemptsPerAccount = w.failures / Math.max(1, w.failing);
   const topShare = (s.top[0]?.[1] ?? 0) / Math.max(1, s.decayedFailures);
   const fast = maxBucketUnrecovered(s) > cfg.fastAccountsPerBucket + (1.5 * expected) / BUCKETS;
+  const shape = attemptsPerAccount <= cfg.maxAttemptsPerAccount && topShare <= cfg.maxTopSourceShare && !fast;
+  const short = w.unrecovered >= threshold;
+  // The long look-back: closed buckets still inside it, plus the window.
+  const newest = s.buckets[s.buckets.length - 1]!.idx;
+  const bucketSeconds = cfg.windowSeconds / BUCKETS;
+  const oldest = newest - BUCKETS - Math.ceil(cfg.longWindowSeconds / bucketSeconds);
+  let longU = w.unrecovered;
+  let longOk = w.successes;
+  for (let i = 0; i < s.closedIdx.length; i++) {
+    if (s.closedIdx[i]! <= oldest) continue;
+    longU += s.closedUnrecovered[i]!;
+    longOk += s.closedSuccesses[i]!;
+  }
+  const longExpected = s.learned * longOk;
+  // Over seven hours the hour-to-hour swings of the rate average out: 3σ (Poisson) above the
+  // expectation, without the short window's proportional margin.
+  const longThreshold = cfg.minAccounts + longExpected + 3 * Math.sqrt(longExpected);
+  const long = cfg.longWindowSeconds > 0 && longU >= longThreshold;
+  const useLong = !short && long;
   return {
-    hit:
-      w.unrecovered >= threshold &&
-      attemptsPerAccount <= cfg.maxAttemptsPerAccount &&
-      topShare <= cfg.maxTopSourceShare &&
-      !fast,
-    unrecovered: w.unrecovered,
+    hit: shape && (short || long),
+    unrecovered: useLong ? longU : w.unrecovered,
     failures: w.failures,
-    successes: w.successes,
+    successes: useLong ? longOk : w.successes,
     sources: w.sources,
     attemptsPerAccount,
-    threshold,
-    expected,
+    threshold: useLong ? longThreshold : threshold,
+    expected: useLong ? longExpected : expected,
+    windowSeconds: useLong ? cfg.windowSeconds + cfg.longWindowSeconds : cfg.windowSeconds,
   };
 }
 
@@ -375,7 +463,7 @@ function draft(
   const e = s.episode!;
   const { method, route } = splitEndpoint(s.endpoint);
   const summary =
-    `${e.observed} accounts failed logins on ${s.endpoint} from ${e.sources} source networks in ${formatSpan(cfg.windowSeconds)} ` +
+    `${e.observed} accounts failed logins on ${s.endpoint} from ${e.sources} source networks in ${formatSpan(e.windowSeconds)} ` +
     `(${e.attemptsPerAccount.toFixed(1)} attempts per account, ~${Math.round(e.expected)} expected) — password spraying; ` +
     `busiest sources ${listForHumans(e.topSources, e.sources)}.` +
     (status === 'resolved' ? ' The episode ended.' : '');
@@ -394,7 +482,7 @@ function draft(
       observed: e.observed,
       baseline: Math.round(e.expected),
       threshold: Math.ceil(e.threshold),
-      windowSeconds: cfg.windowSeconds,
+      windowSeconds: e.windowSeconds,
       counts: {
         unrecoveredAccounts: e.observed,
         failures: e.failures,

@@ -4,6 +4,7 @@
  */
 import { type ApiEvent, actorEntity, type FindingEntity } from '@apiwatch/core';
 import type { RouteRef } from '../baselines/index.ts';
+import type { FindingDraft } from '../runtime/define.ts';
 
 /** The actor as a finding entity: the key's kind and id, what a human recognises, the revocable handle. */
 export function actorFindingEntity(actor: string, event: ApiEvent): FindingEntity {
@@ -142,3 +143,55 @@ export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 
 export const floorTo = (ts: number, unit: number) => Math.floor(ts / unit) * unit;
+
+/**
+ * What identifies an episode to the runtime (fingerprint fields + first seen): kept from the
+ * firing draft so the resolved update carries the same episode id.
+ */
+export type EpisodeRef = Pick<
+  FindingDraft,
+  'entity' | 'route' | 'method' | 'tenant' | 'firstSeen' | 'fingerprintExtra'
+>;
+
+export function episodeRef(d: FindingDraft): EpisodeRef {
+  return {
+    entity: d.entity,
+    route: d.route,
+    method: d.method,
+    tenant: d.tenant,
+    firstSeen: d.firstSeen,
+    ...(d.fingerprintExtra !== undefined ? { fingerprintExtra: d.fingerprintExtra } : {}),
+  };
+}
+
+/** The resolved update of an episode. */
+export function resolvedOf(
+  ref: EpisodeRef,
+  r: {
+    endedAt: number;
+    lastSeen: number;
+    summary: string;
+    observed: number;
+    windowSeconds: number;
+    recommendedAction?: string;
+  },
+): FindingDraft {
+  return {
+    ...ref,
+    status: 'resolved',
+    endedAt: r.endedAt,
+    confidence: 0.7,
+    summary: r.summary,
+    lastSeen: Math.max(r.lastSeen, ref.firstSeen),
+    evidence: {
+      observed: r.observed,
+      baseline: null,
+      threshold: 0,
+      windowSeconds: Math.max(0, Math.round(r.windowSeconds)),
+      counts: {},
+      sampleEventIds: [],
+      details: {},
+    },
+    recommendedAction: r.recommendedAction ?? 'No action needed unless it resumes.',
+  };
+}

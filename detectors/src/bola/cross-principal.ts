@@ -1,7 +1,7 @@
 import type { ApiEvent, FindingEntity } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
-import { is2xx } from './common.ts';
+import { type EpisodeRef, episodeRef, is2xx, resolvedOf } from './common.ts';
 
 export const CrossPrincipalConfig = T.Object(
   {
@@ -50,7 +50,7 @@ interface ObjectState {
   principals: Principal[];
   /** Set once more principals than maxOwners used the object: shared, never judged again. */
   shared: boolean;
-  open: { accessor: string; start: number; last: number; calls: number; entity: FindingEntity } | null;
+  open: { accessor: string; last: number; calls: number; ref: EpisodeRef } | null;
 }
 
 /** The principal behind a call, when there is one a human can own objects as. */
@@ -122,9 +122,9 @@ export const crossPrincipal = defineDetector({
         s.open.calls++;
         s.open.last = event.ts;
       } else if (!s.open) {
-        const entity = accessorEntity(who, event);
-        s.open = { accessor: who, start: event.ts, last: event.ts, calls: 1, entity };
-        out.push(draft(event, key, owner, who, entity, known?.calls ?? 0));
+        const d = draft(event, key, owner, who, accessorEntity(who, event), known?.calls ?? 0);
+        s.open = { accessor: who, last: event.ts, calls: 1, ref: episodeRef(d) };
+        out.push(d);
       }
       ctx.wakeAt(event.ts + cfg.quietSeconds * 1000);
     }
@@ -139,7 +139,7 @@ export const crossPrincipal = defineDetector({
     }
     return out.length > 0 ? out : undefined;
   },
-  onWatermark(s, ts, ctx, key) {
+  onWatermark(s, ts, ctx) {
     const open = s.open;
     if (!open) return undefined;
     const quietMs = ctx.config.quietSeconds * 1000;
@@ -148,31 +148,16 @@ export const crossPrincipal = defineDetector({
       return undefined;
     }
     s.open = null;
-    const [route = '', name = ''] = key.split('\u0000');
+    const e = open.ref.entity;
     return [
-      {
-        status: 'resolved',
+      resolvedOf(open.ref, {
         endedAt: open.last,
-        entity: open.entity,
-        route,
-        method: null,
-        tenant: null,
-        confidence: 0.7,
-        summary: `${open.entity.kind} ${open.entity.name ?? open.entity.id} stopped using another principal's ${name} on ${route} (${open.calls} calls).`,
-        firstSeen: open.start,
         lastSeen: open.last,
-        evidence: {
-          observed: open.calls,
-          baseline: null,
-          threshold: 1,
-          windowSeconds: ctx.config.quietSeconds,
-          counts: { calls: open.calls },
-          sampleEventIds: [],
-          details: {},
-        },
+        summary: `${e.kind} ${e.name ?? e.id} stopped using another principal's ${open.ref.fingerprintExtra ?? 'object'} on ${open.ref.route} (${open.calls} calls).`,
+        observed: open.calls,
+        windowSeconds: ctx.config.quietSeconds,
         recommendedAction: 'Confirm the access was not authorised and close the incident.',
-        fingerprintExtra: name,
-      },
+      }),
     ];
   },
 });

@@ -1,7 +1,7 @@
 import { type ApiEvent, actorKey, type FindingEntity } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
-import { actorFindingEntity, is2xx } from './common.ts';
+import { actorFindingEntity, type EpisodeRef, episodeRef, is2xx, resolvedOf } from './common.ts';
 
 export const CrossTenantConfig = T.Object(
   {
@@ -46,11 +46,9 @@ interface TenantState {
   learned: string[];
   episodes: Array<{
     tenant: string;
-    start: number;
     last: number;
     calls: number;
-    entity: FindingEntity;
-    route: string;
+    ref: EpisodeRef;
   }>;
 }
 
@@ -108,39 +106,25 @@ export const crossTenant = defineDetector({
       return undefined;
     }
     if (s.episodes.length >= 4) return undefined; // already reporting four foreign tenants
-    const entity = actorFindingEntity(key, event);
-    const route = event.request.route ?? event.request.path;
-    s.episodes.push({ tenant: norm(other), start: event.ts, last: event.ts, calls: 1, entity, route });
-    return [draft(event, entity, foreign, other)];
+    const d = draft(event, actorFindingEntity(key, event), foreign, other);
+    s.episodes.push({ tenant: norm(other), last: event.ts, calls: 1, ref: episodeRef(d) });
+    return [d];
   },
   onWatermark(s, ts, ctx) {
     const quietMs = ctx.config.quietSeconds * 1000;
     const out: FindingDraft[] = [];
     s.episodes = s.episodes.filter((e) => {
       if (ts < e.last + quietMs) return true;
-      out.push({
-        status: 'resolved',
-        endedAt: e.last,
-        entity: e.entity,
-        route: e.route,
-        method: null,
-        tenant: null,
-        confidence: 0.8,
-        summary: `${e.entity.kind} ${e.entity.name ?? e.entity.id} stopped accessing tenant ${e.tenant} (${e.calls} successful calls).`,
-        firstSeen: e.start,
-        lastSeen: e.last,
-        evidence: {
+      out.push(
+        resolvedOf(e.ref, {
+          endedAt: e.last,
+          lastSeen: e.last,
+          summary: `${e.ref.entity.kind} ${e.ref.entity.name ?? e.ref.entity.id} stopped accessing tenant ${e.tenant} (${e.calls} successful calls).`,
           observed: e.calls,
-          baseline: null,
-          threshold: 1,
           windowSeconds: ctx.config.quietSeconds,
-          counts: { calls: e.calls },
-          sampleEventIds: [],
-          details: { foreignTenant: e.tenant },
-        },
-        recommendedAction: 'Confirm the cross-tenant access was not authorised and close the incident.',
-        fingerprintExtra: e.tenant,
-      });
+          recommendedAction: 'Confirm the cross-tenant access was not authorised and close the incident.',
+        }),
+      );
       return false;
     });
     const next = Math.min(...s.episodes.map((e) => e.last + quietMs));

@@ -1,7 +1,16 @@
 import { type ApiEvent, actorKey, type FindingEntity } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
-import { actorFindingEntity, fnv1a, LinearCounter, parseRouteKey, routeKey } from './common.ts';
+import {
+  actorFindingEntity,
+  type EpisodeRef,
+  episodeRef,
+  fnv1a,
+  LinearCounter,
+  parseRouteKey,
+  resolvedOf,
+  routeKey,
+} from './common.ts';
 
 export const ObjectEnumerationConfig = T.Object(
   {
@@ -89,8 +98,8 @@ interface EnumState {
   peakDistinct: number;
   samples: string[];
   sampleIds: string[];
-  /** The entity of the open episode (for its resolved update). */
-  entity: FindingEntity | null;
+  /** The open episode's identity (for its resolved update). */
+  ref: EpisodeRef | null;
 }
 
 const SEQUENTIAL_MAX_STEP = 3;
@@ -141,7 +150,7 @@ export const objectEnumeration = defineDetector({
       peakDistinct: 0,
       samples: [],
       sampleIds: [],
-      entity: null,
+      ref: null,
     };
   },
   // Its own peak fades with ownHalfLifeHours: after two half-lives the key holds little worth keeping.
@@ -191,44 +200,28 @@ export const objectEnumeration = defineDetector({
     if (s.open) return undefined;
     s.open = true;
     s.episodeStart = event.ts;
-    s.entity = actorFindingEntity(key.split('\u0001')[0]!, event);
-    return [draft(s, event, key, distinct, refusedShare, threshold, cfg.bucketSeconds)];
+    const d = draft(s, event, key, distinct, refusedShare, threshold, cfg.bucketSeconds);
+    s.ref = episodeRef(d);
+    return [d];
   },
-  onWatermark(s, ts, ctx, key) {
-    if (!s.open || !s.entity) return undefined;
+  onWatermark(s, ts, ctx) {
+    if (!s.open || !s.ref) return undefined;
     const quietMs = ctx.config.quietSeconds * 1000;
     if (ts < s.lastAbove + quietMs) {
       ctx.wakeAt(s.lastAbove + quietMs);
       return undefined;
     }
     s.open = false;
-    const r = parseRouteKey(key.split('\u0001')[1]!);
-    const entity = s.entity;
-    const { route, method } = r;
-    const tenant = r.tenant || null;
-    const resolved: FindingDraft = {
-      status: 'resolved',
+    const { entity, method, route } = s.ref;
+    const resolved = resolvedOf(s.ref, {
       endedAt: s.lastAbove,
-      entity,
-      route,
-      method,
-      tenant,
-      confidence: 0.8,
-      summary: `Object id enumeration by ${entity.kind} ${entity.name ?? entity.id} on ${method} ${route} ended (peak ${s.peakDistinct} distinct ids).`,
-      firstSeen: s.episodeStart,
       lastSeen: s.lastAbove,
-      evidence: {
-        observed: s.peakDistinct,
-        baseline: null,
-        threshold: 0,
-        windowSeconds: ctx.config.bucketSeconds * 2,
-        counts: { peakDistinctIds: s.peakDistinct },
-        sampleEventIds: [],
-        details: {},
-      },
-      recommendedAction: 'Review the episode; no further enumeration was seen for the quiet period.',
-    };
+      summary: `Object id enumeration by ${entity.kind} ${entity.name ?? entity.id} on ${method} ${route} ended (peak ${s.peakDistinct} distinct ids).`,
+      observed: s.peakDistinct,
+      windowSeconds: ctx.config.bucketSeconds * 2,
+    });
     s.peakDistinct = 0;
+    s.ref = null;
     return [resolved];
   },
 });

@@ -89,6 +89,8 @@ interface Entry {
   config: Record<string, unknown>;
   /** Event time of the last event that touched the key. */
   lastTs: number;
+  /** The run's touch counter when the key was last moved to the young end of the LRU order. */
+  touch: number;
 }
 
 interface Item {
@@ -108,6 +110,8 @@ interface Run {
   simple: boolean;
   stats: DetectorStats;
   totalKeys: number;
+  /** Events keyed so far (drives the approximate LRU). */
+  touches: number;
 }
 
 interface TimerItem {
@@ -154,6 +158,7 @@ export class DetectionEngine {
   private readonly globalLane: Lane | null;
   private readonly lateness: number;
   private readonly cap: number;
+  private readonly lruSlack: number;
   private readonly idleWatermarkMs: number;
   private readonly suppressions: CompiledSuppression[];
   private readonly baselines: () => BaselineSnapshot;
@@ -176,6 +181,7 @@ export class DetectionEngine {
     this.forward = options.forward;
     this.lateness = detect.allowedLatenessMs;
     this.cap = detect.maxActors;
+    this.lruSlack = Math.max(1, detect.maxActors >> 3);
     this.idleWatermarkMs = detect.idleWatermarkMs ?? 0;
     const registry = options.detectors ?? DETECTORS;
     const resolved = resolveDetectors(detect, registry);
@@ -187,6 +193,7 @@ export class DetectionEngine {
       resolved: r,
       simple: r.overrides.length === 0,
       totalKeys: 0,
+      touches: 0,
       stats: {
         id: r.detector.id,
         scope: r.detector.scope,
@@ -402,7 +409,7 @@ export class DetectionEngine {
       if (!run) continue;
       const store = lane.store(run);
       for (const [key, state, wake, lastTs, config] of entries) {
-        store.set(key, { state, wake, lastTs, config: Object.freeze(config) });
+        store.set(key, { state, wake, lastTs, config: Object.freeze(config), touch: 0 });
         run.totalKeys++;
       }
     }
@@ -596,13 +603,18 @@ export class DetectionEngine {
         run.stats.errors++;
         return actor;
       }
-      entry = { state, wake: Number.NaN, config, lastTs: event.ts };
+      entry = { state, wake: Number.NaN, config, lastTs: event.ts, touch: run.touches };
       if (run.totalKeys >= this.cap) this.evict(lane, run, store);
       run.totalKeys++;
-    } else {
+      store.set(key, entry);
+    } else if (run.touches - entry.touch > this.lruSlack) {
+      // Approximate LRU: a key moves to the young end only when it has aged by cap/8 touches,
+      // so a hot key costs a Map delete+set once per cap/8 events instead of on every one.
       store.delete(key);
+      store.set(key, entry);
+      entry.touch = run.touches;
     }
-    store.set(key, entry);
+    run.touches++;
     entry.config = config;
     if (event.ts > entry.lastTs) entry.lastTs = event.ts;
     this.ctx.config = config;

@@ -41,6 +41,11 @@ export class Stage2Merger {
   private readonly lanes = new Map<number, MergeLane>();
   /** Events that arrived behind the merged watermark (stage-1 late events): run at once. */
   late = 0;
+  /** Records dropped as repeats of one already merged (a restarted stage 1 re-forwards). */
+  duplicates = 0;
+  /** (event id, key) of the records merged recently, oldest first, for the repeat check. */
+  private readonly recent = new Set<string>();
+  private static readonly RECENT_CAP = 200_000;
 
   /** `sources`: partitions of the events topic (every one sends marks). */
   constructor(engine: DetectionEngine, sources: number) {
@@ -61,6 +66,13 @@ export class Stage2Merger {
   }
 
   event(partition: number, source: number, key: string, event: ApiEvent): Finding[] {
+    const seen = `${event.id}\u0000${key}`;
+    if (this.recent.has(seen)) {
+      this.duplicates++;
+      return [];
+    }
+    this.recent.add(seen);
+    if (this.recent.size > Stage2Merger.RECENT_CAP) this.recent.delete(this.recent.values().next().value!);
     const lane = this.lane(partition);
     if (source >= 0 && source < this.sources && event.ts > lane.marks[source]!) lane.marks[source] = event.ts;
     if (event.ts < lane.released) {

@@ -36,6 +36,7 @@ interface ScopeState {
     entity: FindingEntity;
     route: string | null;
     method: string;
+    tenant: string | null;
   }>;
 }
 
@@ -107,6 +108,7 @@ export const missingScope = defineDetector({
         entity: actorFindingEntity(key, event),
         route: event.request.route,
         method: event.request.method,
+        tenant: event.identity.tenant,
       };
       s.episodes.push(ep);
       if (cfg.minCalls > 1) return undefined;
@@ -159,7 +161,7 @@ export const missingScope = defineDetector({
           entity: e.entity,
           route: e.route,
           method: e.method,
-          tenant: null,
+          tenant: e.tenant,
           confidence: 0.7,
           summary: `${e.entity.kind} ${e.entity.name ?? e.entity.id}: no call to ${e.op} without its scopes for ${Math.round(ctx.config.quietSeconds / 60)} min.`,
           firstSeen: e.start,

@@ -1,7 +1,7 @@
-import { actorKey, type FindingEntity } from '@apiwatch/core';
+import { actorKey } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
-import { actorFindingEntity, fnv1a } from '../bola/common.ts';
-import { defineDetector } from '../runtime/define.ts';
+import { actorFindingEntity, type EpisodeRef, episodeRef, fnv1a, resolvedOf } from '../bola/common.ts';
+import { defineDetector, type FindingDraft } from '../runtime/define.ts';
 
 export const ParameterViolationConfig = T.Object(
   {
@@ -55,7 +55,7 @@ interface ViolationState {
   first: number;
   last: number;
   open: boolean;
-  entity: FindingEntity | null;
+  ref: EpisodeRef | null;
 }
 
 const MAX_PAIRS = 64;
@@ -99,7 +99,7 @@ export const parameterViolation = defineDetector({
     first: 0,
     last: 0,
     open: false,
-    entity: null,
+    ref: null,
   }),
   idleMs: (c) => (c.quietSeconds + 2 * c.windowSeconds) * 1000,
   sizeOf: (s) =>
@@ -158,67 +158,53 @@ export const parameterViolation = defineDetector({
     s.open = true;
     ctx.wakeAt(event.ts + cfg.quietSeconds * 1000);
     const entity = actorFindingEntity(key, event);
-    s.entity = entity;
     const who = entity.name ?? entity.id;
-    return [
-      {
-        entity,
-        route: event.request.route,
-        method: event.request.method,
-        tenant: event.identity.tenant,
-        confidence: Math.min(0.95, 0.6 + 0.05 * distinct),
-        summary: `${entity.kind} ${who} broke ${distinct} distinct parameter rules (${Object.keys(s.codes).join(', ')}) on ${s.routes.length} operation(s) within ${Math.round((2 * cfg.windowSeconds) / 60)} min${mining && !fuzz ? ': parameter mining' : ''}.`,
-        firstSeen: s.first,
-        lastSeen: s.last,
-        evidence: {
-          observed: distinct,
-          baseline: null,
-          threshold: fuzz ? cfg.minDistinct : cfg.minDistinctUnknown,
-          windowSeconds: 2 * cfg.windowSeconds,
-          counts: { ...s.codes, violatingCalls: s.calls },
-          sampleEventIds: [...s.samples],
-          details: {
-            routes: [...s.routes],
-            params: [...s.params],
-            clientIp: event.client.ip,
-            userAgent: event.client.userAgent,
-          },
+    const d: FindingDraft = {
+      entity,
+      route: event.request.route,
+      method: event.request.method,
+      tenant: event.identity.tenant,
+      confidence: Math.min(0.95, 0.6 + 0.05 * distinct),
+      summary: `${entity.kind} ${who} broke ${distinct} distinct parameter rules (${Object.keys(s.codes).join(', ')}) on ${s.routes.length} operation(s) within ${Math.round((2 * cfg.windowSeconds) / 60)} min${mining && !fuzz ? ': parameter mining' : ''}.`,
+      firstSeen: s.first,
+      lastSeen: s.last,
+      evidence: {
+        observed: distinct,
+        baseline: null,
+        threshold: fuzz ? cfg.minDistinct : cfg.minDistinctUnknown,
+        windowSeconds: 2 * cfg.windowSeconds,
+        counts: { ...s.codes, violatingCalls: s.calls },
+        sampleEventIds: [...s.samples],
+        details: {
+          routes: [...s.routes],
+          params: [...s.params],
+          clientIp: event.client.ip,
+          userAgent: event.client.userAgent,
         },
-        recommendedAction: `Check the requests of ${who} for injection or fuzzing payloads (sample events), make the API reject what the spec forbids, and rate-limit or block the actor if it keeps probing.`,
       },
-    ];
+      recommendedAction: `Check the requests of ${who} for injection or fuzzing payloads (sample events), make the API reject what the spec forbids, and rate-limit or block the actor if it keeps probing.`,
+    };
+    s.ref = episodeRef(d);
+    return [d];
   },
   onWatermark(s, ts, ctx) {
-    if (!s.open || !s.entity) return undefined;
+    if (!s.open || !s.ref) return undefined;
     const quietMs = ctx.config.quietSeconds * 1000;
     if (ts < s.last + quietMs) {
       ctx.wakeAt(s.last + quietMs);
       return undefined;
     }
     s.open = false;
-    return [
-      {
-        status: 'resolved',
-        endedAt: s.last,
-        entity: s.entity,
-        route: null,
-        method: null,
-        tenant: null,
-        confidence: 0.7,
-        summary: `${s.entity.kind} ${s.entity.name ?? s.entity.id}: no parameter violation for ${Math.round(ctx.config.quietSeconds / 60)} min.`,
-        firstSeen: s.first,
-        lastSeen: s.last,
-        evidence: {
-          observed: s.calls,
-          baseline: null,
-          threshold: 0,
-          windowSeconds: ctx.config.quietSeconds,
-          counts: { ...s.codes },
-          sampleEventIds: [],
-          details: {},
-        },
-        recommendedAction: 'Close the incident once the payloads were reviewed.',
-      },
-    ];
+    const e = s.ref.entity;
+    const out = resolvedOf(s.ref, {
+      endedAt: s.last,
+      lastSeen: s.last,
+      summary: `${e.kind} ${e.name ?? e.id}: no parameter violation for ${Math.round(ctx.config.quietSeconds / 60)} min.`,
+      observed: s.calls,
+      windowSeconds: ctx.config.quietSeconds,
+      recommendedAction: 'Close the incident once the payloads were reviewed.',
+    });
+    s.ref = null;
+    return [out];
   },
 });

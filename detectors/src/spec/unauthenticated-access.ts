@@ -1,7 +1,15 @@
 import { actorKey } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
-import { endpointEntity, is2xx, parseRouteKey, routeKey, TopK } from '../bola/common.ts';
-import { defineDetector } from '../runtime/define.ts';
+import {
+  type EpisodeRef,
+  endpointEntity,
+  episodeRef,
+  is2xx,
+  parseRouteKey,
+  routeKey,
+  TopK,
+} from '../bola/common.ts';
+import { defineDetector, type FindingDraft } from '../runtime/define.ts';
 
 export const UnauthenticatedAccessConfig = T.Object(
   {
@@ -39,6 +47,7 @@ interface UnauthState {
   samples: string[];
   open: boolean;
   openedAt: number;
+  ref: EpisodeRef | null;
 }
 
 const BUCKET_MS = 3_600_000;
@@ -78,6 +87,7 @@ export const unauthenticatedAccess = defineDetector({
     samples: [],
     open: false,
     openedAt: 0,
+    ref: null,
   }),
   // The authenticated-calls count is what makes a route judgeable: keep it a week.
   idleMs: () => 7 * 86_400_000,
@@ -110,33 +120,33 @@ export const unauthenticatedAccess = defineDetector({
     s.openedAt = event.ts;
     const r = parseRouteKey(key);
     const calls = s.cur + s.prev;
-    return [
-      {
-        entity: endpointEntity(r.method, r.route),
-        route: r.route,
-        method: r.method,
-        tenant: r.tenant || null,
-        severity: r.method === 'GET' ? 'high' : 'critical',
-        confidence: Math.min(0.95, 0.7 + 0.05 * calls),
-        summary: `${r.method} ${r.route} requires authentication (${event.spec?.specId ?? 'spec'}) but answered ${calls} calls without credentials with 2xx within 2 h (top callers: ${Object.keys(s.callers.top()).slice(0, 3).join(', ')}).`,
-        firstSeen: s.first,
-        lastSeen: s.last,
-        evidence: {
-          observed: calls,
-          baseline: 0,
-          threshold: cfg.minCalls,
-          windowSeconds: 7200,
-          counts: { unauthenticatedSuccesses: calls, authenticatedCallsSeen: s.authenticated },
-          sampleEventIds: [...s.samples],
-          details: {
-            operationId: event.spec?.operationId ?? null,
-            topCallers: s.callers.top(),
-            clientIp: event.client.ip,
-          },
+    const d: FindingDraft = {
+      entity: endpointEntity(r.method, r.route),
+      route: r.route,
+      method: r.method,
+      tenant: r.tenant || null,
+      severity: r.method === 'GET' ? 'high' : 'critical',
+      confidence: Math.min(0.95, 0.7 + 0.05 * calls),
+      summary: `${r.method} ${r.route} requires authentication (${event.spec?.specId ?? 'spec'}) but answered ${calls} calls without credentials with 2xx within 2 h (top callers: ${Object.keys(s.callers.top()).slice(0, 3).join(', ')}).`,
+      firstSeen: s.first,
+      lastSeen: s.last,
+      evidence: {
+        observed: calls,
+        baseline: 0,
+        threshold: cfg.minCalls,
+        windowSeconds: 7200,
+        counts: { unauthenticatedSuccesses: calls, authenticatedCallsSeen: s.authenticated },
+        sampleEventIds: [...s.samples],
+        details: {
+          operationId: event.spec?.operationId ?? null,
+          topCallers: s.callers.top(),
+          clientIp: event.client.ip,
         },
-        recommendedAction: `Enforce authentication on ${r.method} ${r.route} at the gateway and in the service (the route is reachable without credentials); review what the anonymous callers read.`,
       },
-    ];
+      recommendedAction: `Enforce authentication on ${r.method} ${r.route} at the gateway and in the service (the route is reachable without credentials); review what the anonymous callers read.`,
+    };
+    s.ref = episodeRef(d);
+    return [d];
   },
   onWatermark(s, ts, ctx, key) {
     if (!s.open) return undefined;
@@ -147,7 +157,8 @@ export const unauthenticatedAccess = defineDetector({
     }
     s.open = false;
     const r = parseRouteKey(key);
-    const out = {
+    const out: FindingDraft = {
+      ...(s.ref ?? {}),
       status: 'resolved' as const,
       endedAt: s.last,
       entity: endpointEntity(r.method, r.route),
@@ -156,7 +167,7 @@ export const unauthenticatedAccess = defineDetector({
       tenant: r.tenant || null,
       confidence: 0.7,
       summary: `${r.method} ${r.route}: no unauthenticated success for ${Math.round(ctx.config.quietSeconds / 60)} min.`,
-      firstSeen: s.openedAt,
+      firstSeen: s.ref?.firstSeen ?? s.openedAt,
       lastSeen: s.last,
       evidence: {
         observed: s.total,

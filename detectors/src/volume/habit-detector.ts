@@ -6,7 +6,14 @@
  */
 import { type ApiEvent, actorKey, type FindingEntity } from '@apiwatch/core';
 import type { Static, TObject } from '@sinclair/typebox';
-import { actorFindingEntity, MINUTE_MS, TopK } from '../bola/common.ts';
+import {
+  actorFindingEntity,
+  type EpisodeRef,
+  episodeRef,
+  MINUTE_MS,
+  resolvedOf,
+  TopK,
+} from '../bola/common.ts';
 import type { DetectorContext, FindingDraft } from '../runtime/define.ts';
 import {
   type ActorHabit,
@@ -33,6 +40,8 @@ export interface HabitState {
   tenant: string | null;
   clientIp: string | null;
   userAgent: string | null;
+  /** The open episode's identity, for its resolved update. */
+  ref: EpisodeRef | null;
 }
 
 export interface HabitConfig extends HabitLimits {
@@ -63,6 +72,7 @@ export function initHabit(): HabitState {
     tenant: null,
     clientIp: null,
     userAgent: null,
+    ref: null,
   };
 }
 
@@ -89,34 +99,24 @@ function tick<C extends HabitConfig>(
       if (!s.open) {
         s.open = true;
         s.episodeStart = Math.max(0, (h.minute - 4) * MINUTE_MS);
-        out.push(spec.draft(s, entity, j, cfg));
+        const d = spec.draft(s, entity, j, cfg);
+        s.ref = episodeRef(d);
+        out.push(d);
       }
     }
   }
-  if (s.open && s.entity && ts >= s.lastAbove + cfg.quietSeconds * 1000) {
+  if (s.open && s.ref && ts >= s.lastAbove + cfg.quietSeconds * 1000) {
     s.open = false;
-    out.push({
-      status: 'resolved',
-      endedAt: s.lastAbove,
-      entity: s.entity,
-      route: null,
-      method: null,
-      tenant: s.tenant,
-      confidence: 0.7,
-      summary: spec.resolvedSummary(s.entity, s),
-      firstSeen: s.episodeStart,
-      lastSeen: s.lastAbove,
-      evidence: {
+    out.push(
+      resolvedOf(s.ref, {
+        endedAt: s.lastAbove,
+        lastSeen: s.lastAbove,
+        summary: spec.resolvedSummary(s.ref.entity, s),
         observed: s.peakObserved,
-        baseline: null,
-        threshold: 0,
         windowSeconds: 300,
-        counts: {},
-        sampleEventIds: [],
-        details: {},
-      },
-      recommendedAction: 'No action needed unless it resumes.',
-    });
+      }),
+    );
+    s.ref = null;
     s.peakObserved = 0;
     s.samples.length = 0;
     s.routes.clear();

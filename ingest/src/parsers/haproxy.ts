@@ -3,6 +3,7 @@ import { credentialDraft, type IdentityClues } from '../identity/draft.ts';
 import { forwardedClient, httpMethod, httpStatus, ipOf, latencyMs, originForm } from './access-log.ts';
 import { parseClfTime, splitTarget } from './fields.ts';
 import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
+import { SYSLOG_PREFIX } from './wrappers.ts';
 
 /**
  * HAProxy `option httplog` lines (formats.md §7b), with or without a syslog header (RFC 3164 or
@@ -22,7 +23,7 @@ export const haproxyParser: Parser = {
   framing: 'text',
   parse(record: RawRecord, ctx: ParseContext): Result<ApiEvent[], ParseError> {
     const line = record.text.trim();
-    const header = SYSLOG.exec(line);
+    const header = SYSLOG_PREFIX.exec(line);
     const body = header ? line.slice(header[0].length) : line;
     const m = HTTPLOG.exec(body);
     if (!m) return err({ code: 'INGEST_PARSE_UNRECOGNISED', message: 'not an HAProxy httplog line' });
@@ -58,7 +59,7 @@ export const haproxyParser: Parser = {
           clientIp: forwardedClient(captures.forwardedFor) ?? peerIp,
           peerIp,
           userAgent: captures.userAgent,
-          gateway: ctx.gateway ?? (header ? (header[1] ?? header[2] ?? null) : null),
+          gateway: ctx.gateway ?? (header ? (header[1] ?? header[2] ?? header[3] ?? null) : null),
           ...credentialDraft(ctx.identity, captures.identity),
         },
         ctx.now,
@@ -68,9 +69,6 @@ export const haproxyParser: Parser = {
 };
 
 // `<134>Jul 30 09:03:52 host haproxy[123]: ` or `<134>1 2018-07-30T09:03:52.726Z host haproxy 123 - - `
-const SYSLOG =
-  /^(?:<\d{1,3}>)?(?:[A-Z][a-z]{2} {1,2}\d{1,2} \d{2}:\d{2}:\d{2} (\S+) [^\s:[]+(?:\[\d+\])?: |1 \S+ (\S+) \S+ \S+ \S+ (?:-|\[(?:[^\]\\]|\\.)*\])+ )/;
-
 const HTTPLOG = new RegExp(
   [
     String.raw`^(\S+):(\d+|-)`, // 1 %ci, 2 %cp

@@ -38,3 +38,17 @@ test('every JSON parser refuses a 100k-deep record with INGEST_PARSE_TOO_DEEP, r
   const r = otlpParser.parse({ text: otlp }, goldenContext());
   assert.ok(!r.ok && r.error.code === 'INGEST_PARSE_TOO_DEEP');
 });
+
+test('the pipeline refuses a deep record a caller parsed itself (no depth bound) with INGEST_PARSE_TOO_DEEP', async () => {
+  const { createIngestPipeline } = await import('../pipeline.ts');
+  const { findParser } = await import('./registry.ts');
+  const text = `{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":2,"startTimeUnixNano":"1","attributes":[{"key":"a","value":${'{"kvlistValue":{"values":[{"key":"k","value":'.repeat(20_000)}{"stringValue":"x"}${'}]}}'.repeat(20_000)}}]}]}]}]}`;
+  const pipeline = createIngestPipeline({
+    parser: findParser('otlp')!,
+    identity: goldenContext().identity,
+    routes: null,
+  });
+  const r = pipeline.run({ text, json: JSON.parse(text) });
+  assert.equal(r.events.length, 0);
+  assert.equal(r.rejected[0]?.code, 'INGEST_PARSE_TOO_DEEP');
+});

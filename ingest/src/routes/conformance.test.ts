@@ -359,3 +359,11 @@ test('a parser-supplied template still gets its annotation', () => {
   assert.equal(r.operationId, 'getPetById');
   assert.deepEqual(codes(e.spec), ['param_type:path:petId']);
 });
+
+test('a spec whose only server is localhost (crAPI) covers the real host: unknown paths there are shadow', () => {
+  const { s } = spec('GET', '/identity/api/v2/internal/export', {
+    host: 'crapi.example.com',
+    specs: [crapi],
+  });
+  assert.equal(s?.status, 'shadow');
+});

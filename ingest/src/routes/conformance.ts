@@ -21,10 +21,16 @@ const MAX_VIOLATIONS = 32;
 /** Values longer than this are only length-checked: a spec's pattern never runs on attacker-sized input. */
 const MAX_CHECKED_VALUE = 1024;
 
-/** Whether a spec covers a call by host and base path (so an unmatched path is a shadow endpoint). */
+/** Server hosts that are a developer's placeholder, not where the API is served (crAPI, VAmPI). */
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '0.0.0.0', '[::1]', '::1']);
+
+/**
+ * Whether a spec covers a call by host and base path (so an unmatched path is a shadow
+ * endpoint). A spec that names only loopback hosts covers any host.
+ */
 export function specCovers(spec: LoadedSpec, host: string | null, path: string): boolean {
-  if (host && spec.hosts.length > 0 && !spec.hosts.includes(host.toLowerCase().replace(/:\d+$/, '')))
-    return false;
+  const named = spec.hosts.filter((h) => !LOOPBACK.has(h));
+  if (host && named.length > 0 && !named.includes(host.toLowerCase().replace(/:\d+$/, ''))) return false;
   return spec.basePaths.some((b) => b === '' || path === b || path.startsWith(`${b}/`));
 }
 

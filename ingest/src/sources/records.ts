@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { rawJson } from '../parsers/fields.ts';
 import { parseJson } from '../parsers/json.ts';
 import type { RawRecord } from '../parsers/types.ts';
+import { isWrappedLine } from '../parsers/wrappers.ts';
 
 /** Text handed to a JSON format is read whole up to this size; past it, line by line. */
 const MAX_TEXT_DOCUMENT_CHARS = 16 * 1024 * 1024;
@@ -57,7 +58,7 @@ export async function* readRecords(
     yield* documentRecords(whole.value);
     return;
   }
-  if (framing === 'json') {
+  if (framing === 'json' && !isWrappedLine(first)) {
     // A JSON format given text (e.g. an OTel Collector debug dump for `otlp`): the whole input is
     // one record, so the parser can recognise the document or report it once, not per line.
     const buffered = [first];

@@ -61,7 +61,11 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
   const findings = await detect(parsed.events, o.config);
   const t3 = performance.now();
   say(`eval: ${findings.length} finding updates in ${((t3 - t2) / 1000).toFixed(1)} s.`);
-  const report = score(parsed.labels, findings, { benignEvents: parsed.benignEvents, kinds: ATTACK_KINDS });
+  const report = score(parsed.labels, findings, {
+    benignEvents: parsed.benignScoredEvents,
+    kinds: ATTACK_KINDS,
+    fromMs: corpus.scoredStart,
+  });
   let benign: EvalResult['benign'] = null;
   if (o.benign !== false) {
     const seed = benignSeed(o.seed);

@@ -44,6 +44,9 @@ export const FloorsFile = T.Object(
         scale: T.Number({ exclusiveMinimum: 0 }),
         perKind: T.Integer({ minimum: 1 }),
         format: T.Union([T.Literal('kong'), T.Literal('nginx'), T.Literal('nginx-combined')]),
+        config: T.Optional(
+          T.String({ minLength: 1, description: 'apiwatch config file for the run, relative to this file.' }),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -89,7 +92,10 @@ export function loadFloors(path: string): Floors {
 }
 
 export interface BenignGateResult {
+  /** Episodes judged (first raised in the scored period). */
   episodes: number;
+  /** Episodes first raised in the learning period (before the scored week): reported only. */
+  learning: number;
   /** Episodes no entry lists: each fails CI. */
   unexpected: Episode[];
   listed: Array<{ episode: Episode; entry: KnownFalsePositive }>;
@@ -97,15 +103,18 @@ export interface BenignGateResult {
   unused: KnownFalsePositive[];
 }
 
+/** `fromMs`: judge episodes first raised from then on (the scored period); earlier ones are learning. */
 export function benignGate(
   findings: readonly Finding[],
   known: readonly KnownFalsePositive[],
+  fromMs = Number.NEGATIVE_INFINITY,
 ): BenignGateResult {
   const compiled = known.map((entry) => ({ entry, re: new RegExp(entry.entity) }));
   const used = new Set<KnownFalsePositive>();
   const unexpected: Episode[] = [];
   const listed: BenignGateResult['listed'] = [];
-  const eps = episodes(findings);
+  const all = episodes(findings);
+  const eps = all.filter((e) => e.firstDetectedAt >= fromMs);
   for (const ep of eps) {
     const hit = compiled.find((c) => c.entry.detector === ep.detector && c.re.test(ep.entity));
     if (hit) {
@@ -113,7 +122,13 @@ export function benignGate(
       listed.push({ episode: ep, entry: hit.entry });
     } else unexpected.push(ep);
   }
-  return { episodes: eps.length, unexpected, listed, unused: known.filter((k) => !used.has(k)) };
+  return {
+    episodes: eps.length,
+    learning: all.length - eps.length,
+    unexpected,
+    listed,
+    unused: known.filter((k) => !used.has(k)),
+  };
 }
 
 /** Floor violations of a report, as sentences; empty when every floor holds. */

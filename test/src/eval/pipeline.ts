@@ -1,8 +1,15 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ApiEvent, actorKey, type Config, type Result } from '@apiwatch/core';
-import { createIdentityContext, findParser, type ParseError, type RawRecord } from '@apiwatch/ingest';
-import { loadRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
+import {
+  asRecordResult,
+  createIdentityContext,
+  createIngestPipeline,
+  findParser,
+  loadRouteTemplater,
+  type ParseError,
+  type RawRecord,
+} from '@apiwatch/ingest';
 import type { Corpus } from './corpus.ts';
 import { SPEC_FILES } from './population.ts';
 import { type CorpusFormat, parserFormat } from './render.ts';
@@ -25,8 +32,9 @@ export const EVAL_FINGERPRINT_KEY_ID = 'k1';
 export type RecordReader = (record: RawRecord) => Result<ApiEvent[], ParseError>;
 
 /**
- * One record → events the way `apiwatch replay` reads it: the format's real parser with the
- * configured identity rules, then route templates from the corpus's specs (and inference).
+ * One record → events the way `apiwatch replay` reads it: the one ingest pipeline (the format's
+ * real parser with the configured identity rules, route templates and the spec annotation from
+ * the corpus's specs, validation), with the evaluation's fingerprint key.
  */
 export function corpusReader(
   format: CorpusFormat,
@@ -34,21 +42,21 @@ export function corpusReader(
 ): RecordReader {
   const parser = findParser(parserFormat(format));
   if (!parser) throw new Error(`no parser for ${format}`);
-  const identity = createIdentityContext(Buffer.from(EVAL_FINGERPRINT_KEY, 'hex'), EVAL_FINGERPRINT_KEY_ID, {
-    identity: config.identity,
-    source: parser.id,
-  });
-  const routes = loadRouteTemplater({
-    specs: [...config.ingest.specs, ...corpusSpecs()],
-    inferRoutes: config.ingest.inferRoutes,
+  const pipeline = createIngestPipeline({
+    parser,
+    identity: createIdentityContext(Buffer.from(EVAL_FINGERPRINT_KEY, 'hex'), EVAL_FINGERPRINT_KEY_ID, {
+      identity: config.identity,
+      source: parser.id,
+    }),
+    routes: loadRouteTemplater({
+      specs: [...config.ingest.specs, ...corpusSpecs()],
+      inferRoutes: config.ingest.inferRoutes,
+    }),
+    gateway: null,
   });
   // Ingest time is not what detectors judge; a fixed one keeps parsed events reproducible.
   const now = Date.UTC(2026, 6, 1);
-  return (record) => {
-    const result = parser.parse(record, { identity, gateway: null, now });
-    if (result.ok) for (const e of result.value) routes.applyRoutes(e, { recordText: record.text });
-    return result;
-  };
+  return (record) => asRecordResult(pipeline.run(record, { now }));
 }
 
 /** Ground truth of one attack, resolved against the parsed events. */
@@ -77,6 +85,8 @@ export interface ParsedCorpus {
   labels: Label[];
   /** Events that belong to no attack. */
   benignEvents: number;
+  /** Of those, the events in the scored period (the last week). */
+  benignScoredEvents: number;
   rejected: number;
 }
 
@@ -99,6 +109,7 @@ export function parseCorpus(
   }));
   let rejected = 0;
   let benign = 0;
+  let benignScored = 0;
   records.forEach((text, i) => {
     const result = read({ text });
     if (!result.ok) {
@@ -110,6 +121,7 @@ export function parseCorpus(
       events.push(e);
       if (label < 0) {
         benign++;
+        if (e.ts >= corpus.scoredStart) benignScored++;
         continue;
       }
       const l = byLabel[label]!;
@@ -148,5 +160,5 @@ export function parseCorpus(
       observable: !(d.needsIdentity && format === 'nginx-combined'),
     };
   });
-  return { events, labels, benignEvents: benign, rejected };
+  return { events, labels, benignEvents: benign, benignScoredEvents: benignScored, rejected };
 }

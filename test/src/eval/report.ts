@@ -38,7 +38,7 @@ export function formatReport(r: EvalResult): string {
     '',
     formatKindTable(r.report.kinds),
     '',
-    `false findings: ${r.report.falsePositives} episodes over ${r.report.benignEvents.toLocaleString('en-US')} benign events = ${r.report.falsePer100k.toFixed(2)} per 100k` +
+    `false findings (scored week): ${r.report.falsePositives} episodes over ${r.report.benignEvents.toLocaleString('en-US')} benign events = ${r.report.falsePer100k.toFixed(2)} per 100k; ${r.report.learningFindings} more in the learning weeks` +
       (Object.keys(r.report.falseByDetector).length > 0
         ? ` (${Object.entries(r.report.falseByDetector)
             .sort((a, b) => b[1] - a[1])
@@ -46,18 +46,22 @@ export function formatReport(r: EvalResult): string {
             .join(', ')})`
         : ''),
   ];
-  const missed = r.report.kinds.flatMap((k) => k.missed);
-  if (missed.length > 0 && missed.length <= 40) {
-    lines.push('missed attacks:');
-    for (const id of missed) {
-      const l = r.labels.find((x) => x.id === id)!;
-      lines.push(`  ${id}  ${l.variant}`);
-    }
-  } else if (missed.length > 40) lines.push(`missed attacks: ${missed.length} (see --json)`);
+  // Misses of kinds a detector already catches: what the detector authors look at first.
+  const partial = r.report.kinds.filter((k) => k.detected > 0 && k.missed.length > 0);
+  const undetected = r.report.kinds.filter((k) => k.attacks > 0 && k.detected === 0).map((k) => k.kind);
+  if (partial.length > 0) {
+    lines.push('missed attacks of kinds otherwise detected:');
+    for (const k of partial)
+      for (const id of k.missed) {
+        const l = r.labels.find((x) => x.id === id)!;
+        lines.push(`  ${id}  ${new Date(l.start).toISOString()}  ${l.variant}`);
+      }
+  }
+  if (undetected.length > 0) lines.push(`kinds with no detection: ${undetected.join(', ')}`);
   if (r.benign) {
     const g = r.benign.gate;
     lines.push(
-      `benign corpus (seed ${r.benign.seed}): ${r.benign.events.toLocaleString('en-US')} events, ${g.episodes} finding episodes: ${g.listed.length} known false positives, ${g.unexpected.length} unexpected`,
+      `benign corpus (seed ${r.benign.seed}): ${r.benign.events.toLocaleString('en-US')} events; last week ${g.episodes} finding episodes: ${g.listed.length} known false positives, ${g.unexpected.length} unexpected; ${g.learning} in the learning weeks`,
     );
     for (const ep of g.unexpected.slice(0, 20)) {
       const f = ep.updates[0]!;

@@ -121,6 +121,18 @@ describe('eval scoring', () => {
     assert.deepEqual(r.falseByDetector, { 'auth.brute_force': 3 });
   });
 
+  it('judges false findings from the scored period on; earlier ones are the learning period', () => {
+    const findings = [
+      finding('old', 'auth.brute_force', 'ip:198.51.100.10', t0 - 60 * MIN),
+      finding('new', 'auth.brute_force', 'ip:198.51.100.10', t0 + 5 * MIN),
+    ];
+    const r = score(labels, findings, { benignEvents: 100_000, kinds: KINDS, fromMs: t0 });
+    assert.equal(r.falsePositives, 1);
+    assert.equal(r.learningFindings, 1);
+    const g = benignGate(findings, [], t0);
+    assert.deepEqual([g.episodes, g.learning, g.unexpected.length], [1, 1, 1]);
+  });
+
   it('groups updates into episodes by finding id', () => {
     const eps = episodes([
       finding('a', 'auth.brute_force', 'ip:1.1.1.1', 5),

@@ -18,7 +18,9 @@ import type { Label } from './pipeline.ts';
  * Per kind: recall = attacks detected / attacks; precision = TP / (TP + FP) episodes of that
  * detector; time to detect = first matching detectedAt − attack start (event time), median over
  * the detected attacks. False findings per 100k benign events = FP episodes (every detector) per
- * 100 000 events that belong to no attack.
+ * 100 000 events that belong to no attack — both counted in the scored period (`fromMs`, the last
+ * week): the weeks before it are the baselines' learning period, as in a new deployment
+ * (detection.md §7, time split); findings raised in them are reported as `learningFindings`.
  */
 
 export interface KindScore {
@@ -54,6 +56,8 @@ export interface ScoreReport {
   benignEvents: number;
   episodes: number;
   falsePositives: number;
+  /** False-positive episodes raised before the scored period (while baselines learn): reported, not judged. */
+  learningFindings: number;
   falsePer100k: number;
   /** False-positive episodes per detector (every detector that raised one). */
   falseByDetector: Record<string, number>;
@@ -104,8 +108,14 @@ export function median(values: readonly number[]): number | null {
 export function score(
   labels: readonly Label[],
   findings: readonly Finding[],
-  options: { benignEvents: number; kinds: readonly string[] },
+  options: {
+    benignEvents: number;
+    kinds: readonly string[];
+    /** Judge false findings from here on (the scored period); earlier ones are the learning period. */
+    fromMs?: number;
+  },
 ): ScoreReport {
+  const from = options.fromMs ?? Number.NEGATIVE_INFINITY;
   const eps = episodes(findings);
   const attackerSets = labels.map((l) => new Set(l.attacker));
   const relatedSets = labels.map((l) => new Set(l.related));
@@ -147,14 +157,14 @@ export function score(
     }
     const mine = eps.filter((e) => e.detector === kind);
     const tp = mine.filter((e) => status.get(e.id) === 'tp').length;
-    const fp = mine.filter((e) => status.get(e.id) === 'fp').length;
+    const fp = mine.filter((e) => status.get(e.id) === 'fp' && e.firstDetectedAt >= from).length;
     return {
       kind,
       attacks: ls.length,
       detected: ls.length - missed.length,
       recall: ls.length > 0 ? (ls.length - missed.length) / ls.length : null,
       truePositives: tp,
-      collateral: mine.length - tp - fp,
+      collateral: mine.filter((e) => status.get(e.id) === 'collateral').length,
       falsePositives: fp,
       precision: tp + fp > 0 ? tp / (tp + fp) : null,
       medianTtdMs: median(ttd),
@@ -162,7 +172,8 @@ export function score(
       missed,
     };
   });
-  const falseEps = eps.filter((e) => status.get(e.id) === 'fp');
+  const falseEps = eps.filter((e) => status.get(e.id) === 'fp' && e.firstDetectedAt >= from);
+  const learning = eps.filter((e) => status.get(e.id) === 'fp' && e.firstDetectedAt < from).length;
   const falseByDetector: Record<string, number> = {};
   for (const e of falseEps) falseByDetector[e.detector] = (falseByDetector[e.detector] ?? 0) + 1;
   return {
@@ -170,6 +181,7 @@ export function score(
     benignEvents: options.benignEvents,
     episodes: eps.length,
     falsePositives: falseEps.length,
+    learningFindings: learning,
     falsePer100k: options.benignEvents > 0 ? (falseEps.length * 100_000) / options.benignEvents : 0,
     falseByDetector,
     falseFindings: falseEps.map((e) => e.updates[0]!),

@@ -85,6 +85,10 @@ export function writeCorpus(
       'jq -r \'[.detector, .entity.kind + ":" + .entity.id, .summary] | @tsv\' findings.ndjson | sort | uniq -c | sort -rn | head -50',
       '```',
       '',
+      'At the defaults replay refreshes its baselines every hour of event time (four weeks: 672',
+      'refreshes, several minutes). For a quicker run add `--config test/eval/ci-config.yaml`',
+      '(daily refreshes; the file says why that changes little).',
+      '',
     ].join('\n'),
   );
   return {
