@@ -10,6 +10,7 @@ import {
   loadConfig,
   type ResponseActionAudit,
 } from '@apiwatch/core';
+import { DETECTORS } from '@apiwatch/detectors';
 import {
   buildCorpus,
   corpusReader,
@@ -76,7 +77,12 @@ export async function seedStore(options: SeedOptions = {}): Promise<Seeded> {
   events.forEach((e, i) => {
     e.ingestTs = e.ts + 200 + ((i * 7919) % 1000);
   });
-  const detected = await detectFindings(events, config.detect);
+  // Auth and recon detectors only: on this corpus the BOLA, spec and volume detectors that
+  // landed later cost minutes of CPU (over the test's budget); those families get one
+  // hand-made finding each below.
+  const detectors: Record<string, unknown> = { ...config.detect.detectors };
+  for (const d of DETECTORS) if (!/^(auth|recon)\./.test(d.id)) detectors[d.id] = { enabled: false };
+  const detected = await detectFindings(events, { ...config.detect, detectors } as typeof config.detect);
   const findings = [...detected, ...handMadeFindings(events, detected)];
 
   const dir = mkdtempSync(join(tmpdir(), 'apiwatch-dashboards-'));

@@ -74,7 +74,11 @@ test('a written corpus replayed with apiwatch replay --spec: findings name the l
     env,
   );
   assert.equal(w.code, 0, w.stderr);
-  const labelsFile = JSON.parse(readFileSync(join(corpusDir, 'labels.json'), 'utf8')) as { labels: Label[] };
+  const labelsFile = JSON.parse(readFileSync(join(corpusDir, 'labels.json'), 'utf8')) as {
+    labels: Label[];
+    scoredFromMs: number;
+    benignScoredEvents: number;
+  };
   assert.equal(labelsFile.labels.length, ATTACK_KINDS.length);
   const command = /APIWATCH_FINGERPRINT_KEY=(\S+) apiwatch replay (.*) > findings\.ndjson/.exec(w.stderr);
   assert.ok(command, w.stderr);
@@ -89,10 +93,11 @@ test('a written corpus replayed with apiwatch replay --spec: findings name the l
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Finding);
-  const benignEvents =
-    Number(/→ ([\d,]+) events/.exec(r.stderr)?.[1]?.replaceAll(',', '')) -
-    labelsFile.labels.reduce((n, l) => n + l.eventIds.length, 0);
-  const report = score(labelsFile.labels, findings, { benignEvents, kinds: ATTACK_KINDS });
+  const report = score(labelsFile.labels, findings, {
+    benignEvents: labelsFile.benignScoredEvents,
+    kinds: ATTACK_KINDS,
+    fromMs: labelsFile.scoredFromMs,
+  });
   // Families whose kinds have a floor above zero must show up, naming their attackers.
   const floors = loadFloors(FLOORS_FILE);
   const families = new Set(

@@ -259,7 +259,14 @@ export class MemoryBus implements Bus {
     if (q.running || q.closed || q.items.length === 0) return;
     q.running = true;
     // Run on a later tick so a publisher's whole batch lands before the consumer reads.
-    setImmediate(() => void this.run(q));
+    setImmediate(() =>
+      this.run(q).catch((e: unknown) => {
+        // Only a failed dead-letter publish gets here: the batch stays queued and is tried again.
+        this.log.error({ err: e, topic: q.topic, group: q.group }, 'memory bus consumer failed; retrying.');
+        q.running = false;
+        setTimeout(() => this.pump(q), 1000).unref();
+      }),
+    );
   }
 
   private async run(q: GroupQueue): Promise<void> {
@@ -267,35 +274,41 @@ export class MemoryBus implements Bus {
     while (q.items.length > 0 && !q.closed) {
       const batch = q.items.splice(0, MAX_BATCH);
       this.wakePublishers();
-      const done = await deliverBatch(
-        batch.map((it) => it.m),
-        q.handler,
-        {
-          topic: q.topic,
-          group: q.group,
-          policy: this.policy,
-          log: this.log,
-          closed: () => q.closed,
-          sleep: (ms) =>
-            new Promise<void>((resolve) => {
-              const t = setTimeout(resolve, ms);
-              q.wake = () => {
-                clearTimeout(t);
-                resolve();
-              };
-            }),
-          deadLetter: async (messages, error) => {
-            if (q.topic === 'dlq') return;
-            await this.publish(
-              'dlq',
-              messages.map((m) => ({
-                key: `bus.${q.topic}`,
-                value: deadLetterRecord(q.topic, 'handler_failed', error.message, safeJson(m.value)),
-              })),
-            );
+      let done: boolean;
+      try {
+        done = await deliverBatch(
+          batch.map((it) => it.m),
+          q.handler,
+          {
+            topic: q.topic,
+            group: q.group,
+            policy: this.policy,
+            log: this.log,
+            closed: () => q.closed,
+            sleep: (ms) =>
+              new Promise<void>((resolve) => {
+                const t = setTimeout(resolve, ms);
+                q.wake = () => {
+                  clearTimeout(t);
+                  resolve();
+                };
+              }),
+            deadLetter: async (messages, error) => {
+              if (q.topic === 'dlq') return;
+              await this.publish(
+                'dlq',
+                messages.map((m) => ({
+                  key: `bus.${q.topic}`,
+                  value: deadLetterRecord(q.topic, 'handler_failed', error.message, safeJson(m.value)),
+                })),
+              );
+            },
           },
-        },
-      );
+        );
+      } catch (e) {
+        q.items.unshift(...batch);
+        throw e;
+      }
       if (!done) {
         q.items.unshift(...batch);
         break;

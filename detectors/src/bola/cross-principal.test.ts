@@ -287,3 +287,51 @@ test('cross_tenant negative: a platform support principal whose own tenant no ro
   );
   assert.deepEqual(h.firing(), []);
 });
+
+test('cross_principal negative: a workload (an indexer) reading users’ objects, and users reading what a service wrote', () => {
+  const h = new DetectorHarness(crossPrincipal);
+  // Three users' vehicles, each learned as owned.
+  for (const [user, id] of [
+    ['alice', 'veh-a-1'],
+    ['bob', 'veh-b-1'],
+    ['carol', 'veh-c-1'],
+  ] as const)
+    h.run(ownerHistory(user, id));
+  // The search indexer reads every one of them.
+  h.run(
+    ['veh-a-1', 'veh-b-1', 'veh-c-1'].map((id, i) =>
+      call({
+        ts: T0 + 70 * MIN + i * 1000,
+        service: 'search-indexer',
+        tenant: 'acme',
+        route,
+        objects: veh(id),
+        auth: 'success',
+      }),
+    ),
+  );
+  // A service-owned object (a fleet record the sync job keeps) read by a user.
+  h.run(
+    Array.from({ length: 12 }, (_, i) =>
+      call({
+        ts: T0 + i * 5 * MIN,
+        service: 'fleet-sync',
+        tenant: 'acme',
+        route,
+        objects: veh('veh-fleet-9'),
+        auth: 'success',
+      }),
+    ),
+  );
+  h.run([
+    call({
+      ts: T0 + 80 * MIN,
+      user: 'dave',
+      tenant: 'acme',
+      route,
+      objects: veh('veh-fleet-9'),
+      auth: 'success',
+    }),
+  ]);
+  assert.equal(h.firing().length, 0);
+});

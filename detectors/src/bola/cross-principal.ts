@@ -74,9 +74,9 @@ function primaryObject(e: ApiEvent): { name: string; value: string } | null {
   return pick ?? e.objects.find((o) => o.in === 'query' && !isTenantParam(o.name)) ?? null;
 }
 
-/** A route nested under a tenant (`/tenants/{tenantId}/projects/{projectId}`): its objects belong to the tenant. */
+/** A route addressed under a tenant (`/tenants/{tenantId}/…` or `?tenant=`): its objects belong to the tenant. */
 function tenantScoped(e: ApiEvent): boolean {
-  return e.objects.some((o) => o.in === 'path' && isTenantParam(o.name));
+  return e.objects.some((o) => isTenantParam(o.name));
 }
 
 const WRITE_METHODS = new Set(['PUT', 'PATCH', 'DELETE', 'POST']);
@@ -126,10 +126,16 @@ export const crossPrincipal = defineDetector({
       known.calls >= cfg.ownerMinCalls &&
       known.last - known.first >= cfg.ownerMinSpanSeconds * 1000;
     const out: FindingDraft[] = [];
-    // Under a tenant-scoped route, a colleague of the same tenant using the object is team work.
+    // Under a tenant-scoped route (tenant in the path or the query), a colleague of the same
+    // tenant using the object is team work.
     const teamAccess =
       owner !== undefined && tenantScoped(event) && owner.tenant !== null && owner.tenant === tenant;
-    if (owner && !accessorEstablished && !teamAccess) {
+    // A workload (an indexer, a backup agent, a BFF) reads many principals' objects by design,
+    // and an object a service wrote for a user is still the user's: services are not judged
+    // against principals, nor principals against services.
+    const betweenUsers =
+      owner !== undefined && !owner.id.startsWith('service:') && !who.startsWith('service:');
+    if (owner && betweenUsers && !accessorEstablished && !teamAccess) {
       if (s.open && s.open.accessor === who) {
         s.open.calls++;
         s.open.last = event.ts;

@@ -77,7 +77,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
       events: bp.events.length,
       rejected: bp.rejected,
       findings: bf,
-      gate: benignGate(bf, o.knownFalsePositives ?? []),
+      gate: benignGate(bf, o.knownFalsePositives ?? [], bc.scoredStart),
     };
     say(`eval: benign corpus ${bp.events.length} events, ${bf.length} finding updates.`);
   }

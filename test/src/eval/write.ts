@@ -48,6 +48,8 @@ export function writeCorpus(
         format,
         options: corpus.options,
         scoredFrom: new Date(corpus.scoredStart).toISOString(),
+        scoredFromMs: corpus.scoredStart,
+        benignScoredEvents: parsed.benignScoredEvents,
         fingerprintKeyId: EVAL_FINGERPRINT_KEY_ID,
         labels: parsed.labels.map((l) => ({
           ...l,
