@@ -61,7 +61,7 @@ test('nginx brute force → collect → ingest → Kafka → detect → BullMQ �
       '  kafka:',
       `    brokers: ["${KAFKA_BROKER}"]`,
       `    groupPrefix: ${id}`,
-      `    topics: { events: ${id}.events, findings: ${id}.findings, dlq: ${id}.dlq }`,
+      `    topics: { events: ${id}.events, findings: ${id}.findings, dlq: ${id}.dlq, rekeyed: ${id}.rekeyed }`,
       'store: { kind: none }',
       'detect: { allowedLatenessMs: 500 }',
       'alert:',

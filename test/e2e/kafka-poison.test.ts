@@ -53,8 +53,12 @@ test('Kafka: a malformed event and a malformed finding land in the DLQ, are coun
   if (!(await requireService(t, 'kafka'))) return;
   const id = uniqueName('poison');
   const dir = mkdtempSync(join(tmpdir(), 'apiwatch-poison-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const topics = { events: `${id}.events`, findings: `${id}.findings`, dlq: `${id}.dlq` };
+  const topics = {
+    events: `${id}.events`,
+    findings: `${id}.findings`,
+    dlq: `${id}.dlq`,
+    rekeyed: `${id}.rekeyed`,
+  };
   const config = loadConfig(undefined, {
     APIWATCH__DATADIR: dir,
     APIWATCH__LOGLEVEL: 'error',
@@ -64,6 +68,7 @@ test('Kafka: a malformed event and a malformed finding land in the DLQ, are coun
     APIWATCH__BUS__KAFKA__TOPICS__EVENTS: topics.events,
     APIWATCH__BUS__KAFKA__TOPICS__FINDINGS: topics.findings,
     APIWATCH__BUS__KAFKA__TOPICS__DLQ: topics.dlq,
+    APIWATCH__BUS__KAFKA__TOPICS__REKEYED: topics.rekeyed,
     APIWATCH__STORE__MAXBATCHDELAYMS: '50',
   });
   const before = {
@@ -72,7 +77,11 @@ test('Kafka: a malformed event and a malformed finding land in the DLQ, are coun
     findingVersion: busCounters.deadLetters('findings', 'unsupported_schema_version'),
   };
   const pipeline = await startPipeline(config, ['store', 'detect'], createLogger('error'));
-  t.after(() => pipeline.close());
+  // One hook, in order: the roles write their last checkpoints on close, then the folder goes.
+  t.after(async () => {
+    await pipeline.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   // The event that crashed the detect role from its tick: no identity. Then one that is not
   // JSON at all, then a good one.
