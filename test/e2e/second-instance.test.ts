@@ -119,11 +119,14 @@ test('store stats and migrate while the server runs go through its store endpoin
   assert.match(migrate.stderr, /the running server has applied them/);
 });
 
-test('without a store endpoint, store stats says how to read a running server', async () => {
+test('without a store endpoint, store stats reads through the running server (its local reader)', async () => {
   const file = config('noendpoint', { dataDir: join(dir, 'a'), logLevel: 'warn' });
   const r = await runApiwatch(['store', 'stats', '-c', file], env);
-  assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /another apiwatch \(pid \d+.*holds the data directory/);
-  assert.match(r.stderr, /store\.http\.enabled: true/);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /pid \d+ holds .*chdb; reading through its endpoint http:\/\/127\.0\.0\.1:\d+ as apiwatch-local/,
+  );
+  assert.match(r.stdout, /api_events/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
