@@ -1,3 +1,4 @@
+import { heapPop, heapPush } from './heap.ts';
 /**
  * Orders events by event time within `allowedLatenessMs` (a watermark = newest event time minus
  * the lateness). Events at or before the watermark are released in time order; an event that
@@ -97,36 +98,11 @@ export class ReorderBuffer<
   }
 
   private insert(e: E): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(e, h[p]!)) break;
-      h[i] = h[p]!;
-      i = p;
-    }
-    h[i] = e;
+    heapPush(this.heap, e, before);
   }
 
   private pop(): E {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= h.length) break;
-        const r = l + 1;
-        const c = r < h.length && before(h[r]!, h[l]!) ? r : l;
-        if (!before(h[c]!, last)) break;
-        h[i] = h[c]!;
-        i = c;
-      }
-      h[i] = last;
-    }
-    return top;
+    return heapPop(this.heap, before);
   }
 }
 

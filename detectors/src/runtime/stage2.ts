@@ -1,5 +1,6 @@
 import type { ApiEvent, Finding } from '@apiwatch/core';
 import type { DetectionEngine } from './engine.ts';
+import { heapPop, heapPush } from './heap.ts';
 
 /**
  * The input side of the second detection stage (docs/decisions/0012). Stage 1 (each detect
@@ -79,7 +80,7 @@ export class Stage2Merger {
       this.late++;
       return this.engine.push(event, undefined, partition, key);
     }
-    push(lane.heap, { ts: event.ts, id: event.id, key, event });
+    heapPush(lane.heap, { ts: event.ts, id: event.id, key, event }, before);
     return this.release(partition, lane);
   }
 
@@ -110,7 +111,7 @@ export class Stage2Merger {
     const out: Finding[] = [];
     // Strictly below: a source at mark W may still send events at exactly W.
     while (lane.heap.length > 0 && lane.heap[0]!.ts < low) {
-      const p = pop(lane.heap);
+      const p = heapPop(lane.heap, before);
       if (p.ts > lane.released) lane.released = p.ts;
       for (const f of this.engine.push(p.event, undefined, partition, p.key)) out.push(f);
     }
@@ -125,35 +126,4 @@ function before(a: Pending, b: Pending): boolean {
   if (a.ts !== b.ts) return a.ts < b.ts;
   if (a.id !== b.id) return a.id < b.id;
   return a.key < b.key;
-}
-
-function push(h: Pending[], x: Pending): void {
-  h.push(x);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (!before(x, h[p]!)) break;
-    h[i] = h[p]!;
-    i = p;
-  }
-  h[i] = x;
-}
-
-function pop(h: Pending[]): Pending {
-  const top = h[0]!;
-  const last = h.pop()!;
-  if (h.length > 0) {
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= h.length) break;
-      const r = l + 1;
-      const c = r < h.length && before(h[r]!, h[l]!) ? r : l;
-      if (!before(h[c]!, last)) break;
-      h[i] = h[c]!;
-      i = c;
-    }
-    h[i] = last;
-  }
-  return top;
 }

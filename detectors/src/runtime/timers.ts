@@ -1,3 +1,4 @@
+import { heapPop, heapPush } from './heap.ts';
 /**
  * A min-heap of wake-ups ordered by (ts, seq): equal times fire in the order they were asked
  * for, so timers fire deterministically. Entries are not removed when a wake is replaced; the
@@ -23,38 +24,11 @@ export class TimerHeap<T> {
   }
 
   push(ts: number, item: T): void {
-    const t: Timer<T> = { ts, seq: this.seq++, item };
-    const h = this.heap;
-    h.push(t);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!less(t, h[p]!)) break;
-      h[i] = h[p]!;
-      i = p;
-    }
-    h[i] = t;
+    heapPush(this.heap, { ts, seq: this.seq++, item }, less);
   }
 
   pop(): Timer<T> | undefined {
-    const h = this.heap;
-    const top = h[0];
-    if (!top) return undefined;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= h.length) break;
-        const r = l + 1;
-        const c = r < h.length && less(h[r]!, h[l]!) ? r : l;
-        if (!less(h[c]!, last)) break;
-        h[i] = h[c]!;
-        i = c;
-      }
-      h[i] = last;
-    }
-    return top;
+    return this.heap.length > 0 ? heapPop(this.heap, less) : undefined;
   }
 
   /** Keeps only the entries `live` accepts (rebuilds the heap). */
