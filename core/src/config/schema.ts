@@ -368,7 +368,7 @@ const StoreRetention = T.Object(
     auditDays: T.Integer({
       minimum: 0,
       default: 730,
-      description: 'TTL of response_actions_audit, days; 0 keeps forever.',
+      description: 'TTL of response_actions_audit and notification_deliveries, days; 0 keeps forever.',
     }),
   },
   { additionalProperties: false, default: {} },
