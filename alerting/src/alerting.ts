@@ -57,6 +57,8 @@ export interface AlertingOptions {
   store?: ManagementStore | null;
   /** Uploaded OpenAPI specs served by the management API (the CLI's ingest SpecCatalog). */
   specs?: SpecRegistry | null;
+  /** How often the API re-reads token revocations made by other processes, ms. Default 10 000. */
+  tokenRefreshMs?: number;
   /** Where each delivery attempt is recorded (notification_deliveries); default `store`. */
   deliveryRecords?: DeliveryRecordSink | null;
   /**
@@ -178,6 +180,7 @@ export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Al
           log: o.log,
           store: o.store ?? null,
           specs: o.specs ?? null,
+          ...(o.tokenRefreshMs !== undefined ? { tokenRefreshMs: o.tokenRefreshMs } : {}),
         });
         alerting.apiUrl = api.url;
       }

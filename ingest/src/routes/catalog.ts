@@ -147,10 +147,19 @@ export class SpecCatalog {
     this.listeners.push(listener);
   }
 
-  /** Polls the store every `intervalMs` for uploads made by other processes (0: never). */
+  /**
+   * Reads the uploaded specs, then polls the store every `intervalMs` for uploads made by other
+   * processes (0: never).
+   */
   async watch(intervalMs: number): Promise<LoadedSpec[]> {
-    this.signature = await this.currentSignature();
-    const specs = await this.load();
+    let specs: LoadedSpec[] = [];
+    try {
+      this.signature = await this.currentSignature();
+      specs = await this.load();
+    } catch (e) {
+      // The store being down at start is no reason to refuse traffic: the poll loads them later.
+      this.log.warn({ err: e }, 'uploaded OpenAPI specs could not be read at start; retrying on the next poll.');
+    }
     if (intervalMs > 0 && !this.timer) {
       this.timer = setInterval(() => {
         this.reloadIfChanged().catch((e) =>
