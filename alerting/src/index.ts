@@ -4,6 +4,14 @@ export { createRevokers, REVOKER_KINDS } from './actions/registry.ts';
 export type { ActionTarget, Revoker } from './actions/types.ts';
 export { type Alerting, type AlertingOptions, createAlerting } from './alerting.ts';
 export { AlertApiClient, type ApiResult } from './api/client.ts';
+export {
+  buildManagementApi,
+  isManagementRoute,
+  MAX_SPEC_BYTES,
+  type ManagementStore,
+  type SpecListing,
+  type SpecRegistry,
+} from './api/management.ts';
 export { startAlertApi } from './api/server.ts';
 export { checkOpenApiDocument } from './api/spec-validate.ts';
 export { ApiTokens, type TokenView, tokenId } from './api/tokens.ts';

@@ -311,7 +311,8 @@ export const ERROR_CODES = {
   },
   ALERT_SPEC_UNPARSABLE: {
     retryable: false,
-    summary: 'The uploaded spec is not valid YAML (JSON bodies that do not parse are `ALERT_API_INVALID_JSON`).',
+    summary:
+      'The uploaded spec is not valid YAML (JSON bodies that do not parse are `ALERT_API_INVALID_JSON`).',
     action: 'Check the file with a YAML linter; aliases are limited to 1000.',
   },
   ALERT_SPEC_UNSUPPORTED_VERSION: {
@@ -328,7 +329,8 @@ export const ERROR_CODES = {
   },
   ALERT_SPEC_NO_OPERATIONS: {
     retryable: false,
-    summary: 'The uploaded document has no operations under `paths`, so it gives no route templates (HTTP 422).',
+    summary:
+      'The uploaded document has no operations under `paths`, so it gives no route templates (HTTP 422).',
     action: 'Upload the full document.',
   },
   ALERT_SPEC_NAME_REQUIRED: {

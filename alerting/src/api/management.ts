@@ -8,8 +8,8 @@ import type {
   TokenRevocation,
 } from '@apiwatch/core';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { parse as parseYaml } from 'yaml';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { parse as parseYaml } from 'yaml';
 import type { ResponseEngine } from '../actions/engine.ts';
 import type { AlertRouter } from '../router/router.ts';
 import { checkOpenApiDocument } from './spec-validate.ts';
@@ -659,9 +659,20 @@ export async function buildManagementApi(o: ManagementOptions): Promise<FastifyI
           throw new ApiError(status, code, message);
         };
         if (text.trim() === '' || document == null)
-          return refuse(400, 'ALERT_SPEC_EMPTY', 'the request body is empty: send the OpenAPI document', q.name ?? '');
+          return refuse(
+            400,
+            'ALERT_SPEC_EMPTY',
+            'the request body is empty: send the OpenAPI document',
+            q.name ?? '',
+          );
         const check = checkOpenApiDocument(document);
-        if (!check.ok) return refuse(check.code === 'ALERT_SPEC_INVALID' ? 422 : 400, check.code, check.message, q.name ?? '');
+        if (!check.ok)
+          return refuse(
+            check.code === 'ALERT_SPEC_INVALID' ? 422 : 400,
+            check.code,
+            check.message,
+            q.name ?? '',
+          );
         const name = q.name ?? slug((document as { info?: { title?: unknown } }).info?.title);
         if (!name)
           return refuse(
@@ -703,7 +714,8 @@ export async function buildManagementApi(o: ManagementOptions): Promise<FastifyI
       method: 'GET',
       url: '/api/v1/tokens',
       role: 'admin',
-      summary: 'The API tokens (alert.api.tokens): id, name, role, and whether and by whom revoked. Never the token.',
+      summary:
+        'The API tokens (alert.api.tokens): id, name, role, and whether and by whom revoked. Never the token.',
       tag: 'tokens',
       ok: { status: 200, schema: Type.Array(TokenView) },
       handler: async () => tokens.list(),
@@ -712,7 +724,8 @@ export async function buildManagementApi(o: ManagementOptions): Promise<FastifyI
       method: 'POST',
       url: '/api/v1/tokens/:id/revoke',
       role: 'admin',
-      summary: 'Revoke a token by id (tok_…) or name: refused (401) from then on, in every process serving the API; audited.',
+      summary:
+        'Revoke a token by id (tok_…) or name: refused (401) from then on, in every process serving the API; audited.',
       tag: 'tokens',
       params: TokenKey,
       body: Why,
@@ -808,6 +821,9 @@ export async function buildManagementApi(o: ManagementOptions): Promise<FastifyI
       done(Object.assign(new Error('the request body is not JSON'), { statusCode: 400 }), undefined);
     }
   });
+  // Bodies are JSON (or a YAML document): Fastify's default text/plain parser would hand a
+  // handler a bare string.
+  app.removeContentTypeParser('text/plain');
   // YAML only where a document is expected; elsewhere it is an unsupported media type.
   app.addContentTypeParser(SPEC_MEDIA_TYPES, { parseAs: 'string' }, (req, body, done) => {
     const route = routes.find((r) => r.document && r.url === req.routeOptions.url);

@@ -169,7 +169,10 @@ test('listener: a revocation served by one API process reaches another over the 
     assert.equal(byId.status, 200, await byId.text());
     assert.equal(await groups(one.apiUrl!), 401, 'the serving process refuses it at once');
     const legacy = await fetch(`${one.apiUrl}/api/v1/groups`, { headers: bearer(ANA2) });
-    assert.equal(((await legacy.json()) as { error: { code: string } }).error.code, 'ALERT_API_TOKEN_REVOKED');
+    assert.equal(
+      ((await legacy.json()) as { error: { code: string } }).error.code,
+      'ALERT_API_TOKEN_REVOKED',
+    );
     // The other process learns it on its next refresh of the revocations.
     let status = 200;
     for (let i = 0; i < 150 && status === 200; i++) {

@@ -4,10 +4,10 @@ import type { Notification } from '../notification.ts';
 import { DELIVERY_ERROR_CODES, type DeliveryErrorCode } from '../receivers/types.ts';
 import { notificationValidator } from '../validate.ts';
 import {
+  type AttemptObserver,
   backoffDelay,
   DEFAULT_DEDUP_WINDOW_MS,
   type DeadLetter,
-  type AttemptObserver,
   type Deliver,
   type NotificationQueue,
   type QueueCounters,

@@ -4,10 +4,10 @@ import type { SendResult } from '../receivers/types.ts';
 import { notificationValidator } from '../validate.ts';
 import { Outbox, type OutboxJob } from './outbox.ts';
 import {
+  type AttemptObserver,
   backoffDelay,
   DEFAULT_DEDUP_WINDOW_MS,
   type DeadLetter,
-  type AttemptObserver,
   type Deliver,
   type NotificationQueue,
   type QueueCounters,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -111,7 +111,16 @@ test('a store that refuses the records never fails a delivery: the records are c
   const records = new DeliveryLog({ sink: failing, log, maxBatchRows: 2, maxBufferedRows: 3 });
   const sent: string[] = [];
   const delivery = new Delivery(
-    [{ id: 'mem', kind: 'memory', send: async (n) => (sent.push(n.id), { ok: true, status: 200 }) }],
+    [
+      {
+        id: 'mem',
+        kind: 'memory',
+        send: async (n) => {
+          sent.push(n.id);
+          return { ok: true, status: 200 };
+        },
+      },
+    ],
     {
       kind: 'memory',
       redisUrl: '',

@@ -32,7 +32,10 @@ export async function startIngestRole(
   }
   const fileSpecs = loadSpecFiles(config.ingest.specs);
   const uploaded = catalog ? await catalog.watch(config.ingest.specsReloadSeconds * 1000) : [];
-  const routes = createRouteTemplater({ specs: [...fileSpecs, ...uploaded], infer: config.ingest.inferRoutes });
+  const routes = createRouteTemplater({
+    specs: [...fileSpecs, ...uploaded],
+    infer: config.ingest.inferRoutes,
+  });
   catalog?.onChange((specs) => routes.setSpecs([...fileSpecs, ...specs]));
   const collectors = [...config.ingest.collectors];
   let tokenFile: string | null = null;

@@ -158,7 +158,10 @@ export class SpecCatalog {
       specs = await this.load();
     } catch (e) {
       // The store being down at start is no reason to refuse traffic: the poll loads them later.
-      this.log.warn({ err: e }, 'uploaded OpenAPI specs could not be read at start; retrying on the next poll.');
+      this.log.warn(
+        { err: e },
+        'uploaded OpenAPI specs could not be read at start; retrying on the next poll.',
+      );
     }
     if (intervalMs > 0 && !this.timer) {
       this.timer = setInterval(() => {
