@@ -39,7 +39,8 @@ const RECEIVER: VariableSpec = {
   includeAll: true,
   description: 'Notification receivers (alert.receivers) that were sent something.',
 };
-const DELIVERIES_WHERE = '$__timeFilter(ts) AND $__conditionalAll(receiver IN (${receiver:singlequote}), $receiver)';
+const DELIVERIES_WHERE =
+  '$__timeFilter(ts) AND $__conditionalAll(receiver IN (${receiver:singlequote}), $receiver)';
 
 /** A call made with a revoked credential while the revocation stood. */
 const AFTER_REVOCATION = 'e.ts > r.revoked_at AND (r.restored_at < r.revoked_at OR e.ts < r.restored_at)';
@@ -294,7 +295,8 @@ LIMIT 100`,
     },
     {
       title: 'Recent delivery failures',
-      description: 'Failed attempts, newest first: which notification, which attempt, what the receiver said.',
+      description:
+        'Failed attempts, newest first: which notification, which attempt, what the receiver said.',
       viz: 'table',
       w: 24,
       h: 8,
