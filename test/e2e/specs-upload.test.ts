@@ -8,7 +8,7 @@ import { buildManagementApi } from '@apiwatch/alerting';
 import { ChdbStore, createLogger, loadConfig, metrics } from '@apiwatch/core';
 import { loadSpecFiles, SpecCatalog } from '@apiwatch/ingest';
 import { startPipeline } from '../../cli/src/pipeline.ts';
-import { freePort, waitFor } from '../src/index.ts';
+import { freePort, runApiwatch, waitFor } from '../src/index.ts';
 
 /**
  * Issue 11 §4, specs (upload, list): POST /api/v1/specs validates an OpenAPI 3.x document (JSON
@@ -300,4 +300,20 @@ test('listener: an uploaded spec takes effect in the running ingest (embedded pi
     "SELECT count() AS n FROM response_actions_audit WHERE action = 'spec.upload' AND initiated_by = 'ops' AND target_ref = 'widgets'",
   );
   assert.equal(Number(audited!.n), 1);
+
+  // The CLI's `apiwatch specs` uploads a real document (crAPI) and lists both.
+  const env = { APIWATCH_API_TOKEN: ADMIN };
+  const crapi = new URL('crapi-openapi-spec.json', FIXTURES).pathname;
+  const up2 = await runApiwatch(['specs', 'upload', crapi, '--name', 'crapi', '--url', api], env);
+  assert.equal(up2.code, 0, up2.stderr);
+  assert.match(up2.stdout, /^uploaded crapi {2}OWASP crAPI API@/m);
+  const denied = await runApiwatch(['specs', 'upload', crapi, '--url', api], { APIWATCH_API_TOKEN: VIEW });
+  assert.equal(denied.code, 1);
+  assert.match(denied.stderr, /ALERT_API_FORBIDDEN/);
+  const ls = await runApiwatch(['specs', 'list', '--json', '--url', api], { APIWATCH_API_TOKEN: VIEW });
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.deepEqual(
+    (JSON.parse(ls.stdout) as Array<{ name: string }>).map((s) => s.name),
+    ['crapi', 'widgets'],
+  );
 });
