@@ -880,6 +880,14 @@ export async function buildManagementApi(o: ManagementOptions): Promise<FastifyI
             });
           return fail(reply, status, code, message);
         };
+        if (!auth.ok && auth.reason === 'unverified')
+          return fail(
+            reply,
+            503,
+            'ALERT_API_UNAVAILABLE',
+            'token revocations could not be read from the store yet; retry shortly',
+            true,
+          );
         if (!auth.ok && auth.reason === 'revoked')
           return denied(
             401,

@@ -172,6 +172,13 @@ export async function startAlertApi(
       if (!route)
         return fail(res, 404, 'ALERT_API_NOT_FOUND', `${req.method} ${path} is not an alert API route`);
       const auth = tokens.authenticate(req.headers.authorization);
+      if (!auth.ok && auth.reason === 'unverified')
+        return fail(
+          res,
+          503,
+          'ALERT_API_UNAVAILABLE',
+          'token revocations could not be read from the store yet',
+        );
       if (!auth.ok && auth.reason === 'revoked')
         return fail(res, 401, 'ALERT_API_TOKEN_REVOKED', `token ${auth.id} (${auth.name}) was revoked`);
       const who = auth.ok ? { name: auth.name, role: auth.role } : null;

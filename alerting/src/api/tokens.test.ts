@@ -8,7 +8,7 @@ import { AlertConfig, type AlertConfigValue, ChdbStore, createLogger, metrics } 
 import { Value } from '@sinclair/typebox/value';
 import { createAlerting } from '../alerting.ts';
 import { buildManagementApi } from './management.ts';
-import { tokenId } from './tokens.ts';
+import { ApiTokens, tokenId } from './tokens.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'apiwatch-tokens-'));
 const store = new ChdbStore(dir);
@@ -183,5 +183,50 @@ test('listener: a revocation served by one API process reaches another over the 
   } finally {
     await one.close();
     await two.close();
+  }
+});
+
+test('fail closed: while the revocations cannot be read, known tokens get 503 (retryable), not a pass', async () => {
+  let down = true;
+  const flaky = {
+    query: async <T>(sql: string, params?: Record<string, unknown>): Promise<T[]> => {
+      if (down) throw new Error('store unreachable');
+      return store.query<T>(sql, params);
+    },
+    insertAudit: (rows: Parameters<typeof store.insertAudit>[0]) => store.insertAudit(rows),
+    insertTokenRevocations: (rows: Parameters<typeof store.insertTokenRevocations>[0]) =>
+      store.insertTokenRevocations(rows),
+    insertDeliveries: (rows: Parameters<typeof store.insertDeliveries>[0]) => store.insertDeliveries(rows),
+  };
+  const apiTokens = new ApiTokens(tokens, flaky, log);
+  await apiTokens.start(0);
+  const app = await buildManagementApi({
+    tokens,
+    router: null,
+    engine: null,
+    store: flaky,
+    apiTokens,
+    metrics,
+    log,
+  });
+  try {
+    const r = await app.inject({ url: '/api/v1/silences', headers: bearer(ADMIN) });
+    assert.equal(r.statusCode, 503);
+    assert.deepEqual(r.json().error, {
+      code: 'ALERT_API_UNAVAILABLE',
+      message: 'token revocations could not be read from the store yet; retry shortly',
+      retryable: true,
+    });
+    assert.equal((await app.inject({ url: '/api/v1/silences', headers: bearer('nope') })).statusCode, 401);
+    down = false;
+    await apiTokens.refresh();
+    assert.equal((await app.inject({ url: '/api/v1/silences', headers: bearer(ADMIN) })).statusCode, 200);
+    assert.equal(
+      (await app.inject({ url: '/api/v1/silences', headers: bearer(ANA) })).statusCode,
+      401,
+      'and the revocations read now hold',
+    );
+  } finally {
+    await app.close();
   }
 });

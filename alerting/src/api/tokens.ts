@@ -32,6 +32,8 @@ export interface TokenView {
 export type Authentication =
   | { ok: true; name: string; role: ApiRole; id: string }
   | { ok: false; reason: 'missing' | 'unknown' }
+  /** The revocations have never been read (the store was down at start): fail closed. */
+  | { ok: false; reason: 'unverified' }
   | { ok: false; reason: 'revoked'; name: string; id: string };
 
 export type RevokeResult =
@@ -42,13 +44,16 @@ export type RevokeResult =
  * The API's bearer tokens: the configured entries (alert.api.tokens, SHA-256 only) minus the
  * revoked ones. A revocation is a row in api_token_revocations (the hash, who, when, why), so it
  * survives restarts and reaches every process serving the API: the revoking process refuses the
- * token at once, the others when they next refresh (`refreshMs`, default 10 s). Tokens are
- * compared in constant time on their digests.
+ * token at once, the others when they next refresh (`refreshMs`, default 10 s). Until the
+ * revocations have been read once (the store down at start), known tokens are refused with 503:
+ * fail closed, as a revoked token must never pass. Tokens are compared in constant time on their
+ * digests.
  */
 export class ApiTokens {
   private readonly entries: Array<ApiTokenEntry & { hash: Buffer; id: string }>;
   private revoked = new Map<string, { revokedAt: number; revokedBy: string; reason: string }>();
   private timer: NodeJS.Timeout | null = null;
+  private loaded = false;
   private readonly store: RevocationStore | null;
   private readonly log: Logger;
 
@@ -77,7 +82,10 @@ export class ApiTokens {
 
   /** Re-reads api_token_revocations; a store that fails keeps the revocations already known. */
   async refresh(): Promise<void> {
-    if (!this.store) return;
+    if (!this.store) {
+      this.loaded = true;
+      return;
+    }
     try {
       const rows = await this.store.query<{
         token_sha256: string;
@@ -92,6 +100,7 @@ export class ApiTokens {
       for (const r of rows)
         next.set(r.token_sha256, { revokedAt: Number(r.ms), revokedBy: r.revoked_by, reason: r.reason });
       this.revoked = next;
+      this.loaded = true;
     } catch (e) {
       this.log.warn({ err: e }, 'API token revocations could not be read; keeping the ones known.');
     }
@@ -107,6 +116,8 @@ export class ApiTokens {
     const digest = createHash('sha256').update(header.slice(7).trim()).digest();
     const t = this.entries.find((x) => x.hash.length === digest.length && timingSafeEqual(x.hash, digest));
     if (!t) return { ok: false, reason: 'unknown' };
+    // Until the revocations have been read once, a token might be a revoked one.
+    if (!this.loaded) return { ok: false, reason: 'unverified' };
     if (this.revoked.has(t.tokenSha256)) return { ok: false, reason: 'revoked', name: t.name, id: t.id };
     return { ok: true, name: t.name, role: t.role, id: t.id };
   }
