@@ -345,7 +345,8 @@ export const ERROR_CODES = {
   },
   ALERT_API_UNAVAILABLE: {
     retryable: true,
-    summary: 'The store failed while the management API served the request.',
+    summary:
+      'The store failed while the management API served the request, or the API has not yet read the token revocations from it (it fails closed).',
     action: 'Retry; check `/readyz` and the store.',
   },
   BAD_REQUEST: {
