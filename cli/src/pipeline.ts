@@ -180,7 +180,13 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
 async function serveMetrics(listen: { host: string; port: number }, log: Logger): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
+      metrics.render().then(
+        (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text),
+        (e: unknown) => {
+          log.error({ err: e }, 'metrics collection failed.');
+          res.writeHead(500).end();
+        },
+      );
     } else {
       res.writeHead(404).end();
     }

@@ -30,7 +30,7 @@ export interface ManagementOptions {
   engine: ResponseEngine | null;
   store: ManagementStore | null;
   /** The process's Prometheus registry (core metrics). */
-  metrics: { render(): string };
+  metrics: { render(): Promise<string> };
   log: Logger;
   /** Lets the caller share one listener with other handlers (the alert API's /decide). */
   serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
