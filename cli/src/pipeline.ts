@@ -10,6 +10,8 @@ import {
   metrics,
   StartupError,
   type Store,
+  type TracingSetup,
+  tracing,
 } from '@apiwatch/core';
 import { startAlertRole } from './roles/alert.ts';
 import { startDetectRole } from './roles/detect.ts';
@@ -73,7 +75,17 @@ export interface Pipeline {
  * is missed; shutdown runs the other way: ingest stops taking requests, the bus drains, then
  * detectors flush their buffers, then alerts are delivered, then the store closes.
  */
-export async function startPipeline(config: Config, roles: Role[], log: Logger): Promise<Pipeline> {
+export interface PipelineOptions {
+  /** Span exporters besides the configured OTLP one (tests: an in-memory exporter). */
+  spanExporters?: TracingSetup['exporters'];
+}
+
+export async function startPipeline(
+  config: Config,
+  roles: Role[],
+  log: Logger,
+  options: PipelineOptions = {},
+): Promise<Pipeline> {
   if (config.bus.kind === 'memory' && roles.length < ROLES.length) {
     log.warn(
       { roles },
@@ -95,6 +107,11 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
   let detect: Awaited<ReturnType<typeof startDetectRole>> | null;
   let ingest: Awaited<ReturnType<typeof startIngestRole>> | null;
   let metricsServer: Server | null;
+  const stopTracing = await tracing.configure({
+    config: config.telemetry.traces,
+    ...(options.spanExporters ? { exporters: options.spanExporters } : {}),
+  });
+  started.push(stopTracing);
   try {
     // The store first: it refuses a data directory another apiwatch holds (STORE_DATA_DIR_LOCKED)
     // before the bus opens — and would otherwise cut the "torn tail" of — that one's journal.
@@ -172,6 +189,8 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
       await storeRole?.stop();
       await bus.close();
       await store?.close();
+      // Last: the spans of everything above are exported before the process goes.
+      await stopTracing();
     },
   };
 }
