@@ -70,6 +70,11 @@ export class MetricsRegistry {
     this.series.set(name, { help, type, instrument, callback });
   }
 
+  /** Registered names with their type and help (a metric with no sample yet is not rendered). */
+  registered(): Array<{ name: string; type: MetricType; help: string }> {
+    return [...this.series].map(([name, s]) => ({ name, type: s.type, help: s.help }));
+  }
+
   /** The Prometheus text exposition (format 0.0.4) of every metric, read now. */
   async render(): Promise<string> {
     const { resourceMetrics, errors } = await this.exporter.collect();
