@@ -13,7 +13,7 @@ import { ROOT } from '../src/processes.ts';
  * (a metric is served once it has a sample; the gateway-decision counter only with response
  * actions).
  */
-test('docs/telemetry.md lists every served metric with its type and HELP text', async (t) => {
+test('docs/telemetry.md lists every registered metric with its type and HELP text', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'apiwatch-telemetry-docs-'));
   const pipeline = await startPipeline(
     loadConfig(undefined, {
