@@ -8,8 +8,11 @@ import {
   type BusMessage,
   buildEvent,
   createLogger,
+  endSpan,
   KafkaBus,
   loadConfig,
+  MemoryBus,
+  type TraceContext,
   tracing,
 } from '@apiwatch/core';
 import { chunkByKey } from '@apiwatch/core/bus/kafka.ts';
@@ -27,7 +30,11 @@ import type { BenchResult } from './types.ts';
  *    ingest batch traced: the worst case). Spans go to an exporter that only counts them, so the
  *    figure is the cost of recording and propagating, not of a collector. Rounds alternate
  *    between the modes and the median of each is kept (the machine is shared).
- * 2. Kafka (real broker): publish + consume of the same events with every batch carrying a
+ * 2. The bus alone (memory bus, no journal, no detectors): publish 500-event batches and consume
+ *    them with the tracing calls the roles make (startBatch per batch, consume + contextOf per
+ *    consumer batch, the per-event WeakMap of traced events), off against every batch traced: the
+ *    strictest ratio, since nothing else costs anything here.
+ * 3. Kafka (real broker): publish + consume of the same events with every batch carrying a
  *    trace context (worst case) against none, and the records per event the bus's chunking
  *    sends in both cases.
  */
@@ -104,6 +111,40 @@ async function embeddedRound(
   }
 }
 
+/** CPU µs per event of publishing `all` in batches through a memory bus into a traced consumer. */
+async function busRound(all: ApiEvent[]): Promise<number> {
+  const bus = new MemoryBus(1 << 20);
+  const traced = new WeakMap<ApiEvent, TraceContext>();
+  let seen = 0;
+  await bus.subscribe('events', 'bench', async (batch) => {
+    const spans = tracing.consume('detect events', batch, {});
+    for (const m of batch) {
+      if (spans.active) {
+        const sc = spans.contextOf(m);
+        if (sc) traced.set(m.value, sc);
+      }
+      seen += m.value.response.status > 0 ? 1 : 0;
+    }
+    spans.end();
+  });
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < all.length; i += BATCH) {
+    const { span, headers } = tracing.startBatch('ingest bench', { 'messaging.batch.message_count': BATCH });
+    await bus.publish(
+      'events',
+      all
+        .slice(i, i + BATCH)
+        .map((e) => (headers ? { key: actorKey(e), value: e, headers } : { key: actorKey(e), value: e })),
+    );
+    endSpan(span);
+  }
+  await bus.flush();
+  const cpu = process.cpuUsage(cpu0);
+  await bus.close();
+  if (seen !== all.length) throw new Error(`consumed ${seen} of ${all.length}`);
+  return (cpu.user + cpu.system) / all.length;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function kafkaRate(all: ApiEvent[], traced: boolean): Promise<{ rate: number; cpu: number }> {
@@ -156,16 +197,7 @@ async function kafkaRate(all: ApiEvent[], traced: boolean): Promise<{ rate: numb
   }
 }
 
-export async function run(): Promise<BenchResult[]> {
-  const all = events(EVENTS + BATCH, Date.now() - 3_600_000);
-  const bodies: string[] = [];
-  for (let i = BATCH; i < all.length; i += BATCH)
-    bodies.push(
-      all
-        .slice(i, i + BATCH)
-        .map((e) => JSON.stringify(e))
-        .join('\n'),
-    );
+async function embedded(bodies: string[]): Promise<BenchResult[]> {
   const modes = [
     { name: 'off', ratio: null },
     { name: '0.01', ratio: 0.01 },
@@ -186,7 +218,7 @@ export async function run(): Promise<BenchResult[]> {
   const off = median(rates.get('off')!);
   const cpuOff = median(cpus.get('off')!);
   const label = (name: string) => (name === 'off' ? 'off' : `sampleRatio ${name}`);
-  const results: BenchResult[] = modes.flatMap((m) => {
+  return modes.flatMap((m) => {
     const v = median(rates.get(m.name)!);
     const c = median(cpus.get(m.name)!);
     return [
@@ -209,6 +241,59 @@ export async function run(): Promise<BenchResult[]> {
       },
     ];
   });
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const all = events(EVENTS + BATCH, Date.now() - 3_600_000);
+  const bodies: string[] = [];
+  for (let i = BATCH; i < all.length; i += BATCH)
+    bodies.push(
+      all
+        .slice(i, i + BATCH)
+        .map((e) => JSON.stringify(e))
+        .join('\n'),
+    );
+  const results: BenchResult[] = [];
+  if (process.env.APIWATCH_BENCH_EMBEDDED !== 'off') results.push(...(await embedded(bodies)));
+  {
+    const slice = all.slice(0, 50_000);
+    const ratios = ['0.01', '1'] as const;
+    const runs = new Map<string, number[]>([
+      ['off', []],
+      ...ratios.map((r) => [r, []] as [string, number[]]),
+    ]);
+    const exported = new Map<string, number>();
+    await busRound(slice); // warm-up
+    for (let r = 0; r < ROUNDS * 2; r++) {
+      runs.get('off')!.push(await busRound(slice));
+      for (const ratio of ratios) {
+        const exporter = new CountingExporter();
+        const stop = await tracing.configure({
+          config: loadConfig(undefined, { APIWATCH__TELEMETRY__TRACES__SAMPLERATIO: ratio }).telemetry.traces,
+          exporters: [exporter],
+        });
+        try {
+          runs.get(ratio)!.push(await busRound(slice));
+        } finally {
+          await stop();
+        }
+        exported.set(ratio, exporter.spans);
+      }
+    }
+    const c0 = median(runs.get('off')!);
+    for (const ratio of ratios) {
+      const c = median(runs.get(ratio)!);
+      results.push({
+        name: `memory bus publish + consume, sampleRatio ${ratio}, CPU per event`,
+        value: c,
+        unit: 'µs',
+        floor: c0,
+        ratio: c / c0,
+        lowerIsBetter: true,
+        note: `${slice.length.toLocaleString('en-US')} events, ${BATCH}-event batches, median of ${ROUNDS * 2} alternating rounds; floor = tracing off (${c0.toPrecision(3)} µs); ${exported.get(ratio)} spans in the last round`,
+      });
+    }
+  }
 
   // Chunking: the same 500-event batch, with one shared trace context and with none.
   const batch: BusMessage<ApiEvent>[] = all.slice(0, BATCH).map((e) => ({ key: actorKey(e), value: e }));
