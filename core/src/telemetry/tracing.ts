@@ -273,11 +273,22 @@ export function endSpan(span: Span | null, error?: unknown, attributes?: Attribu
   span.end();
 }
 
-/** The W3C headers of a span context: null unless it is valid and sampled. */
+/** Headers by span context object (a span returns the same one each time): one object per span. */
+const headersCache = new WeakMap<SpanContext, TraceHeaders>();
+
+/**
+ * The W3C headers of a span context: null unless it is valid and sampled. The same object for
+ * the same span, so every message it marks shares it (and the Kafka bus chunks them together).
+ */
 export function headersOf(sc: SpanContext | undefined): TraceHeaders | null {
   if (!sc || !(sc.traceFlags & TraceFlags.SAMPLED) || !trace.isSpanContextValid(sc)) return null;
+  const cached = headersCache.get(sc);
+  if (cached) return cached;
   const carrier: TraceHeaders = {};
   propagator.inject(trace.setSpanContext(ROOT_CONTEXT, sc), carrier, defaultTextMapSetter);
+  // Shared by every message of a batch: frozen, so no consumer can change another's headers.
+  Object.freeze(carrier);
+  headersCache.set(sc, carrier);
   return carrier;
 }
 
