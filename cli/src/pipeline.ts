@@ -109,6 +109,7 @@ export async function startPipeline(
   let metricsServer: Server | null;
   const stopTracing = await tracing.configure({
     config: config.telemetry.traces,
+    log,
     ...(options.spanExporters ? { exporters: options.spanExporters } : {}),
   });
   started.push(stopTracing);

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { Value } from '@sinclair/typebox/value';
+import { pino } from 'pino';
 import { TelemetryTracesConfig, type TelemetryTracesConfigValue } from '../config/schema.ts';
 import { headersOf, TRACEPARENT_HEADER, tracing } from './tracing.ts';
 
@@ -107,6 +109,43 @@ test('with telemetry.traces.otlp.endpoint the spans are posted over OTLP/HTTP', 
     );
   } finally {
     await stop();
+    server.close();
+  }
+});
+
+test('a failed OTLP export is logged through the pipeline logger, not thrown', async () => {
+  const lines: string[] = [];
+  const log = pino(
+    { level: 'warn' },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    }),
+  );
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(400, { 'content-type': 'text/plain' }).end('bad'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+  // A queue of one: the processor exports at once (no 5 s timer) and reports through the SDK's
+  // global error handler, which is what the pipeline logger must receive.
+  const stop = await tracing.configure({
+    config: traces({ sampleRatio: 1, maxQueuedSpans: 1, otlp: { endpoint } }),
+    log,
+  });
+  try {
+    tracing.startBatch('ingest canonical', {}).span!.end();
+    for (let i = 0; i < 100 && !lines.some((l) => /opentelemetry: /.test(l)); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.ok(
+      lines.some((l) => /opentelemetry: /.test(l)),
+      `the failed export is logged: ${lines.join('')}`,
+    );
+  } finally {
+    await stop().catch(() => {});
     server.close();
   }
 });

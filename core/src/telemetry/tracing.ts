@@ -1,8 +1,10 @@
 import {
   type Attributes,
   type Context,
+  DiagLogLevel,
   defaultTextMapGetter,
   defaultTextMapSetter,
+  diag,
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
@@ -26,6 +28,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import type { BusMessage } from '../bus/types.ts';
 import type { TelemetryTracesConfigValue } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
 
 /**
  * The pipeline's own traces (docs/telemetry.md, docs/decisions/0025-pipeline-tracing.md).
@@ -62,6 +65,8 @@ export interface TracingSetup {
   serviceName?: string;
   /** Exporters that get every ended span at once (tests: an InMemorySpanExporter). */
   exporters?: SpanExporter[];
+  /** Where the SDK's own warnings go (a failed OTLP export, a full span queue). */
+  log?: Logger;
 }
 
 /** Most spans one consumer batch (or one notification) starts, one per sampled trace in it. */
@@ -105,6 +110,20 @@ class Tracing {
     }
     if (processors.length === 0) return async () => {};
     await this.shutdown();
+    const log = setup.log;
+    if (log) {
+      // The SDK reports export failures through its diag logger; without one they are silent.
+      diag.setLogger(
+        {
+          error: (m: string, ...a: unknown[]) => log.error({ otel: a }, `opentelemetry: ${m}.`),
+          warn: (m: string, ...a: unknown[]) => log.warn({ otel: a }, `opentelemetry: ${m}.`),
+          info: () => {},
+          debug: () => {},
+          verbose: () => {},
+        },
+        { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+      );
+    }
     const provider = new TracerProvider({
       sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
       resource: resourceFromAttributes({ 'service.name': setup.serviceName ?? 'apiwatch' }),
