@@ -16,7 +16,19 @@ export {
   type IngestPipeline,
   type PipelineResult,
 } from './pipeline.ts';
-export { loadRouteTemplater, type RouteTemplater } from './routes/templater.ts';
+export {
+  originOf as uploadedSpecOrigin,
+  SpecCatalog,
+  type SpecStore,
+  type SpecSummary,
+  type SpecUploadResult,
+} from './routes/catalog.ts';
+export { type LoadedSpec, loadSpecFiles } from './routes/openapi.ts';
+export {
+  createRouteTemplater,
+  loadRouteTemplater,
+  type RouteTemplater,
+} from './routes/templater.ts';
 export { defaultCollectorToken, sha256Hex } from './server/auth.ts';
 export { createIngestServer, type IngestServerOptions } from './server/ingest.ts';
 export {
