@@ -8,7 +8,12 @@ export {
   eventFromRow,
   storedEvents,
 } from './runtime/backtest.ts';
-export { type Checkpoint, emittedKey, FileCheckpoints } from './runtime/checkpoint.ts';
+export {
+  type Checkpoint,
+  CheckpointedPartitions,
+  emittedKey,
+  FileCheckpoints,
+} from './runtime/checkpoint.ts';
 export {
   type CompiledSuppression,
   compileSuppressions,

@@ -18,9 +18,9 @@ import {
   type AnyDetector,
   type BaselineQuerier,
   BaselineSnapshot,
+  CheckpointedPartitions,
   DetectionEngine,
   EventTimeBaselines,
-  emittedKey,
   FileCheckpoints,
   fallbacksOf,
   Stage2Merger,
@@ -109,35 +109,31 @@ export async function startDetectRole(
   const merger = stage2 ? new Stage2Merger(stage2, sources) : null;
   const marked = new Map<number, number>();
 
-  // Checkpoints (decision 0013): per events partition, the lane snapshot and the offset it covers.
-  const checkpoints =
-    distributed && detect.checkpoint.intervalSeconds > 0
-      ? new FileCheckpoints(
-          detect.checkpoint.dir || join(config.dataDir, 'detect-checkpoints'),
+  // Checkpoints (decision 0013): per events partition (stage 1) and per re-keyed partition
+  // (stage 2), the state snapshot, the offset it covers and a journal of what was published since.
+  const checkpointing = distributed && detect.checkpoint.intervalSeconds > 0;
+  const checkpointDir = detect.checkpoint.dir || join(config.dataDir, 'detect-checkpoints');
+  const checkpoints = checkpointing
+    ? new CheckpointedPartitions(
+        new FileCheckpoints(
+          checkpointDir,
           `${config.bus.kafka.groupPrefix}.detect.${config.bus.kafka.topics.events}`,
+        ),
+      )
+    : null;
+  const checkpoints2 =
+    checkpointing && merger
+      ? new CheckpointedPartitions(
+          new FileCheckpoints(
+            checkpointDir,
+            `${config.bus.kafka.groupPrefix}.detect-global.${config.bus.kafka.topics.rekeyed}`,
+          ),
         )
       : null;
-  const nextOffset = new Map<number, bigint>();
-  const snapOffset = new Map<number, bigint>();
-  const skipBelow = new Map<number, bigint>();
-  const fence = new Map<number, Set<string>>();
-  /** Drops findings already published before a crash (journal); returns what is new. */
-  const unfenced = (p: number, findings: Finding[]) => {
-    const f = fence.get(p);
-    if (!f || f.size === 0) return findings;
-    return findings.filter((x) => !f.delete(emittedKey(x)));
-  };
-  const journal = (p: number, findings: Finding[]) => {
-    if (checkpoints && findings.length > 0) checkpoints.recordEmitted(p, findings.map(emittedKey));
-  };
+  const journal = (p: number, findings: Finding[]) => checkpoints?.journal(p, findings);
   const checkpointAll = () => {
-    if (!checkpoints) return;
-    for (const p of owned.events) {
-      const offset = nextOffset.get(p);
-      if (offset === undefined || snapOffset.get(p) === offset) continue;
-      checkpoints.save(p, offset, engine.snapshot(p));
-      snapOffset.set(p, offset);
-    }
+    checkpoints?.saveAll(owned.events, (p) => engine.snapshot(p));
+    if (merger) checkpoints2?.saveAll(owned.rekeyed, (q) => merger.snapshot(q));
   };
 
   const publish = async (findings: Finding[]) => {
@@ -208,19 +204,17 @@ export async function startDetectRole(
         });
         for (const m of inEventTimeOrder(batch)) {
           const p = m.partition ?? 0;
-          const skip = skipBelow.get(p);
           // Already inside the restored snapshot (the commit lagged it).
-          if (skip !== undefined && m.offset !== undefined && m.offset < skip) continue;
+          if (checkpoints?.covered(p, m.offset)) continue;
           if (spans.active) {
             const sc = spans.contextOf(m);
             if (sc) eventTrace.set(m.value, sc);
           }
           const out = engine.push(m.value, now, p);
-          if (m.offset !== undefined && !(m.offset < (nextOffset.get(p) ?? -1n)))
-            nextOffset.set(p, m.offset + 1n);
+          checkpoints?.advance(p, m.offset);
           if (out.length === 0) continue;
           const list = byPartition.get(p) ?? [];
-          for (const f of unfenced(p, out)) list.push(f);
+          for (const f of checkpoints ? checkpoints.unfenced(p, out) : out) list.push(f);
           byPartition.set(p, list);
         }
         try {
@@ -247,39 +241,22 @@ export async function startDetectRole(
         const added = mine.filter((p) => !before.includes(p));
         if (gone.length > 0) {
           // Hand over: the next owner restores this state and re-reads from its offset.
-          if (checkpoints)
-            for (const p of gone) {
-              const offset = nextOffset.get(p);
-              if (offset !== undefined) checkpoints.save(p, offset, engine.snapshot(p));
-            }
+          checkpoints?.handOver(gone, (p) => engine.snapshot(p));
           engine.revoke(gone);
-          for (const p of gone) {
-            marked.delete(p);
-            nextOffset.delete(p);
-            snapOffset.delete(p);
-          }
+          for (const p of gone) marked.delete(p);
           log.info(
             { partitions: gone },
             'events partitions revoked: their detector state is dropped (checkpointed).',
           );
         }
         owned.events = [...mine].sort((a, b) => a - b);
-        if (checkpoints)
-          for (const p of added) {
-            const cp = checkpoints.load(p);
-            if (!cp) continue;
-            engine.restore(p, cp.state);
-            snapOffset.set(p, cp.offset);
-            nextOffset.set(p, cp.offset);
-            skipBelow.set(p, cp.offset);
-            fence.set(p, cp.emitted);
-            log.info(
-              { partition: p, offset: String(cp.offset), fenced: cp.emitted.size },
-              'detector state restored from its checkpoint; re-reading from its offset.',
-            );
-          }
+        for (const r of checkpoints?.take(added, (p, state) => engine.restore(p, state)) ?? [])
+          log.info(
+            { partition: r.partition, offset: String(r.offset), fenced: r.fenced },
+            'detector state restored from its checkpoint; re-reading from its offset.',
+          );
       },
-      ...(checkpoints ? { commitLimit: (p: number) => snapOffset.get(p) ?? null } : {}),
+      ...(checkpoints ? { commitLimit: checkpoints.commitLimit } : {}),
     },
   );
 
@@ -289,7 +266,7 @@ export async function startDetectRole(
         'detect-global',
         (batch) =>
           serial(async () => {
-            const findings: Finding[] = [];
+            const byPartition = new Map<number, Finding[]>();
             const spans = tracing.consume('detect rekeyed', batch, {
               'messaging.system': 'kafka',
               'messaging.operation.type': 'process',
@@ -298,6 +275,7 @@ export async function startDetectRole(
             });
             for (const m of batch) {
               const q = m.partition ?? 0;
+              if (checkpoints2?.covered(q, m.offset)) continue;
               const r = m.value;
               if (spans.active && r.kind === 'event') {
                 const sc = spans.contextOf(m);
@@ -307,10 +285,18 @@ export async function startDetectRole(
                 r.kind === 'event'
                   ? merger.event(q, r.source, m.key, r.event)
                   : merger.mark(q, r.source, r.ts);
-              for (const f of out) findings.push(f);
+              checkpoints2?.advance(q, m.offset);
+              if (out.length === 0) continue;
+              const list = byPartition.get(q) ?? [];
+              for (const f of checkpoints2 ? checkpoints2.unfenced(q, out) : out) list.push(f);
+              byPartition.set(q, list);
             }
+            const findings = [...byPartition.values()].flat();
             try {
-              await publish(findings);
+              for (const [q, list] of byPartition) {
+                await publish(list);
+                checkpoints2?.journal(q, list);
+              }
             } catch (e) {
               spans.end(e);
               throw e;
@@ -320,10 +306,21 @@ export async function startDetectRole(
           }),
         {
           onAssign: (mine) => {
+            const before = owned.rekeyed;
+            const added = mine.filter((q) => !before.includes(q));
             owned.rekeyed = [...mine].sort((a, b) => a - b);
-            const gone = stage2!.partitions().filter((p) => !mine.includes(p));
-            if (gone.length > 0) merger.revoke(gone);
+            const gone = [...new Set([...before, ...stage2!.partitions()])].filter((q) => !mine.includes(q));
+            if (gone.length > 0) {
+              checkpoints2?.handOver(gone, (q) => merger.snapshot(q));
+              merger.revoke(gone);
+            }
+            for (const r of checkpoints2?.take(added, (q, state) => merger.restore(q, state)) ?? [])
+              log.info(
+                { partition: r.partition, offset: String(r.offset), fenced: r.fenced },
+                'stage-2 detector state restored from its checkpoint; re-reading the re-keyed topic from its offset.',
+              );
           },
+          ...(checkpoints2 ? { commitLimit: checkpoints2.commitLimit } : {}),
         },
       )
     : null;
