@@ -126,7 +126,7 @@ test('cross_principal negative: an object two principals use is shared — a thi
   assert.ok(h.sizeOf([...h.states.keys()][0]!) < 1024);
 });
 
-test('cross_principal negative: colleagues under a tenant-scoped route; support staff of another tenant are cross_tenant’s and teach nothing', () => {
+test('cross_principal negative: colleagues under a tenant-scoped route; support staff of another tenant in that tenant’s path are cross_tenant’s', () => {
   const h = new DetectorHarness(crossPrincipal);
   const proj = (ts: number, user: string, tokenTenant: string, pathTenant = 'acme') =>
     call({
@@ -140,8 +140,8 @@ test('cross_principal negative: colleagues under a tenant-scoped route; support 
       ],
       auth: 'success',
     });
-  // Support (token tenant `platform`) reads acme's project every few hours: not judged here,
-  // and not learned as an owner either.
+  // Support (token tenant `platform`) reads acme's project every few hours through acme's path:
+  // the object is acme's, whoever reads it (the token/path mismatch is cross_tenant's).
   h.run(Array.from({ length: 8 }, (_, i) => proj(T0 + i * 8 * HOUR, 'support1', 'platform')));
   h.run([
     ...Array.from({ length: 6 }, (_, i) => proj(T0 + i * 10 * HOUR, 'ann', 'acme')),

@@ -128,12 +128,11 @@ export const crossPrincipal = defineDetector({
   onEvent(s, event, ctx, key) {
     const cfg = ctx.config;
     const who = principalOf(event)!;
-    const tokenTenant = event.identity.tenant?.trim().toLowerCase() ?? null;
     const pathTenant = scopeTenant(event);
-    // Under a tenant-scoped route the object belongs to the tenant it lives under: colleagues
-    // of that tenant are team work, and a token of another tenant reaching it through its own
-    // tenant's path is bola.cross_tenant's (support staff, platform admins, or an attack).
-    if (pathTenant !== null && tokenTenant !== null && tokenTenant !== pathTenant) return undefined;
+    // Under a tenant-scoped route the object belongs to the tenant it lives under, whoever
+    // reads it: colleagues of that tenant are team work, and a token of another tenant reaching
+    // it through that tenant's path is bola.cross_tenant's (support staff, platform admins, or
+    // an attack). Only the id moved under another tenant's path is a finding here.
     const ownerId = pathTenant !== null ? `tenant:${pathTenant}` : who;
     const open = s.open;
     if (open && open.accessor === who) {
