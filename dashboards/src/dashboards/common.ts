@@ -1,5 +1,11 @@
 import type { Column, PanelSpec, VariableSpec } from '../model.ts';
 
+/** Time range every dashboard opens on. */
+export const TIME = { from: 'now-24h', to: 'now' };
+
+/** Joins WHERE clauses with AND, one per line (the layout of the filters below). */
+export const allOf = (...clauses: string[]): string => clauses.join('\n  AND ');
+
 /** Standard template variables. `service` is the API host; `actor` an actor key (ip:…, credential:…, user:…). */
 export const TENANT: VariableSpec = {
   name: 'tenant',
@@ -57,32 +63,32 @@ export const withActor = (sql: string): string =>
   /\bFROM api_events\b/.test(sql) && !sql.startsWith('WITH ') ? `WITH ${ACTOR_SQL} AS actor\n${sql}` : sql;
 
 /** Filters of api_events (and tables with the same columns) by the standard variables. */
-export const EVENT_FILTER = [
+export const EVENT_FILTER = allOf(
   '$__timeFilter(ts)',
   '$__conditionalAll(tenant IN (${tenant:singlequote}), $tenant)',
   '$__conditionalAll(host IN (${service:singlequote}), $service)',
   '$__conditionalAll(route IN (${route:singlequote}), $route)',
   '$__conditionalAll(actor = ${actor:singlequote}, $actor)',
-].join('\n  AND ');
+);
 
 /** Baseline tables have tenant and route but no host or actor column. */
-export const BASELINE_FILTER = [
+export const BASELINE_FILTER = allOf(
   '$__conditionalAll(tenant IN (${tenant:singlequote}), $tenant)',
   '$__conditionalAll(route IN (${route:singlequote}), $route)',
-].join('\n  AND ');
+);
 
 /**
  * Findings that overlap the range, in their latest state (findings is a
  * ReplacingMergeTree(version): FINAL gives each episode's newest update). Filtered by tenant,
  * route and the entity (actor key form kind:id).
  */
-export const FINDING_FILTER = [
+export const FINDING_FILTER = allOf(
   'first_seen <= $__toTime',
   '(ended_at IS NULL OR ended_at >= $__fromTime)',
   '$__conditionalAll(tenant IN (${tenant:singlequote}), $tenant)',
   '$__conditionalAll(route IN (${route:singlequote}), $route)',
   "$__conditionalAll(concat(entity_kind, ':', entity_id) = ${actor:singlequote}, $actor)",
-].join('\n  AND ');
+);
 
 /** The fill clause that gives a time series a point per interval over the whole range. */
 export const FILL =
@@ -121,18 +127,18 @@ export const findingsSql = (where: string, limit = 100) => `SELECT id, detector,
   concat(entity_kind, ':', entity_id) AS entity, entity_name, tenant,
   trim(concat(method, ' ', route)) AS endpoint, first_seen, last_seen, observed, summary
 FROM findings FINAL
-WHERE ${FINDING_FILTER}
-  AND ${where}
+WHERE ${allOf(FINDING_FILTER, where)}
 ORDER BY last_seen DESC
 LIMIT ${limit}`;
 
-type Draft = Omit<PanelSpec, 'id' | 'grid'> & { w: number; h: number };
+/** A panel before placement: its width and height on the grid instead of an id and position. */
+export type PanelDraft = Omit<PanelSpec, 'id' | 'grid'> & { w: number; h: number };
 
 /**
  * Places panels left to right on the 24-column grid, wrapping to a new line below the tallest
  * panel of the line, and numbers them from 1.
  */
-export function place(drafts: Draft[]): PanelSpec[] {
+export function place(drafts: PanelDraft[]): PanelSpec[] {
   let x = 0;
   let y = 0;
   let lineH = 0;

@@ -10,9 +10,9 @@ import {
   place,
   STANDARD_VARS,
   TENANT,
+  TIME,
 } from './common.ts';
-
-const TIME = { from: 'now-24h', to: 'now' };
+import { alarmFromOne, statPanel, type Thresholds } from './panels.ts';
 
 /**
  * Credentials a response action revoked (alerting/src/actions: action 'revoke', target_ref = the
@@ -42,6 +42,17 @@ const RECEIVER: VariableSpec = {
 const DELIVERIES_WHERE =
   '$__timeFilter(ts) AND $__conditionalAll(receiver IN (${receiver:singlequote}), $receiver)';
 
+/** A stat of the selected receivers' delivery attempts with one outcome, in the range. */
+const deliveryCount = (
+  outcome: 'delivered' | 'retried' | 'dead_lettered',
+  panel: { title: string; description: string; thresholds?: Thresholds },
+) =>
+  statPanel({
+    ...panel,
+    column: outcome,
+    sql: `SELECT countIf(outcome = '${outcome}') AS ${outcome} FROM notification_deliveries WHERE ${DELIVERIES_WHERE}`,
+  });
+
 /** A call made with a revoked credential while the revocation stood. */
 const AFTER_REVOCATION = 'e.ts > r.revoked_at AND (r.restored_at < r.revoked_at OR e.ts < r.restored_at)';
 
@@ -58,60 +69,39 @@ export const response: DashboardSpec = {
   time: TIME,
   variables: [...STANDARD_VARS, RECEIVER],
   panels: place([
-    {
+    statPanel({
       title: 'Actions executed',
       description: 'Response actions that ran in the range.',
-      viz: 'stat',
-      w: 6,
-      h: 4,
-      unit: 'short',
+      column: 'executed',
       sql: `SELECT countIf(outcome = 'executed') AS executed FROM response_actions_audit WHERE $__timeFilter(ts)`,
-      columns: [{ name: 'executed', kind: 'number', unit: 'short' }],
-    },
-    {
+    }),
+    statPanel({
       title: 'Actions failed or denied',
       description: 'Response actions the gateway refused or that failed.',
-      viz: 'stat',
-      w: 6,
-      h: 4,
-      unit: 'short',
-      thresholds: [
-        ['green', null],
-        ['red', 1],
-      ],
+      thresholds: alarmFromOne('red'),
+      column: 'failed',
       sql: `SELECT countIf(outcome IN ('failed', 'denied')) AS failed FROM response_actions_audit WHERE $__timeFilter(ts)`,
-      columns: [{ name: 'failed', kind: 'number', unit: 'short' }],
-    },
-    {
+    }),
+    statPanel({
       title: 'Revoked keys still seen',
       description: 'Revoked credentials with calls after their revocation, in the range.',
-      viz: 'stat',
-      w: 6,
-      h: 4,
-      unit: 'short',
-      thresholds: [
-        ['green', null],
-        ['red', 1],
-      ],
+      thresholds: alarmFromOne('red'),
+      column: 'still_seen',
       sql: `SELECT uniqExact(e.credential_ref) AS still_seen
 FROM api_events AS e
 INNER JOIN (${REVOKED}) AS r ON e.credential_ref = r.target_ref
 WHERE $__timeFilter(e.ts) AND ${AFTER_REVOCATION}`,
-      columns: [{ name: 'still_seen', kind: 'number', unit: 'short' }],
-    },
-    {
+    }),
+    statPanel({
       title: 'Median time to action',
       description: 'From the finding’s first event to the executed action (seconds).',
-      viz: 'stat',
-      w: 6,
-      h: 4,
       unit: 's',
+      column: 'seconds',
       sql: `SELECT ifNotFinite(median(toUnixTimestamp64Milli(a.ts) - toUnixTimestamp64Milli(f.first_seen)) / 1000, 0) AS seconds
 FROM response_actions_audit AS a
 INNER JOIN (SELECT id, first_seen FROM findings FINAL) AS f ON a.finding_id = f.id
 WHERE $__timeFilter(a.ts) AND a.outcome = 'executed'`,
-      columns: [{ name: 'seconds', kind: 'number', unit: 's' }],
-    },
+    }),
     {
       title: 'Response actions by outcome',
       description: 'Actions per interval by outcome.',
@@ -190,56 +180,29 @@ LIMIT 200`,
       ],
       sort: { column: 'ts', desc: true },
     },
-    {
+    deliveryCount('delivered', {
       title: 'Notifications delivered',
       description: 'Notifications a receiver accepted, in the range (one per notification).',
-      viz: 'stat',
-      w: 6,
-      h: 4,
-      unit: 'short',
-      sql: `SELECT countIf(outcome = 'delivered') AS delivered FROM notification_deliveries WHERE ${DELIVERIES_WHERE}`,
-      columns: [{ name: 'delivered', kind: 'number', unit: 'short' }],
-    },
-    {
+    }),
+    deliveryCount('dead_lettered', {
       title: 'Notifications dead-lettered',
       description:
         'Notifications given up on: a permanent failure (4xx) or the last attempt failed. Replay them with apiwatch deliveries replay.',
-      viz: 'stat',
-      w: 6,
-      h: 4,
-      unit: 'short',
-      thresholds: [
-        ['green', null],
-        ['red', 1],
-      ],
-      sql: `SELECT countIf(outcome = 'dead_lettered') AS dead_lettered FROM notification_deliveries WHERE ${DELIVERIES_WHERE}`,
-      columns: [{ name: 'dead_lettered', kind: 'number', unit: 'short' }],
-    },
-    {
+      thresholds: alarmFromOne('red'),
+    }),
+    deliveryCount('retried', {
       title: 'Failed attempts retried',
       description: 'Attempts that failed with attempts left (5xx, 429, timeouts): the queue tried again.',
-      viz: 'stat',
-      w: 6,
-      h: 4,
-      unit: 'short',
-      thresholds: [
-        ['green', null],
-        ['orange', 1],
-      ],
-      sql: `SELECT countIf(outcome = 'retried') AS retried FROM notification_deliveries WHERE ${DELIVERIES_WHERE}`,
-      columns: [{ name: 'retried', kind: 'number', unit: 'short' }],
-    },
-    {
+      thresholds: alarmFromOne('orange'),
+    }),
+    statPanel({
       title: 'p95 delivery latency',
       description: 'From queued to accepted by the receiver, retries included (95th percentile, ms).',
-      viz: 'stat',
-      w: 6,
-      h: 4,
       unit: 'ms',
+      column: 'p95_ms',
       sql: `SELECT ifNotFinite(quantileIf(0.95)(latency_ms, outcome = 'delivered'), 0) AS p95_ms
 FROM notification_deliveries WHERE ${DELIVERIES_WHERE}`,
-      columns: [{ name: 'p95_ms', kind: 'number', unit: 'ms' }],
-    },
+    }),
     {
       title: 'Delivery attempts by outcome',
       description: 'Attempts per interval: delivered, failed and retried, failed and dead-lettered.',
@@ -356,17 +319,15 @@ export const investigate: DashboardSpec = {
         ['Routes', 'uniqExact(route)', 'routes'],
         ['Addresses', 'uniqExact(client_ip)', 'addresses'],
       ] as const
-    ).map(([title, expr, name]) => ({
-      title,
-      description: `${title} of the entity in the range.`,
-      viz: 'stat' as const,
-      w: 6,
-      h: 4,
-      unit: 'short',
-      sql: `SELECT ${expr} AS ${name} FROM api_events
+    ).map(([title, expr, name]) =>
+      statPanel({
+        title,
+        description: `${title} of the entity in the range.`,
+        column: name,
+        sql: `SELECT ${expr} AS ${name} FROM api_events
 WHERE ${EVENTS_WHERE}`,
-      columns: [{ name, kind: 'number' as const, unit: 'short' }],
-    })),
+      }),
+    ),
     {
       title: 'Activity',
       description: 'The entity’s calls per interval by outcome.',
@@ -525,50 +486,32 @@ export const pipeline: DashboardSpec = {
   time: TIME,
   variables: STANDARD_VARS,
   panels: place([
-    {
+    statPanel({
       title: 'Events stored',
       description: 'API calls stored in the range.',
-      viz: 'stat',
-      w: 6,
-      h: 4,
-      unit: 'short',
+      column: 'events',
       sql: `SELECT count() AS events FROM api_events WHERE ${EVENT_FILTER}`,
-      columns: [{ name: 'events', kind: 'number', unit: 'short' }],
-    },
-    {
+    }),
+    statPanel({
       title: 'Dead letters',
       description: 'Records that never became events (or could not be stored) in the range.',
-      viz: 'stat',
-      w: 6,
-      h: 4,
-      unit: 'short',
-      thresholds: [
-        ['green', null],
-        ['orange', 1],
-      ],
+      thresholds: alarmFromOne('orange'),
+      column: 'dead_letters',
       sql: `SELECT count() AS dead_letters FROM dead_letters WHERE $__timeFilter(ts)`,
-      columns: [{ name: 'dead_letters', kind: 'number', unit: 'short' }],
-    },
-    {
+    }),
+    statPanel({
       title: 'p95 ingest lag',
       description: 'From the gateway’s event time to ingest, 95th percentile.',
-      viz: 'stat',
-      w: 6,
-      h: 4,
       unit: 'ms',
+      column: 'p95_lag_ms',
       sql: `SELECT ifNotFinite(quantile(0.95)(ingest_lag_ms), 0) AS p95_lag_ms FROM api_events WHERE ${EVENT_FILTER}`,
-      columns: [{ name: 'p95_lag_ms', kind: 'number', unit: 'ms' }],
-    },
-    {
+    }),
+    statPanel({
       title: 'Finding updates emitted',
       description: 'Finding updates (firing and resolved) detected in the range.',
-      viz: 'stat',
-      w: 6,
-      h: 4,
-      unit: 'short',
+      column: 'updates',
       sql: `SELECT count() AS updates FROM findings WHERE $__timeFilter(detected_at)`,
-      columns: [{ name: 'updates', kind: 'number', unit: 'short' }],
-    },
+    }),
     {
       title: 'Events by source',
       description: 'Stored events per interval per source kind (long format: time, source, events).',

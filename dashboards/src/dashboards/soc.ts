@@ -1,20 +1,20 @@
 import type { DashboardSpec } from '../model.ts';
 import {
+  allOf,
   BASELINE_FILTER,
   EVENT_FILTER,
   FILL,
-  FINDING_COLUMNS,
   FINDING_FILTER,
-  findingsSql,
   INVESTIGATE_UID,
   investigateLink,
   place,
   SEVERITY_SERIES,
   STANDARD_VARS,
+  TIME,
 } from './common.ts';
+import { alarmFromOne, findingsTable, statPanel, topEndpointsChart } from './panels.ts';
 
 const TAGS = ['apiwatch', 'soc'];
-const TIME = { from: 'now-24h', to: 'now' };
 
 export const overview: DashboardSpec = {
   uid: 'apiwatch-overview',
@@ -27,84 +27,62 @@ export const overview: DashboardSpec = {
   time: TIME,
   variables: STANDARD_VARS,
   panels: place([
-    {
+    statPanel({
       title: 'Open critical/high findings',
       description: 'Episodes still firing (latest state) with severity critical or high.',
-      viz: 'stat',
       w: 4,
-      h: 4,
-      unit: 'short',
-      thresholds: [
-        ['green', null],
-        ['red', 1],
-      ],
+      thresholds: alarmFromOne('red'),
+      column: 'open_high',
       sql: `SELECT count() AS open_high FROM findings FINAL
-WHERE ${FINDING_FILTER}
-  AND status = 'firing' AND severity IN ('critical', 'high')`,
-      columns: [{ name: 'open_high', kind: 'number', unit: 'short' }],
-    },
-    {
+WHERE ${allOf(FINDING_FILTER, "status = 'firing' AND severity IN ('critical', 'high')")}`,
+    }),
+    statPanel({
       title: 'Findings in range',
       description: 'Episodes overlapping the time range, any state.',
-      viz: 'stat',
       w: 4,
-      h: 4,
-      unit: 'short',
+      column: 'findings',
       sql: `SELECT count() AS findings FROM findings FINAL
 WHERE ${FINDING_FILTER}`,
-      columns: [{ name: 'findings', kind: 'number', unit: 'short' }],
-    },
-    {
+    }),
+    statPanel({
       title: 'Auth failure rate',
       description: 'Share of calls whose authentication failed.',
-      viz: 'stat',
       w: 4,
-      h: 4,
       unit: 'percentunit',
       thresholds: [
         ['green', null],
         ['orange', 0.05],
         ['red', 0.2],
       ],
+      column: 'failure_rate',
       sql: `SELECT if(count() = 0, 0, countIf(auth = 'failure') / count()) AS failure_rate
 FROM api_events
 WHERE ${EVENT_FILTER}`,
-      columns: [{ name: 'failure_rate', kind: 'number', unit: 'percentunit' }],
-    },
-    {
+    }),
+    statPanel({
       title: 'Shadow + zombie endpoints',
       description: 'Endpoints with a shadow or zombie finding overlapping the range.',
-      viz: 'stat',
       w: 4,
-      h: 4,
-      unit: 'short',
+      column: 'endpoints',
       sql: `SELECT uniqExact(route, method) AS endpoints FROM findings FINAL
-WHERE ${FINDING_FILTER}
-  AND detector IN ('spec.shadow_endpoint', 'spec.zombie_endpoint')`,
-      columns: [{ name: 'endpoints', kind: 'number', unit: 'short' }],
-    },
-    {
+WHERE ${allOf(FINDING_FILTER, "detector IN ('spec.shadow_endpoint', 'spec.zombie_endpoint')")}`,
+    }),
+    statPanel({
       title: 'Response actions executed',
       description: 'Response actions (revocations, …) that ran in the range.',
-      viz: 'stat',
       w: 4,
-      h: 4,
-      unit: 'short',
+      column: 'executed',
       sql: `SELECT countIf(outcome = 'executed') AS executed FROM response_actions_audit
 WHERE $__timeFilter(ts)`,
-      columns: [{ name: 'executed', kind: 'number', unit: 'short' }],
-    },
-    {
+    }),
+    statPanel({
       title: 'Events in range',
       description: 'API calls stored for the selection.',
-      viz: 'stat',
       w: 4,
-      h: 4,
-      unit: 'short',
+      column: 'events',
       sql: `SELECT count() AS events FROM api_events
 WHERE ${EVENT_FILTER}`,
-      columns: [{ name: 'events', kind: 'number', unit: 'short' }],
-    },
+    }),
     {
       title: 'New findings by severity',
       description: 'Episodes by the interval they started in, stacked by severity.',
@@ -141,16 +119,12 @@ ORDER BY findings DESC`,
       ],
       sort: { column: 'findings', desc: true },
     },
-    {
+    findingsTable({
       title: 'Needs triage',
       description: 'Open findings, newest activity first. Click a finding or an entity to drill down.',
-      viz: 'table',
-      w: 24,
       h: 10,
-      sql: findingsSql("status = 'firing'"),
-      columns: FINDING_COLUMNS,
-      sort: { column: 'last_seen', desc: true },
-    },
+      where: "status = 'firing'",
+    }),
   ]),
 };
 
@@ -234,36 +208,22 @@ LIMIT 50`,
       ],
       sort: { column: 'failures', desc: true },
     },
-    {
+    topEndpointsChart({
       title: 'Failures by route',
       description: 'Failed authentications per route.',
-      viz: 'barchart',
       w: 10,
       h: 9,
-      sql: `SELECT trim(concat(method, ' ', route)) AS endpoint, count() AS failures
-FROM api_events
-WHERE ${EVENT_FILTER}
-  AND auth = 'failure'
-GROUP BY endpoint
-ORDER BY failures DESC
-LIMIT 15`,
-      columns: [
-        { name: 'endpoint', kind: 'string' },
-        { name: 'failures', kind: 'number', unit: 'short' },
-      ],
-      sort: { column: 'failures', desc: true },
-    },
-    {
+      measure: { name: 'failures', expr: 'count()' },
+      from: 'api_events',
+      where: [EVENT_FILTER, "auth = 'failure'"],
+    }),
+    findingsTable({
       title: 'Authentication findings',
       description:
         'auth.* findings overlapping the range (brute force, stuffing, spraying, key guessing, abuse, success after failures).',
-      viz: 'table',
-      w: 24,
       h: 9,
-      sql: findingsSql("family = 'auth'"),
-      columns: FINDING_COLUMNS,
-      sort: { column: 'last_seen', desc: true },
-    },
+      where: "family = 'auth'",
+    }),
   ]),
 };
 
@@ -332,35 +292,21 @@ LIMIT 50`,
       ],
       sort: { column: 'distinct_objects', desc: true },
     },
-    {
+    topEndpointsChart({
       title: 'Object routes by denials',
       description: 'Routes with object ids ranked by 403+404 answers.',
-      viz: 'barchart',
       w: 10,
       h: 10,
-      sql: `SELECT trim(concat(method, ' ', route)) AS endpoint, countIf(status IN (403, 404)) AS denials
-FROM api_events
-WHERE ${EVENT_FILTER}
-  AND notEmpty(object_ids)
-GROUP BY endpoint
-ORDER BY denials DESC
-LIMIT 15`,
-      columns: [
-        { name: 'endpoint', kind: 'string' },
-        { name: 'denials', kind: 'number', unit: 'short' },
-      ],
-      sort: { column: 'denials', desc: true },
-    },
-    {
+      measure: { name: 'denials', expr: 'countIf(status IN (403, 404))' },
+      from: 'api_events',
+      where: [EVENT_FILTER, 'notEmpty(object_ids)'],
+    }),
+    findingsTable({
       title: 'BOLA findings',
       description: 'bola.* findings overlapping the range.',
-      viz: 'table',
-      w: 24,
       h: 8,
-      sql: findingsSql("family = 'bola'"),
-      columns: FINDING_COLUMNS,
-      sort: { column: 'last_seen', desc: true },
-    },
+      where: "family = 'bola'",
+    }),
   ]),
 };
 
@@ -385,13 +331,10 @@ export const spec: DashboardSpec = {
   time: TIME,
   variables: STANDARD_VARS,
   panels: place([
-    {
+    statPanel({
       title: 'Endpoints seen',
       description: 'Distinct (host, method, route) with traffic in the range.',
-      viz: 'stat',
-      w: 6,
-      h: 4,
-      unit: 'short',
+      column: 'endpoints',
       sql: `SELECT count() AS endpoints FROM (
   SELECT host, method, route FROM endpoint_inventory
   WHERE $__conditionalAll(tenant IN (\${tenant:singlequote}), $tenant)
@@ -399,20 +342,16 @@ export const spec: DashboardSpec = {
     AND $__conditionalAll(route IN (\${route:singlequote}), $route)
   GROUP BY tenant, host, method, route
   HAVING max(last_seen) >= $__fromTime AND min(first_seen) <= $__toTime)`,
-      columns: [{ name: 'endpoints', kind: 'number', unit: 'short' }],
-    },
-    ...(['spec.shadow_endpoint', 'spec.zombie_endpoint', 'spec.parameter_violation'] as const).map((d) => ({
-      title: `${d.slice(5).replace('_', ' ')} findings`,
-      description: `${d} episodes overlapping the range.`,
-      viz: 'stat' as const,
-      w: 6,
-      h: 4,
-      unit: 'short',
-      sql: `SELECT count() AS findings FROM findings FINAL
-WHERE ${FINDING_FILTER}
-  AND detector = '${d}'`,
-      columns: [{ name: 'findings', kind: 'number' as const, unit: 'short' }],
-    })),
+    }),
+    ...(['spec.shadow_endpoint', 'spec.zombie_endpoint', 'spec.parameter_violation'] as const).map((d) =>
+      statPanel({
+        title: `${d.slice(5).replace('_', ' ')} findings`,
+        description: `${d} episodes overlapping the range.`,
+        column: 'findings',
+        sql: `SELECT count() AS findings FROM findings FINAL
+WHERE ${allOf(FINDING_FILTER, `detector = '${d}'`)}`,
+      }),
+    ),
     {
       title: 'Spec findings over time',
       description: 'spec.* episodes by the interval they started in.',
@@ -490,36 +429,22 @@ LIMIT 100`,
       ],
       sort: { column: 'first_call', desc: true },
     },
-    {
+    topEndpointsChart({
       title: 'Top violating endpoints',
       description: 'Endpoints named by spec findings, by episodes.',
-      viz: 'barchart',
       w: 12,
       h: 8,
-      sql: `SELECT trim(concat(method, ' ', route)) AS endpoint, count() AS findings
-FROM findings FINAL
-WHERE ${FINDING_FILTER}
-  AND family = 'spec'
-GROUP BY endpoint
-ORDER BY findings DESC
-LIMIT 15`,
-      columns: [
-        { name: 'endpoint', kind: 'string' },
-        { name: 'findings', kind: 'number', unit: 'short' },
-      ],
-      sort: { column: 'findings', desc: true },
-    },
-    {
+      measure: { name: 'findings', expr: 'count()' },
+      from: 'findings FINAL',
+      where: [FINDING_FILTER, "family = 'spec'"],
+    }),
+    findingsTable({
       title: 'Spec findings',
       description:
         'Shadow, zombie, undocumented operations, parameter violations, unauthenticated access, missing scopes.',
-      viz: 'table',
-      w: 24,
       h: 8,
-      sql: findingsSql("family = 'spec'"),
-      columns: FINDING_COLUMNS,
-      sort: { column: 'last_seen', desc: true },
-    },
+      where: "family = 'spec'",
+    }),
   ]),
 };
 
@@ -658,16 +583,14 @@ LIMIT 25`,
       ],
       sort: { column: 'requests', desc: true },
     },
-    {
+    findingsTable({
       title: 'Volume and recon findings',
       description: 'volume.* and recon.* findings overlapping the range.',
-      viz: 'table',
       w: 12,
       h: 9,
-      sql: findingsSql("family IN ('volume', 'recon')", 50),
-      columns: FINDING_COLUMNS,
-      sort: { column: 'last_seen', desc: true },
-    },
+      where: "family IN ('volume', 'recon')",
+      limit: 50,
+    }),
   ]),
 };
 
