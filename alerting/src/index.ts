@@ -9,7 +9,6 @@ export {
   isManagementRoute,
   MAX_SPEC_BYTES,
   type ManagementStore,
-  type SpecListing,
   type SpecRegistry,
 } from './api/management.ts';
 export { startAlertApi } from './api/server.ts';

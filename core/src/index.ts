@@ -76,12 +76,14 @@ export {
 } from './store/migrate.ts';
 export {
   type ApiSpecRecord,
+  type ApiSpecSummary,
   auditRow,
   eventRow,
   eventTsvLine,
   findingRow,
   type NotificationDeliveryRecord,
   type ResponseActionAudit,
+  type SpecUploadResult,
   type TokenRevocation,
 } from './store/rows.ts';
 export { cleanStagingDir, defaultStagingRoot, stagingDirFor } from './store/staging.ts';

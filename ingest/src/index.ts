@@ -20,8 +20,6 @@ export {
   originOf as uploadedSpecOrigin,
   SpecCatalog,
   type SpecStore,
-  type SpecSummary,
-  type SpecUploadResult,
 } from './routes/catalog.ts';
 export { type LoadedSpec, loadSpecFiles } from './routes/openapi.ts';
 export {

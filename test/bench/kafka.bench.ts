@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { type ApiEvent, actorKey, buildEvent, createLogger, KafkaBus, loadConfig } from '@apiwatch/core';
+import { type ApiEvent, actorKey, buildEvent, createLogger, KafkaBus } from '@apiwatch/core';
 import { Admin } from '@platformatic/kafka';
-import { KAFKA_BROKER, ROOT, uniqueName } from '../src/index.ts';
+import { KAFKA_BROKER, kafkaBusConfig, ROOT, uniqueName } from '../src/index.ts';
 import { type BenchResult, medianRate } from './types.ts';
 
 /**
@@ -30,18 +30,7 @@ export async function run(): Promise<BenchResult[]> {
   });
 
   const id = uniqueName('bench-kafka');
-  const base = loadConfig(undefined, {}).bus.kafka;
-  const config = {
-    ...base,
-    brokers: [KAFKA_BROKER],
-    groupPrefix: id,
-    topics: {
-      events: `${id}.events`,
-      findings: `${id}.findings`,
-      dlq: `${id}.dlq`,
-      rekeyed: `${id}.rekeyed`,
-    },
-  };
+  const config = kafkaBusConfig(id);
   const log = createLogger('warn');
   const producer = new KafkaBus(config, log);
   const consumer = new KafkaBus(config, log);

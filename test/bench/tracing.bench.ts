@@ -19,7 +19,7 @@ import { chunkByKey } from '@apiwatch/core/bus/kafka.ts';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { startPipeline } from '../../cli/src/pipeline.ts';
-import { KAFKA_BROKER, uniqueName } from '../src/index.ts';
+import { kafkaBusConfig, uniqueName } from '../src/index.ts';
 import type { BenchResult } from './types.ts';
 
 /**
@@ -149,17 +149,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function kafkaRate(all: ApiEvent[], traced: boolean): Promise<{ rate: number; cpu: number }> {
   const id = uniqueName('bench-tracing');
-  const config = {
-    ...loadConfig(undefined, {}).bus.kafka,
-    brokers: [KAFKA_BROKER],
-    groupPrefix: id,
-    topics: {
-      events: `${id}.events`,
-      findings: `${id}.findings`,
-      dlq: `${id}.dlq`,
-      rekeyed: `${id}.rekeyed`,
-    },
-  };
+  const config = kafkaBusConfig(id);
   const log = createLogger('warn');
   const producer = new KafkaBus(config, log);
   const consumer = new KafkaBus(config, log);

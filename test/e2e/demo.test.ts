@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { findingValidator } from '@apiwatch/core';
-import { freePort, runApiwatch, startApiwatch, waitFor } from '../src/index.ts';
+import { runApiwatch, startEmbedded } from '../src/index.ts';
 
 /**
  * The new user's first minutes: `apiwatch start` (embedded default), then `apiwatch demo` from
@@ -13,20 +13,7 @@ import { freePort, runApiwatch, startApiwatch, waitFor } from '../src/index.ts';
  */
 test('apiwatch demo against a running embedded start catches every planted attack; apiwatch findings lists them', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'apiwatch-demo-'));
-  const port = await freePort();
-  const env = { APIWATCH__DATADIR: join(dir, 'data'), APIWATCH__INGEST__LISTEN__PORT: String(port) };
-  const app = startApiwatch(['start'], env);
-  t.after(() => app.stop('SIGKILL'));
-  await waitFor(
-    'ingest',
-    async () =>
-      (await fetch(`http://127.0.0.1:${port}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )) || undefined,
-    60_000,
-    app.output,
-  );
+  const { app, env } = await startEmbedded(t, join(dir, 'data'));
 
   const demo = await runApiwatch(['demo', '--wait', '90'], env);
   assert.equal(demo.code, 0, `${demo.stderr}\n${demo.stdout}`);

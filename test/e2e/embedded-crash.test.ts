@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateSecret, verify } from '@apiwatch/alerting';
 import { buildEvent, ChdbStore } from '@apiwatch/core';
-import { type ApiwatchProcess, freePort, startApiwatch, waitFor } from '../src/index.ts';
+import { type ApiwatchProcess, freePort, startApiwatch, waitFor, waitUntilHealthy } from '../src/index.ts';
 
 /**
  * Issue 7 §4: in the embedded default, a 2xx from ingest means the events are on disk, and a
@@ -29,16 +29,7 @@ async function startServer(dataDir: string, port: number, env: NodeJS.ProcessEnv
     ...env,
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    'ingest to listen',
-    async () =>
-      (await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )) || undefined,
-    60_000,
-    app.output,
-  );
+  await waitUntilHealthy(app, url);
   return { app, url, token: readFileSync(join(dataDir, 'collector-token'), 'utf8').trim() };
 }
 

@@ -4,25 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ChdbStore } from '@apiwatch/core';
-import { freePort, nginxTraffic, runApiwatch, startApiwatch, waitFor } from '../src/index.ts';
+import { nginxTraffic, runApiwatch, startEmbedded, waitFor } from '../src/index.ts';
 
 /** `apiwatch start` with no config: the embedded default a new user runs first. */
 test('embedded start: collect ships a brute force, the finding is logged, events and finding are stored', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'apiwatch-embedded-'));
-  const port = await freePort();
-  const env = { APIWATCH__DATADIR: join(dir, 'data'), APIWATCH__INGEST__LISTEN__PORT: String(port) };
-  const app = startApiwatch(['start'], env);
-  t.after(() => app.stop('SIGKILL'));
-  await waitFor(
-    'ingest',
-    async () =>
-      (await fetch(`http://127.0.0.1:${port}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )) || undefined,
-    60_000,
-    app.output,
-  );
+  const { app, port, env } = await startEmbedded(t, join(dir, 'data'));
   assert.match(app.output(), /listening on http:\/\/127\.0\.0\.1:\d+\/v1\/events/);
   const token = readFileSync(join(dir, 'data', 'collector-token'), 'utf8').trim();
   assert.ok(token.length >= 24, 'a collector token is generated on first start');

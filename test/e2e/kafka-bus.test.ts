@@ -1,26 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ApiEvent, buildEvent, createLogger, KafkaBus, loadConfig } from '@apiwatch/core';
+import { type ApiEvent, buildEvent, createLogger, KafkaBus } from '@apiwatch/core';
 import { Producer, stringSerializers } from '@platformatic/kafka';
-import { KAFKA_BROKER, requireService, uniqueName, waitFor } from '../src/index.ts';
+import { KAFKA_BROKER, kafkaBusConfig, requireService, uniqueName, waitFor } from '../src/index.ts';
 
 function busFor(id: string): KafkaBus {
-  const base = loadConfig(undefined, {}).bus.kafka;
-  return new KafkaBus(
-    {
-      ...base,
-      brokers: [KAFKA_BROKER],
-      groupPrefix: id,
-      topics: {
-        events: `${id}.events`,
-        findings: `${id}.findings`,
-        dlq: `${id}.dlq`,
-        rekeyed: `${id}.rekeyed`,
-      },
-      maxBatchEvents: 100,
-    },
-    createLogger('warn'),
-  );
+  return new KafkaBus({ ...kafkaBusConfig(id), maxBatchEvents: 100 }, createLogger('warn'));
 }
 
 const ev = (i: number, actor: string): ApiEvent =>

@@ -16,7 +16,14 @@ import {
 } from '@apiwatch/core';
 import { Producer, stringSerializers } from '@platformatic/kafka';
 import { startPipeline } from '../../cli/src/pipeline.ts';
-import { KAFKA_BROKER, requireService, uniqueName, waitFor } from '../src/index.ts';
+import {
+  KAFKA_BROKER,
+  kafkaBusConfig,
+  kafkaTopics,
+  requireService,
+  uniqueName,
+  waitFor,
+} from '../src/index.ts';
 
 /**
  * Issue 7 §6 on the real broker: one malformed message must not stop a consumer. Raw records are
@@ -53,12 +60,7 @@ test('Kafka: a malformed event and a malformed finding land in the DLQ, are coun
   if (!(await requireService(t, 'kafka'))) return;
   const id = uniqueName('poison');
   const dir = mkdtempSync(join(tmpdir(), 'apiwatch-poison-'));
-  const topics = {
-    events: `${id}.events`,
-    findings: `${id}.findings`,
-    dlq: `${id}.dlq`,
-    rekeyed: `${id}.rekeyed`,
-  };
+  const topics = kafkaTopics(id);
   const config = loadConfig(undefined, {
     APIWATCH__DATADIR: dir,
     APIWATCH__LOGLEVEL: 'error',
@@ -172,18 +174,7 @@ test('Kafka: a malformed event and a malformed finding land in the DLQ, are coun
 test('Kafka: a handler that keeps failing on one message has it dead-lettered after bounded retries; the partition moves on', async (t) => {
   if (!(await requireService(t, 'kafka'))) return;
   const id = uniqueName('poison-handler');
-  const kafka = {
-    ...loadConfig(undefined, {}).bus.kafka,
-    brokers: [KAFKA_BROKER],
-    groupPrefix: id,
-    topics: {
-      events: `${id}.events`,
-      findings: `${id}.findings`,
-      dlq: `${id}.dlq`,
-      rekeyed: `${id}.rekeyed`,
-    },
-    partitions: 1,
-  };
+  const kafka = { ...kafkaBusConfig(id), partitions: 1 };
   const retry = { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 50 };
   const bus = new KafkaBus(kafka, createLogger('silent'), retry);
   t.after(() => bus.close());

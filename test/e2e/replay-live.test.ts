@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ChdbStore, type Finding } from '@apiwatch/core';
-import { freePort, nginxTraffic, runApiwatch, startApiwatch, waitFor } from '../src/index.ts';
+import { nginxTraffic, runApiwatch, startEmbedded, waitFor } from '../src/index.ts';
 
 /**
  * Live ingest of a file and `apiwatch replay` of the same file raise the same findings: the
@@ -35,20 +35,7 @@ test('live ingest of a file gives the same finding fingerprints and ids as its r
     .map((l) => JSON.parse(l) as Finding);
   assert.ok(replayed.some((f) => f.status === 'firing'));
 
-  const port = await freePort();
-  const env = { APIWATCH__DATADIR: join(dir, 'data'), APIWATCH__INGEST__LISTEN__PORT: String(port) };
-  const app = startApiwatch(['start'], env);
-  t.after(() => app.stop('SIGKILL'));
-  await waitFor(
-    'ingest',
-    async () =>
-      (await fetch(`http://127.0.0.1:${port}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )) || undefined,
-    60_000,
-    app.output,
-  );
+  const { app, env } = await startEmbedded(t, join(dir, 'data'));
   const c = await runApiwatch(['collect', '--format', 'nginx', '--file', file, '--once'], env);
   assert.equal(c.code, 0, c.stderr);
   await waitFor(

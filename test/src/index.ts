@@ -2,14 +2,24 @@ export { type RecordedRequest, type Recorder, startDaemon, startRecorder } from 
 export {
   type ApiwatchProcess,
   CLI,
+  type EmbeddedStart,
   freePort,
   ROOT,
   runApiwatch,
   startApiwatch,
+  startEmbedded,
   waitFor,
+  waitUntilHealthy,
 } from './processes.ts';
 export { hashSeed, mulberry32, Rng } from './random.ts';
-export { KAFKA_BROKER, REDIS_URL, requireService, uniqueName } from './services.ts';
+export {
+  KAFKA_BROKER,
+  kafkaBusConfig,
+  kafkaTopics,
+  REDIS_URL,
+  requireService,
+  uniqueName,
+} from './services.ts';
 export { type SyntheticOptions, syntheticEventStream, syntheticEvents } from './synthetic.ts';
 export { nginxTraffic } from './traffic.ts';
 export {

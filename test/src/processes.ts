@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -40,6 +41,41 @@ export function startApiwatch(args: string[], env: NodeJS.ProcessEnv = {}): Apiw
       return code;
     },
   };
+}
+
+/** Waits (at most 60 s) until the ingest listener at `url` answers /healthz; the timeout error shows the app's output. */
+export async function waitUntilHealthy(app: ApiwatchProcess, url: string): Promise<void> {
+  await waitFor(
+    `ingest at ${url}`,
+    async () =>
+      (await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )) || undefined,
+    60_000,
+    app.output,
+  );
+}
+
+/** An `apiwatch start` run with no config file: the embedded default, its env and port. */
+export interface EmbeddedStart {
+  app: ApiwatchProcess;
+  port: number;
+  /** The env it runs with (data dir, listen port): CLI commands given it reach this server. */
+  env: { APIWATCH__DATADIR: string; APIWATCH__INGEST__LISTEN__PORT: string };
+}
+
+/**
+ * Starts `apiwatch start` with no config (the embedded default a new user runs first) on a free
+ * port with its data in `dataDir`, killed when the test ends; resolves once ingest is healthy.
+ */
+export async function startEmbedded(t: TestContext, dataDir: string): Promise<EmbeddedStart> {
+  const port = await freePort();
+  const env = { APIWATCH__DATADIR: dataDir, APIWATCH__INGEST__LISTEN__PORT: String(port) };
+  const app = startApiwatch(['start'], env);
+  t.after(() => app.stop('SIGKILL'));
+  await waitUntilHealthy(app, `http://127.0.0.1:${port}`);
+  return { app, port, env };
 }
 
 /** Runs `apiwatch ...` to completion. */

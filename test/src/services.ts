@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
 import type { TestContext } from 'node:test';
+import { type Config, loadConfig } from '@apiwatch/core';
 
 /**
  * Integration tests need real Kafka and Redis (no mocks). `npm test` starts them through
@@ -44,3 +45,22 @@ export async function requireService(t: TestContext, name: 'kafka' | 'redis'): P
 export function uniqueName(prefix: string): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** The bus topics of one test or bench run, all named after its `id` (a uniqueName). */
+export const kafkaTopics = (id: string): Config['bus']['kafka']['topics'] => ({
+  events: `${id}.events`,
+  findings: `${id}.findings`,
+  dlq: `${id}.dlq`,
+  rekeyed: `${id}.rekeyed`,
+});
+
+/**
+ * A KafkaBus config of the schema's defaults on the test broker, with consumer groups and topics
+ * of the run's own (`id`, a uniqueName): spread it to change a setting.
+ */
+export const kafkaBusConfig = (id: string): Config['bus']['kafka'] => ({
+  ...loadConfig(undefined, {}).bus.kafka,
+  brokers: [KAFKA_BROKER],
+  groupPrefix: id,
+  topics: kafkaTopics(id),
+});

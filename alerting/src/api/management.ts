@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type {
+  ApiSpecSummary,
   Finding,
   Logger,
   NotificationDeliveryRecord,
   ResponseActionAudit,
+  SpecUploadResult,
   TokenRevocation,
 } from '@apiwatch/core';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
@@ -37,35 +39,19 @@ export interface ManagementStore {
   insertDeliveries(rows: readonly NotificationDeliveryRecord[]): Promise<void>;
 }
 
-/** An uploaded spec as listed. */
-export interface SpecListing {
-  name: string;
-  title: string;
-  version: string;
-  openapi: string;
-  operations: number;
-  uploadedBy: string;
-  uploadedAt: number;
-  sha256: string;
-  bytes: number;
-}
-
 /**
  * Where uploaded specs go and how the route stage hears of them: the ingest SpecCatalog
  * (ingest/src/routes/catalog.ts), built by the CLI over the store.
  */
 export interface SpecRegistry {
-  list(): Promise<SpecListing[]>;
+  list(): Promise<ApiSpecSummary[]>;
   upload(u: {
     name: string;
     text: string;
     document: unknown;
     openapi: string;
     uploadedBy: string;
-  }): Promise<
-    | { ok: true; spec: SpecListing; replaced: boolean; unchanged: boolean }
-    | { ok: false; status: 400 | 422 | 503; code: string; message: string }
-  >;
+  }): Promise<SpecUploadResult>;
 }
 
 /** Largest spec upload, bytes (Stripe's full spec is ~7 MB of JSON). */

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { SpecListing } from '@apiwatch/alerting';
+import type { ApiSpecSummary } from '@apiwatch/core';
 import type { Command } from '../command.ts';
 import { alertApiOptions, apiClient, printResult } from './actions.ts';
 
-const line = (s: SpecListing) =>
+const line = (s: ApiSpecSummary) =>
   `${s.name}  ${s.title}@${s.version}  openapi ${s.openapi}  ${s.operations} operations  by ${s.uploadedBy} ${new Date(s.uploadedAt).toISOString()}  sha256 ${s.sha256.slice(0, 12)}`;
 
 export const specsCommand: Command = {
@@ -32,7 +32,7 @@ export const specsCommand: Command = {
     const client = apiClient(values);
     if (!client) return 2;
     if (sub === 'list') {
-      const r = await client.call<SpecListing[]>('GET', '/api/v1/specs');
+      const r = await client.call<ApiSpecSummary[]>('GET', '/api/v1/specs');
       return printResult(r, values, (l) => l.map(line).join('\n') || '(no uploaded specs)');
     }
     if (sub === 'upload' && file) {
@@ -45,7 +45,7 @@ export const specsCommand: Command = {
       }
       const json = /\.json$/i.test(basename(file)) || text.trimStart().startsWith('{');
       const query = values.name ? `?name=${encodeURIComponent(values.name as string)}` : '';
-      const r = await client.call<{ spec: SpecListing; replaced: boolean; unchanged: boolean }>(
+      const r = await client.call<{ spec: ApiSpecSummary; replaced: boolean; unchanged: boolean }>(
         'POST',
         `/api/v1/specs${query}`,
         undefined,

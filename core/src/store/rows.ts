@@ -351,6 +351,17 @@ export interface ApiSpecRecord {
   document: string;
 }
 
+/** An uploaded spec as listed (GET /api/v1/specs): everything but the document. */
+export type ApiSpecSummary = Omit<ApiSpecRecord, 'document'>;
+
+/**
+ * The answer to a spec upload (POST /api/v1/specs): the ingest spec catalog produces it and the
+ * alert API's management handlers send it on.
+ */
+export type SpecUploadResult =
+  | { ok: true; spec: ApiSpecSummary; replaced: boolean; unchanged: boolean }
+  | { ok: false; status: 400 | 422 | 503; code: string; message: string };
+
 export function apiSpecRow(s: ApiSpecRecord): Record<string, unknown> {
   return {
     name: s.name,

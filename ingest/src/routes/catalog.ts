@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ApiSpecRecord, Logger } from '@apiwatch/core';
+import type { ApiSpecRecord, ApiSpecSummary, Logger, SpecUploadResult } from '@apiwatch/core';
 import { type LoadedSpec, parseSpecText, specFromDocument } from './openapi.ts';
 
 /** What the catalog needs of the store: api_specs read and written. */
@@ -7,23 +7,6 @@ export interface SpecStore {
   query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
   insertSpecs(specs: readonly ApiSpecRecord[]): Promise<void>;
 }
-
-/** An uploaded spec as listed (GET /api/v1/specs): everything but the document. */
-export interface SpecSummary {
-  name: string;
-  title: string;
-  version: string;
-  openapi: string;
-  operations: number;
-  uploadedBy: string;
-  uploadedAt: number;
-  sha256: string;
-  bytes: number;
-}
-
-export type SpecUploadResult =
-  | { ok: true; spec: SpecSummary; replaced: boolean; unchanged: boolean }
-  | { ok: false; status: 400 | 422 | 503; code: string; message: string };
 
 /**
  * Uploaded OpenAPI documents (POST /api/v1/specs), kept in the store's api_specs table so they
@@ -52,7 +35,7 @@ export class SpecCatalog {
     this.log = log;
   }
 
-  async list(): Promise<SpecSummary[]> {
+  async list(): Promise<ApiSpecSummary[]> {
     const rows = await this.store.query<{
       name: string;
       title: string;
