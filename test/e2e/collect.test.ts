@@ -61,25 +61,29 @@ function setup(lines: string[], name = 'access.json.log'): { env: NodeJS.Process
 const traffic = (seed: number, events: number, start = Date.now() - 3_600_000) =>
   nginxTraffic({ seed, start, benignEvents: events });
 
+/**
+ * The argv of `apiwatch collect --once` shipping the NGINX log `file` to `to` (default: this
+ * file's ingest server) with the test token, then `extra` flags.
+ */
+const collectOnce = (file: string, extra: string[] = [], to = url) => [
+  'collect',
+  '--format',
+  'nginx',
+  '--file',
+  file,
+  '--once',
+  '--url',
+  to,
+  '--token-file',
+  tokenFile,
+  ...extra,
+];
+
 const noStack = (stderr: string) => assert.doesNotMatch(stderr, /^\s+at /m, `no stack trace:\n${stderr}`);
 
 test('collect --once on a missing file: one coded line, exit 2, nothing shipped', async () => {
   const { env } = setup([]);
-  const r = await runApiwatch(
-    [
-      'collect',
-      '--format',
-      'nginx',
-      '--file',
-      join(dir, 'nope.log'),
-      '--once',
-      '--url',
-      url,
-      '--token-file',
-      tokenFile,
-    ],
-    env,
-  );
+  const r = await runApiwatch(collectOnce(join(dir, 'nope.log')), env);
   assert.equal(r.code, 2, r.stderr);
   assert.match(
     r.stderr,
@@ -93,23 +97,7 @@ test('collect --once to an unreachable ingest: a bounded retry budget, then exit
   const { env, file } = setup(traffic(1, 40));
   const port = await freePort();
   const t0 = Date.now();
-  const r = await runApiwatch(
-    [
-      'collect',
-      '--format',
-      'nginx',
-      '--file',
-      file,
-      '--once',
-      '--url',
-      `http://127.0.0.1:${port}`,
-      '--token-file',
-      tokenFile,
-      '--retry-attempts',
-      '3',
-    ],
-    env,
-  );
+  const r = await runApiwatch(collectOnce(file, ['--retry-attempts', '3'], `http://127.0.0.1:${port}`), env);
   assert.equal(r.code, 1, r.stderr);
   assert.ok(Date.now() - t0 < 30_000, 'gave up within its budget');
   assert.match(
@@ -120,10 +108,7 @@ test('collect --once to an unreachable ingest: a bounded retry budget, then exit
 
   // The position was not saved past what was not shipped: a run with ingest up sends it all.
   const before = received.length;
-  const again = await runApiwatch(
-    ['collect', '--format', 'nginx', '--file', file, '--once', '--url', url, '--token-file', tokenFile],
-    env,
-  );
+  const again = await runApiwatch(collectOnce(file), env);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /40 lines → 40 events, 40 accepted/);
   assert.equal(received.length - before, 40);
@@ -131,18 +116,7 @@ test('collect --once to an unreachable ingest: a bounded retry budget, then exit
 
 test('collect --once twice: the second run says the saved position means nothing new; --from-start ships it again', async () => {
   const { env, file } = setup(traffic(2, 25));
-  const args = [
-    'collect',
-    '--format',
-    'nginx',
-    '--file',
-    file,
-    '--once',
-    '--url',
-    url,
-    '--token-file',
-    tokenFile,
-  ];
+  const args = collectOnce(file);
   const first = await runApiwatch(args, env);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stderr, /25 lines → 25 events, 25 accepted/);
@@ -175,23 +149,7 @@ test('an over-long line is reported as such (COLLECT_LINE_TOO_LONG), the other l
   const long = `{"padding":"${'x'.repeat(300_000)}"}`;
   const { env, file } = setup([...lines.slice(0, 5), long, ...lines.slice(5)]);
   const deadBefore = dead.length;
-  const r = await runApiwatch(
-    [
-      'collect',
-      '--format',
-      'nginx',
-      '--file',
-      file,
-      '--once',
-      '--url',
-      url,
-      '--token-file',
-      tokenFile,
-      '--max-line-bytes',
-      '100000',
-    ],
-    env,
-  );
+  const r = await runApiwatch(collectOnce(file, ['--max-line-bytes', '100000']), env);
   assert.equal(r.code, 0, r.stderr);
   assert.match(
     r.stderr,
@@ -205,10 +163,7 @@ test('an over-long line is reported as such (COLLECT_LINE_TOO_LONG), the other l
 
 test('events older than retention are reported in the collect summary', async () => {
   const { env, file } = setup(traffic(5, 20, Date.now() - 40 * 86_400_000));
-  const r = await runApiwatch(
-    ['collect', '--format', 'nginx', '--file', file, '--once', '--url', url, '--token-file', tokenFile],
-    env,
-  );
+  const r = await runApiwatch(collectOnce(file), env);
   assert.equal(r.code, 0, r.stderr);
   assert.match(
     r.stderr,

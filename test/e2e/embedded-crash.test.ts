@@ -29,7 +29,7 @@ async function startServer(dataDir: string, port: number, env: NodeJS.ProcessEnv
     ...env,
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitUntilHealthy(app, url);
+  await waitUntilHealthy(url, app.output);
   return { app, url, token: readFileSync(join(dataDir, 'collector-token'), 'utf8').trim() };
 }
 

@@ -18,6 +18,7 @@ import {
   startApiwatch,
   uniqueName,
   waitFor,
+  waitUntilHealthy,
 } from '../src/index.ts';
 
 /**
@@ -80,18 +81,7 @@ test('nginx brute force → collect → ingest → Kafka → detect → BullMQ �
     await detect.stop();
   });
   const dump = () => `--- ingest ---\n${ingest.output()}\n--- detect,alert ---\n${detect.output()}`;
-  await waitFor(
-    'ingest /healthz',
-    async () => {
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      return ok || undefined;
-    },
-    60_000,
-    dump,
-  );
+  await waitUntilHealthy(`http://127.0.0.1:${port}`, dump);
   await waitFor(
     'detect role to consume',
     () => (detect.output().includes('detect role consuming events') ? true : undefined),

@@ -43,17 +43,20 @@ export function startApiwatch(args: string[], env: NodeJS.ProcessEnv = {}): Apiw
   };
 }
 
-/** Waits (at most 60 s) until the ingest listener at `url` answers /healthz; the timeout error shows the app's output. */
-export async function waitUntilHealthy(app: ApiwatchProcess, url: string): Promise<void> {
+/**
+ * Waits (at most 60 s) until the ingest listener at `url` answers /healthz; on timeout the error
+ * carries `onTimeout()` (the processes' output).
+ */
+export async function waitUntilHealthy(url: string, onTimeout: () => string): Promise<void> {
   await waitFor(
-    `ingest at ${url}`,
+    `ingest at ${url} to answer /healthz`,
     async () =>
       (await fetch(`${url}/healthz`).then(
         (r) => r.ok,
         () => false,
       )) || undefined,
     60_000,
-    app.output,
+    onTimeout,
   );
 }
 
@@ -74,7 +77,7 @@ export async function startEmbedded(t: TestContext, dataDir: string): Promise<Em
   const env = { APIWATCH__DATADIR: dataDir, APIWATCH__INGEST__LISTEN__PORT: String(port) };
   const app = startApiwatch(['start'], env);
   t.after(() => app.stop('SIGKILL'));
-  await waitUntilHealthy(app, `http://127.0.0.1:${port}`);
+  await waitUntilHealthy(`http://127.0.0.1:${port}`, app.output);
   return { app, port, env };
 }
 
