@@ -27,6 +27,7 @@ export * from './model/event.ts';
 export { exampleFinding } from './model/examples.ts';
 export * from './model/finding.ts';
 export { apiEventValidator, findingValidator, type Validator } from './model/validate.ts';
+export { isSecretFieldName, REDACTED, redactSecrets } from './redact.ts';
 export * from './result.ts';
 export { ChdbStore } from './store/chdb.ts';
 export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';

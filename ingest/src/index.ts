@@ -1,6 +1,6 @@
+export { redactSecrets } from '@apiwatch/core';
 export { createIdentityContext, type IdentityContext } from './identity/context.ts';
 export { loadIdentityContext } from './identity/key.ts';
-export { redactSecrets } from './identity/redact.ts';
 export { findParser, formatIds, PARSERS } from './parsers/registry.ts';
 export type {
   EntryRejection,
