@@ -18,7 +18,6 @@ export type { DeadLetter, NotificationQueue, RetryPolicy } from './queue/types.t
 export { AlertmanagerPostableAlertsSchema, alertmanagerAlerts } from './receivers/alertmanager.ts';
 export { PagerdutyEventSchema, pagerdutyEvent } from './receivers/pagerduty.ts';
 export { createReceivers, RECEIVER_KINDS } from './receivers/registry.ts';
-export { createSecretResolver } from './receivers/secrets.ts';
 export { generateSecret, sign, verify } from './receivers/signing.ts';
 export { slackMessage } from './receivers/slack.ts';
 export type { Receiver, SendResult } from './receivers/types.ts';

@@ -17,10 +17,27 @@ export { type JournalStats, TopicJournal } from './bus/journal.ts';
 export { KafkaBus } from './bus/kafka.ts';
 export { MemoryBus, type MemoryBusOptions } from './bus/memory.ts';
 export * from './bus/types.ts';
-export { applyEnvOverrides, ENV_PREFIX, loadConfig } from './config/load.ts';
+export {
+  applyEnvOverrides,
+  applyEnvSources,
+  checkIdentitySources,
+  ENV_PREFIX,
+  envSourcedKeys,
+  type LoadOptions,
+  loadConfig,
+} from './config/load.ts';
 export * from './config/schema.ts';
+export {
+  createSecretResolver,
+  type Environment,
+  parseSecretRef,
+  processSecrets,
+  SECRET_REF_PATTERN,
+  type SecretResolver,
+  type SecretSource,
+} from './config/secrets.ts';
 export * from './errors.ts';
-export { createLogger, type Logger } from './log.ts';
+export { createLogger, type LogFormat, type Logger } from './log.ts';
 export { actorEntity, actorKey } from './model/actor.ts';
 export { buildEvent, type EventDraft, inferAuthOutcome, stableEventId } from './model/build.ts';
 export * from './model/event.ts';
@@ -40,6 +57,7 @@ export {
 } from './store/consumer.ts';
 export { classifyStoreError, parseClickhouseError, type StoreFailure } from './store/errors.ts';
 export {
+  clickhousePassword,
   createStoreFromConfig,
   type EndpointExecutor,
   httpEndpointUsers,

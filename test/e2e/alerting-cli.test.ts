@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { createAlerting } from '@apiwatch/alerting';
-import { AlertConfig, type AlertConfigValue, createLogger, exampleFinding } from '@apiwatch/core';
+import {
+  AlertConfig,
+  type AlertConfigValue,
+  createLogger,
+  createSecretResolver,
+  exampleFinding,
+} from '@apiwatch/core';
 import { Value } from '@sinclair/typebox/value';
 import { runApiwatch, startRecorder, waitFor } from '../src/index.ts';
 
@@ -34,7 +40,7 @@ test('apiwatch silences and deliveries drive the alert API', async (t) => {
       },
     }),
   ) as AlertConfigValue;
-  const alerting = createAlerting(config, { env: {}, log: createLogger('silent') });
+  const alerting = createAlerting(config, { secrets: createSecretResolver({}), log: createLogger('silent') });
   await alerting.start();
   t.after(() => alerting.close());
   const cli = (args: string[], token = ANA) =>

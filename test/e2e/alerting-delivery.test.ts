@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createAlerting } from '@apiwatch/alerting';
-import { AlertConfig, type AlertConfigValue, createLogger, exampleFinding } from '@apiwatch/core';
+import {
+  AlertConfig,
+  type AlertConfigValue,
+  createLogger,
+  createSecretResolver,
+  exampleFinding,
+} from '@apiwatch/core';
 import { Value } from '@sinclair/typebox/value';
 import { Redis } from 'ioredis';
 import { requireBinary } from '../src/binaries.ts';
@@ -106,7 +112,7 @@ test('Redis restart mid-delivery and a receiver outage lose no notification and 
       state: { kind: 'redis', redisUrl: url, keyPrefix: 'restart' },
     }),
   ) as AlertConfigValue;
-  const alerting = createAlerting(config, { env: {}, log: createLogger('error') });
+  const alerting = createAlerting(config, { secrets: createSecretResolver({}), log: createLogger('error') });
   await alerting.start();
   // One cleanup, in order: the client before the Redis it talks to, the Redis before its files.
   t.after(async () => {

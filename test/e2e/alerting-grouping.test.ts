@@ -6,6 +6,7 @@ import {
   AlertConfig,
   type AlertConfigValue,
   createLogger,
+  createSecretResolver,
   exampleFinding,
   type Finding,
 } from '@apiwatch/core';
@@ -59,7 +60,7 @@ test('grouping: 500 findings of one attack → one Slack message and one PagerDu
   };
   const alerting = createAlerting(config, {
     clock,
-    env: { PD_KEY: 'R0123456789abcdef0123456789abcde' },
+    secrets: createSecretResolver({ PD_KEY: 'R0123456789abcdef0123456789abcde' }),
     log: createLogger('warn'),
   });
   await alerting.start();

@@ -11,6 +11,7 @@ import {
   type AlertConfigValue,
   ChdbStore,
   createLogger,
+  createSecretResolver,
   exampleFinding,
   type Finding,
 } from '@apiwatch/core';
@@ -116,7 +117,7 @@ test('BOLA finding → PagerDuty + Slack, Kong revocation, NGINX denies the key,
   const store = new ChdbStore(join(dir, 'chdb'));
   await store.start();
   const alerting = createAlerting(config, {
-    env,
+    secrets: createSecretResolver(env),
     log,
     state,
     audit: store,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createAlerting } from '@apiwatch/alerting';
-import { AlertConfig, type AlertConfigValue, createLogger } from '@apiwatch/core';
+import { AlertConfig, type AlertConfigValue, createLogger, createSecretResolver } from '@apiwatch/core';
 import { Value } from '@sinclair/typebox/value';
 import { runApiwatch } from '../src/index.ts';
 
@@ -19,7 +19,7 @@ test('apiwatch tokens create: the printed entry authenticates the token at its r
     AlertConfig,
     structuredClone({ api: { enabled: true, port: 0, tokens: [entry] } }),
   ) as AlertConfigValue;
-  const alerting = createAlerting(config, { env: {}, log: createLogger('silent') });
+  const alerting = createAlerting(config, { secrets: createSecretResolver({}), log: createLogger('silent') });
   await alerting.start();
   t.after(() => alerting.close());
   const h = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };

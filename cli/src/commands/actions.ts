@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { type ActionRecord, AlertApiClient, type ApiResult } from '@apiwatch/alerting';
+import { processSecrets } from '@apiwatch/core';
 import type { Command, OptionSpec } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 
 /** Flags every alert-API command shares. */
 export const alertApiOptions: Record<string, OptionSpec> = {
@@ -12,15 +14,19 @@ export const alertApiOptions: Record<string, OptionSpec> = {
   },
   'token-file': {
     type: 'string',
-    description: 'File with the API bearer token (or set APIWATCH_API_TOKEN).',
+    description: 'File with the API bearer token (or set alert.api.clientToken, env APIWATCH_API_TOKEN).',
     valueName: 'file',
   },
   json: { type: 'boolean', description: 'Print the API answer as JSON.' },
 };
 
 export function apiClient(values: Record<string, unknown>): AlertApiClient | null {
-  let token: string | null = process.env.APIWATCH_API_TOKEN ?? null;
-  if (values['token-file']) {
+  let token: string | null = null;
+  if (!values['token-file']) {
+    // No --config here: the environment alone (APIWATCH_API_TOKEN, APIWATCH__* overrides) sets it.
+    const ref = loadCliConfig().alert.api.clientToken;
+    if (ref) token = processSecrets('alert.api.clientToken', { ref }, true);
+  } else {
     try {
       token = readFileSync(values['token-file'] as string, 'utf8').trim();
     } catch (e) {

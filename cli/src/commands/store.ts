@@ -1,7 +1,6 @@
 import {
   createStoreFromConfig,
   formatTableStats,
-  loadConfig,
   runningEndpointExecutor,
   type SqlExecutor,
   StoreLockedError,
@@ -9,6 +8,7 @@ import {
 } from '@apiwatch/core';
 import { columnStats, EVENT_BYTES_BUDGET, formatEventBytes } from '@apiwatch/core/store/stats.ts';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 
 export const storeCommand: Command = {
   name: 'store',
@@ -34,7 +34,7 @@ export const storeCommand: Command = {
       );
       return 2;
     }
-    const config = loadConfig(values.config as string | undefined);
+    const config = loadCliConfig(values.config as string | undefined);
     const store = createStoreFromConfig(config);
     if (!store) {
       process.stderr.write('apiwatch store: store.kind is none.\n');

@@ -7,6 +7,7 @@ import {
   createStoreFromConfig,
   type Logger,
   metrics,
+  processSecrets,
   type Store,
 } from '@apiwatch/core';
 import { loadIdentityContext } from '@apiwatch/ingest';
@@ -30,7 +31,7 @@ export async function startAlertRole(
     await ownStore?.start();
   }
   const audit = store ?? ownStore;
-  const identity = actionsOn ? loadIdentityContext(config.dataDir, process.env, config.identity) : null;
+  const identity = actionsOn ? loadIdentityContext(config) : null;
   const apiKeyHeaders = config.alert.actions.decision.apiKeyHeaders.map((h) => h.toLowerCase());
   // The decision endpoint fingerprints what the gateway saw exactly as ingest does.
   const credentialOf = (h: IncomingHttpHeaders) => {
@@ -46,7 +47,7 @@ export async function startAlertRole(
   };
   const q = config.alert.queue;
   const alerting = createAlerting(config.alert, {
-    env: process.env,
+    secrets: processSecrets,
     log,
     audit,
     store: audit,
