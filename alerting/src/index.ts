@@ -30,3 +30,10 @@ export { FileStateStore } from './state/file.ts';
 export { MemoryStateStore } from './state/memory.ts';
 export { RedisStateStore } from './state/redis.ts';
 export type { StateStore } from './state/types.ts';
+export {
+  alertmanagerAlertsValidator,
+  notificationValidator,
+  type PayloadValidator,
+  pagerdutyEventValidator,
+  webhookPayloadValidator,
+} from './validate.ts';

@@ -93,6 +93,7 @@ export {
   type SqlExecutor,
 } from './store/migrate.ts';
 export { auditRow, eventRow, eventTsvLine, findingRow, type ResponseActionAudit } from './store/rows.ts';
+export { quoteIdentifier, quoteString } from './store/sql-text.ts';
 export { cleanStagingDir, defaultStagingRoot, stagingDirFor } from './store/staging.ts';
 export {
   type Catalog,
@@ -103,7 +104,15 @@ export {
   parseAstDump,
   SYSTEM_TABLES,
 } from './store/statement-policy.ts';
-export { formatTableStats, type TableStats, tableStats } from './store/stats.ts';
+export {
+  type ColumnStats,
+  columnStats,
+  EVENT_BYTES_BUDGET,
+  formatEventBytes,
+  formatTableStats,
+  type TableStats,
+  tableStats,
+} from './store/stats.ts';
 export type { InsertOptions, Store } from './store/types.ts';
 export {
   BatchWriter,

@@ -16,7 +16,23 @@ export {
   type IngestPipeline,
   type PipelineResult,
 } from './pipeline.ts';
-export { loadRouteTemplater, type RouteTemplater } from './routes/templater.ts';
+export { fromProtoJson, toProtoJson } from './proto/json.ts';
+export { envoyProtos, otlpProtos } from './proto/load.ts';
+export {
+  classifyInventory,
+  INVENTORY_STATUSES,
+  type InventoryEntry,
+  type InventoryRow,
+  type InventoryStatus,
+  readInventory,
+  saveSpecStatus,
+} from './routes/inventory.ts';
+export {
+  createRouteTemplater,
+  loadRouteTemplater,
+  type RouteTemplater,
+  type RouteTemplaterOptions,
+} from './routes/templater.ts';
 export { defaultCollectorToken, sha256Hex } from './server/auth.ts';
 export { createIngestServer, type IngestServerOptions } from './server/ingest.ts';
 export {

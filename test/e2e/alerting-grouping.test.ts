@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createAlerting, RedisStateStore, type slackMessage } from '@apiwatch/alerting';
-import { pagerdutyEventValidator } from '@apiwatch/alerting/validate.ts';
+import {
+  createAlerting,
+  pagerdutyEventValidator,
+  RedisStateStore,
+  type slackMessage,
+} from '@apiwatch/alerting';
 import {
   AlertConfig,
   type AlertConfigValue,

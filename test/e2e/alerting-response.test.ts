@@ -4,8 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type ActionRecord, createAlerting, RedisStateStore } from '@apiwatch/alerting';
-import { pagerdutyEventValidator } from '@apiwatch/alerting/validate.ts';
+import {
+  type ActionRecord,
+  createAlerting,
+  pagerdutyEventValidator,
+  RedisStateStore,
+} from '@apiwatch/alerting';
 import {
   AlertConfig,
   type AlertConfigValue,

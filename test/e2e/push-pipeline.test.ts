@@ -17,9 +17,13 @@ import {
   loadConfig,
   MemoryBus,
 } from '@apiwatch/core';
-import { createIngestServer, loadIdentityContext, sha256Hex } from '@apiwatch/ingest';
-import { fromProtoJson } from '@apiwatch/ingest/proto/json.ts';
-import { envoyProtos } from '@apiwatch/ingest/proto/load.ts';
+import {
+  createIngestServer,
+  envoyProtos,
+  fromProtoJson,
+  loadIdentityContext,
+  sha256Hex,
+} from '@apiwatch/ingest';
 import * as grpc from '@grpc/grpc-js';
 import { ROOT, runApiwatch, waitFor } from '../src/processes.ts';
 

@@ -15,12 +15,12 @@ import {
   createIdentityContext,
   createIngestPipeline,
   createIngestServer,
+  createRouteTemplater,
   findParser,
   formatIds,
   readRecords,
+  sha256Hex,
 } from '@apiwatch/ingest';
-import { createRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
-import { sha256Hex } from '@apiwatch/ingest/server/auth.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURES = join(ROOT, 'test/fixtures/public');

@@ -11,7 +11,7 @@ import {
   loadKnownFalsePositives,
   runEvaluation,
   writeCorpus,
-} from '@apiwatch/test/eval/index.ts';
+} from '@apiwatch/test/eval';
 import type { Command } from '../command.ts';
 import { loadCliConfig } from '../config.ts';
 

@@ -5,14 +5,14 @@ import {
   type Store,
   StoreLockedError,
 } from '@apiwatch/core';
-import { loadRouteTemplater } from '@apiwatch/ingest';
 import {
   classifyInventory,
   INVENTORY_STATUSES,
   type InventoryEntry,
+  loadRouteTemplater,
   readInventory,
   saveSpecStatus,
-} from '@apiwatch/ingest/routes/inventory.ts';
+} from '@apiwatch/ingest';
 import type { Command } from '../command.ts';
 import { loadCliConfig } from '../config.ts';
 import { specOption, stdoutWriter } from '../input.ts';

@@ -1,12 +1,14 @@
 import {
+  columnStats,
   createStoreFromConfig,
+  EVENT_BYTES_BUDGET,
+  formatEventBytes,
   formatTableStats,
   runningEndpointExecutor,
   type SqlExecutor,
   StoreLockedError,
   tableStats,
 } from '@apiwatch/core';
-import { columnStats, EVENT_BYTES_BUDGET, formatEventBytes } from '@apiwatch/core/store/stats.ts';
 import type { Command } from '../command.ts';
 import { loadCliConfig } from '../config.ts';
 
