@@ -110,7 +110,10 @@ test('a documented variable beats the file, an APIWATCH__ override beats both; b
   );
   assert.throws(
     () => loadConfig(undefined, { APIWATCH_LOG_FORMAT: 'pretty' }),
-    (e: unknown) => e instanceof StartupError && e.code === 'CONFIG_INVALID' && /logFormat/.test(e.message),
+    (e: unknown) =>
+      e instanceof StartupError &&
+      e.code === 'CONFIG_INVALID' &&
+      /"logFormat" from environment variable APIWATCH_LOG_FORMAT/.test(e.message),
   );
   assert.throws(
     () => loadConfig(yamlFile('collect:\n  token: hunter2\n'), {}),

@@ -59,6 +59,15 @@ export function loadConfig(
   const first = compiled.Errors(withDefaults).First();
   if (first) {
     const key = first.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
+    const variable = envSourcedKeys()
+      .find((k) => k.path.join('.') === key)
+      ?.sources.find((v) => (env[v.name] ?? '') !== '');
+    if (variable && !env[`${ENV_PREFIX}${key.replaceAll('.', '__').toUpperCase()}`]) {
+      throw new StartupError(
+        'CONFIG_INVALID',
+        `config key "${key}" from environment variable ${variable.name}: ${first.message}`,
+      );
+    }
     const detail =
       first.schema.additionalProperties === false && first.message.includes('additional')
         ? `unknown key under ${key}`
