@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { type ActionRecord, AlertApiClient, type ApiResult } from '@apiwatch/alerting';
 import { processSecrets } from '@apiwatch/core';
 import type { Command, OptionSpec } from '../command.ts';
@@ -21,18 +20,16 @@ export const alertApiOptions: Record<string, OptionSpec> = {
 };
 
 export function apiClient(values: Record<string, unknown>): AlertApiClient | null {
+  const file = values['token-file'] as string | undefined;
+  // No --config here: the environment alone (APIWATCH_API_TOKEN, APIWATCH__* overrides) sets the key.
+  const ref = file ? null : loadCliConfig().alert.api.clientToken;
   let token: string | null = null;
-  if (!values['token-file']) {
-    // No --config here: the environment alone (APIWATCH_API_TOKEN, APIWATCH__* overrides) sets it.
-    const ref = loadCliConfig().alert.api.clientToken;
-    if (ref) token = processSecrets('alert.api.clientToken', { ref }, true);
-  } else {
-    try {
-      token = readFileSync(values['token-file'] as string, 'utf8').trim();
-    } catch (e) {
-      process.stderr.write(`cannot read --token-file: ${(e as Error).message}\n`);
-      return null;
-    }
+  try {
+    if (file) token = processSecrets('--token-file', { file }, true);
+    else if (ref) token = processSecrets('alert.api.clientToken', { ref }, true);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return null;
   }
   return new AlertApiClient(values.url as string, token);
 }

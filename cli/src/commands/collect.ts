@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
@@ -338,7 +338,7 @@ function readToken(file: string | undefined, config: Config): string {
       `no collector token: ${path} does not exist. Start apiwatch first (it writes one), or pass --token-file / set collect.token (APIWATCH_COLLECTOR_TOKEN)`,
     );
   }
-  return readFileSync(path, 'utf8').trim();
+  return processSecrets(file ? '--token-file' : 'the collector token file', { file: path }, true)!;
 }
 
 function positiveInt(value: unknown, flag: string): number {
