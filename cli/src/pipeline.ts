@@ -11,6 +11,7 @@ import {
   StartupError,
   type Store,
 } from '@apiwatch/core';
+import { SpecCatalog } from '@apiwatch/ingest';
 import { startAlertRole } from './roles/alert.ts';
 import { startDetectRole } from './roles/detect.ts';
 import { startIngestRole } from './roles/ingest.ts';
@@ -118,9 +119,12 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
           (r) => r.stop(),
         )
       : null;
+    // Uploaded OpenAPI specs: one catalog for the management API (alert) and the route stage
+    // (ingest), so an upload served here applies to this process's ingest at once.
+    const specs = store ? new SpecCatalog(store, log) : null;
     alert = roles.includes('alert')
       ? await step(
-          () => startAlertRole(config, bus, log, store),
+          () => startAlertRole(config, bus, log, store, specs),
           (r) => r.stop(),
         )
       : null;
@@ -132,7 +136,7 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
       : null;
     ingest = roles.includes('ingest')
       ? await step(
-          () => startIngestRole(config, bus, log),
+          () => startIngestRole(config, bus, log, { specs }),
           (r) => r.stop(),
         )
       : null;

@@ -92,7 +92,16 @@ export {
   renderSql,
   type SqlExecutor,
 } from './store/migrate.ts';
-export { auditRow, eventRow, eventTsvLine, findingRow, type ResponseActionAudit } from './store/rows.ts';
+export {
+  type ApiSpecRecord,
+  auditRow,
+  eventRow,
+  eventTsvLine,
+  findingRow,
+  type NotificationDeliveryRecord,
+  type ResponseActionAudit,
+  type TokenRevocation,
+} from './store/rows.ts';
 export { quoteIdentifier, quoteString } from './store/sql-text.ts';
 export { cleanStagingDir, defaultStagingRoot, stagingDirFor } from './store/staging.ts';
 export {

@@ -39,3 +39,4 @@ export {
 export { buildFinding, episodeId, fingerprintOf } from './runtime/envelope.ts';
 export { ReplayRunner, type ReplayRunnerOptions } from './runtime/replay.ts';
 export { Stage2Merger } from './runtime/stage2.ts';
+export { registerStateClass } from './runtime/state-codec.ts';

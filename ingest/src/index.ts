@@ -19,6 +19,13 @@ export {
 export { fromProtoJson, toProtoJson } from './proto/json.ts';
 export { envoyProtos, otlpProtos } from './proto/load.ts';
 export {
+  originOf as uploadedSpecOrigin,
+  SpecCatalog,
+  type SpecStore,
+  type SpecSummary,
+  type SpecUploadResult,
+} from './routes/catalog.ts';
+export {
   classifyInventory,
   INVENTORY_STATUSES,
   type InventoryEntry,
@@ -27,6 +34,7 @@ export {
   readInventory,
   saveSpecStatus,
 } from './routes/inventory.ts';
+export { type LoadedSpec, loadSpecFiles } from './routes/openapi.ts';
 export {
   createRouteTemplater,
   loadRouteTemplater,

@@ -10,7 +10,7 @@ import {
   processSecrets,
   type Store,
 } from '@apiwatch/core';
-import { loadIdentityContext } from '@apiwatch/ingest';
+import { loadIdentityContext, SpecCatalog } from '@apiwatch/ingest';
 
 /**
  * The alert role: consumes findings, routes and groups them, delivers notifications per receiver,
@@ -23,6 +23,7 @@ export async function startAlertRole(
   bus: Bus,
   log: Logger,
   store: Store | null = null,
+  specs: SpecCatalog | null = null,
 ): Promise<{ alerting: Alerting; stop(): Promise<void> }> {
   const actionsOn = config.alert.actions.rules.length > 0;
   let ownStore: Store | null = null;
@@ -51,6 +52,8 @@ export async function startAlertRole(
     log,
     audit,
     store: audit,
+    // Uploads go to the store's api_specs; the pipeline's catalog also tells this process's ingest.
+    specs: specs ?? (audit ? new SpecCatalog(audit, log) : null),
     credentialOf,
     // Embedded: each receiver's queue keeps its jobs in an fsync'd outbox under the data dir.
     outboxDir: q.kind === 'memory' && q.outbox.enabled ? join(config.dataDir, 'outbox') : null,
@@ -79,6 +82,14 @@ export async function startAlertRole(
       value,
     })),
   );
+  const records = alerting.delivery.records;
+  if (records)
+    metrics.register(
+      'apiwatch_alert_delivery_records_dropped_total',
+      'Delivery records (notification_deliveries) not stored: buffer full or the store refused them.',
+      'counter',
+      () => [{ value: records.counters.dropped }],
+    );
   if (alerting.decider) {
     const d = alerting.decider.counters;
     metrics.register('apiwatch_alert_decisions_total', 'Gateway decisions by outcome.', 'counter', () => [

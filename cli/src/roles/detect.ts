@@ -186,13 +186,14 @@ export async function startDetectRole(
       serial(async () => {
         const now = Date.now();
         const byPartition = new Map<number, Finding[]>();
-        for (const m of batch) {
+        for (const m of inEventTimeOrder(batch)) {
           const p = m.partition ?? 0;
           const skip = skipBelow.get(p);
           // Already inside the restored snapshot (the commit lagged it).
           if (skip !== undefined && m.offset !== undefined && m.offset < skip) continue;
           const out = engine.push(m.value, now, p);
-          if (m.offset !== undefined) nextOffset.set(p, m.offset + 1n);
+          if (m.offset !== undefined && !(m.offset < (nextOffset.get(p) ?? -1n)))
+            nextOffset.set(p, m.offset + 1n);
           if (out.length === 0) continue;
           const list = byPartition.get(p) ?? [];
           for (const f of unfenced(p, out)) list.push(f);
@@ -492,4 +493,19 @@ function registerMetrics(
     'counter',
     () => [{ value: baselines?.stats().failures ?? 0 }],
   );
+}
+
+/**
+ * A delivered batch in event-time order (stable: equal times keep their order). The Kafka bus
+ * packs each key's run of one send into one record (core/src/bus/kafka.ts chunkByKey), so within
+ * a partition one actor's later events can come before another actor's earlier ones; left as
+ * they are, the second actor's events would arrive behind the lane's clock ("late") whenever
+ * the wall clock released the first. The whole batch is handled inside one serial step, so the
+ * offsets it covers are committed and checkpointed only after all of it.
+ */
+export function inEventTimeOrder<T extends { value: { ts: number } }>(batch: readonly T[]): readonly T[] {
+  for (let i = 1; i < batch.length; i++)
+    if (batch[i]!.value.ts < batch[i - 1]!.value.ts)
+      return [...batch].sort((a, b) => a.value.ts - b.value.ts);
+  return batch;
 }

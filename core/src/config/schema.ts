@@ -113,6 +113,13 @@ export const IngestConfig = T.Object(
       description:
         'OpenAPI 3.x / Swagger 2.0 files (YAML or JSON) whose paths give route templates (docs/routes.md).',
     }),
+    specsReloadSeconds: T.Integer({
+      minimum: 0,
+      maximum: 86_400,
+      default: 30,
+      description:
+        'How often ingest re-reads the specs uploaded through the management API (api_specs in the store); an upload served by the same process applies at once. 0: only at start.',
+    }),
     inferRoutes: T.Boolean({
       default: true,
       description: 'Infer route templates from traffic for paths no spec matches (docs/routes.md).',
@@ -420,7 +427,7 @@ const StoreRetention = T.Object(
     auditDays: T.Integer({
       minimum: 0,
       default: 730,
-      description: 'TTL of response_actions_audit, days; 0 keeps forever.',
+      description: 'TTL of response_actions_audit and notification_deliveries, days; 0 keeps forever.',
     }),
   },
   { additionalProperties: false, default: {} },

@@ -21,12 +21,18 @@ import { deserialize, serialize } from 'node:v8';
 export interface Checkpoint {
   offset: bigint;
   state: Buffer;
-  /** `${id}|${status}|${detectedAt}` of the findings published after the snapshot. */
+  /** `${id}|${status}|${lastSeen}` of the findings published after the snapshot. */
   emitted: Set<string>;
 }
 
-export const emittedKey = (f: { id: string; status: string; detectedAt: number }) =>
-  `${f.id}|${f.status}|${f.detectedAt}`;
+/**
+ * What identifies a published finding update across a restart: the episode, its status and the
+ * event time of the last event it covers — all from event data. Not detectedAt: live, an event
+ * that arrives behind its lane's clock is judged at that clock, so a re-read after a restart can
+ * give the same update another detectedAt, and it must still be fenced.
+ */
+export const emittedKey = (f: { id: string; status: string; lastSeen: number }) =>
+  `${f.id}|${f.status}|${f.lastSeen}`;
 
 export class FileCheckpoints {
   private readonly dir: string;

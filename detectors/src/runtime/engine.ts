@@ -20,6 +20,7 @@ import {
 import type { AnyDetector, DetectorContext, FindingDraft, KeyScope } from './define.ts';
 import { buildFinding } from './envelope.ts';
 import { ReorderBuffer } from './reorder.ts';
+import { decodeState, encodeState } from './state-codec.ts';
 import { TimerHeap } from './timers.ts';
 
 /**
@@ -155,7 +156,7 @@ export class DetectionEngine {
   private readonly actorRuns: Run[];
   private readonly globalRuns: Run[];
   private readonly lanes = new Map<number, Lane>();
-  private readonly globalLane: Lane | null;
+  private globalLane: Lane | null;
   private readonly lateness: number;
   private readonly cap: number;
   private readonly lruSlack: number;
@@ -356,13 +357,16 @@ export class DetectionEngine {
    * Restoring it into a fresh engine with the same config and continuing with the events after
    * it gives exactly the findings an uninterrupted engine gives (decision 0013).
    */
-  snapshot(partition = 0): Buffer {
-    const lane = this.lanes.get(partition);
+  snapshot(partition: number | 'global' = 0): Buffer {
+    const lane = partition === 'global' ? this.globalLane : this.lanes.get(partition);
     if (!lane) return serialize({ v: 1, empty: true });
     const stores: Array<[string, Array<[string, unknown, number, number, Record<string, unknown>]>]> = [];
     for (const [index, store] of lane.stores) {
       const run = this.runs[index]!;
-      stores.push([run.def.id, [...store].map(([k, e]) => [k, e.state, e.wake, e.lastTs, e.config])]);
+      stores.push([
+        run.def.id,
+        [...store].map(([k, e]) => [k, encodeState(e.state), e.wake, e.lastTs, e.config]),
+      ]);
     }
     const timers: Array<[number, string, string]> = [];
     const live: Array<{ ts: number; seq: number; id: string; key: string }> = [];
@@ -385,8 +389,12 @@ export class DetectionEngine {
   }
 
   /** Replaces a partition's lane with a snapshot() (taken by an engine with the same detectors). */
-  restore(partition: number, bytes: Buffer): void {
-    this.revoke([partition]);
+  restore(partition: number | 'global', bytes: Buffer): void {
+    if (partition === 'global') {
+      if (!this.globalLane) throw new Error("restore('global') needs an engine with global: 'local'");
+      for (const [index, store] of this.globalLane.stores) this.runs[index]!.totalKeys -= store.size;
+      this.globalLane = new Lane('global', this.lateness);
+    } else this.revoke([partition]);
     const snap = deserialize(bytes) as {
       v: number;
       empty?: boolean;
@@ -398,7 +406,7 @@ export class DetectionEngine {
     };
     if (snap.v !== 1) throw new Error(`detector snapshot version ${snap.v} is not supported`);
     if (snap.empty) return;
-    const lane = this.lane(partition);
+    const lane = partition === 'global' ? this.globalLane! : this.lane(partition);
     lane.clock = snap.clock;
     lane.lastArrivalTs = snap.lastArrivalTs;
     lane.buffer.importState(snap.buffer);
@@ -409,7 +417,7 @@ export class DetectionEngine {
       if (!run) continue;
       const store = lane.store(run);
       for (const [key, state, wake, lastTs, config] of entries) {
-        store.set(key, { state, wake, lastTs, config: Object.freeze(config), touch: 0 });
+        store.set(key, { state: decodeState(state), wake, lastTs, config: Object.freeze(config), touch: 0 });
         run.totalKeys++;
       }
     }
