@@ -134,3 +134,16 @@ export {
   type WriterStats,
 } from './store/writer.ts';
 export { MetricsRegistry, metrics } from './telemetry/metrics.ts';
+export {
+  type ConsumerSpans,
+  endSpan,
+  FindingTraces,
+  findingTraces,
+  headersOf,
+  TRACEPARENT_HEADER,
+  TRACESTATE_HEADER,
+  type TraceContext,
+  type TraceHeaders,
+  type TracingSetup,
+  tracing,
+} from './telemetry/tracing.ts';

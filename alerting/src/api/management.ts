@@ -82,7 +82,7 @@ export interface ManagementOptions {
   /** The token list shared with the alert API's other handlers; default: one built from `tokens`. */
   apiTokens?: ApiTokens;
   /** The process's Prometheus registry (core metrics). */
-  metrics: { render(): string };
+  metrics: { render(): Promise<string> };
   log: Logger;
   /** Lets the caller share one listener with other handlers (the alert API's /decide). */
   serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;

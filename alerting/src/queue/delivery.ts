@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import type { Logger } from '@apiwatch/core';
+import { findingTraces, type Logger, type TraceContext, tracing } from '@apiwatch/core';
 import type { Notification } from '../notification.ts';
-import type { Receiver } from '../receivers/types.ts';
+import type { Receiver, SendResult } from '../receivers/types.ts';
 import { BullmqQueue } from './bullmq.ts';
 import { MemoryQueue } from './memory.ts';
 import type { DeliveryLog } from './records.ts';
@@ -62,7 +62,7 @@ export class Delivery {
   async start(): Promise<void> {
     for (const [id, q] of this.queues) {
       const receiver = this.receivers.get(id)!;
-      await q.start((n) => receiver.send(n), this.records?.observe);
+      await q.start((n) => tracedSend(receiver, n), this.records?.observe);
     }
   }
 
@@ -102,4 +102,33 @@ export class Delivery {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await this.records?.close();
   }
+}
+
+/**
+ * One send attempt, traced as a child of each sampled trace its findings came in with
+ * (docs/telemetry.md); a notification of untraced findings starts no span.
+ */
+async function tracedSend(receiver: Receiver, n: Notification): Promise<SendResult> {
+  const parents: TraceContext[] = [];
+  for (const f of n.findings) {
+    const sc = findingTraces.get(f.id);
+    if (sc) parents.push(sc);
+  }
+  if (parents.length === 0) return receiver.send(n);
+  const spans = tracing.startFor(`notify ${receiver.id}`, parents, {
+    'apiwatch.receiver': receiver.id,
+    'apiwatch.notification.id': n.id,
+    'apiwatch.notification.status': n.status,
+    'apiwatch.notification.findings': n.findings.length,
+  });
+  let result: SendResult;
+  try {
+    result = await receiver.send(n);
+  } catch (e) {
+    spans.end(e);
+    throw e;
+  }
+  if (!result.ok) spans.set('apiwatch.send.error', result.code);
+  spans.end(result.ok ? undefined : result.error);
+  return result;
 }

@@ -5,10 +5,12 @@ import {
   type Bus,
   type Config,
   createStoreFromConfig,
+  findingTraces,
   type Logger,
   metrics,
   processSecrets,
   type Store,
+  tracing,
 } from '@apiwatch/core';
 import { loadIdentityContext, SpecCatalog } from '@apiwatch/ingest';
 
@@ -62,7 +64,26 @@ export async function startAlertRole(
   });
   await alerting.start();
   const sub = await bus.subscribe('findings', 'alert', async (batch) => {
-    for (const m of batch) await alerting.handle(m.value);
+    // Tracing (docs/telemetry.md): the span of a traced finding is the parent of its notifications.
+    const spans = tracing.consume('alert findings', batch, {
+      'messaging.system': bus.kind === 'kafka' ? 'kafka' : 'apiwatch_memory',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': 'findings',
+      'messaging.consumer.group.name': 'alert',
+    });
+    try {
+      for (const m of batch) {
+        if (spans.active) {
+          const sc = spans.contextOf(m);
+          if (sc) findingTraces.remember(m.value.id, sc);
+        }
+        await alerting.handle(m.value);
+      }
+    } catch (e) {
+      spans.end(e);
+      throw e;
+    }
+    spans.end();
   });
   metrics.register(
     'apiwatch_alert_notifications_total',

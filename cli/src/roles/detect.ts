@@ -6,11 +6,14 @@ import {
   type Config,
   clickhousePassword,
   type Finding,
+  headersOf,
   type Logger,
   metrics,
   type RekeyedRecord,
   type Store,
   type Subscription,
+  type TraceContext,
+  tracing,
 } from '@apiwatch/core';
 import {
   type AnyDetector,
@@ -75,6 +78,17 @@ export async function startDetectRole(
 
   const distributed = bus.kind === 'kafka';
   const forwarded: Array<BusMessage<RekeyedRecord>> = [];
+  // Tracing (docs/telemetry.md): the detect span of a traced event, and of each finding it caused.
+  const eventTrace = new WeakMap<ApiEvent, TraceContext>();
+  const findingTrace = new WeakMap<Finding, TraceContext>();
+  const onFinding = (f: Finding, cause: ApiEvent | null) => {
+    const sc = cause ? eventTrace.get(cause) : undefined;
+    if (sc) findingTrace.set(f, sc);
+  };
+  const traced = <T>(m: BusMessage<T>, sc: TraceContext | undefined): BusMessage<T> => {
+    const headers = headersOf(sc);
+    return headers ? { ...m, headers } : m;
+  };
   const registry = options.detectors ? { detectors: options.detectors } : {};
   const owned = { events: [] as number[], rekeyed: [] as number[] };
   const engine = new DetectionEngine(detect, {
@@ -82,14 +96,15 @@ export async function startDetectRole(
     baselines: snapshot,
     global: distributed ? 'forward' : 'local',
     forward: (event: ApiEvent, key: string, source: number) =>
-      forwarded.push({ key, value: { kind: 'event', source, event } }),
+      forwarded.push(traced({ key, value: { kind: 'event', source, event } }, eventTrace.get(event))),
+    onFinding,
   });
   const useStage2 = distributed && engine.hasGlobal;
   const sources = config.bus.kafka.partitions;
   const stage2 = useStage2
     ? new DetectionEngine(
         { ...detect, allowedLatenessMs: 0 },
-        { ...registry, baselines: snapshot, global: 'only' },
+        { ...registry, baselines: snapshot, global: 'only', onFinding },
       )
     : null;
   const merger = stage2 ? new Stage2Merger(stage2, sources) : null;
@@ -130,7 +145,7 @@ export async function startDetectRole(
     if (findings.length === 0) return;
     await bus.publish(
       'findings',
-      findings.map((f) => ({ key: f.fingerprint, value: f })),
+      findings.map((f) => traced({ key: f.fingerprint, value: f }, findingTrace.get(f))),
     );
     for (const f of findings) {
       log.info(
@@ -186,11 +201,21 @@ export async function startDetectRole(
       serial(async () => {
         const now = Date.now();
         const byPartition = new Map<number, Finding[]>();
+        const spans = tracing.consume('detect events', batch, {
+          'messaging.system': bus.kind === 'kafka' ? 'kafka' : 'apiwatch_memory',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': 'events',
+          'messaging.consumer.group.name': 'detect',
+        });
         for (const m of inEventTimeOrder(batch)) {
           const p = m.partition ?? 0;
           const skip = skipBelow.get(p);
           // Already inside the restored snapshot (the commit lagged it).
           if (skip !== undefined && m.offset !== undefined && m.offset < skip) continue;
+          if (spans.active) {
+            const sc = spans.contextOf(m);
+            if (sc) eventTrace.set(m.value, sc);
+          }
           const out = engine.push(m.value, now, p);
           if (m.offset !== undefined && !(m.offset < (nextOffset.get(p) ?? -1n)))
             nextOffset.set(p, m.offset + 1n);
@@ -199,12 +224,22 @@ export async function startDetectRole(
           for (const f of unfenced(p, out)) list.push(f);
           byPartition.set(p, list);
         }
-        await flushStage1();
-        for (const [p, findings] of byPartition) {
-          await publish(findings);
-          journal(p, findings);
+        try {
+          await flushStage1();
+          for (const [p, findings] of byPartition) {
+            await publish(findings);
+            journal(p, findings);
+          }
+          observeBaselines();
+        } catch (e) {
+          spans.end(e);
+          throw e;
         }
-        observeBaselines();
+        spans.set(
+          'apiwatch.detect.findings',
+          [...byPartition.values()].reduce((n, f) => n + f.length, 0),
+        );
+        spans.end();
       }),
     {
       onAssign: (mine) => {
@@ -256,16 +291,33 @@ export async function startDetectRole(
         (batch) =>
           serial(async () => {
             const findings: Finding[] = [];
+            const spans = tracing.consume('detect rekeyed', batch, {
+              'messaging.system': 'kafka',
+              'messaging.operation.type': 'process',
+              'messaging.destination.name': 'rekeyed',
+              'messaging.consumer.group.name': 'detect-global',
+            });
             for (const m of batch) {
               const q = m.partition ?? 0;
               const r = m.value;
+              if (spans.active && r.kind === 'event') {
+                const sc = spans.contextOf(m);
+                if (sc) eventTrace.set(r.event, sc);
+              }
               const out =
                 r.kind === 'event'
                   ? merger.event(q, r.source, m.key, r.event)
                   : merger.mark(q, r.source, r.ts);
               for (const f of out) findings.push(f);
             }
-            await publish(findings);
+            try {
+              await publish(findings);
+            } catch (e) {
+              spans.end(e);
+              throw e;
+            }
+            spans.set('apiwatch.detect.findings', findings.length);
+            spans.end();
           }),
         {
           onAssign: (mine) => {

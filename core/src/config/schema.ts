@@ -1158,6 +1158,37 @@ export const AlertConfig = T.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** The pipeline's own traces (docs/telemetry.md): off unless an exporter is configured. */
+export const TelemetryTracesConfig = T.Object(
+  {
+    sampleRatio: T.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0.01,
+      description:
+        'Share of ingest batches (one push request each) whose trace is recorded; every later stage follows that decision (parent-based sampling).',
+    }),
+    maxQueuedSpans: T.Integer({
+      minimum: 1,
+      default: 2048,
+      description: 'Spans waiting for the OTLP exporter; past it new spans are dropped, never waited for.',
+    }),
+    otlp: T.Object(
+      {
+        endpoint: T.String({
+          default: '',
+          description:
+            'OTLP/HTTP traces URL (e.g. http://127.0.0.1:4318/v1/traces); empty: no traces are exported, and none recorded. Headers come from the standard OTEL_EXPORTER_OTLP_TRACES_HEADERS.',
+        }),
+        timeoutMs: T.Integer({ minimum: 100, default: 10_000, description: 'One export request, ms.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type TelemetryTracesConfigValue = Static<typeof TelemetryTracesConfig>;
+
 export const ConfigSchema = T.Object(
   {
     dataDir: T.String({
@@ -1189,6 +1220,7 @@ export const ConfigSchema = T.Object(
           },
           { additionalProperties: false, default: {} },
         ),
+        traces: TelemetryTracesConfig,
       },
       { additionalProperties: false, default: {} },
     ),

@@ -53,7 +53,7 @@ test('events older than retention are counted when they reach the store (ClickHo
   assert.equal(await kept(), 2, 'the store kept only the events inside retention');
   assert.equal(consumer.counters.eventsPastRetention, 2);
   assert.match(
-    metrics.render(),
+    await metrics.render(),
     /^apiwatch_store_dropped_rows_total\{table="api_events",reason="retention"\} 2$/m,
   );
 });

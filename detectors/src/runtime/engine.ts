@@ -54,6 +54,13 @@ export interface EngineOptions {
    * partition (lane) it was released from.
    */
   forward?: (event: ApiEvent, key: string, partition: number) => void;
+  /**
+   * Called with each finding as it is emitted and the event that caused it: the event a
+   * detector's onEvent returned it for, or the released event whose time fired the detector's
+   * timer; null when wall-clock time did (tick's idle advance). Tracing continues the event's
+   * trace with it (docs/telemetry.md); nothing else should depend on it.
+   */
+  onFinding?: (finding: Finding, cause: ApiEvent | null) => void;
 }
 
 /** Per-detector counters (metrics label `detector`). */
@@ -165,6 +172,9 @@ export class DetectionEngine {
   private readonly baselines: () => BaselineSnapshot;
   private readonly forward: ((event: ApiEvent, key: string, partition: number) => void) | undefined;
   private readonly out: Finding[] = [];
+  private readonly onFinding: EngineOptions['onFinding'];
+  /** The released event being run (EngineOptions.onFinding's cause). */
+  private cause: ApiEvent | null = null;
   private readonly released: Item[] = [];
   private seq = 0;
   private sweepCountdown = SWEEP_EVERY;
@@ -180,6 +190,7 @@ export class DetectionEngine {
     if (this.mode === 'forward' && !options.forward)
       throw new Error("DetectionEngine: global 'forward' needs a forward callback");
     this.forward = options.forward;
+    this.onFinding = options.onFinding;
     this.lateness = detect.allowedLatenessMs;
     this.cap = detect.maxActors;
     this.lruSlack = Math.max(1, detect.maxActors >> 3);
@@ -519,6 +530,7 @@ export class DetectionEngine {
     const toGlobal: Item[] = [];
     for (const item of items) {
       this.counters.events++;
+      this.cause = item.event;
       this.advance(lane, item.ts);
       if (this.mode === 'only') {
         for (const run of this.globalRuns) this.handle(lane, run, item.event, item.key);
@@ -531,6 +543,7 @@ export class DetectionEngine {
       if (this.mode === 'local') toGlobal.push(item);
       else this.forwardGlobal(event, lane.id === 'global' ? 0 : lane.id);
     }
+    this.cause = null;
     if (toGlobal.length > 0 && this.globalLane) {
       for (const item of toGlobal) this.globalLane.buffer.push(item, this.released);
       this.runGlobal();
@@ -542,10 +555,12 @@ export class DetectionEngine {
     if (!lane || this.released.length === 0) return;
     const items = this.released.splice(0, this.released.length);
     for (const item of items) {
+      this.cause = item.event;
       this.advance(lane, item.ts);
       let actor: string | null = null;
       for (const run of this.globalRuns) actor = this.handle(lane, run, item.event, null, actor);
     }
+    this.cause = null;
   }
 
   private forwardGlobal(event: ApiEvent, partition: number): void {
@@ -749,6 +764,7 @@ export class DetectionEngine {
     run.stats.findings++;
     this.counters.findings++;
     this.out.push(f);
+    this.onFinding?.(f, this.cause);
   }
 }
 
