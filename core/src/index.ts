@@ -14,7 +14,7 @@ export {
   type HandlerRetryPolicy,
 } from './bus/consume.ts';
 export { type JournalStats, TopicJournal } from './bus/journal.ts';
-export { KafkaBus } from './bus/kafka.ts';
+export { chunkByKey, KafkaBus } from './bus/kafka.ts';
 export { MemoryBus, type MemoryBusOptions } from './bus/memory.ts';
 export * from './bus/types.ts';
 export {
