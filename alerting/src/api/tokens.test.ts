@@ -12,6 +12,7 @@ import {
   createSecretResolver,
   metrics,
 } from '@apiwatch/core';
+import { waitFor } from '@apiwatch/test';
 import { Value } from '@sinclair/typebox/value';
 import { createAlerting } from '../alerting.ts';
 import { buildManagementApi } from './management.ts';
@@ -193,11 +194,14 @@ test('listener: a revocation served by one API process reaches another over the 
       'ALERT_API_TOKEN_REVOKED',
     );
     // The other process learns it on its next refresh of the revocations.
-    let status = 200;
-    for (let i = 0; i < 150 && status === 200; i++) {
-      await new Promise((res) => setTimeout(res, 100));
-      status = await groups(two.apiUrl!);
-    }
+    const status = await waitFor(
+      'the other process to refuse the revoked token',
+      async () => {
+        const s = await groups(two.apiUrl!);
+        return s === 200 ? undefined : s;
+      },
+      15_000,
+    );
     assert.equal(status, 401, 'the other process refuses it after a refresh');
   } finally {
     await one.close();
