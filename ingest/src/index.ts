@@ -16,6 +16,8 @@ export {
   type IngestPipeline,
   type PipelineResult,
 } from './pipeline.ts';
+export { fromProtoJson, toProtoJson } from './proto/json.ts';
+export { envoyProtos, otlpProtos } from './proto/load.ts';
 export {
   originOf as uploadedSpecOrigin,
   SpecCatalog,
@@ -23,11 +25,21 @@ export {
   type SpecSummary,
   type SpecUploadResult,
 } from './routes/catalog.ts';
+export {
+  classifyInventory,
+  INVENTORY_STATUSES,
+  type InventoryEntry,
+  type InventoryRow,
+  type InventoryStatus,
+  readInventory,
+  saveSpecStatus,
+} from './routes/inventory.ts';
 export { type LoadedSpec, loadSpecFiles } from './routes/openapi.ts';
 export {
   createRouteTemplater,
   loadRouteTemplater,
   type RouteTemplater,
+  type RouteTemplaterOptions,
 } from './routes/templater.ts';
 export { defaultCollectorToken, sha256Hex } from './server/auth.ts';
 export { createIngestServer, type IngestServerOptions } from './server/ingest.ts';
