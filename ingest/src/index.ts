@@ -1,6 +1,7 @@
 export { redactSecrets } from '@apiwatch/core';
 export { createIdentityContext, type IdentityContext } from './identity/context.ts';
 export { loadIdentityContext } from './identity/key.ts';
+export { parseJson } from './parsers/json.ts';
 export { findParser, formatIds, PARSERS } from './parsers/registry.ts';
 export type {
   EntryRejection,

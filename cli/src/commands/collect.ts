@@ -16,6 +16,7 @@ import {
 import {
   createIngestClient,
   loadPosition,
+  parseJson,
   type RawRecord,
   redactSecrets,
   Shipper,
@@ -167,11 +168,10 @@ export const collectCommand: Command = {
         }
         const record: RawRecord = { text };
         if (parser.framing !== 'text' && (text.startsWith('{') || text.startsWith('['))) {
-          try {
-            record.json = JSON.parse(text);
-          } catch {
-            // the parser reports (or repairs) invalid JSON
-          }
+          // Bounded like every other reader (depth): what fails is left to the parser, which
+          // reports (or repairs) it.
+          const parsed = parseJson(text);
+          if (parsed.ok) record.json = parsed.value;
         }
         const result = read(record);
         if (!result.ok) {
