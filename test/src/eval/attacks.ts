@@ -372,6 +372,7 @@ const successAfterFailures: Injector = ({ rng: r, pop, em }, start, v) => {
       auth: { kind: 'basic', user: target.login, password: r.token(8) },
     });
   let t = end(ts, start) + r.int(5, 90) * 1000;
+  const success = t;
   const ip = r.pick(sources);
   em.add({
     ts: t,
@@ -407,6 +408,8 @@ const successAfterFailures: Injector = ({ rng: r, pop, em }, start, v) => {
     end: Math.round(t),
     attacker: [`user:${target.login}`, `user:${target.sub}`],
     graceMs: 30 * MIN,
+    // The compromise is the successful login: time to detect counts from it.
+    detectableFrom: success,
   };
 };
 
@@ -688,8 +691,8 @@ const zombieEndpoint: Injector = ({ rng: r, pop, em }, start, v) => {
         ts: t,
         host: PETSTORE,
         method: 'GET',
-        template: '/pet/findByTags',
-        path: '/api/v3/pet/findByTags',
+        template: '/api/v2/pet/findByTags',
+        path: '/api/v2/pet/findByTags',
         query: `tags=${r.pick(['tag1', 'dogs', 'cats', 'sale'])}`,
         status: 200,
         clientIp: r.pick(p.ips),
@@ -712,13 +715,17 @@ const zombieEndpoint: Injector = ({ rng: r, pop, em }, start, v) => {
       });
     }
   }
-  const route = petstore ? 'GET /pet/findByTags' : 'GET /v0/documents/{documentId}';
+  const route = petstore ? 'GET /api/v2/pet/findByTags' : 'GET /v0/documents/{documentId}';
   return {
     variant: `${route}, ${n} calls in ${minutes} min`,
-    description: 'calls to a deprecated operation',
+    description: petstore
+      ? 'calls to a retired API version (the spec documents /api/v3 only)'
+      : 'calls to a deprecated operation',
     start,
     end: end(ts, start),
-    attacker: [`endpoint:${route}`],
+    attacker: [],
+    // The endpoint as the route stage names it (the retired path is in no spec, so inferred).
+    attackerIsEndpoint: true,
     graceMs: 60 * MIN,
   };
 };
