@@ -204,6 +204,7 @@ const passwordSpraying: Injector = ({ rng: r, pop, em }, start, v) => {
   const accounts = r
     .sample(users, r.int(Math.min(60, users.length), Math.min(300, users.length)))
     .map((u) => u.login);
+  const real = accounts.length;
   for (let i = r.int(10, 60); i > 0; i--) accounts.push(fakeLogin(r));
   const passwords = r.int(1, 3);
   const hours = r.int(3, 10);
@@ -213,7 +214,8 @@ const passwordSpraying: Injector = ({ rng: r, pop, em }, start, v) => {
   for (let p = 0; p < passwords; p++)
     for (const login of r.shuffle([...accounts])) attempts.push({ login, p });
   const ts = times(r, start, hours * HOUR, attempts.length);
-  const lucky = new Set(r.sample(accounts.slice(0, 50), r.int(0, 2)));
+  // Only an account that exists can log in: the lucky ones are among the real accounts.
+  const lucky = new Set(r.sample(accounts.slice(0, Math.min(50, real)), r.int(0, 2)));
   ts.forEach((t, i) => {
     const a = attempts[i]!;
     const status = a.p === passwords - 1 && lucky.has(a.login) ? 200 : 401;
@@ -232,7 +234,8 @@ const passwordSpraying: Injector = ({ rng: r, pop, em }, start, v) => {
   return {
     variant: `${oneTenant ? `tenant ${tenant.id}` : 'all tenants'}, ${accounts.length} accounts × ${passwords} password(s) over ${hours} h from ${sources.length} sources`,
     description: `low-and-slow password spraying (${attempts.length} attempts, ${(attempts.length / (hours * 60)).toFixed(1)}/min)`,
-    start,
+    // The spray starts with its first attempt (paced attempts leave minutes before it).
+    start: Math.round(ts[0] ?? start),
     end: end(ts, start),
     attacker: ['endpoint:POST /v1/oauth/token'],
     graceMs: 2 * HOUR,
