@@ -239,21 +239,7 @@ export const passwordSpraying = defineDetector({
     else if (s.candidateSince === 0) s.candidateSince = event.ts;
     if (j.hit && (s.episode || event.ts - s.candidateSince >= cfg.confirmSeconds * 1000)) {
       if (!s.episode) {
-        s.episode = {
-          start: s.buckets.reduce((t, x) => Math.min(t, x.idx * bucketMs), event.ts),
-          lastHit: event.ts,
-          observed: j.unrecovered,
-          reported: j.unrecovered,
-          sources: j.sources,
-          failures: j.failures,
-          attemptsPerAccount: j.attemptsPerAccount,
-          threshold: j.threshold,
-          expected: j.expected,
-          windowSeconds: j.windowSeconds,
-          samples: [...s.samples],
-          topSources: s.top.map((t) => t[0]),
-        };
-        out.push(draft(s, event.ts, cfg, 'firing'));
+        out.push(openEpisode(s, j, event.ts, bucketMs, cfg));
       } else {
         const e = s.episode;
         e.lastHit = event.ts;
@@ -276,9 +262,24 @@ export const passwordSpraying = defineDetector({
       }
     }
     if (s.episode) ctx.wakeAt(s.episode.lastHit + cfg.quietSeconds * 1000);
+    // A slow spray sends its next attempt long after the confirmation delay, when the window may
+    // have slid past the accounts that made it hold: confirm on the clock as well.
+    else if (s.candidateSince > 0) ctx.wakeAt(s.candidateSince + cfg.confirmSeconds * 1000);
     return out;
   },
   onWatermark(s, ts, ctx) {
+    const cfg = ctx.config;
+    if (!s.episode && s.candidateSince > 0 && ts - s.candidateSince >= cfg.confirmSeconds * 1000) {
+      // No attempt since the condition began to hold; recoveries since then are in the maps.
+      const j = judge(s, cfg);
+      if (!j.hit) {
+        s.candidateSince = 0;
+        return undefined;
+      }
+      const out = [openEpisode(s, j, ts, (cfg.windowSeconds * 1000) / BUCKETS, cfg)];
+      ctx.wakeAt(s.episode!.lastHit + cfg.quietSeconds * 1000);
+      return out;
+    }
     if (!s.episode) return undefined;
     if (ts - s.episode.lastHit < ctx.config.quietSeconds * 1000) {
       ctx.wakeAt(s.episode.lastHit + ctx.config.quietSeconds * 1000);
@@ -301,6 +302,30 @@ export const passwordSpraying = defineDetector({
     s.samples.length * 40 +
     (s.episode ? 300 : 0),
 });
+
+function openEpisode(
+  s: SprayState,
+  j: ReturnType<typeof judge>,
+  ts: number,
+  bucketMs: number,
+  cfg: PasswordSprayingConfig,
+): FindingDraft {
+  s.episode = {
+    start: s.buckets.reduce((t, x) => Math.min(t, x.idx * bucketMs), ts),
+    lastHit: ts,
+    observed: j.unrecovered,
+    reported: j.unrecovered,
+    sources: j.sources,
+    failures: j.failures,
+    attemptsPerAccount: j.attemptsPerAccount,
+    threshold: j.threshold,
+    expected: j.expected,
+    windowSeconds: j.windowSeconds,
+    samples: [...s.samples],
+    topSources: s.top.map((t) => t[0]),
+  };
+  return draft(s, ts, cfg, 'firing');
+}
 
 /** Expected unrecovered accounts per successful login before the endpoint has history of its own. */
 function prior(event: ApiEvent, baselines: BaselineSnapshot, cfg: PasswordSprayingConfig): number {

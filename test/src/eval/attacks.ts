@@ -670,7 +670,8 @@ const shadowEndpoint: Injector = ({ rng: r, pop, em }, start, v) => {
   return {
     variant: `${s.method} ${s.path().replace(/[0-9a-f-]{36}/, '{uuid}')}, ${n} calls in ${minutes} min`,
     description: 'calls answered 200 on an endpoint no loaded spec documents',
-    start,
+    // Each starts with its first call (the calls are spread over the attack, not from its first second).
+    start: Math.round(ts[0] ?? start),
     end: end(ts, start),
     attacker: [],
     attackerIsEndpoint: true,
@@ -724,7 +725,7 @@ const zombieEndpoint: Injector = ({ rng: r, pop, em }, start, v) => {
     description: petstore
       ? 'calls to a retired API version (the spec documents /api/v3 only)'
       : 'calls to a deprecated operation',
-    start,
+    start: Math.round(ts[0] ?? start),
     end: end(ts, start),
     attacker: [],
     // The endpoint as the route stage names it (the retired path is in no spec, so inferred).
@@ -811,7 +812,7 @@ const parameterViolation: Injector = ({ rng: r, pop, em }, start, v) => {
   return {
     variant: `${petstore ? 'petstore partner key' : 'demo user'}, ${n} malformed calls in ${minutes} min`,
     description: 'parameter tampering: values outside types, enums, ranges; unknown parameters',
-    start,
+    start: Math.round(ts[0] ?? start),
     end: end(ts, start),
     attacker: petstore ? [`service:${p.name}`] : [`user:${u.sub}`],
     attackerIsActor: true,
