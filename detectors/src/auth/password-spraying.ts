@@ -497,9 +497,6 @@ function judge(s: SprayState, cfg: PasswordSprayingConfig) {
   const longThreshold = cfg.minAccounts + longExpected + 3 * Math.sqrt(longExpected);
   const long = cfg.longWindowSeconds > 0 && longU >= longThreshold;
   const useLong = !short && long;
-    console.error(
-      `DBG ${new Date(s.buckets[s.buckets.length - 1]!.idx * bucketSeconds * 1000).toISOString()} u=${w.unrecovered} thr=${threshold.toFixed(1)} exp=${expected.toFixed(2)} longU=${longU} longThr=${longThreshold.toFixed(1)} apa=${attemptsPerAccount.toFixed(2)} top=${topShare.toFixed(2)} fast=${fast} learned=${s.learned.toFixed(4)} succ=${w.successes}`,
-    );
   return {
     hit: shape && (short || long),
     unrecovered: useLong ? longU : w.unrecovered,
