@@ -207,6 +207,11 @@ export const passwordSpraying = defineDetector({
     if (s.learned < 0) {
       s.priorRate = prior(event, ctx.baselines(), cfg);
       s.learned = s.priorRate;
+    } else if (!(s.priorRate >= 0)) {
+      // State restored from a checkpoint of the per-window EWMA: its rate becomes the prior.
+      s.priorRate = s.learned;
+      s.learnUnrecovered = 0;
+      s.learnSuccesses = 0;
     }
     const b = bucketFor(s, event.ts, bucketMs, cfg);
     const h = hash32(targetAccount(event)!);
