@@ -1,15 +1,22 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AlertConfigValue, Finding, Logger, Severity } from '@apiwatch/core';
+import {
+  type AlertConfigValue,
+  type Finding,
+  type Logger,
+  processSecrets,
+  type SecretResolver,
+  type Severity,
+} from '@apiwatch/core';
 import { createDecider } from './actions/decision.ts';
 import { type AuditSink, ResponseEngine } from './actions/engine.ts';
 import { BullmqActionQueue, MemoryActionQueue } from './actions/queue.ts';
 import { createRevokers } from './actions/registry.ts';
-import type { ManagementStore } from './api/management.ts';
+import type { ManagementStore, SpecRegistry } from './api/management.ts';
 import { startAlertApi } from './api/server.ts';
 import type { Notification } from './notification.ts';
 import { Delivery } from './queue/delivery.ts';
+import { DeliveryLog, type DeliveryRecordSink } from './queue/records.ts';
 import { createReceivers } from './receivers/registry.ts';
-import { createSecretResolver } from './receivers/secrets.ts';
 import type { Receiver } from './receivers/types.ts';
 import { compileInhibitRules } from './router/inhibit.ts';
 import { AlertRouter, type Clock, systemClock } from './router/router.ts';
@@ -38,8 +45,8 @@ export interface Alerting {
 }
 
 export interface AlertingOptions {
-  /** Environment for secrets (the CLI passes process.env; tests their own). */
-  env: Readonly<Record<string, string | undefined>>;
+  /** Resolves receiver and revoker secrets; default: against the process environment (tests pass their own). */
+  secrets?: SecretResolver;
   log: Logger;
   clock?: Clock;
   /** Extra receivers built by the caller (tests), appended to the configured ones. */
@@ -54,6 +61,12 @@ export interface AlertingOptions {
   audit?: AuditSink | null;
   /** The store the management API reads findings/inventory from and audits into (the CLI's). */
   store?: ManagementStore | null;
+  /** Uploaded OpenAPI specs served by the management API (the CLI's ingest SpecCatalog). */
+  specs?: SpecRegistry | null;
+  /** How often the API re-reads token revocations made by other processes, ms. Default 10 000. */
+  tokenRefreshMs?: number;
+  /** Where each delivery attempt is recorded (notification_deliveries); default `store`. */
+  deliveryRecords?: DeliveryRecordSink | null;
   /**
    * Reads the presented credential from a gateway's request headers for the decision endpoint:
    * the CLI builds it from the ingest identity context so fingerprints match ingest's.
@@ -63,10 +76,11 @@ export interface AlertingOptions {
 
 /** Builds the alerting stage from its config section: receivers, per-receiver queues, state, router. */
 export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Alerting {
-  const secrets = createSecretResolver(o.env);
+  const secrets = o.secrets ?? processSecrets;
   const receivers = [...createReceivers(config.receivers, secrets), ...(o.receivers ?? [])];
   const state = o.state ?? createState(config, o);
   const q = config.queue;
+  const recordSink = o.deliveryRecords !== undefined ? o.deliveryRecords : (o.store ?? null);
   const delivery = new Delivery(
     receivers,
     {
@@ -84,6 +98,7 @@ export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Al
       log: o.log,
       outboxDir: o.outboxDir ?? null,
       outboxFsync: o.outboxFsync ?? true,
+      records: recordSink ? new DeliveryLog({ sink: recordSink, log: o.log }) : null,
     },
     new Map(config.receivers.map((r) => [r.id, r.rateLimitPerSecond])),
   );
@@ -170,6 +185,8 @@ export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Al
           decider,
           log: o.log,
           store: o.store ?? null,
+          specs: o.specs ?? null,
+          ...(o.tokenRefreshMs !== undefined ? { tokenRefreshMs: o.tokenRefreshMs } : {}),
         });
         alerting.apiUrl = api.url;
       }
