@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NotificationSchema, WebhookPayloadSchema } from '@apiwatch/alerting';
-import { ApiEventSchema, ConfigSchema, ERROR_CODES, FindingSchema } from '@apiwatch/core';
+import { ApiEventSchema, ConfigSchema, type EnvSource, ERROR_CODES, FindingSchema } from '@apiwatch/core';
 import { generatedFiles } from '@apiwatch/dashboards';
 import type { TSchema } from '@sinclair/typebox';
 
@@ -91,11 +91,15 @@ function rows(s: TSchema, prefix: string, out: Row[]): void {
       continue;
     }
     const def = child.default === undefined ? '' : `\`${JSON.stringify(child.default)}\``;
+    const env = (child.envSources as EnvSource[] | undefined) ?? [];
+    const envText = env.length
+      ? ` Environment: ${env.map((e) => `\`${e.name}\`${e.as === 'value' ? '' : e.as === 'env-ref' ? ' (the secret)' : ' (a file with it)'}`).join(', ')}.`
+      : '';
     out.push({
       key,
       type: typeOf(child),
       def,
-      description: (child.description ?? '').replaceAll('|', '\\|'),
+      description: `${child.description ?? ''}${envText}`.replaceAll('|', '\\|'),
     });
   }
 }
@@ -114,7 +118,13 @@ write(
     '(segments match keys case-insensitively; values are YAML scalars or JSON arrays), e.g.',
     '`APIWATCH__INGEST__LISTEN__PORT=9090` or `APIWATCH__BUS__KAFKA__BROKERS=\'["k1:9092"]\'`.',
     'Unknown keys are errors; errors name the key and the file. Secrets are never values in the',
-    'file: keys ending in `Env` name an environment variable, keys ending in `File` name a file.',
+    'file: keys ending in `Env` name an environment variable, keys ending in `File` name a file, and',
+    'a secret reference (`token`, `secret`, `clientToken`) is `env:<VARIABLE>` or `file:<path>`; one',
+    'resolver (core/src/config/secrets.ts) reads them all.',
+    '',
+    'Keys marked "Environment:" are also set by those variables (names documented before',
+    "`APIWATCH__*` existed): a secret's variable makes the key `env:<that variable>`, a file",
+    'variable makes it `file:<its value>`. They beat the file; `APIWATCH__*` overrides beat them.',
     '',
     'Detector settings live under `detect.detectors.<detector id>` and are validated by each',
     'detector (see docs/detectors.md).',

@@ -1,5 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AlertConfigValue, Finding, Logger, Severity } from '@apiwatch/core';
+import {
+  type AlertConfigValue,
+  type Finding,
+  type Logger,
+  processSecrets,
+  type SecretResolver,
+  type Severity,
+} from '@apiwatch/core';
 import { createDecider } from './actions/decision.ts';
 import { type AuditSink, ResponseEngine } from './actions/engine.ts';
 import { BullmqActionQueue, MemoryActionQueue } from './actions/queue.ts';
@@ -10,7 +17,6 @@ import type { Notification } from './notification.ts';
 import { Delivery } from './queue/delivery.ts';
 import { DeliveryLog, type DeliveryRecordSink } from './queue/records.ts';
 import { createReceivers } from './receivers/registry.ts';
-import { createSecretResolver } from './receivers/secrets.ts';
 import type { Receiver } from './receivers/types.ts';
 import { compileInhibitRules } from './router/inhibit.ts';
 import { AlertRouter, type Clock, systemClock } from './router/router.ts';
@@ -39,8 +45,8 @@ export interface Alerting {
 }
 
 export interface AlertingOptions {
-  /** Environment for secrets (the CLI passes process.env; tests their own). */
-  env: Readonly<Record<string, string | undefined>>;
+  /** Resolves receiver and revoker secrets; default: against the process environment (tests pass their own). */
+  secrets?: SecretResolver;
   log: Logger;
   clock?: Clock;
   /** Extra receivers built by the caller (tests), appended to the configured ones. */
@@ -70,7 +76,7 @@ export interface AlertingOptions {
 
 /** Builds the alerting stage from its config section: receivers, per-receiver queues, state, router. */
 export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Alerting {
-  const secrets = createSecretResolver(o.env);
+  const secrets = o.secrets ?? processSecrets;
   const receivers = [...createReceivers(config.receivers, secrets), ...(o.receivers ?? [])];
   const state = o.state ?? createState(config, o);
   const q = config.queue;

@@ -28,7 +28,6 @@ export type { DeadLetter, DeliveryAttempt, NotificationQueue, RetryPolicy } from
 export { AlertmanagerPostableAlertsSchema, alertmanagerAlerts } from './receivers/alertmanager.ts';
 export { PagerdutyEventSchema, pagerdutyEvent } from './receivers/pagerduty.ts';
 export { createReceivers, RECEIVER_KINDS } from './receivers/registry.ts';
-export { createSecretResolver } from './receivers/secrets.ts';
 export { generateSecret, sign, verify } from './receivers/signing.ts';
 export { slackMessage } from './receivers/slack.ts';
 export type { Receiver, SendResult } from './receivers/types.ts';
@@ -41,3 +40,11 @@ export { FileStateStore } from './state/file.ts';
 export { MemoryStateStore } from './state/memory.ts';
 export { RedisStateStore } from './state/redis.ts';
 export type { StateStore } from './state/types.ts';
+export { exampleNotification } from './testing.ts';
+export {
+  alertmanagerAlertsValidator,
+  notificationValidator,
+  type PayloadValidator,
+  pagerdutyEventValidator,
+  webhookPayloadValidator,
+} from './validate.ts';

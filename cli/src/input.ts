@@ -1,7 +1,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { type ApiEvent, type Config, type Result, StartupError } from '@apiwatch/core';
+import { type ApiEvent, type Config, processSecrets, type Result, StartupError } from '@apiwatch/core';
 import {
   asRecordResult,
   createIngestPipeline,
@@ -109,7 +109,7 @@ export function eventReader(
 ): (record: RawRecord) => Result<ApiEvent[], ParseError> {
   const pipeline = createIngestPipeline({
     parser,
-    identity: loadIdentityContext(config.dataDir, process.env, config.identity, parser.id),
+    identity: loadIdentityContext(config, processSecrets, parser.id),
     routes: loadRouteTemplater({
       specs: [...config.ingest.specs, ...(options.extraSpecs ?? [])],
       inferRoutes: config.ingest.inferRoutes,

@@ -14,19 +14,37 @@ export {
   type HandlerRetryPolicy,
 } from './bus/consume.ts';
 export { type JournalStats, TopicJournal } from './bus/journal.ts';
-export { KafkaBus } from './bus/kafka.ts';
+export { chunkByKey, KafkaBus } from './bus/kafka.ts';
 export { MemoryBus, type MemoryBusOptions } from './bus/memory.ts';
 export * from './bus/types.ts';
-export { applyEnvOverrides, ENV_PREFIX, loadConfig } from './config/load.ts';
+export {
+  applyEnvOverrides,
+  applyEnvSources,
+  checkIdentitySources,
+  ENV_PREFIX,
+  envSourcedKeys,
+  type LoadOptions,
+  loadConfig,
+} from './config/load.ts';
 export * from './config/schema.ts';
+export {
+  createSecretResolver,
+  type Environment,
+  parseSecretRef,
+  processSecrets,
+  SECRET_REF_PATTERN,
+  type SecretResolver,
+  type SecretSource,
+} from './config/secrets.ts';
 export * from './errors.ts';
-export { createLogger, type Logger } from './log.ts';
+export { createLogger, type LogFormat, type Logger } from './log.ts';
 export { actorEntity, actorKey } from './model/actor.ts';
 export { buildEvent, type EventDraft, inferAuthOutcome, stableEventId } from './model/build.ts';
 export * from './model/event.ts';
 export { exampleFinding } from './model/examples.ts';
 export * from './model/finding.ts';
 export { apiEventValidator, findingValidator, type Validator } from './model/validate.ts';
+export { isSecretFieldName, REDACTED, redactSecrets } from './redact.ts';
 export * from './result.ts';
 export { ChdbStore } from './store/chdb.ts';
 export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';
@@ -40,6 +58,7 @@ export {
 } from './store/consumer.ts';
 export { classifyStoreError, parseClickhouseError, type StoreFailure } from './store/errors.ts';
 export {
+  clickhousePassword,
   createStoreFromConfig,
   type EndpointExecutor,
   httpEndpointUsers,
@@ -86,6 +105,7 @@ export {
   type SpecUploadResult,
   type TokenRevocation,
 } from './store/rows.ts';
+export { quoteIdentifier, quoteString } from './store/sql-text.ts';
 export { cleanStagingDir, defaultStagingRoot, stagingDirFor } from './store/staging.ts';
 export {
   type Catalog,
@@ -96,7 +116,15 @@ export {
   parseAstDump,
   SYSTEM_TABLES,
 } from './store/statement-policy.ts';
-export { formatTableStats, type TableStats, tableStats } from './store/stats.ts';
+export {
+  type ColumnStats,
+  columnStats,
+  EVENT_BYTES_BUDGET,
+  formatEventBytes,
+  formatTableStats,
+  type TableStats,
+  tableStats,
+} from './store/stats.ts';
 export type { InsertOptions, Store } from './store/types.ts';
 export {
   BatchWriter,

@@ -13,12 +13,15 @@ const LEVELS: Record<number, string> = {
 };
 const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
 
+/** The `logFormat` config key (env APIWATCH_LOG_FORMAT). */
+export type LogFormat = 'auto' | 'json' | 'text';
+
 /**
  * Logs go to stderr (stdout belongs to command output such as findings NDJSON). JSON lines for
- * machines; on a terminal, one readable line per entry unless APIWATCH_LOG_FORMAT=json.
+ * machines; one readable line per entry with `text`, or with `auto` on a terminal.
  */
-export function createLogger(level: string, name = 'apiwatch'): Logger {
-  const human = process.stderr.isTTY === true && process.env.APIWATCH_LOG_FORMAT !== 'json';
+export function createLogger(level: string, name = 'apiwatch', format: LogFormat = 'auto'): Logger {
+  const human = format === 'text' || (format === 'auto' && process.stderr.isTTY === true);
   const destination: DestinationStream = human ? humanStream() : pino.destination({ fd: 2, sync: false });
   return pino({ name, level, base: { pid: process.pid } }, destination);
 }

@@ -12,13 +12,7 @@ import {
   type ResponseActionAudit,
 } from '@apiwatch/core';
 import { DETECTORS } from '@apiwatch/detectors';
-import {
-  buildCorpus,
-  corpusReader,
-  detectFindings,
-  parseCorpus,
-  renderCorpus,
-} from '@apiwatch/test/eval/index.ts';
+import { buildCorpus, corpusReader, detectFindings, parseCorpus, renderCorpus } from '@apiwatch/test/eval';
 
 const DAY = 86_400_000;
 

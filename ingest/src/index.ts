@@ -1,6 +1,7 @@
+export { redactSecrets } from '@apiwatch/core';
 export { createIdentityContext, type IdentityContext } from './identity/context.ts';
 export { loadIdentityContext } from './identity/key.ts';
-export { redactSecrets } from './identity/redact.ts';
+export { parseJson } from './parsers/json.ts';
 export { findParser, formatIds, PARSERS } from './parsers/registry.ts';
 export type {
   EntryRejection,
@@ -16,16 +17,28 @@ export {
   type IngestPipeline,
   type PipelineResult,
 } from './pipeline.ts';
+export { fromProtoJson, toProtoJson } from './proto/json.ts';
+export { envoyProtos, otlpProtos } from './proto/load.ts';
 export {
   originOf as uploadedSpecOrigin,
   SpecCatalog,
   type SpecStore,
 } from './routes/catalog.ts';
+export {
+  classifyInventory,
+  INVENTORY_STATUSES,
+  type InventoryEntry,
+  type InventoryRow,
+  type InventoryStatus,
+  readInventory,
+  saveSpecStatus,
+} from './routes/inventory.ts';
 export { type LoadedSpec, loadSpecFiles } from './routes/openapi.ts';
 export {
   createRouteTemplater,
   loadRouteTemplater,
   type RouteTemplater,
+  type RouteTemplaterOptions,
 } from './routes/templater.ts';
 export { defaultCollectorToken, sha256Hex } from './server/auth.ts';
 export { createIngestServer, type IngestServerOptions } from './server/ingest.ts';

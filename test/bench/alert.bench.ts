@@ -18,7 +18,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createAlerting, RedisStateStore } from '@apiwatch/alerting';
-import { AlertConfig, type AlertConfigValue, createLogger, exampleFinding } from '@apiwatch/core';
+import {
+  AlertConfig,
+  type AlertConfigValue,
+  createLogger,
+  createSecretResolver,
+  exampleFinding,
+} from '@apiwatch/core';
 import { Value } from '@sinclair/typebox/value';
 import { Queue, Worker } from 'bullmq';
 import type { BenchResult } from './types.ts';
@@ -89,7 +95,11 @@ async function pipeline(kind: 'redis' | 'memory' | 'file'): Promise<number[]> {
     }),
   ) as AlertConfigValue;
   const stateDir = kind === 'file' ? mkdtempSync(join(tmpdir(), 'apiwatch-bench-alert-')) : null;
-  const alerting = createAlerting(config, { env: {}, log: createLogger('warn'), stateDir });
+  const alerting = createAlerting(config, {
+    secrets: createSecretResolver({}),
+    log: createLogger('warn'),
+    stateDir,
+  });
   await alerting.start();
   const sentAt = new Map<string, number>();
   try {

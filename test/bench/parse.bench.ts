@@ -7,9 +7,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createIdentityContext, PARSERS, type Parser, type RawRecord } from '@apiwatch/ingest';
-import { FIXTURES } from '../../ingest/src/parsers/golden/harness.ts';
+import { ROOT } from '../src/processes.ts';
 import { type BenchResult, medianRate } from './types.ts';
 
+/** The third-party fixtures (test/fixtures/public, provenance in its SOURCES.md). */
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'public');
 const RECORDS = Number(process.env.APIWATCH_BENCH_RECORDS ?? 100_000);
 const ROUNDS = 5;
 const BUDGET = 150_000;

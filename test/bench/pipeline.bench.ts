@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { generateSecret } from '@apiwatch/alerting';
+import { startPipeline } from '@apiwatch/cli';
 import { type ApiEvent, buildEvent, createLogger, loadConfig } from '@apiwatch/core';
 import { createIdentityContext, findParser } from '@apiwatch/ingest';
-import { startPipeline } from '../../cli/src/pipeline.ts';
 import { nginxTraffic } from '../src/traffic.ts';
 import type { BenchResult } from './types.ts';
 

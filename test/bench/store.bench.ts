@@ -13,18 +13,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { startStoreRole } from '@apiwatch/cli';
 import {
   type ApiEvent,
   BatchWriter,
   ChdbStore,
+  columnStats,
   createLogger,
   eventRow,
   MemoryBus,
   tableStats,
 } from '@apiwatch/core';
-import { columnStats } from '@apiwatch/core/store/stats.ts';
 import { drainPending } from 'chdb';
-import { startStoreRole } from '../../cli/src/roles/store.ts';
 import { syntheticEventStream, syntheticEvents } from '../src/synthetic.ts';
 import type { BenchResult } from './types.ts';
 

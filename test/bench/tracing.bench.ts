@@ -2,11 +2,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { startPipeline } from '@apiwatch/cli';
 import {
   type ApiEvent,
   actorKey,
   type BusMessage,
   buildEvent,
+  chunkByKey,
   createLogger,
   endSpan,
   KafkaBus,
@@ -15,10 +17,8 @@ import {
   type TraceContext,
   tracing,
 } from '@apiwatch/core';
-import { chunkByKey } from '@apiwatch/core/bus/kafka.ts';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { startPipeline } from '../../cli/src/pipeline.ts';
 import { kafkaBusConfig, uniqueName } from '../src/index.ts';
 import type { BenchResult } from './types.ts';
 

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createAlerting } from '@apiwatch/alerting';
-import { AlertConfig, type AlertConfigValue, createLogger, exampleFinding } from '@apiwatch/core';
+import {
+  AlertConfig,
+  type AlertConfigValue,
+  createLogger,
+  createSecretResolver,
+  exampleFinding,
+} from '@apiwatch/core';
 import { Value } from '@sinclair/typebox/value';
 import { requireBinary } from '../src/binaries.ts';
 import { freePort, startDaemon, startRecorder, waitFor } from '../src/index.ts';
@@ -62,7 +68,7 @@ test('a real Alertmanager receives the alert and its resolution (endsAt)', async
       queue: { backoffMs: 100 },
     }),
   ) as AlertConfigValue;
-  const alerting = createAlerting(config, { env: {}, log: createLogger('warn') });
+  const alerting = createAlerting(config, { secrets: createSecretResolver({}), log: createLogger('warn') });
   await alerting.start();
   t.after(() => alerting.close());
 

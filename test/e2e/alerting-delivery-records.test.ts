@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type BullmqQueue, Delivery, DeliveryLog, type Receiver } from '@apiwatch/alerting';
+import {
+  type BullmqQueue,
+  Delivery,
+  DeliveryLog,
+  exampleNotification,
+  type Receiver,
+} from '@apiwatch/alerting';
 import { createLogger, type NotificationDeliveryRecord } from '@apiwatch/core';
-import { exampleNotification } from '../../alerting/src/testing.ts';
 import { REDIS_URL, requireService, uniqueName } from '../src/index.ts';
 
 /**

@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createAlerting } from '@apiwatch/alerting';
-import { AlertConfig, type AlertConfigValue, createLogger, exampleFinding } from '@apiwatch/core';
+import {
+  AlertConfig,
+  type AlertConfigValue,
+  createLogger,
+  createSecretResolver,
+  exampleFinding,
+} from '@apiwatch/core';
 import { Value } from '@sinclair/typebox/value';
 import { Redis } from 'ioredis';
 import { requireBinary } from '../src/binaries.ts';
@@ -106,7 +112,7 @@ test('Redis restart mid-delivery and a receiver outage lose no notification and 
       state: { kind: 'redis', redisUrl: url, keyPrefix: 'restart' },
     }),
   ) as AlertConfigValue;
-  const alerting = createAlerting(config, { env: {}, log: createLogger('error') });
+  const alerting = createAlerting(config, { secrets: createSecretResolver({}), log: createLogger('error') });
   await alerting.start();
   // One cleanup, in order: the client before the Redis it talks to, the Redis before its files.
   t.after(async () => {
@@ -122,6 +128,8 @@ test('Redis restart mid-delivery and a receiver outage lose no notification and 
   await waitFor('some deliveries', () => (seen.size >= 5 ? true : undefined), 30_000);
   assert.ok(seen.size < 30, 'still delivering when Redis goes away');
   await redis.stop();
+  // The scenario's Redis outage: down for a second while deliveries are in flight (a length, not
+  // a wait for a condition).
   await new Promise((r) => setTimeout(r, 1000));
   redis = startDaemon(redisBin, redisArgs);
   await waitFor('redis back', ping, 15_000, redis.output);
@@ -130,13 +138,17 @@ test('Redis restart mid-delivery and a receiver outage lose no notification and 
   // 2. The receiver goes down while findings keep coming; it comes back after the outage.
   await down();
   for (let i = 30; i < 60; i++) await alerting.handle(finding(i));
-  await new Promise((r) => setTimeout(r, OUTAGE_MS));
-  const retried = alerting.delivery.counters().soc!.retried;
-  assert.ok(retried > 0, 'deliveries were retried during the outage');
+  // The outage lasts OUTAGE_MS and at least until deliveries are being retried.
+  const outageEnds = Date.now() + OUTAGE_MS;
+  await waitFor(
+    'retries during the outage',
+    () => (alerting.delivery.counters().soc!.retried > 0 && Date.now() >= outageEnds ? true : undefined),
+    OUTAGE_MS + 60_000,
+  );
   await up();
   await waitFor('all 60 delivered', () => (seen.size >= 60 ? true : undefined), 90_000);
+  // flush resolves when no job is pending or waiting for a retry: a second send would have to be one.
   await alerting.flush();
-  await new Promise((r) => setTimeout(r, 1000));
 
   assert.equal(seen.size, 60, 'every notification arrived');
   const twice = [...seen].filter(([, n]) => n > 1);

@@ -4,13 +4,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type ActionRecord, createAlerting, RedisStateStore } from '@apiwatch/alerting';
-import { pagerdutyEventValidator } from '@apiwatch/alerting/validate.ts';
+import {
+  type ActionRecord,
+  createAlerting,
+  pagerdutyEventValidator,
+  RedisStateStore,
+} from '@apiwatch/alerting';
 import {
   AlertConfig,
   type AlertConfigValue,
   ChdbStore,
   createLogger,
+  createSecretResolver,
   exampleFinding,
   type Finding,
 } from '@apiwatch/core';
@@ -116,7 +121,7 @@ test('BOLA finding → PagerDuty + Slack, Kong revocation, NGINX denies the key,
   const store = new ChdbStore(join(dir, 'chdb'));
   await store.start();
   const alerting = createAlerting(config, {
-    env,
+    secrets: createSecretResolver(env),
     log,
     state,
     audit: store,

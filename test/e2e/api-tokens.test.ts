@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createAlerting } from '@apiwatch/alerting';
-import { AlertConfig, type AlertConfigValue, ChdbStore, createLogger } from '@apiwatch/core';
+import {
+  AlertConfig,
+  type AlertConfigValue,
+  ChdbStore,
+  createLogger,
+  createSecretResolver,
+} from '@apiwatch/core';
 import { Value } from '@sinclair/typebox/value';
 import { runApiwatch } from '../src/index.ts';
 
@@ -22,7 +28,7 @@ test('apiwatch tokens create: the printed entry authenticates the token at its r
     AlertConfig,
     structuredClone({ api: { enabled: true, port: 0, tokens: [entry] } }),
   ) as AlertConfigValue;
-  const alerting = createAlerting(config, { env: {}, log: createLogger('silent') });
+  const alerting = createAlerting(config, { secrets: createSecretResolver({}), log: createLogger('silent') });
   await alerting.start();
   t.after(() => alerting.close());
   const h = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -60,7 +66,12 @@ test('apiwatch tokens revoke: through the API with an admin token; the revoked t
     AlertConfig,
     structuredClone({ api: { enabled: true, port: 0, tokens: [admin.entry, ana.entry] } }),
   ) as AlertConfigValue;
-  const alerting = createAlerting(config, { env: {}, log: createLogger('silent'), store, audit: store });
+  const alerting = createAlerting(config, {
+    secrets: createSecretResolver({}),
+    log: createLogger('silent'),
+    store,
+    audit: store,
+  });
   await alerting.start();
   t.after(async () => {
     await alerting.close();

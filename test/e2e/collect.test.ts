@@ -161,6 +161,24 @@ test('an over-long line is reported as such (COLLECT_LINE_TOO_LONG), the other l
   assert.ok(tooLong[0]!.raw.length <= 16_384, 'kept cut');
 });
 
+test('a JSON line nested 100,000 levels deep is reported and dead-lettered, never a crash', async () => {
+  const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+  const { env, file } = setup([deep]);
+  const deadBefore = dead.length;
+  const r = await runApiwatch(
+    ['collect', '--format', 'kong', '--file', file, '--once', '--url', url, '--token-file', tokenFile],
+    env,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /RangeError|\n\s+at /, 'no stack trace');
+  assert.match(r.stderr, /1 lines not readable as kong/);
+  await bus.flush();
+  assert.deepEqual(
+    dead.slice(deadBefore).map((d) => d.code),
+    ['INGEST_PARSE_TOO_DEEP'],
+  );
+});
+
 test('events older than retention are reported in the collect summary', async () => {
   const { env, file } = setup(traffic(5, 20, Date.now() - 40 * 86_400_000));
   const r = await runApiwatch(collectOnce(file), env);

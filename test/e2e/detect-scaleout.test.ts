@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { type DetectRole, startDetectRole } from '@apiwatch/cli';
 import {
   type ApiEvent,
   actorKey,
@@ -15,7 +16,6 @@ import {
 } from '@apiwatch/core';
 import { bruteForce, defineDetector, type FindingDraft } from '@apiwatch/detectors';
 import { Type as T } from '@sinclair/typebox';
-import { type DetectRole, startDetectRole } from '../../cli/src/roles/detect.ts';
 import { KAFKA_BROKER, requireService, uniqueName, waitFor } from '../src/index.ts';
 
 /**

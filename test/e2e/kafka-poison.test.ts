@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { startPipeline } from '@apiwatch/cli';
 import {
   type ApiEvent,
   buildEvent,
@@ -15,7 +16,6 @@ import {
   metrics,
 } from '@apiwatch/core';
 import { Producer, stringSerializers } from '@platformatic/kafka';
-import { startPipeline } from '../../cli/src/pipeline.ts';
 import {
   KAFKA_BROKER,
   kafkaBusConfig,

@@ -9,10 +9,21 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type ApiEvent, buildEvent, createLogger, MemoryBus } from '@apiwatch/core';
-import { createIngestServer, loadIdentityContext, sha256Hex } from '@apiwatch/ingest';
-import { fromProtoJson } from '@apiwatch/ingest/proto/json.ts';
-import { envoyProtos } from '@apiwatch/ingest/proto/load.ts';
+import {
+  type ApiEvent,
+  buildEvent,
+  createLogger,
+  createSecretResolver,
+  loadConfig,
+  MemoryBus,
+} from '@apiwatch/core';
+import {
+  createIngestServer,
+  envoyProtos,
+  fromProtoJson,
+  loadIdentityContext,
+  sha256Hex,
+} from '@apiwatch/ingest';
 import * as grpc from '@grpc/grpc-js';
 import { ROOT, runApiwatch, waitFor } from '../src/processes.ts';
 
@@ -40,7 +51,7 @@ before(async () => {
     collectors: [{ id: 'e2e', tokenSha256: sha256Hex(TOKEN) }],
     bus,
     log: createLogger('silent'),
-    identity: loadIdentityContext(env.APIWATCH__DATADIR, env),
+    identity: loadIdentityContext(loadConfig(undefined, env), createSecretResolver(env)),
     specs: [SPEC],
     inferRoutes: true,
     envoyAls: { enabled: true, host: '127.0.0.1', port: 0 },

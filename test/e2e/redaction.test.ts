@@ -15,12 +15,13 @@ import {
   createIdentityContext,
   createIngestPipeline,
   createIngestServer,
+  createRouteTemplater,
   findParser,
   formatIds,
   readRecords,
+  sha256Hex,
 } from '@apiwatch/ingest';
-import { createRouteTemplater } from '@apiwatch/ingest/routes/templater.ts';
-import { sha256Hex } from '@apiwatch/ingest/server/auth.ts';
+import { waitFor } from '../src/processes.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURES = join(ROOT, 'test/fixtures/public');
@@ -362,7 +363,11 @@ test('ingest DLQ: invalid records carrying secrets are stored redacted, and the 
   const responseText = await res.text();
   assert.equal(res.status, 400);
   await bus.flush();
-  for (let i = 0; i < 50 && dlq.length < lines.length; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(
+    'the invalid records in the DLQ',
+    () => (dlq.length >= lines.length ? true : undefined),
+    5000,
+  );
   assert.equal(dlq.length, lines.length, 'every invalid record reaches the DLQ');
   const stored = JSON.stringify(dlq);
   assertNoSecret('DLQ', stored, SECRETS);
@@ -380,7 +385,7 @@ test('ingest DLQ: invalid records carrying secrets are stored redacted, and the 
   const otlpText = await otlp.text();
   assert.equal(otlp.status, 200, otlpText);
   await bus.flush();
-  for (let i = 0; i < 50 && dlq.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor('the unreadable span in the DLQ', () => (dlq.length >= 1 ? true : undefined), 5000);
   assert.equal(dlq.length, 1, 'the unreadable span is dead-lettered');
   assert.ok(dlq[0]!.raw.includes('http.request.header.x-api-key'), 'the DLQ keeps the span, names included');
   assertNoSecret('OTLP DLQ', JSON.stringify(dlq), [S.otlpApiKey, S.otlpAuthToken]);

@@ -86,6 +86,21 @@ test('CLI errors are clear: unknown format, missing file, unknown flag; --help w
   }
 });
 
+test('config errors found at load: an identity.sources key no parser has, a bad documented variable', async () => {
+  const config = join(dir, 'typo.yaml');
+  writeFileSync(config, 'identity:\n  sources:\n    ngnix:\n      apiKeyHeaders: [x-key]\n');
+  const typo = await runApiwatch(['parse', '--format', 'nginx', '--config', config, '-'], env);
+  assert.equal(typo.code, 2, typo.stderr);
+  assert.match(typo.stderr, /CONFIG_INVALID/);
+  assert.match(typo.stderr, /identity\.sources\.ngnix.*no format "ngnix"; the formats are .*kong, nginx,/);
+  const format = await runApiwatch(['parse', '--format', 'nginx', '-'], {
+    ...env,
+    APIWATCH_LOG_FORMAT: 'pretty',
+  });
+  assert.equal(format.code, 2, format.stderr);
+  assert.match(format.stderr, /logFormat/);
+});
+
 test('replaying the same file twice gives byte-identical findings (baselines learned from the replay)', async () => {
   const file = join(dir, 'twice.ndjson');
   writeFileSync(

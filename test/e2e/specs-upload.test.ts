@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildManagementApi } from '@apiwatch/alerting';
+import { startPipeline } from '@apiwatch/cli';
 import { ChdbStore, createLogger, loadConfig, metrics } from '@apiwatch/core';
 import { loadSpecFiles, SpecCatalog } from '@apiwatch/ingest';
-import { startPipeline } from '../../cli/src/pipeline.ts';
 import { freePort, runApiwatch, waitFor } from '../src/index.ts';
 
 /**

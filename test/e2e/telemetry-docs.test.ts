@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { startPipeline } from '@apiwatch/cli';
 import { createLogger, loadConfig, metrics } from '@apiwatch/core';
-import { startPipeline } from '../../cli/src/pipeline.ts';
 import { ROOT } from '../src/processes.ts';
 
 /**

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { startPipeline } from '@apiwatch/cli';
 import { buildEvent, createLogger, loadConfig } from '@apiwatch/core';
 import { sha256Hex } from '@apiwatch/ingest';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
-import { startPipeline } from '../../cli/src/pipeline.ts';
 import { KAFKA_BROKER, requireService, startRecorder, uniqueName, waitFor } from '../src/index.ts';
 
 /**

@@ -114,7 +114,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Polls until `check` returns a value or the deadline passes. */
+/**
+ * Polls until `check` returns a value or the deadline passes: the way a test waits for a
+ * condition instead of sleeping a fixed time. The poll interval starts at 5 ms and doubles up to
+ * 200 ms, so a condition that holds soon is seen soon and a slow one costs little CPU.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
@@ -122,13 +126,13 @@ export async function waitFor<T>(
   onTimeout?: () => string,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  for (let intervalMs = 5; ; intervalMs = Math.min(intervalMs * 2, 200)) {
     const v = await check();
     if (v !== undefined) return v;
     if (Date.now() > deadline)
       throw new Error(
         `timed out after ${timeoutMs} ms waiting for ${what}${onTimeout ? `\n${onTimeout()}` : ''}`,
       );
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

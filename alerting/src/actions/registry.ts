@@ -1,3 +1,4 @@
+import type { SecretResolver } from '@apiwatch/core';
 import {
   AwsApigwRevokerConfig,
   HttpRevokerConfig,
@@ -6,7 +7,6 @@ import {
   StartupError,
 } from '@apiwatch/core';
 import type { TSchema } from '@sinclair/typebox';
-import type { SecretResolver } from '../receivers/secrets.ts';
 import { createAwsApigwRevoker } from './aws-apigw.ts';
 import { createHttpRevoker } from './http-hook.ts';
 import { createKongRevoker } from './kong.ts';

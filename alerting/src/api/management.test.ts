@@ -9,6 +9,7 @@ import {
   type AlertConfigValue,
   ChdbStore,
   createLogger,
+  createSecretResolver,
   exampleFinding,
   metrics,
 } from '@apiwatch/core';
@@ -168,7 +169,7 @@ test('listener: a viewer cannot acknowledge (403), an analyst can, both audited;
     AlertConfig,
     structuredClone({ api: { enabled: true, port: 0, tokens } }),
   ) as AlertConfigValue;
-  const alerting = createAlerting(config, { env: {}, log, store, audit: store });
+  const alerting = createAlerting(config, { secrets: createSecretResolver({}), log, store, audit: store });
   await alerting.start();
   try {
     const ack = (token: string) =>

@@ -4,7 +4,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { AlertConfig, type AlertConfigValue, ChdbStore, createLogger, metrics } from '@apiwatch/core';
+import {
+  AlertConfig,
+  type AlertConfigValue,
+  ChdbStore,
+  createLogger,
+  createSecretResolver,
+  metrics,
+} from '@apiwatch/core';
+import { waitFor } from '@apiwatch/test';
 import { Value } from '@sinclair/typebox/value';
 import { createAlerting } from '../alerting.ts';
 import { buildManagementApi } from './management.ts';
@@ -147,8 +155,20 @@ test('listener: a revocation served by one API process reaches another over the 
     AlertConfig,
     structuredClone({ api: { enabled: true, port: 0, tokens } }),
   ) as AlertConfigValue;
-  const one = createAlerting(config, { env: {}, log, store, audit: store, tokenRefreshMs: 100 });
-  const two = createAlerting(config, { env: {}, log, store, audit: store, tokenRefreshMs: 100 });
+  const one = createAlerting(config, {
+    secrets: createSecretResolver({}),
+    log,
+    store,
+    audit: store,
+    tokenRefreshMs: 100,
+  });
+  const two = createAlerting(config, {
+    secrets: createSecretResolver({}),
+    log,
+    store,
+    audit: store,
+    tokenRefreshMs: 100,
+  });
   await one.start();
   await two.start();
   try {
@@ -174,11 +194,14 @@ test('listener: a revocation served by one API process reaches another over the 
       'ALERT_API_TOKEN_REVOKED',
     );
     // The other process learns it on its next refresh of the revocations.
-    let status = 200;
-    for (let i = 0; i < 150 && status === 200; i++) {
-      await new Promise((res) => setTimeout(res, 100));
-      status = await groups(two.apiUrl!);
-    }
+    const status = await waitFor(
+      'the other process to refuse the revoked token',
+      async () => {
+        const s = await groups(two.apiUrl!);
+        return s === 200 ? undefined : s;
+      },
+      15_000,
+    );
     assert.equal(status, 401, 'the other process refuses it after a refresh');
   } finally {
     await one.close();

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogger, exampleFinding as sampleFinding } from '@apiwatch/core';
+import { waitFor } from '@apiwatch/test';
 import type { SendResult } from '../receivers/types.ts';
 import { exampleNotification } from '../testing.ts';
 import { MemoryQueue } from './memory.ts';
@@ -145,10 +146,10 @@ test('with an outbox, a notification waiting for its retry is delivered after a 
   const firstAttempt = Date.now();
   await first.enqueue(note('waiting'));
   await first.enqueue(note('sent'));
-  while (attempts.length < 2) await new Promise((r) => setTimeout(r, 5));
-  // The crash: both jobs are waiting for their retry (due 400 ms after their first attempt).
+  // The crash comes once both jobs are waiting for their retry (due 400 ms after their first
+  // attempt) and the outbox has recorded it.
+  await waitFor('both retries recorded', () => (first.counters.retried === 2 ? true : undefined), 5000);
   crashed = true;
-  await new Promise((r) => setTimeout(r, 20));
 
   const second = new MemoryQueue(policy, log, { outbox: { path } });
   const delivered: Array<{ id: string; at: number }> = [];

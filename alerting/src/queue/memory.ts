@@ -217,7 +217,6 @@ export class MemoryQueue implements NotificationQueue {
       await this.record(() => this.outbox?.finish(job.n.id, 'failed'));
       return;
     }
-    this.counters.retried++;
     report('retried');
     const delay = backoffDelay(this.policy, job.attemptsMade, result.retryAfterMs);
     this.log.warn(
@@ -225,6 +224,8 @@ export class MemoryQueue implements NotificationQueue {
       `delivery failed, retrying: ${result.error}.`,
     );
     await this.record(() => this.outbox?.retry(job.n.id, job.attemptsMade, Date.now() + delay));
+    // Counted once the retry is recorded and scheduled, so a reader of the counter sees it kept.
+    this.counters.retried++;
     this.schedule(job, delay);
   }
 

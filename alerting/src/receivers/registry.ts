@@ -1,3 +1,4 @@
+import type { SecretResolver } from '@apiwatch/core';
 import {
   AlertmanagerReceiverConfig,
   type AlertmanagerReceiverConfigValue,
@@ -13,7 +14,6 @@ import {
 import type { TSchema } from '@sinclair/typebox';
 import { createAlertmanagerReceiver } from './alertmanager.ts';
 import { createPagerdutyReceiver } from './pagerduty.ts';
-import type { SecretResolver } from './secrets.ts';
 import { secretBytes } from './signing.ts';
 import { createSlackReceiver } from './slack.ts';
 import type { Receiver } from './types.ts';

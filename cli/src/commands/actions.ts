@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { type ActionRecord, AlertApiClient, type ApiResult } from '@apiwatch/alerting';
+import { processSecrets } from '@apiwatch/core';
 import type { Command, OptionSpec } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 
 /** Flags every alert-API command shares. */
 export const alertApiOptions: Record<string, OptionSpec> = {
@@ -12,21 +13,23 @@ export const alertApiOptions: Record<string, OptionSpec> = {
   },
   'token-file': {
     type: 'string',
-    description: 'File with the API bearer token (or set APIWATCH_API_TOKEN).',
+    description: 'File with the API bearer token (or set alert.api.clientToken, env APIWATCH_API_TOKEN).',
     valueName: 'file',
   },
   json: { type: 'boolean', description: 'Print the API answer as JSON.' },
 };
 
 export function apiClient(values: Record<string, unknown>): AlertApiClient | null {
-  let token: string | null = process.env.APIWATCH_API_TOKEN ?? null;
-  if (values['token-file']) {
-    try {
-      token = readFileSync(values['token-file'] as string, 'utf8').trim();
-    } catch (e) {
-      process.stderr.write(`cannot read --token-file: ${(e as Error).message}\n`);
-      return null;
-    }
+  const file = values['token-file'] as string | undefined;
+  // No --config here: the environment alone (APIWATCH_API_TOKEN, APIWATCH__* overrides) sets the key.
+  const ref = file ? null : loadCliConfig().alert.api.clientToken;
+  let token: string | null = null;
+  try {
+    if (file) token = processSecrets('--token-file', { file }, true);
+    else if (ref) token = processSecrets('alert.api.clientToken', { ref }, true);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return null;
   }
   return new AlertApiClient(values.url as string, token);
 }

@@ -1,6 +1,7 @@
-import { createLogger, createStoreFromConfig, loadConfig, StartupError } from '@apiwatch/core';
+import { createLogger, createStoreFromConfig, StartupError } from '@apiwatch/core';
 import { backtest } from '@apiwatch/detectors';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 import { fmt } from '../input.ts';
 
 function parseTime(name: string, value: unknown): number {
@@ -49,9 +50,9 @@ export const backtestCommand: Command = {
     const fromMs = parseTime('from', values.from);
     const toMs = parseTime('to', values.to);
     if (!(toMs > fromMs)) throw new StartupError('CONFIG_INVALID', '--to must be after --from');
-    const config = loadConfig(values.config as string | undefined);
-    const candidate = values.candidate ? loadConfig(values.candidate as string) : config;
-    const log = createLogger(config.logLevel);
+    const config = loadCliConfig(values.config as string | undefined);
+    const candidate = values.candidate ? loadCliConfig(values.candidate as string) : config;
+    const log = createLogger(config.logLevel, 'apiwatch', config.logFormat);
     const store = createStoreFromConfig(config);
     if (!store)
       throw new StartupError('CONFIG_INVALID', 'store.kind is none: there is no stored history to backtest');

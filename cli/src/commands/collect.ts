@@ -1,20 +1,22 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import {
   type ApiwatchError,
   apiwatchError,
+  type Config,
   countPastRetention,
   createLogger,
   type DlqRecord,
-  loadConfig,
+  processSecrets,
   StartupError,
 } from '@apiwatch/core';
 import {
   createIngestClient,
   loadPosition,
+  parseJson,
   type RawRecord,
   redactSecrets,
   Shipper,
@@ -23,6 +25,7 @@ import {
   tailFile,
 } from '@apiwatch/ingest';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 import { eventReader, fmt, formatOption, requireParser } from '../input.ts';
 
 export const collectCommand: Command = {
@@ -103,13 +106,13 @@ export const collectCommand: Command = {
     const file = values.file as string | undefined;
     if (!file)
       throw new StartupError('CONFIG_INVALID', '--file is required (a path, or - for standard input)');
-    const config = loadConfig(values.config as string | undefined);
-    const log = createLogger(config.logLevel, 'apiwatch-collect');
+    const config = loadCliConfig(values.config as string | undefined);
+    const log = createLogger(config.logLevel, 'apiwatch-collect', config.logFormat);
     const listenHost = config.ingest.listen.host === '0.0.0.0' ? '127.0.0.1' : config.ingest.listen.host;
     const base = (
       (values.url as string | undefined) ?? `http://${listenHost}:${config.ingest.listen.port}`
     ).replace(/\/+$/, '');
-    const token = readToken(values['token-file'] as string | undefined, config.dataDir);
+    const token = readToken(values['token-file'] as string | undefined, config);
     const batchSize = positiveInt(values['batch-size'], '--batch-size');
     const flushMs = positiveInt(values['flush-ms'], '--flush-ms');
     const maxLineBytes = positiveInt(values['max-line-bytes'], '--max-line-bytes');
@@ -165,11 +168,10 @@ export const collectCommand: Command = {
         }
         const record: RawRecord = { text };
         if (parser.framing !== 'text' && (text.startsWith('{') || text.startsWith('['))) {
-          try {
-            record.json = JSON.parse(text);
-          } catch {
-            // the parser reports (or repairs) invalid JSON
-          }
+          // Bounded like every other reader (depth): what fails is left to the parser, which
+          // reports (or repairs) it.
+          const parsed = parseJson(text);
+          if (parsed.ok) record.json = parsed.value;
         }
         const result = read(record);
         if (!result.ok) {
@@ -325,17 +327,18 @@ function cutTo(text: string, maxBytes: number): string {
   return buf.toString('utf8', 0, end);
 }
 
-function readToken(file: string | undefined, dataDir: string): string {
-  const fromEnv = process.env.APIWATCH_COLLECTOR_TOKEN;
-  if (fromEnv && !file) return fromEnv.trim();
-  const path = file ?? join(dataDir, 'collector-token');
+/** --token-file, else collect.token (env APIWATCH_COLLECTOR_TOKEN), else what `start` wrote. */
+function readToken(file: string | undefined, config: Config): string {
+  if (!file && config.collect.token)
+    return processSecrets('collect.token', { ref: config.collect.token }, true)!;
+  const path = file ?? join(config.dataDir, 'collector-token');
   if (!existsSync(path)) {
     throw new StartupError(
       'INGEST_UNAUTHENTICATED',
-      `no collector token: ${path} does not exist. Start apiwatch first (it writes one), or pass --token-file / APIWATCH_COLLECTOR_TOKEN`,
+      `no collector token: ${path} does not exist. Start apiwatch first (it writes one), or pass --token-file / set collect.token (APIWATCH_COLLECTOR_TOKEN)`,
     );
   }
-  return readFileSync(path, 'utf8').trim();
+  return processSecrets(file ? '--token-file' : 'the collector token file', { file: path }, true)!;
 }
 
 function positiveInt(value: unknown, flag: string): number {

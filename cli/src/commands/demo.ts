@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Finding, findingValidator, loadConfig, StartupError } from '@apiwatch/core';
+import { type Finding, findingValidator, StartupError } from '@apiwatch/core';
 import { createIngestClient, Shipper } from '@apiwatch/ingest';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 import { demoTraffic } from '../demo/traffic.ts';
 import { eventReader, requireParser } from '../input.ts';
 import { openStoreReader } from '../store-reader.ts';
@@ -53,7 +54,7 @@ export const demoCommand: Command = {
   details:
     'Findings are read from the running server (store.localReader); `apiwatch findings` lists them again later.',
   async run(values) {
-    const config = loadConfig(values.config as string | undefined);
+    const config = loadCliConfig(values.config as string | undefined);
     const minutes = Number(values.minutes);
     const waitS = Number(values.wait);
     if (!(minutes >= 1 && minutes <= 60))

@@ -1,6 +1,6 @@
-import { loadConfig } from '@apiwatch/core';
 import { DETECTORS, describeDetectors } from '@apiwatch/detectors';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 
 export const detectorsCommand: Command = {
   name: 'detectors',
@@ -25,7 +25,7 @@ export const detectorsCommand: Command = {
     "Example: apiwatch detectors --config apiwatch.yaml 'auth.*'",
   ].join('\n'),
   async run(values, positionals) {
-    const config = loadConfig(values.config as string | undefined);
+    const config = loadCliConfig(values.config as string | undefined);
     const pattern = positionals[0];
     const re = pattern
       ? new RegExp(

@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import { loadConfig, StartupError } from '@apiwatch/core';
+import { StartupError } from '@apiwatch/core';
 import {
   CORPUS_FORMATS,
   type CorpusFormat,
@@ -11,8 +11,9 @@ import {
   loadKnownFalsePositives,
   runEvaluation,
   writeCorpus,
-} from '@apiwatch/test/eval/index.ts';
+} from '@apiwatch/test/eval';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 
 function intOption(
   values: Record<string, unknown>,
@@ -120,7 +121,7 @@ export const evalCommand: Command = {
     const configFile =
       (values.config as string | undefined) ??
       (floors?.corpus.config ? join(dirname(FLOORS_FILE), floors.corpus.config) : undefined);
-    const config = loadConfig(configFile);
+    const config = loadCliConfig(configFile);
     const options = floors
       ? {
           seed: floors.corpus.seed,

@@ -1,5 +1,6 @@
-import { type Finding, findingValidator, loadConfig, StartupError } from '@apiwatch/core';
+import { type Finding, findingValidator, StartupError } from '@apiwatch/core';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 import { openStoreReader, type StoreReader } from '../store-reader.ts';
 
 /**
@@ -66,7 +67,7 @@ export const findingsCommand: Command = {
     'While `apiwatch start` holds the embedded store, this reads through the server (store.localReader).',
   ].join('\n'),
   async run(values) {
-    const config = loadConfig(values.config as string | undefined);
+    const config = loadCliConfig(values.config as string | undefined);
     const sinceMs = parseSince(String(values.since), Date.now());
     const limit = Number(values.limit);
     if (!Number.isInteger(limit) || limit <= 0)

@@ -1,20 +1,20 @@
 import {
   createStoreFromConfig,
-  loadConfig,
   runningEndpointExecutor,
   type SqlExecutor,
   type Store,
   StoreLockedError,
 } from '@apiwatch/core';
-import { loadRouteTemplater } from '@apiwatch/ingest';
 import {
   classifyInventory,
   INVENTORY_STATUSES,
   type InventoryEntry,
+  loadRouteTemplater,
   readInventory,
   saveSpecStatus,
-} from '@apiwatch/ingest/routes/inventory.ts';
+} from '@apiwatch/ingest';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 import { specOption, stdoutWriter } from '../input.ts';
 
 export const inventoryCommand: Command = {
@@ -62,7 +62,7 @@ export const inventoryCommand: Command = {
     'Example: apiwatch inventory --spec openapi.yaml --status shadow',
   ].join('\n'),
   async run(values) {
-    const config = loadConfig(values.config as string | undefined);
+    const config = loadCliConfig(values.config as string | undefined);
     const status = values.status as string | undefined;
     if (status !== undefined && !(INVENTORY_STATUSES as readonly string[]).includes(status)) {
       process.stderr.write(`apiwatch inventory: --status must be one of ${INVENTORY_STATUSES.join(', ')}\n`);

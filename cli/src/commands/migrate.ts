@@ -1,12 +1,12 @@
 import {
   createLogger,
   createStoreFromConfig,
-  loadConfig,
   MigrationError,
   runningEndpointExecutor,
   StoreLockedError,
 } from '@apiwatch/core';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 
 export const migrateCommand: Command = {
   name: 'migrate',
@@ -27,8 +27,8 @@ export const migrateCommand: Command = {
     'The embedded store migrates itself on start; this command is for servers and CI.',
   ].join('\n'),
   async run(values) {
-    const config = loadConfig(values.config as string | undefined);
-    const log = createLogger(config.logLevel);
+    const config = loadCliConfig(values.config as string | undefined);
+    const log = createLogger(config.logLevel, 'apiwatch', config.logFormat);
     const store = createStoreFromConfig(config);
     if (!store) {
       process.stderr.write('apiwatch migrate: store.kind is none; nothing to migrate.\n');

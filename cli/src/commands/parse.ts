@@ -1,6 +1,7 @@
-import { type ApiEvent, loadConfig } from '@apiwatch/core';
+import type { ApiEvent } from '@apiwatch/core';
 import { readRecords } from '@apiwatch/ingest';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 import {
   eventReader,
   fmt,
@@ -42,7 +43,7 @@ export const parseCommand: Command = {
   ].join('\n'),
   async run(values, positionals) {
     const parser = requireParser(values.format);
-    const config = loadConfig(values.config as string | undefined);
+    const config = loadCliConfig(values.config as string | undefined);
     const read = eventReader(parser, config, { extraSpecs: (values.spec as string[] | undefined) ?? [] });
     const input = openInput(positionals[0]);
     const out = stdoutWriter();

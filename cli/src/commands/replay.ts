@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChdbStore, countPastRetention, type Finding, loadConfig } from '@apiwatch/core';
+import { ChdbStore, countPastRetention, type Finding } from '@apiwatch/core';
 import { ReplayRunner } from '@apiwatch/detectors';
 import { readRecords } from '@apiwatch/ingest';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 import {
   eventReader,
   fmt,
@@ -53,7 +54,7 @@ export const replayCommand: Command = {
   ].join('\n'),
   async run(values, positionals) {
     const parser = requireParser(values.format);
-    const config = loadConfig(values.config as string | undefined);
+    const config = loadCliConfig(values.config as string | undefined);
     const read = eventReader(parser, config, { extraSpecs: (values.spec as string[] | undefined) ?? [] });
     const learn = config.detect.baselines.enabled && !values['no-baselines'];
     const tempDir = learn ? mkdtempSync(join(tmpdir(), 'apiwatch-replay-')) : null;

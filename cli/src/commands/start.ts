@@ -1,5 +1,6 @@
-import { createLogger, loadConfig } from '@apiwatch/core';
+import { createLogger } from '@apiwatch/core';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 import { parseRoles, startPipeline } from '../pipeline.ts';
 import { checkListenPorts, describeStartupFailure } from '../startup-error.ts';
 
@@ -29,9 +30,9 @@ export const startCommand: Command = {
     'Environment overrides: APIWATCH__SECTION__KEY=value, e.g. APIWATCH__INGEST__LISTEN__PORT=9090.',
   ].join('\n'),
   async run(values) {
-    const config = loadConfig(values.config as string | undefined);
+    const config = loadCliConfig(values.config as string | undefined);
     const roles = parseRoles(values.role as string | undefined);
-    const log = createLogger(config.logLevel);
+    const log = createLogger(config.logLevel, 'apiwatch', config.logFormat);
     let pipeline: Awaited<ReturnType<typeof startPipeline>>;
     try {
       await checkListenPorts(config, roles);

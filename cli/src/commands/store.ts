@@ -1,14 +1,16 @@
 import {
+  columnStats,
   createStoreFromConfig,
+  EVENT_BYTES_BUDGET,
+  formatEventBytes,
   formatTableStats,
-  loadConfig,
   runningEndpointExecutor,
   type SqlExecutor,
   StoreLockedError,
   tableStats,
 } from '@apiwatch/core';
-import { columnStats, EVENT_BYTES_BUDGET, formatEventBytes } from '@apiwatch/core/store/stats.ts';
 import type { Command } from '../command.ts';
+import { loadCliConfig } from '../config.ts';
 
 export const storeCommand: Command = {
   name: 'store',
@@ -34,7 +36,7 @@ export const storeCommand: Command = {
       );
       return 2;
     }
-    const config = loadConfig(values.config as string | undefined);
+    const config = loadCliConfig(values.config as string | undefined);
     const store = createStoreFromConfig(config);
     if (!store) {
       process.stderr.write('apiwatch store: store.kind is none.\n');

@@ -8,6 +8,7 @@ import {
   findingTraces,
   type Logger,
   metrics,
+  processSecrets,
   type Store,
   tracing,
 } from '@apiwatch/core';
@@ -33,7 +34,7 @@ export async function startAlertRole(
     await ownStore?.start();
   }
   const audit = store ?? ownStore;
-  const identity = actionsOn ? loadIdentityContext(config.dataDir, process.env, config.identity) : null;
+  const identity = actionsOn ? loadIdentityContext(config) : null;
   const apiKeyHeaders = config.alert.actions.decision.apiKeyHeaders.map((h) => h.toLowerCase());
   // The decision endpoint fingerprints what the gateway saw exactly as ingest does.
   const credentialOf = (h: IncomingHttpHeaders) => {
@@ -49,7 +50,7 @@ export async function startAlertRole(
   };
   const q = config.alert.queue;
   const alerting = createAlerting(config.alert, {
-    env: process.env,
+    secrets: processSecrets,
     log,
     audit,
     store: audit,

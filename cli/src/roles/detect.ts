@@ -4,6 +4,7 @@ import {
   type Bus,
   type BusMessage,
   type Config,
+  clickhousePassword,
   type Finding,
   headersOf,
   type Logger,
@@ -396,7 +397,7 @@ async function baselineQuerier(
     const client = createClient({
       url: ch.url,
       username: ch.username,
-      password: process.env[ch.passwordEnv] ?? '',
+      password: clickhousePassword(ch),
       database: ch.database,
       request_timeout: ch.requestTimeoutMs,
       application: 'apiwatch-detect',

@@ -53,7 +53,7 @@ export async function startIngestRole(
     collectors,
     rateLimit: config.ingest.rateLimit,
     ...(config.ingest.tls ? { tls: config.ingest.tls } : {}),
-    identity: loadIdentityContext(config.dataDir, process.env, config.identity),
+    identity: loadIdentityContext(config),
     envoyAls: config.ingest.envoyAls,
     // The route stage of every push source: the spec files (the CLI readers load the same) and
     // the uploaded specs.

@@ -77,3 +77,64 @@ test('unreadable and malformed files are reported with their path', () => {
     (e: unknown) => e instanceof StartupError && e.message.includes(bad),
   );
 });
+
+test('documented variables set their keys: a value, a secret reference, a file reference', () => {
+  const c = loadConfig(undefined, {
+    APIWATCH_LOG_FORMAT: 'json',
+    APIWATCH_FINGERPRINT_KEY: 'not-copied-into-the-config',
+    APIWATCH_FINGERPRINT_KEY_ID: 'k2',
+    APIWATCH_FINGERPRINT_PREVIOUS_KEY_FILE: '/keys/old',
+    APIWATCH_COLLECTOR_TOKEN: 'tok',
+    APIWATCH_API_TOKEN: 'api',
+  });
+  assert.equal(c.logFormat, 'json');
+  assert.deepEqual(c.identity.fingerprintKey, { secret: 'env:APIWATCH_FINGERPRINT_KEY', id: 'k2' });
+  assert.equal(c.identity.previousFingerprintKey.secret, 'file:/keys/old');
+  assert.equal(c.collect.token, 'env:APIWATCH_COLLECTOR_TOKEN');
+  assert.equal(c.alert.api.clientToken, 'env:APIWATCH_API_TOKEN');
+  // The secret itself never lands in the config object.
+  assert.ok(!JSON.stringify(c).includes('not-copied-into-the-config'));
+  const d = loadConfig(undefined, {});
+  assert.equal(d.logFormat, 'auto');
+  assert.equal(d.identity.fingerprintKey.secret, undefined);
+  assert.equal(d.collect.token, undefined);
+});
+
+test('a documented variable beats the file, an APIWATCH__ override beats both; bad values name the key', () => {
+  const file = yamlFile('logFormat: text\n');
+  assert.equal(loadConfig(file, {}).logFormat, 'text');
+  assert.equal(loadConfig(file, { APIWATCH_LOG_FORMAT: 'json' }).logFormat, 'json');
+  assert.equal(
+    loadConfig(file, { APIWATCH_LOG_FORMAT: 'json', APIWATCH__LOGFORMAT: 'auto' }).logFormat,
+    'auto',
+  );
+  assert.throws(
+    () => loadConfig(undefined, { APIWATCH_LOG_FORMAT: 'pretty' }),
+    (e: unknown) =>
+      e instanceof StartupError &&
+      e.code === 'CONFIG_INVALID' &&
+      /"logFormat" from environment variable APIWATCH_LOG_FORMAT/.test(e.message),
+  );
+  assert.throws(
+    () => loadConfig(yamlFile('collect:\n  token: hunter2\n'), {}),
+    (e: unknown) => e instanceof StartupError && /collect\.token/.test(e.message),
+  );
+});
+
+test('identity.sources keys are checked against the formats the caller knows', () => {
+  const file = yamlFile('identity:\n  sources:\n    ngnix:\n      apiKeyHeaders: [x-key]\n');
+  assert.equal(Object.keys(loadConfig(file, {}).identity.sources).length, 1);
+  assert.throws(
+    () => loadConfig(file, {}, { formats: ['nginx', 'kong'] }),
+    (e: unknown) =>
+      e instanceof StartupError &&
+      e.code === 'CONFIG_INVALID' &&
+      e.message.includes('identity.sources.ngnix') &&
+      e.message.includes('nginx, kong'),
+  );
+  const good = yamlFile('identity:\n  sources:\n    kong:\n      apiKeyHeaders: [x-key]\n');
+  assert.deepEqual(
+    loadConfig(good, {}, { formats: ['nginx', 'kong'] }).identity.sources.kong?.apiKeyHeaders,
+    ['x-key'],
+  );
+});

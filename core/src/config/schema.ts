@@ -1,10 +1,29 @@
 import { type Static, Type as T, type TOptional, type TSchema } from '@sinclair/typebox';
+import { SECRET_REF_PATTERN } from './secrets.ts';
 
 /**
  * The whole configuration: one schema that yields the types, the defaults, start-up validation
  * (errors name the key and the file) and docs/config.md. Secrets are never values here: a key
- * ending in `Env` names an environment variable, one ending in `File` names a file.
+ * ending in `Env` names an environment variable, one ending in `File` names a file, and a secret
+ * reference (`env:NAME` / `file:/path`) names either; core/src/config/secrets.ts resolves them all.
  */
+
+/**
+ * An environment variable that sets a key: the names apiwatch documented before `APIWATCH__*`
+ * overrides existed, kept working. `value`: the key takes the variable's text; `env-ref`: the key
+ * becomes `env:<name>` (the secret itself stays in the environment); `file-ref`: the key becomes
+ * `file:<the variable's text>`. The first one set wins; the loader applies them over the file and
+ * under `APIWATCH__*` overrides, and docs/config.md lists them.
+ */
+export interface EnvSource {
+  name: string;
+  as: 'value' | 'env-ref' | 'file-ref';
+}
+const fromEnv = (...envSources: EnvSource[]) => ({ envSources });
+
+/** A secret reference: `env:NAME` or `file:/path`. */
+const SecretReference = (description: string, ...sources: EnvSource[]) =>
+  T.String({ pattern: SECRET_REF_PATTERN, description, ...fromEnv(...sources) });
 
 const Listen = T.Object(
   {
@@ -242,13 +261,46 @@ function identityRules<D extends boolean>(withDefaults: D) {
 
 export const IdentitySourceOverride = T.Object(identityRules(false), { additionalProperties: false });
 
+const FingerprintKey = (which: 'current' | 'previous') => {
+  const prefix = which === 'current' ? 'APIWATCH_FINGERPRINT_KEY' : 'APIWATCH_FINGERPRINT_PREVIOUS_KEY';
+  return T.Object(
+    {
+      secret: T.Optional(
+        SecretReference(
+          which === 'current'
+            ? 'The HMAC key credentials are fingerprinted with (hex or base64, at least 16 bytes), as env:NAME or file:path; unset: <dataDir>/fingerprint-key, created on first start. Every ingest replica must share it.'
+            : 'During a rotation, the key fingerprints were made with before (env:NAME or file:path): secrets are then fingerprinted under both (docs/identity.md).',
+          { name: prefix, as: 'env-ref' },
+          { name: `${prefix}_FILE`, as: 'file-ref' },
+        ),
+      ),
+      id:
+        which === 'current'
+          ? T.String({
+              default: 'k1',
+              description: 'Id every fingerprint carries (`<id>:…`); give a new key a new id.',
+              ...fromEnv({ name: `${prefix}_ID`, as: 'value' }),
+            })
+          : T.Optional(
+              T.String({
+                description: 'Id of the previous key (required with its secret).',
+                ...fromEnv({ name: `${prefix}_ID`, as: 'value' }),
+              }),
+            ),
+    },
+    { additionalProperties: false, default: {} },
+  );
+};
+
 export const IdentityConfig = T.Object(
   {
+    fingerprintKey: FingerprintKey('current'),
+    previousFingerprintKey: FingerprintKey('previous'),
     ...identityRules(true),
     sources: T.Record(T.String({ pattern: '^[a-z0-9-]{1,64}$' }), IdentitySourceOverride, {
       default: {},
       description:
-        'Per-source overrides keyed by format id (nginx, kong, envoy, …); each replaces only the keys it names.',
+        'Per-source overrides keyed by format id (nginx, kong, envoy, …; a key no parser has is a start-up error naming the formats); each replaces only the keys it names.',
     }),
   },
   { additionalProperties: false, default: {} },
@@ -388,6 +440,7 @@ const StoreHttpUser = T.Object(
       T.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (hex) of the password.' }),
     ),
     passwordEnv: T.Optional(T.String({ description: 'Environment variable holding the password.' })),
+    passwordFile: T.Optional(T.String({ description: 'File holding the password.' })),
     readonly: T.Boolean({
       default: true,
       description:
@@ -463,8 +516,9 @@ export const ClickhouseConfig = T.Object(
     username: T.String({ default: 'default' }),
     passwordEnv: T.String({
       default: 'APIWATCH_CLICKHOUSE_PASSWORD',
-      description: 'Environment variable holding the password.',
+      description: 'Environment variable holding the password (unset: no password).',
     }),
+    passwordFile: T.Optional(T.String({ description: 'File holding the password (wins over passwordEnv).' })),
     database: T.String({ default: 'default' }),
     cluster: T.String({
       default: '',
@@ -1090,6 +1144,12 @@ export const AlertConfig = T.Object(
           description: 'TCP port; 0 picks a free one.',
         }),
         tokens: T.Array(ApiToken, { default: [] }),
+        clientToken: T.Optional(
+          SecretReference(
+            "Bearer token the CLI's alert-API commands (actions, silences, dead letters) send, as env:NAME or file:path; --token-file wins.",
+            { name: 'APIWATCH_API_TOKEN', as: 'env-ref' },
+          ),
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -1139,6 +1199,12 @@ export const ConfigSchema = T.Object(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((s) => T.Literal(s)),
       { default: 'info' },
     ),
+    logFormat: T.Union([T.Literal('auto'), T.Literal('json'), T.Literal('text')], {
+      default: 'auto',
+      description:
+        'Logs on stderr: json (one JSON object a line), text (one readable line an entry), auto (text on a terminal, json otherwise).',
+      ...fromEnv({ name: 'APIWATCH_LOG_FORMAT', as: 'value' }),
+    }),
     telemetry: T.Object(
       {
         metrics: T.Object(
@@ -1165,6 +1231,17 @@ export const ConfigSchema = T.Object(
     clickhouse: ClickhouseConfig,
     detect: DetectConfig,
     alert: AlertConfig,
+    collect: T.Object(
+      {
+        token: T.Optional(
+          SecretReference(
+            'Collector bearer token `apiwatch collect` sends, as env:NAME or file:path; --token-file wins; unset: <dataDir>/collector-token (what `start` writes).',
+            { name: 'APIWATCH_COLLECTOR_TOKEN', as: 'env-ref' },
+          ),
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   {
     additionalProperties: false,

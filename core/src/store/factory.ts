@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createClient } from '@clickhouse/client';
-import type { Config } from '../config/schema.ts';
+import type { ClickhouseConfigValue, Config, StoreHttpUserConfig } from '../config/schema.ts';
+import { processSecrets, type SecretResolver } from '../config/secrets.ts';
 import { StartupError } from '../errors.ts';
 import { ChdbStore } from './chdb.ts';
 import { ClickHouseStore } from './clickhouse.ts';
@@ -11,7 +12,10 @@ import type { SqlExecutor } from './migrate.ts';
 import type { Store } from './types.ts';
 
 /** The configured store (not started), or null for store.kind: none. */
-export function createStoreFromConfig(config: Config, env: NodeJS.ProcessEnv = process.env): Store | null {
+export function createStoreFromConfig(
+  config: Config,
+  secrets: SecretResolver = processSecrets,
+): Store | null {
   const s = config.store;
   if (s.kind === 'none') return null;
   if (s.kind === 'clickhouse') {
@@ -19,7 +23,7 @@ export function createStoreFromConfig(config: Config, env: NodeJS.ProcessEnv = p
     return new ClickHouseStore({
       url: ch.url,
       username: ch.username,
-      password: env[ch.passwordEnv] ?? '',
+      password: clickhousePassword(ch, secrets),
       database: ch.database,
       cluster: ch.cluster,
       compression: ch.compression,
@@ -33,24 +37,41 @@ export function createStoreFromConfig(config: Config, env: NodeJS.ProcessEnv = p
   });
 }
 
-/** store.http.users with their passwords resolved to SHA-256 (from the hash, or from the env variable). */
-export function httpEndpointUsers(config: Config, env: NodeJS.ProcessEnv = process.env): HttpEndpointUser[] {
+/** The ClickHouse password: passwordFile, else passwordEnv; an unset default variable means none. */
+export function clickhousePassword(
+  ch: ClickhouseConfigValue,
+  secrets: SecretResolver = processSecrets,
+): string {
+  const where = ch.passwordFile ? 'clickhouse.passwordFile' : 'clickhouse.passwordEnv';
+  return (
+    secrets(
+      where,
+      ch.passwordFile ? { file: ch.passwordFile } : { env: ch.passwordEnv, envMayBeUnset: true },
+      false,
+    ) ?? ''
+  );
+}
+
+/** One store.http user's password (passwordFile or passwordEnv); null when neither is set. */
+function httpUserPassword(u: StoreHttpUserConfig, secrets: SecretResolver): string | null {
+  return secrets(`store.http.users[${u.name}]`, { env: u.passwordEnv, file: u.passwordFile }, false);
+}
+
+/** store.http.users with their passwords resolved to SHA-256 (from the hash, or from the secret). */
+export function httpEndpointUsers(
+  config: Config,
+  secrets: SecretResolver = processSecrets,
+): HttpEndpointUser[] {
   return config.store.http.users.map((u) => {
     let hash = u.passwordSha256;
-    if (!hash && u.passwordEnv) {
-      const pw = env[u.passwordEnv];
-      if (pw === undefined) {
-        throw new StartupError(
-          'CONFIG_INVALID',
-          `store.http.users[${u.name}].passwordEnv: ${u.passwordEnv} is not set`,
-        );
-      }
-      hash = createHash('sha256').update(pw).digest('hex');
+    if (!hash) {
+      const pw = httpUserPassword(u, secrets);
+      if (pw !== null) hash = createHash('sha256').update(pw).digest('hex');
     }
     if (!hash)
       throw new StartupError(
         'CONFIG_INVALID',
-        `store.http.users[${u.name}]: set passwordSha256 or passwordEnv`,
+        `store.http.users[${u.name}]: set passwordSha256, passwordEnv or passwordFile`,
       );
     return { name: u.name, passwordSha256: hash, readonly: u.readonly };
   });
@@ -70,7 +91,7 @@ export interface EndpointExecutor extends SqlExecutor {
  */
 export function runningEndpointExecutor(
   config: Config,
-  env: NodeJS.ProcessEnv = process.env,
+  secrets: SecretResolver = processSecrets,
 ): EndpointExecutor | { reason: string } {
   const http = config.store.http;
   // The embedded server's own local reader first (store.localReader): it needs no set-up.
@@ -78,15 +99,23 @@ export function runningEndpointExecutor(
   if (!('reason' in local)) return local;
   if (!http.enabled) return { reason: `store.http.enabled is false in this config, and ${local.reason}` };
   const users = [...http.users].sort((a, b) => Number(b.readonly) - Number(a.readonly));
-  const user = users.find((u) => u.passwordEnv && env[u.passwordEnv] !== undefined);
+  // A user whose password cannot be resolved here (its variable unset, its file unreadable) is skipped.
+  const resolvable = (u: StoreHttpUserConfig) => {
+    try {
+      return { name: u.name, password: httpUserPassword(u, secrets) };
+    } catch {
+      return null;
+    }
+  };
+  const user = users.map(resolvable).find((u) => u?.password != null);
   if (!user) {
     return {
-      reason: `no store.http.users entry has its passwordEnv variable set in this environment, and ${local.reason}`,
+      reason: `no store.http.users entry has its password (passwordEnv variable or passwordFile) available here, and ${local.reason}`,
     };
   }
   const host = http.listen.host === '0.0.0.0' || http.listen.host === '::' ? '127.0.0.1' : http.listen.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${http.listen.port}`;
-  const client = createClient({ url, username: user.name, password: env[user.passwordEnv!] ?? '' });
+  const client = createClient({ url, username: user.name, password: user.password ?? '' });
   return {
     url,
     user: user.name,

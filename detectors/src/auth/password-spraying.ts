@@ -15,18 +15,32 @@ export const PasswordSprayingConfig = T.Object(
         'Look-back, event time: four buckets of a quarter each (Elastic: 1 h; low-and-slow beats minute windows).',
     }),
     minAccounts: T.Integer({
-      minimum: 5,
+      minimum: 3,
       maximum: 1_000_000,
-      default: 15,
+      default: 5,
       description:
-        'Distinct accounts failing on the endpoint in the window that did not later log in, above what the endpoint normally has (Splunk floor: >30).',
+        'Distinct accounts failing on the endpoint in the window that did not later log in, on top of what the endpoint normally has (its learned rate per successful login, plus 3σ): the evidence floor when that rate is near zero (Elastic: ≥5 users single-source, ≥8 per 15 min multi-source; Splunk: >30 on enterprise volumes, where the learned part dominates).',
     }),
     expectedUnrecoveredPerSuccess: T.Number({
       minimum: 0,
       maximum: 10,
       default: 0.05,
       description:
-        'Cold-start prior for accounts that fail and do not log in, per successful login (mistyped usernames, forgotten passwords). Replaced by the endpoint baseline failure rate when the baselines have it, then learned from the endpoint’s own quiet hours.',
+        'Cold-start prior for accounts that fail and do not log in, per successful login (mistyped usernames, forgotten passwords). Replaced by the endpoint baseline failure rate when the baselines have it, then learned from the endpoint’s own quiet hours (pooled: the prior counts as priorSuccesses logins).',
+    }),
+    priorSuccesses: T.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 200,
+      description:
+        'Weight of the prior in the learned rate, in successful logins: the endpoint’s own history overrules it once it has seen several times as many (a small API learns over days, a big one within hours).',
+    }),
+    minSources: T.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 3,
+      description:
+        'Distinct source networks among the window’s failures: a spray comes from many; one or two addresses are credential stuffing, brute force or an office NAT.',
     }),
     maxAttemptsPerAccount: T.Number({
       minimum: 1,
@@ -66,8 +80,9 @@ export const PasswordSprayingConfig = T.Object(
     quietSeconds: T.Integer({
       minimum: 300,
       maximum: 86_400,
-      default: 1800,
-      description: 'The episode ends (resolved update) this long after the condition last held.',
+      default: 3600,
+      description:
+        'The episode ends (resolved update) this long after the condition last held: at least the window, so a low-and-slow spray that dips below the threshold now and then stays one episode.',
     }),
   },
   { additionalProperties: false },
@@ -102,10 +117,16 @@ interface SprayState {
   /** Learned accounts-failing-without-login per successful login, from quiet windows. */
   learned: number;
   learnedWindows: number;
+  /** The prior rate, and the decayed unrecovered accounts and successes of the quiet windows learned from. */
+  priorRate: number;
+  learnUnrecovered: number;
+  learnSuccesses: number;
   episode: {
     start: number;
     lastHit: number;
     observed: number;
+    /** `observed` when the episode was last reported (firing or an update). */
+    reported: number;
     sources: number;
     failures: number;
     attemptsPerAccount: number;
@@ -169,6 +190,9 @@ export const passwordSpraying = defineDetector({
       decayedFailures: 0,
       learned: -1,
       learnedWindows: 0,
+      priorRate: -1,
+      learnUnrecovered: 0,
+      learnSuccesses: 0,
       episode: null,
       samples: [],
       candidateSince: 0,
@@ -180,7 +204,15 @@ export const passwordSpraying = defineDetector({
   onEvent(s, event, ctx) {
     const cfg = ctx.config;
     const bucketMs = (cfg.windowSeconds * 1000) / BUCKETS;
-    if (s.learned < 0) s.learned = prior(event, ctx.baselines(), cfg);
+    if (s.learned < 0) {
+      s.priorRate = prior(event, ctx.baselines(), cfg);
+      s.learned = s.priorRate;
+    } else if (!(s.priorRate >= 0)) {
+      // State restored from a checkpoint of the per-window EWMA: its rate becomes the prior.
+      s.priorRate = s.learned;
+      s.learnUnrecovered = 0;
+      s.learnSuccesses = 0;
+    }
     const b = bucketFor(s, event.ts, bucketMs, cfg);
     const h = hash32(targetAccount(event)!);
     if (loginOutcome(event) === 'success') {
@@ -212,32 +244,47 @@ export const passwordSpraying = defineDetector({
     else if (s.candidateSince === 0) s.candidateSince = event.ts;
     if (j.hit && (s.episode || event.ts - s.candidateSince >= cfg.confirmSeconds * 1000)) {
       if (!s.episode) {
-        s.episode = {
-          start: s.buckets.reduce((t, x) => Math.min(t, x.idx * bucketMs), event.ts),
-          lastHit: event.ts,
-          observed: j.unrecovered,
-          sources: j.sources,
-          failures: j.failures,
-          attemptsPerAccount: j.attemptsPerAccount,
-          threshold: j.threshold,
-          expected: j.expected,
-          windowSeconds: j.windowSeconds,
-          samples: [...s.samples],
-          topSources: s.top.map((t) => t[0]),
-        };
-        out.push(draft(s, event.ts, cfg, 'firing'));
+        out.push(openEpisode(s, j, event.ts, bucketMs, cfg));
       } else {
         const e = s.episode;
         e.lastHit = event.ts;
         e.observed = Math.max(e.observed, j.unrecovered);
         e.sources = Math.max(e.sources, j.sources);
         e.failures = Math.max(e.failures, j.failures);
+        // The spray doubled (a second campaign, or the first speeding up): an update of the same
+        // episode with the new evidence, so the analyst sees it grow.
+        if (j.unrecovered >= Math.max(2 * e.reported, e.reported + cfg.minAccounts)) {
+          e.reported = j.unrecovered;
+          e.samples = [...s.samples];
+          e.topSources = s.top.map((t) => t[0]);
+          e.attemptsPerAccount = j.attemptsPerAccount;
+          e.threshold = j.threshold;
+          e.expected = j.expected;
+          e.windowSeconds = j.windowSeconds;
+          e.observed = j.unrecovered;
+          out.push(draft(s, event.ts, cfg, 'firing'));
+        }
       }
     }
     if (s.episode) ctx.wakeAt(s.episode.lastHit + cfg.quietSeconds * 1000);
+    // A slow spray sends its next attempt long after the confirmation delay, when the window may
+    // have slid past the accounts that made it hold: confirm on the clock as well.
+    else if (s.candidateSince > 0) ctx.wakeAt(s.candidateSince + cfg.confirmSeconds * 1000);
     return out;
   },
   onWatermark(s, ts, ctx) {
+    const cfg = ctx.config;
+    if (!s.episode && s.candidateSince > 0 && ts - s.candidateSince >= cfg.confirmSeconds * 1000) {
+      // No attempt since the condition began to hold; recoveries since then are in the maps.
+      const j = judge(s, cfg);
+      if (!j.hit) {
+        s.candidateSince = 0;
+        return undefined;
+      }
+      const out = [openEpisode(s, j, ts, (cfg.windowSeconds * 1000) / BUCKETS, cfg)];
+      ctx.wakeAt(s.episode!.lastHit + cfg.quietSeconds * 1000);
+      return out;
+    }
     if (!s.episode) return undefined;
     if (ts - s.episode.lastHit < ctx.config.quietSeconds * 1000) {
       ctx.wakeAt(s.episode.lastHit + ctx.config.quietSeconds * 1000);
@@ -252,7 +299,7 @@ export const passwordSpraying = defineDetector({
   // Long enough to keep the endpoint's learned rate across a quiet weekend.
   idleMs: (c) => Math.max(3 * 86_400_000, (c.windowSeconds + c.quietSeconds) * 1000),
   sizeOf: (s) =>
-    160 +
+    184 +
     s.endpoint.length * 2 +
     s.buckets.length * (2 * (BITS / 8 + 16) + 48 + 48) +
     s.top.length * 48 +
@@ -260,6 +307,30 @@ export const passwordSpraying = defineDetector({
     s.samples.length * 40 +
     (s.episode ? 300 : 0),
 });
+
+function openEpisode(
+  s: SprayState,
+  j: ReturnType<typeof judge>,
+  ts: number,
+  bucketMs: number,
+  cfg: PasswordSprayingConfig,
+): FindingDraft {
+  s.episode = {
+    start: s.buckets.reduce((t, x) => Math.min(t, x.idx * bucketMs), ts),
+    lastHit: ts,
+    observed: j.unrecovered,
+    reported: j.unrecovered,
+    sources: j.sources,
+    failures: j.failures,
+    attemptsPerAccount: j.attemptsPerAccount,
+    threshold: j.threshold,
+    expected: j.expected,
+    windowSeconds: j.windowSeconds,
+    samples: [...s.samples],
+    topSources: s.top.map((t) => t[0]),
+  };
+  return draft(s, ts, cfg, 'firing');
+}
 
 /** Expected unrecovered accounts per successful login before the endpoint has history of its own. */
 function prior(event: ApiEvent, baselines: BaselineSnapshot, cfg: PasswordSprayingConfig): number {
@@ -333,17 +404,21 @@ function closeBuckets(s: SprayState, idx: number, bucketMs: number, cfg: Passwor
   }
 }
 
+/** Decay per learned window (one per window length): the history of the last ~8 days counts most. */
+const LEARN_DECAY = 0.995;
+
 function learn(s: SprayState, cfg: PasswordSprayingConfig): void {
   const w = windowCounts(s);
-  if (w.successes < 50) return;
-  const ratio = w.unrecovered / w.successes;
-  // A slow EWMA over windows without an episode, each sample capped at 1.5× the current value:
-  // a spray too slow to raise an episode must not teach the endpoint that it is normal (at α 0.05
-  // and the cap, five hours of it move the rate by under 3 %).
-  s.learned =
-    0.95 * s.learned +
-    0.05 * Math.min(ratio, 1.5 * Math.max(s.learned, cfg.expectedUnrecoveredPerSuccess / 5));
-  s.learned = Math.max(0.002, s.learned);
+  if (w.successes === 0) return;
+  // Pooled over quiet windows, not averaged per window: an API with ten logins an hour learns
+  // as surely as one with thousands, only slower. Each window's accounts are capped at twice
+  // what the current rate expects: a spray too slow to raise an episode must not teach the
+  // endpoint that it is normal (a quarter of an account at least, so a rate set too low recovers).
+  const cap = Math.max(0.25, 2 * s.learned * w.successes);
+  s.learnUnrecovered = LEARN_DECAY * s.learnUnrecovered + Math.min(w.unrecovered, cap);
+  s.learnSuccesses = LEARN_DECAY * s.learnSuccesses + w.successes;
+  const k = cfg.priorSuccesses;
+  s.learned = Math.max(0.002, (s.learnUnrecovered + s.priorRate * k) / (s.learnSuccesses + k));
   s.learnedWindows++;
 }
 
@@ -404,7 +479,11 @@ function judge(s: SprayState, cfg: PasswordSprayingConfig) {
   const attemptsPerAccount = w.failures / Math.max(1, w.failing);
   const topShare = (s.top[0]?.[1] ?? 0) / Math.max(1, s.decayedFailures);
   const fast = maxBucketUnrecovered(s) > cfg.fastAccountsPerBucket + (1.5 * expected) / BUCKETS;
-  const shape = attemptsPerAccount <= cfg.maxAttemptsPerAccount && topShare <= cfg.maxTopSourceShare && !fast;
+  const shape =
+    attemptsPerAccount <= cfg.maxAttemptsPerAccount &&
+    topShare <= cfg.maxTopSourceShare &&
+    w.sources >= cfg.minSources &&
+    !fast;
   const short = w.unrecovered >= threshold;
   // The long look-back: closed buckets still inside it, plus the window.
   const newest = s.buckets[s.buckets.length - 1]!.idx;

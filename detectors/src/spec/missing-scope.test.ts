@@ -109,3 +109,8 @@ test('negative: refused calls, tokens with the scopes, tokens without scope clai
   ]);
   assert.deepEqual(h.firing(), []);
 });
+
+test('an actor’s scope vocabulary is kept across a month away (the runtime evicts idle state after idleMs)', () => {
+  const cfg = { minCalls: 1, quietSeconds: 3600 };
+  assert.ok(missingScope.idleMs!(cfg) >= 30 * 86_400_000);
+});

@@ -68,7 +68,9 @@ export const missingScope = defineDetector({
     return actorKey(event);
   },
   init: (): ScopeState => ({ satisfied: false, vocabulary: [], episodes: [] }),
-  idleMs: () => 7 * 86_400_000,
+  // What makes an actor's scopes comparable (it satisfied a scoped operation) must outlive a
+  // holiday: at 7 days, a user back after two weeks was a stranger whose token was never judged.
+  idleMs: () => 35 * 86_400_000,
   sizeOf: (s) => 64 + s.vocabulary.length * 8 + s.episodes.length * 220,
   onEvent(s, event, ctx, key) {
     const required = event.spec!.requiredScopes;

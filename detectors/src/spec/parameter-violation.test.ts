@@ -82,3 +82,68 @@ test('negative: a buggy client repeating one violation, tracking parameters, und
   h.run(events);
   assert.deepEqual(h.firing(), []);
 });
+
+test('positive: a partner key tampering with two parameters, the path one with varying values', () => {
+  const h = new DetectorHarness(parameterViolation);
+  const events = [];
+  const bad = ['abc', '1.5', 'null', 'abc', '1.5'];
+  for (let i = 0; i < 10; i++) {
+    events.push(
+      i % 2 === 0
+        ? call({
+            ts: T0 + i * 30_000,
+            service: 'zoo',
+            credential: 'fp-z',
+            route: '/pet/findByStatus',
+            spec: v('param_enum', 'status'),
+            status: 400,
+          })
+        : call({
+            ts: T0 + i * 30_000,
+            service: 'zoo',
+            credential: 'fp-z',
+            route: '/pet/{petId}',
+            path: `/api/v3/pet/${bad[i >> 1]}`,
+            spec: v('param_type', 'petId', 'path'),
+            status: 400,
+          }),
+    );
+  }
+  h.run(events);
+  const [f] = h.firing();
+  assert.ok(f);
+  assert.equal(f.evidence.counts.distinctPairs, 2);
+  assert.ok(f.evidence.observed >= 4);
+});
+
+test('negative: a client whose ids do not match the spec (accepted), and one garbage path value loop', () => {
+  const h = new DetectorHarness(parameterViolation);
+  const events = [];
+  for (let i = 0; i < 200; i++) {
+    // The spec says uuid, the API serves integer ids: every call a violation, every path different, all 200.
+    events.push(
+      call({
+        ts: T0 + i * 5000,
+        user: 'reader',
+        route: '/documents/{documentId}',
+        path: `/documents/${1000 + i}`,
+        spec: v('param_format', 'documentId', 'path'),
+        status: 200,
+      }),
+    );
+    // A JS client bug: undefined, null, NaN and [object Object] in one path parameter, rejected.
+    const junk = ['undefined', 'null', 'NaN', '%5Bobject%20Object%5D'][i % 4]!;
+    events.push(
+      call({
+        ts: T0 + i * 5000,
+        user: 'spa',
+        route: '/orders/{orderId}',
+        path: `/orders/${junk}`,
+        spec: v('param_type', 'orderId', 'path'),
+        status: 400,
+      }),
+    );
+  }
+  h.run(events);
+  assert.deepEqual(h.firing(), []);
+});

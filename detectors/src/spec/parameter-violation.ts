@@ -15,7 +15,7 @@ export const ParameterViolationConfig = T.Object(
       minimum: 2,
       default: 4,
       description:
-        'Distinct (violation code, parameter) pairs by one actor that raise a finding; at least one must be a value violation (type, format, enum, pattern, range, length).',
+        'Distinct violations by one actor that raise a finding: (code, parameter) pairs, where a path parameter rejected (4xx) with different values in the path counts once per value; at least one must be a value violation (type, format, enum, pattern, range, length) and at least two pairs must differ.',
     }),
     minDistinctUnknown: T.Integer({
       minimum: 2,
@@ -43,8 +43,12 @@ export const ParameterViolationConfig = T.Object(
  */
 interface ViolationState {
   window: number;
+  /** Distinct violations (pairs, or pair + path for rejected path values) this and last window. */
   cur: number[];
   prev: number[];
+  /** Distinct (code, parameter) pairs this and last window. */
+  curPairs: number[];
+  prevPairs: number[];
   valueKinds: number;
   unknownNames: number;
   calls: number;
@@ -89,6 +93,8 @@ export const parameterViolation = defineDetector({
     window: -1,
     cur: [],
     prev: [],
+    curPairs: [],
+    prevPairs: [],
     valueKinds: 0,
     unknownNames: 0,
     calls: 0,
@@ -104,7 +110,7 @@ export const parameterViolation = defineDetector({
   idleMs: (c) => (c.quietSeconds + 2 * c.windowSeconds) * 1000,
   sizeOf: (s) =>
     120 +
-    (s.cur.length + s.prev.length) * 8 +
+    (s.cur.length + s.prev.length + s.curPairs.length + s.prevPairs.length) * 8 +
     s.routes.reduce((n, r) => n + 40 + r.length * 2, 0) +
     s.params.length * 50 +
     s.samples.length * 60,
@@ -113,7 +119,9 @@ export const parameterViolation = defineDetector({
     const w = Math.floor(event.ts / (cfg.windowSeconds * 1000));
     if (w !== s.window) {
       s.prev = w === s.window + 1 ? s.cur : [];
+      s.prevPairs = w === s.window + 1 ? s.curPairs : [];
       s.cur = [];
+      s.curPairs = [];
       s.window = w;
       if (!s.open) {
         s.valueKinds = 0;
@@ -127,10 +135,19 @@ export const parameterViolation = defineDetector({
       }
     }
     let counted = false;
+    // A fuzzer varies the value, a buggy client repeats it. Query values never reach the event,
+    // but a path parameter's value is the path itself: a rejected one counts once per path.
+    const rejected = event.response.status >= 400 && event.response.status < 500;
     for (const v of event.spec!.violations) {
       if (!v.code.startsWith('param_')) continue;
       if (v.code === 'param_unknown' && v.name && ignored(v.name, cfg.ignoreParams)) continue;
-      const h = fnv1a(`${v.code}\u0000${v.name ?? ''}`);
+      const pair = fnv1a(`${v.code}\u0000${v.name ?? ''}`);
+      if (!s.curPairs.includes(pair) && !s.prevPairs.includes(pair) && s.curPairs.length < MAX_PAIRS)
+        s.curPairs.push(pair);
+      const h =
+        v.in === 'path' && rejected
+          ? fnv1a(`${v.code}\u0000${v.name ?? ''}\u0000${event.request.path}`)
+          : pair;
       if (s.cur.includes(h) || s.prev.includes(h)) continue;
       if (s.cur.length >= MAX_PAIRS) continue;
       s.cur.push(h);
@@ -152,7 +169,8 @@ export const parameterViolation = defineDetector({
       return undefined;
     }
     const distinct = s.cur.length + s.prev.length;
-    const fuzz = distinct >= cfg.minDistinct && s.valueKinds >= 1;
+    const pairs = s.curPairs.length + s.prevPairs.length;
+    const fuzz = distinct >= cfg.minDistinct && pairs >= 2 && s.valueKinds >= 1;
     const mining = s.unknownNames >= cfg.minDistinctUnknown;
     if (!fuzz && !mining) return undefined;
     s.open = true;
@@ -165,7 +183,7 @@ export const parameterViolation = defineDetector({
       method: event.request.method,
       tenant: event.identity.tenant,
       confidence: Math.min(0.95, 0.6 + 0.05 * distinct),
-      summary: `${entity.kind} ${who} broke ${distinct} distinct parameter rules (${Object.keys(s.codes).join(', ')}) on ${s.routes.length} operation(s) within ${Math.round((2 * cfg.windowSeconds) / 60)} min${mining && !fuzz ? ': parameter mining' : ''}.`,
+      summary: `${entity.kind} ${who} broke ${pairs} distinct parameter rules${distinct > pairs ? ` (${distinct} distinct violations counting rejected path values)` : ''} (${Object.keys(s.codes).join(', ')}) on ${s.routes.length} operation(s) within ${Math.round((2 * cfg.windowSeconds) / 60)} min${mining && !fuzz ? ': parameter mining' : ''}.`,
       firstSeen: s.first,
       lastSeen: s.last,
       evidence: {
@@ -173,7 +191,7 @@ export const parameterViolation = defineDetector({
         baseline: null,
         threshold: fuzz ? cfg.minDistinct : cfg.minDistinctUnknown,
         windowSeconds: 2 * cfg.windowSeconds,
-        counts: { ...s.codes, violatingCalls: s.calls },
+        counts: { ...s.codes, violatingCalls: s.calls, distinctPairs: pairs },
         sampleEventIds: [...s.samples],
         details: {
           routes: [...s.routes],

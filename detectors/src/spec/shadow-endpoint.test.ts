@@ -24,7 +24,10 @@ test('positive: one internal service keeps calling an unlisted endpoint; count, 
   assert.equal(rest.length, 0);
   assert.equal(f.entity.kind, 'endpoint');
   assert.equal(f.entity.id, 'GET /internal/export');
-  assert.equal(f.evidence.observed, 10);
+  // Three 2xx answers show the API serves it: raised on the third call, not after ten.
+  assert.equal(f.evidence.observed, 3);
+  assert.equal(f.evidence.counts.successes, 3);
+  assert.equal(f.at, T0 + 20_000);
   assert.equal(f.firstSeen, T0);
   h.advance(T0 + 7 * 3_600_000);
   assert.equal(h.drafts.filter((d) => d.status === 'resolved').length, 1);
@@ -64,4 +67,17 @@ test('negative: scanner 404s, health checks, CORS preflight, documented and unco
     events.push(call({ ts: T0 + i, route: '/api/v1/pet', spec: { ...shadow, deprecated: true } }));
   h.run(events);
   assert.deepEqual(h.firing(), []);
+});
+
+test('positive: probes answered 4xx/5xx need minCalls; two 2xx answers alone do not raise', () => {
+  const h = new DetectorHarness(shadowEndpoint);
+  const probe = (i: number, status: number) =>
+    call({ ts: T0 + i * 30_000, ip: '198.51.100.7', route: '/v1/internal/dump', spec: shadow, status });
+  // Seven 400s and two 200s from one caller: neither rule holds yet.
+  h.run([...Array.from({ length: 7 }, (_, i) => probe(i, 400)), probe(7, 200), probe(8, 200)]);
+  assert.deepEqual(h.firing(), []);
+  // The tenth non-ignored call raises it.
+  h.run([probe(11, 403)]);
+  assert.equal(h.firing().length, 1);
+  assert.equal(h.firing()[0]!.evidence.threshold, 10);
 });

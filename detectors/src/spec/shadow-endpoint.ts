@@ -10,6 +10,12 @@ export const ShadowEndpointConfig = T.Object(
       default: 10,
       description: 'Calls (not answered with an ignored status) that make an unlisted endpoint a finding.',
     }),
+    minSuccesses: T.Integer({
+      minimum: 1,
+      default: 3,
+      description:
+        'Or: this many 2xx answers — the API really serves the endpoint (a 400/403/500 to a probe does not show that; those need minCalls).',
+    }),
     minActors: T.Integer({
       minimum: 1,
       default: 3,
@@ -50,6 +56,8 @@ export const ShadowEndpointConfig = T.Object(
 interface ShadowState {
   tally: EndpointTally;
   open: boolean;
+  /** 2xx answers since first seen. */
+  successes: number;
 }
 
 /**
@@ -84,7 +92,7 @@ export const shadowEndpoint = defineDetector({
       route: routeOrPath(event),
     });
   },
-  init: (): ShadowState => ({ tally: new EndpointTally(), open: false }),
+  init: (): ShadowState => ({ tally: new EndpointTally(), open: false, successes: 0 }),
   idleMs: (c) => c.quietSeconds * 1000 * 4,
   sizeOf: (s) => s.tally.bytes,
   onEvent(s, event, ctx, key) {
@@ -92,7 +100,12 @@ export const shadowEndpoint = defineDetector({
     s.tally.add(event, 3_600_000);
     ctx.wakeAt(event.ts + cfg.quietSeconds * 1000);
     const t = s.tally;
-    const enough = t.total >= cfg.minCalls || (t.total >= 3 && t.distinctActors >= cfg.minActors);
+    const status = event.response.status;
+    if (status >= 200 && status < 300) s.successes++;
+    const enough =
+      t.total >= cfg.minCalls ||
+      s.successes >= cfg.minSuccesses ||
+      (t.total >= 3 && t.distinctActors >= cfg.minActors);
     if (s.open || !enough) return undefined;
     s.open = true;
     const r = parseRouteKey(key);
@@ -103,15 +116,20 @@ export const shadowEndpoint = defineDetector({
         method: r.method,
         tenant: r.tenant || null,
         confidence: Math.min(0.95, 0.6 + 0.05 * Math.log2(t.total)),
-        summary: `${r.method} ${r.route} is called but documented in no loaded spec (${event.spec?.specId ?? 'spec'} covers its host and base path): ${t.total} calls from ${t.distinctActors} callers since ${new Date(t.first).toISOString()}.`,
+        summary: `${r.method} ${r.route} is called but documented in no loaded spec (${event.spec?.specId ?? 'spec'} covers its host and base path): ${t.total} calls (${s.successes} answered 2xx) from ${t.distinctActors} callers since ${new Date(t.first).toISOString()}.`,
         firstSeen: t.first,
         lastSeen: t.last,
         evidence: {
           observed: t.total,
           baseline: null,
-          threshold: cfg.minCalls,
+          threshold: s.successes >= cfg.minSuccesses ? cfg.minSuccesses : cfg.minCalls,
           windowSeconds: Math.round((t.last - t.first) / 1000),
-          counts: { calls: t.total, distinctCallers: t.distinctActors, ...prefixed('status_', t.statuses) },
+          counts: {
+            calls: t.total,
+            successes: s.successes,
+            distinctCallers: t.distinctActors,
+            ...prefixed('status_', t.statuses),
+          },
           sampleEventIds: [...t.samples],
           details: {
             specId: event.spec?.specId ?? null,

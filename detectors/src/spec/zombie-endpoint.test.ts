@@ -62,3 +62,15 @@ test('negative: current operations, and old versions that answer 404/410', () =>
   h.run(events);
   assert.deepEqual(h.firing(), []);
 });
+
+test('positive: raised on the second answered call, not before; one call alone is not a finding', () => {
+  const h = new DetectorHarness(zombieEndpoint);
+  const spec = specOf({ deprecated: true, operationId: 'getDocumentV0' });
+  h.run([call({ ts: T0, user: 'u1', route: '/v0/documents/{documentId}', spec })]);
+  assert.deepEqual(h.firing(), []);
+  h.run([call({ ts: T0 + 20 * 60_000, user: 'u1', route: '/v0/documents/{documentId}', spec })]);
+  const [f] = h.firing();
+  assert.ok(f);
+  assert.equal(f.at, T0 + 20 * 60_000);
+  assert.equal(f.evidence.observed, 2);
+});

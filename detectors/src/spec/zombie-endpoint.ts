@@ -7,8 +7,9 @@ export const ZombieEndpointConfig = T.Object(
   {
     minCalls: T.Integer({
       minimum: 1,
-      default: 3,
-      description: 'Calls to a deprecated operation or retired API version that raise a finding.',
+      default: 2,
+      description:
+        'Calls to a deprecated operation or retired API version that raise a finding: a second answered call shows a client still depends on it (a single one may be a one-off).',
     }),
     ignoreStatuses: T.Array(T.Integer({ minimum: 0, maximum: 999 }), {
       default: [0, 404, 405, 410, 501],

@@ -3,17 +3,23 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig, StartupError } from '@apiwatch/core';
+import { createSecretResolver, type Environment, loadConfig, StartupError } from '@apiwatch/core';
 import { loadIdentityContext } from './key.ts';
 
 const OLD = 'aa'.repeat(32);
 const NEW = 'bb'.repeat(32);
 const dir = () => mkdtempSync(join(tmpdir(), 'apiwatch-key-'));
 
+/** Through the real loader: the documented variables become identity.fingerprintKey and co. */
+function contextFor(dataDir: string, env: Environment, file?: string, source?: string) {
+  const config = loadConfig(file, { ...env, APIWATCH__DATADIR: dataDir });
+  return loadIdentityContext(config, createSecretResolver(env), source);
+}
+
 test('a key file is created once (mode 600) and gives stable fingerprints', () => {
   const d = dir();
-  const a = loadIdentityContext(d, {}).fingerprint('secret');
-  const b = loadIdentityContext(d, {}).fingerprint('secret');
+  const a = contextFor(d, {}).fingerprint('secret');
+  const b = contextFor(d, {}).fingerprint('secret');
   assert.equal(a, b);
   assert.match(a, /^k1:/);
   assert.equal(statSync(join(d, 'fingerprint-key')).mode & 0o777, 0o600);
@@ -21,7 +27,7 @@ test('a key file is created once (mode 600) and gives stable fingerprints', () =
 });
 
 test('env key and id: the id prefixes every fingerprint', () => {
-  const ctx = loadIdentityContext(dir(), {
+  const ctx = contextFor(dir(), {
     APIWATCH_FINGERPRINT_KEY: NEW,
     APIWATCH_FINGERPRINT_KEY_ID: 'k2',
   });
@@ -32,11 +38,11 @@ test('env key and id: the id prefixes every fingerprint', () => {
 
 test('rotation overlap: both fingerprints are computed and the pairs drained once', () => {
   const d = dir();
-  const before = loadIdentityContext(d, { APIWATCH_FINGERPRINT_KEY: OLD, APIWATCH_FINGERPRINT_KEY_ID: 'k1' });
+  const before = contextFor(d, { APIWATCH_FINGERPRINT_KEY: OLD, APIWATCH_FINGERPRINT_KEY_ID: 'k1' });
   const oldFp = before.fromApiKey('the-api-key').fingerprint;
   const keyFile = join(d, 'old-key');
   writeFileSync(keyFile, `${OLD}\n`);
-  const during = loadIdentityContext(d, {
+  const during = contextFor(d, {
     APIWATCH_FINGERPRINT_KEY: NEW,
     APIWATCH_FINGERPRINT_KEY_ID: 'k2',
     APIWATCH_FINGERPRINT_PREVIOUS_KEY_FILE: keyFile,
@@ -61,7 +67,7 @@ test('rotation aliases are bounded and the overflow counted', async () => {
   assert.equal(ctx.rotationAliasesDropped, 2);
 });
 
-const bad: Array<[string, NodeJS.ProcessEnv, RegExp]> = [
+const bad: Array<[string, Environment, RegExp]> = [
   ['short key', { APIWATCH_FINGERPRINT_KEY: 'abcd' }, /at least 16 bytes/],
   [
     'same id for both keys',
@@ -80,7 +86,7 @@ const bad: Array<[string, NodeJS.ProcessEnv, RegExp]> = [
   [
     'missing previous key file',
     { APIWATCH_FINGERPRINT_PREVIOUS_KEY_FILE: '/nonexistent/k', APIWATCH_FINGERPRINT_PREVIOUS_KEY_ID: 'k0' },
-    /does not exist/,
+    /identity\.previousFingerprintKey\.secret: cannot read \/nonexistent\/k/,
   ],
   [
     'key id with a colon',
@@ -91,7 +97,7 @@ const bad: Array<[string, NodeJS.ProcessEnv, RegExp]> = [
 for (const [name, env, pattern] of bad) {
   test(`bad fingerprint key setup is a start-up error: ${name}`, () => {
     assert.throws(
-      () => loadIdentityContext(dir(), env),
+      () => contextFor(dir(), env),
       (e: unknown) => e instanceof StartupError && pattern.test(e.message),
     );
   });
@@ -101,8 +107,7 @@ test('the identity config section and source reach the context', () => {
   const d = dir();
   const file = join(d, 'c.yaml');
   writeFileSync(file, 'identity:\n  sources:\n    kong:\n      apiKeyHeaders: [x-kong-key]\n');
-  const config = loadConfig(file, {});
-  const ctx = loadIdentityContext(d, { APIWATCH_FINGERPRINT_KEY: NEW }, config.identity, 'kong');
+  const ctx = contextFor(d, { APIWATCH_FINGERPRINT_KEY: NEW }, file, 'kong');
   assert.equal(ctx.source, 'kong');
   assert.deepEqual(ctx.rules.apiKeyHeaders, ['x-kong-key']);
   assert.deepEqual(ctx.forSource('nginx').rules.apiKeyHeaders, [
@@ -111,4 +116,24 @@ test('the identity config section and source reach the context', () => {
     'api-key',
     'x-apikey',
   ]);
+});
+
+test('the keys are config entries: a secret reference in the file works like the variables', () => {
+  const d = dir();
+  const keyFile = join(d, 'key');
+  writeFileSync(keyFile, `${NEW}\n`);
+  const file = join(d, 'c.yaml');
+  writeFileSync(file, `identity:\n  fingerprintKey:\n    secret: file:${keyFile}\n    id: k7\n`);
+  const fromFile = contextFor(d, {}, file);
+  const fromEnv = contextFor(dir(), { APIWATCH_FINGERPRINT_KEY: NEW, APIWATCH_FINGERPRINT_KEY_ID: 'k7' });
+  assert.equal(fromFile.fingerprint('s'), fromEnv.fingerprint('s'));
+  const viaNamedVar = join(d, 'c2.yaml');
+  writeFileSync(viaNamedVar, 'identity:\n  fingerprintKey:\n    secret: env:MY_FP_KEY\n    id: k7\n');
+  assert.equal(contextFor(d, { MY_FP_KEY: NEW }, viaNamedVar).fingerprint('s'), fromEnv.fingerprint('s'));
+  assert.throws(
+    () => contextFor(d, {}, viaNamedVar),
+    (e: unknown) =>
+      e instanceof StartupError &&
+      /identity\.fingerprintKey\.secret: environment variable MY_FP_KEY is not set/.test(e.message),
+  );
 });

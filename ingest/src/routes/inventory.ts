@@ -6,8 +6,7 @@
  * re-done against the specs in use whenever the inventory is read (specs change more often than
  * the catalogue), and `saveSpecStatus` writes it back into the catalogue's `spec_status`.
  */
-import type { Store } from '@apiwatch/core';
-import { quoteString } from '@apiwatch/core/store/sql-text.ts';
+import { quoteString, type Store } from '@apiwatch/core';
 import { specCovers } from './conformance.ts';
 import type { RouteMatcher, SpecOperation } from './openapi.ts';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type ApiEvent, buildEvent, createLogger, type DlqRecord, MemoryBus } from '@apiwatch/core';
+import { waitFor } from '@apiwatch/test';
 import { sha256Hex } from './auth.ts';
 import { createIngestServer } from './ingest.ts';
 
@@ -155,7 +156,7 @@ test('a saturated bus answers 429 with Retry-After instead of queueing without b
       body: `${JSON.stringify(ev(1))}\n${JSON.stringify(ev(2))}`,
     });
   const first = send();
-  await new Promise((r) => setTimeout(r, 50));
+  await waitFor('the bus to saturate', () => (tiny.saturated() ? true : undefined), 5000);
   const second = await send();
   assert.equal(second.status, 429);
   assert.equal(second.headers.get('retry-after'), '1');

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type DlqRecord, MemoryBus } from '@apiwatch/core';
+import { waitFor } from '@apiwatch/test';
 import * as grpc from '@grpc/grpc-js';
 import { createIdentityContext } from '../identity/context.ts';
 import { envoyAlsParser } from '../parsers/envoy-als.ts';
@@ -156,8 +157,14 @@ test('a saturated bus pauses the stream instead of dropping: everything arrives 
   h.reset();
   const release = await h.saturate();
   const frames = Array.from({ length: 6 }, () => encode(fixtureMessage('skywalking-envoy-ingress.json')));
+  const before = als.stats.messages;
   const done = stream(als.port, frames, TOKEN);
-  await new Promise((r) => setTimeout(r, 100));
+  // The server has taken a message and is held on the full bus (the stream paused behind it).
+  await waitFor(
+    'the first message to reach the server',
+    () => (als.stats.messages > before ? true : undefined),
+    5000,
+  );
   assert.equal(h.events.length, 0);
   await release();
   const { error } = await done;

@@ -11,11 +11,11 @@ import {
   type ErrorCode,
   endSpan,
   type Logger,
+  redactSecrets,
   tracing,
 } from '@apiwatch/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createIdentityContext, type IdentityContext } from '../identity/context.ts';
-import { redactSecrets } from '../identity/redact.ts';
 import { parseJson } from '../parsers/json.ts';
 import type { EntryRejection, Parser, RawRecord } from '../parsers/types.ts';
 import { createIngestPipeline, type IngestPipeline, type PipelineResult } from '../pipeline.ts';

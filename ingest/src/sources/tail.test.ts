@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '@apiwatch/test';
 import { loadPosition, savePosition, type TailOptions, type TailPosition, tailFile } from './tail.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'apiwatch-tail-'));
@@ -30,22 +30,40 @@ function follow(path: string, over: Partial<TailOptions> = {}) {
   const abort = new AbortController();
   const lines: string[] = [];
   let position: TailPosition | null = null;
-  const done = tailFile(options(path, { ...over, signal: abort.signal }), async (l, p) => {
-    lines.push(...l);
-    position = p;
-  });
+  /** Times the tailer reached the end of what the file held (its idle hook). */
+  let idles = 0;
+  const done = tailFile(
+    options(path, { ...over, signal: abort.signal }),
+    async (l, p) => {
+      lines.push(...l);
+      position = p;
+    },
+    async () => {
+      idles++;
+    },
+  );
+  const wait = async (what: string, check: () => boolean, timeoutMs: number) => {
+    try {
+      await waitFor(
+        what,
+        () => (check() ? true : undefined),
+        timeoutMs,
+        () => JSON.stringify(lines),
+      );
+    } catch (e) {
+      abort.abort();
+      throw e;
+    }
+  };
   return {
     lines,
     position: () => position,
-    async until(count: number, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs;
-      while (lines.length < count) {
-        if (Date.now() > deadline) {
-          abort.abort();
-          assert.fail(`expected ${count} lines, got ${lines.length}: ${JSON.stringify(lines)}`);
-        }
-        await sleep(10);
-      }
+    until: (count: number, timeoutMs = 5000) =>
+      wait(`${count} lines`, () => lines.length >= count, timeoutMs),
+    /** Until the tailer has looked at the file's end `times` more times (it saw what is there now). */
+    idle(times = 2, timeoutMs = 5000) {
+      const target = idles + times;
+      return wait(`${times} more idle polls`, () => idles >= target, timeoutMs);
     },
     async stop() {
       abort.abort();
@@ -75,7 +93,7 @@ describe('tailFile', () => {
     writeFileSync(path, 'first\nsec');
     const t = follow(path);
     await t.until(1);
-    await sleep(80);
+    await t.idle();
     assert.deepEqual(t.lines, ['first']);
     appendFileSync(path, 'ond\nthird\n');
     await t.until(3);
@@ -102,7 +120,8 @@ describe('tailFile', () => {
     await t.until(2);
     renameSync(path, `${path}.1`);
     writeFileSync(path, 'new-1\n');
-    await sleep(60);
+    // The tailer has seen the new file at the path and is draining the old one (grace period).
+    await t.idle();
     // The gateway has not reopened its log yet: it still appends to the renamed file.
     appendFileSync(`${path}.1`, '3\n');
     await t.until(4);
@@ -119,7 +138,7 @@ describe('tailFile', () => {
     const t = follow(path);
     await t.until(2);
     truncateSync(path, 0);
-    await sleep(60);
+    await t.idle();
     appendFileSync(path, 'x\n');
     await t.until(3);
     const counters = await t.stop();

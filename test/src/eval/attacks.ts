@@ -204,6 +204,7 @@ const passwordSpraying: Injector = ({ rng: r, pop, em }, start, v) => {
   const accounts = r
     .sample(users, r.int(Math.min(60, users.length), Math.min(300, users.length)))
     .map((u) => u.login);
+  const real = accounts.length;
   for (let i = r.int(10, 60); i > 0; i--) accounts.push(fakeLogin(r));
   const passwords = r.int(1, 3);
   const hours = r.int(3, 10);
@@ -213,7 +214,8 @@ const passwordSpraying: Injector = ({ rng: r, pop, em }, start, v) => {
   for (let p = 0; p < passwords; p++)
     for (const login of r.shuffle([...accounts])) attempts.push({ login, p });
   const ts = times(r, start, hours * HOUR, attempts.length);
-  const lucky = new Set(r.sample(accounts.slice(0, 50), r.int(0, 2)));
+  // Only an account that exists can log in: the lucky ones are among the real accounts.
+  const lucky = new Set(r.sample(accounts.slice(0, Math.min(50, real)), r.int(0, 2)));
   ts.forEach((t, i) => {
     const a = attempts[i]!;
     const status = a.p === passwords - 1 && lucky.has(a.login) ? 200 : 401;
@@ -232,7 +234,8 @@ const passwordSpraying: Injector = ({ rng: r, pop, em }, start, v) => {
   return {
     variant: `${oneTenant ? `tenant ${tenant.id}` : 'all tenants'}, ${accounts.length} accounts × ${passwords} password(s) over ${hours} h from ${sources.length} sources`,
     description: `low-and-slow password spraying (${attempts.length} attempts, ${(attempts.length / (hours * 60)).toFixed(1)}/min)`,
-    start,
+    // The spray starts with its first attempt (paced attempts leave minutes before it).
+    start: Math.round(ts[0] ?? start),
     end: end(ts, start),
     attacker: ['endpoint:POST /v1/oauth/token'],
     graceMs: 2 * HOUR,
@@ -372,6 +375,7 @@ const successAfterFailures: Injector = ({ rng: r, pop, em }, start, v) => {
       auth: { kind: 'basic', user: target.login, password: r.token(8) },
     });
   let t = end(ts, start) + r.int(5, 90) * 1000;
+  const success = t;
   const ip = r.pick(sources);
   em.add({
     ts: t,
@@ -407,6 +411,8 @@ const successAfterFailures: Injector = ({ rng: r, pop, em }, start, v) => {
     end: Math.round(t),
     attacker: [`user:${target.login}`, `user:${target.sub}`],
     graceMs: 30 * MIN,
+    // The compromise is the successful login: time to detect counts from it.
+    detectableFrom: success,
   };
 };
 
@@ -664,7 +670,8 @@ const shadowEndpoint: Injector = ({ rng: r, pop, em }, start, v) => {
   return {
     variant: `${s.method} ${s.path().replace(/[0-9a-f-]{36}/, '{uuid}')}, ${n} calls in ${minutes} min`,
     description: 'calls answered 200 on an endpoint no loaded spec documents',
-    start,
+    // Each starts with its first call (the calls are spread over the attack, not from its first second).
+    start: Math.round(ts[0] ?? start),
     end: end(ts, start),
     attacker: [],
     attackerIsEndpoint: true,
@@ -688,8 +695,8 @@ const zombieEndpoint: Injector = ({ rng: r, pop, em }, start, v) => {
         ts: t,
         host: PETSTORE,
         method: 'GET',
-        template: '/pet/findByTags',
-        path: '/api/v3/pet/findByTags',
+        template: '/api/v2/pet/findByTags',
+        path: '/api/v2/pet/findByTags',
         query: `tags=${r.pick(['tag1', 'dogs', 'cats', 'sale'])}`,
         status: 200,
         clientIp: r.pick(p.ips),
@@ -712,13 +719,17 @@ const zombieEndpoint: Injector = ({ rng: r, pop, em }, start, v) => {
       });
     }
   }
-  const route = petstore ? 'GET /pet/findByTags' : 'GET /v0/documents/{documentId}';
+  const route = petstore ? 'GET /api/v2/pet/findByTags' : 'GET /v0/documents/{documentId}';
   return {
     variant: `${route}, ${n} calls in ${minutes} min`,
-    description: 'calls to a deprecated operation',
-    start,
+    description: petstore
+      ? 'calls to a retired API version (the spec documents /api/v3 only)'
+      : 'calls to a deprecated operation',
+    start: Math.round(ts[0] ?? start),
     end: end(ts, start),
-    attacker: [`endpoint:${route}`],
+    attacker: [],
+    // The endpoint as the route stage names it (the retired path is in no spec, so inferred).
+    attackerIsEndpoint: true,
     graceMs: 60 * MIN,
   };
 };
@@ -801,7 +812,7 @@ const parameterViolation: Injector = ({ rng: r, pop, em }, start, v) => {
   return {
     variant: `${petstore ? 'petstore partner key' : 'demo user'}, ${n} malformed calls in ${minutes} min`,
     description: 'parameter tampering: values outside types, enums, ranges; unknown parameters',
-    start,
+    start: Math.round(ts[0] ?? start),
     end: end(ts, start),
     attacker: petstore ? [`service:${p.name}`] : [`user:${u.sub}`],
     attackerIsActor: true,

@@ -69,6 +69,8 @@ export interface Label {
   start: number;
   end: number;
   graceMs: number;
+  /** Time to detect counts from here (the attack's defining event; `start` unless the injector says). */
+  detectableFrom?: number;
   /** Entities (`kind:id`) a finding may name to count as detecting this attack. */
   attacker: string[];
   /** Every actor, client address and endpoint of the attack's events: a finding naming one is collateral, not false. */
@@ -153,6 +155,7 @@ export function parseCorpus(
       start: d.start,
       end: d.end,
       graceMs: d.graceMs,
+      detectableFrom: Math.max(d.start, d.detectableFrom ?? d.start),
       attacker: [...attacker].sort(),
       related: [...l.related].sort(),
       eventIds: l.ids,

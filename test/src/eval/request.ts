@@ -72,6 +72,13 @@ export interface LabelDraft {
   attackerIsEndpoint?: boolean;
   /** How long after `end` a finding still counts as detecting this attack (ms). */
   graceMs: number;
+  /**
+   * When the attack's defining event happens, if later than `start` (ms): time to detect counts
+   * from here. For auth.success_after_failures, the successful login — the failures before it
+   * are the guessing (auth.brute_force's label), and nothing can flag a compromise before it
+   * happened. Absent: time to detect counts from `start`.
+   */
+  detectableFrom?: number;
   /** Benign traffic to remove (a route drop) or turn into 5xx (an error spike) inside [start, end]. */
   effect?: {
     host: string;

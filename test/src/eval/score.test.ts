@@ -121,6 +121,31 @@ describe('eval scoring', () => {
     assert.deepEqual(r.falseByDetector, { 'auth.brute_force': 3 });
   });
 
+  it('counts time to detect from detectableFrom when the attack defines a later onset', () => {
+    const l = label(
+      'auth.success_after_failures#1',
+      'auth.success_after_failures',
+      ['user:ann'],
+      t0,
+      t0 + 30 * MIN,
+      {
+        detectableFrom: t0 + 20 * MIN,
+      },
+    );
+    // Raised 1 minute after the successful login, 21 minutes after the first failure.
+    const r = score([l], [finding('s1', 'auth.success_after_failures', 'user:ann', t0 + 21 * MIN)], {
+      benignEvents: 1000,
+      kinds: ['auth.success_after_failures'],
+    });
+    assert.deepEqual(r.kinds[0]!.ttdMs, [MIN]);
+    // The match window still starts at start: a finding between start and the onset counts, at 0.
+    const early = score([l], [finding('s2', 'auth.success_after_failures', 'user:ann', t0 + 5 * MIN)], {
+      benignEvents: 1000,
+      kinds: ['auth.success_after_failures'],
+    });
+    assert.deepEqual(early.kinds[0]!.ttdMs, [0]);
+  });
+
   it('judges false findings from the scored period on; earlier ones are the learning period', () => {
     const findings = [
       finding('old', 'auth.brute_force', 'ip:198.51.100.10', t0 - 60 * MIN),

@@ -16,8 +16,9 @@ import type { Label } from './pipeline.ts';
  * - false positive: everything else.
  *
  * Per kind: recall = attacks detected / attacks; precision = TP / (TP + FP) episodes of that
- * detector; time to detect = first matching detectedAt − attack start (event time), median over
- * the detected attacks. False findings per 100k benign events = FP episodes (every detector) per
+ * detector; time to detect = first matching detectedAt − attack start (event time; from the
+ * label's `detectableFrom` when its defining event comes later, e.g. the successful login of
+ * success-after-failures), median over the detected attacks. False findings per 100k benign events = FP episodes (every detector) per
  * 100 000 events that belong to no attack — both counted in the scored period (`fromMs`, the last
  * week): the weeks before it are the baselines' learning period, as in a new deployment
  * (detection.md §7, time split); findings raised in them are reported as `learningFindings`.
@@ -153,7 +154,7 @@ export function score(
     for (const l of ls) {
       const at = firstMatch.get(l.id);
       if (at === undefined) missed.push(l.id);
-      else ttd.push(Math.max(0, at - l.start));
+      else ttd.push(Math.max(0, at - (l.detectableFrom ?? l.start)));
     }
     const mine = eps.filter((e) => e.detector === kind);
     const tp = mine.filter((e) => status.get(e.id) === 'tp').length;

@@ -92,6 +92,8 @@ export async function assertGolden(
 ): Promise<string[]> {
   assert.ok(existsSync(fixturePath), `fixture missing: ${fixturePath}`);
   const actual = await goldenLines(parser, fixturePath, ctx);
+  // Test tooling, not apiwatch configuration: a developer regenerates the goldens with
+  // UPDATE_GOLDEN=1 npm test (the config loader's one-place rule is about the product).
   if (process.env.UPDATE_GOLDEN === '1') {
     writeFileSync(file, `${actual.join('\n')}\n`);
     return actual;
