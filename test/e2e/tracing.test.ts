@@ -7,7 +7,14 @@ import { startPipeline } from '@apiwatch/cli';
 import { buildEvent, createLogger, loadConfig } from '@apiwatch/core';
 import { sha256Hex } from '@apiwatch/ingest';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
-import { KAFKA_BROKER, requireService, startRecorder, uniqueName, waitFor } from '../src/index.ts';
+import {
+  KAFKA_BROKER,
+  kafkaTopics,
+  requireService,
+  startRecorder,
+  uniqueName,
+  waitFor,
+} from '../src/index.ts';
 
 /**
  * Issue 11 §5: one trace follows an ingest batch across the bus. A brute force is pushed to
@@ -158,12 +165,7 @@ test('Kafka: one trace links the ingest, detect, alert and notification spans ac
       kafka: {
         brokers: [KAFKA_BROKER],
         groupPrefix: id,
-        topics: {
-          events: `${id}.events`,
-          findings: `${id}.findings`,
-          dlq: `${id}.dlq`,
-          rekeyed: `${id}.rekeyed`,
-        },
+        topics: kafkaTopics(id),
       },
     },
     1,
