@@ -38,18 +38,24 @@ describe('historical auth-failure rates', () => {
   const rnd = mulberry32(5);
   const events: ApiEvent[] = [];
   const failed = new Map<string, number>();
+  const serverErrors = new Map<string, number>();
 
   before(async () => {
     let seq = 0;
     for (const { route, requests, failureShare } of ROUTES) {
       let f = 0;
+      let e5 = 0;
       for (let i = 0; i < requests; i++) {
-        const status = rnd() < failureShare ? 401 : 200;
+        // Auth failures, and (on every route) about 2 % server errors.
+        const u = rnd();
+        const status = u < failureShare ? 401 : u > 0.98 ? 503 : 200;
         if (status === 401) f++;
+        if (status === 503) e5++;
         const ts = START + Math.floor(rnd() * 24 * HOUR_MS);
         events.push(trafficEvent({ ts, route, actor: i % 300, objectId: null, status, seq: seq++, seed: 5 }));
       }
       failed.set(`${route.tenant} ${route.route}`, f);
+      serverErrors.set(`${route.tenant} ${route.route}`, e5);
     }
     await store.start();
     await store.insertEvents(events);
@@ -71,6 +77,8 @@ describe('historical auth-failure rates', () => {
       assert.equal(got.requests, requests);
       assert.equal(got.authFailures, f);
       assert.equal(got.samples, requests);
+      assert.equal(got.serverErrors, serverErrors.get(`acme ${route.route}`), '5xx counted per route');
+      assert.ok(got.serverErrors > 0 || requests < 100);
       if (requests >= 1000) {
         assert.equal(got.confidence, 'high');
         assert.equal(got.rate, f / requests);

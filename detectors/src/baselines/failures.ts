@@ -31,7 +31,10 @@ export interface AuthFailureRate {
   source: BaselineSource;
 }
 
-export interface RouteAuthFailureRate extends RouteRef, AuthFailureRate {}
+export interface RouteAuthFailureRate extends RouteRef, AuthFailureRate {
+  /** 5xx answers over the same requests (the route's usual server-error share, volume.error_spike). */
+  serverErrors: number;
+}
 
 export interface AuthFailureResult {
   routes: RouteAuthFailureRate[];
@@ -44,13 +47,15 @@ export interface AuthFailureResult {
 export const AUTH_FAILURE_DEFAULTS = { minRequests: 1000, maxKeys: 2000 } as const;
 
 /**
- * Per route: requests and authentication failures (`auth = 'failure'`) summed over the window from
- * baseline_route_minute; the window sums over every route give the overall rate in the same pass.
+ * Per route: requests, authentication failures (`auth = 'failure'`) and 5xx answers summed over the
+ * window from baseline_route_minute; the window sums over every route give the overall auth-failure
+ * rate in the same pass.
  */
 export const AUTH_FAILURE_SQL = `
 SELECT tenant, route, method,
        sum(requests) AS r,
        sum(auth_failures) AS f,
+       sum(status_5xx) AS e,
        sum(sum(requests)) OVER () AS all_r,
        sum(sum(auth_failures)) OVER () AS all_f,
        count() OVER () AS found
@@ -67,6 +72,7 @@ interface FailureRow {
   method: string;
   r: number | string;
   f: number | string;
+  e: number | string;
   all_r: number | string;
   all_f: number | string;
   found: number | string;
@@ -92,6 +98,7 @@ export async function authFailureRates(
       route: row.route,
       method: row.method,
       ...rate(num(row.r), num(row.f)),
+      serverErrors: num(row.e),
     }),
   );
   const first = rows[0];

@@ -24,6 +24,7 @@ export {
   type BaselineRefresherStats,
   BaselineSnapshot,
   type RouteHourBaseline,
+  type ServerErrorRate,
 } from './refresher.ts';
 export {
   ACTOR_CLASS_SEASONAL_SQL,
@@ -44,6 +45,7 @@ export {
   seasonalCell,
 } from './seasonal.ts';
 export {
+  ANY_TENANT,
   type BaselineQuerier,
   type BaselineSource,
   type BaselineWindow,

@@ -16,7 +16,7 @@ import {
   seasonalCell,
   staticSeries,
 } from './seasonal.ts';
-import { type BaselineQuerier, HOUR_MS, type RouteRef } from './types.ts';
+import { ANY_TENANT, type BaselineQuerier, type Confidence, HOUR_MS, type RouteRef } from './types.ts';
 
 export interface BaselineFallbacks {
   seasonal: SeasonalFallback;
@@ -78,6 +78,15 @@ export interface RouteHourBaseline {
 
 const routeId = (r: RouteRef) => `${r.tenant}\u0000${r.method}\u0000${r.route}`;
 
+/** A route's historical server-error (5xx) share. */
+export interface ServerErrorRate {
+  requests: number;
+  serverErrors: number;
+  /** serverErrors / requests (0 without history). */
+  rate: number;
+  confidence: Confidence;
+}
+
 /**
  * An immutable view of every baseline at one refresh. Detectors read it synchronously; a key it
  * does not hold (new, or dropped by the cap) reads as the static fallback with confidence `low`.
@@ -86,6 +95,8 @@ export class BaselineSnapshot {
   /** Event time the history ends at (exclusive), ms. */
   readonly historyEndMs: number;
   private readonly routes: ReadonlyMap<string, RouteSeasonal>;
+  /** Each route over all its tenants (tenant ANY_TENANT). */
+  private readonly wholeRoutes: ReadonlyMap<string, RouteSeasonal>;
   private readonly classes: ReadonlyMap<string, RouteSeasonal>;
   private readonly objects: ReadonlyMap<string, ObjectPeerBaseline>;
   private readonly failures: ReadonlyMap<string, RouteAuthFailureRate>;
@@ -98,6 +109,7 @@ export class BaselineSnapshot {
   constructor(parts: {
     historyEndMs: number;
     routes: ReadonlyMap<string, RouteSeasonal>;
+    wholeRoutes?: ReadonlyMap<string, RouteSeasonal>;
     classes: ReadonlyMap<string, RouteSeasonal>;
     objects: ReadonlyMap<string, ObjectPeerBaseline>;
     failures: ReadonlyMap<string, RouteAuthFailureRate>;
@@ -108,6 +120,7 @@ export class BaselineSnapshot {
   }) {
     this.historyEndMs = parts.historyEndMs;
     this.routes = parts.routes;
+    this.wholeRoutes = parts.wholeRoutes ?? new Map();
     this.classes = parts.classes;
     this.objects = parts.objects;
     this.failures = parts.failures;
@@ -134,9 +147,13 @@ export class BaselineSnapshot {
     });
   }
 
-  /** Requests and active actors per hour on a route at an hour of the week (see `hourOfWeek`). */
+  /**
+   * Requests and active actors per hour on a route at an hour of the week (see `hourOfWeek`);
+   * with tenant ANY_TENANT, the route over all its tenants.
+   */
   get(route: RouteRef, hourOfWeek: number): RouteHourBaseline {
-    return this.cells(this.routes.get(routeId(route)), hourOfWeek);
+    const map = route.tenant === ANY_TENANT ? this.wholeRoutes : this.routes;
+    return this.cells(map.get(routeId(route)), hourOfWeek);
   }
 
   /** The same, for the actors of one class on the route. */
@@ -164,6 +181,23 @@ export class BaselineSnapshot {
     return (
       this.failures.get(routeId(route)) ?? failureRate(0, 0, this.minRequests, this.fallback.authFailureRate)
     );
+  }
+
+  /**
+   * Historical 5xx answers over requests on a route (the same window as the auth-failure rate);
+   * `confidence` is `high` with at least `minRequests` requests behind it. A route the snapshot does
+   * not hold has no history: zero requests.
+   */
+  serverErrorRate(route: RouteRef): Readonly<ServerErrorRate> {
+    const f = this.failures.get(routeId(route));
+    const requests = f?.requests ?? 0;
+    const serverErrors = f?.serverErrors ?? 0;
+    return {
+      requests,
+      serverErrors,
+      rate: requests > 0 ? serverErrors / requests : 0,
+      confidence: requests >= this.minRequests && requests > 0 ? 'high' : 'low',
+    };
   }
 
   /** Historical auth-failure rate over every route. */
@@ -305,6 +339,7 @@ export class BaselineRefresher {
     const next = new BaselineSnapshot({
       historyEndMs: toMs,
       routes: new Map(routes.baselines.map((b) => [routeId(b), b])),
+      wholeRoutes: new Map((routes.allTenants ?? []).map((b) => [routeId(b), b])),
       classes: new Map(classes.baselines.map((b) => [`${routeId(b)}\u0000${b.actorClass}`, b])),
       objects: new Map(objects.baselines.map((b) => [routeId(b), Object.freeze(b)])),
       failures: new Map(failures.routes.map((b) => [routeId(b), Object.freeze(b)])),

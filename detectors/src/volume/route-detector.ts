@@ -5,7 +5,7 @@
  * Episodes open on the first window judged anomalous and resolve after a quiet period.
  */
 import type { ApiEvent } from '@apiwatch/core';
-import type { BaselineSnapshot, RouteRef } from '../baselines/index.ts';
+import { ANY_TENANT, type BaselineSnapshot, type RouteRef } from '../baselines/index.ts';
 import { endpointEntity, MINUTE_MS, parseRouteKey, routeKey } from '../bola/common.ts';
 import type { DetectorContext, FindingDraft } from '../runtime/define.ts';
 import {
@@ -130,7 +130,7 @@ function resolved(route: RouteRef, s: RouteVolumeState, at: number, summary: str
     entity: endpointEntity(route.method, route.route),
     route: route.route,
     method: route.method,
-    tenant: route.tenant || null,
+    tenant: route.tenant === ANY_TENANT ? null : route.tenant || null,
     confidence: 0.7,
     summary,
     firstSeen: s.episodeStart,

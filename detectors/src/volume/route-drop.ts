@@ -1,11 +1,14 @@
+import type { ApiEvent } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
+import { ANY_TENANT, type BaselineSnapshot, hourOfWeek, type RouteRef } from '../baselines/index.ts';
+import { MINUTE_MS, routeKey } from '../bola/common.ts';
 import { defineDetector } from '../runtime/define.ts';
 import {
   initRouteVolume,
   type RouteJudge,
+  type RouteVolumeState,
   routeOnEvent,
   routeOnWatermark,
-  routeVolumeKey,
   routeVolumeSize,
   WINDOW_MINUTES,
 } from './route-detector.ts';
@@ -14,18 +17,36 @@ import { expectation, lastMinutes } from './route-series.ts';
 export const RouteDropConfig = T.Object(
   {
     minExpectedPerMinute: T.Number({
-      minimum: 1,
+      minimum: 0,
+      default: 0.5,
+      description:
+        'Only routes whose hour-of-week baseline expects at least this many requests a minute (all tenants together) are watched.',
+    }),
+    minRecentPerMinute: T.Number({
+      minimum: 0,
       default: 20,
       description:
-        'Only routes expected to take at least this many requests a minute are watched (a zero must be significant).',
+        'Without a learned hour-of-week baseline, a route must have taken this many a minute in its last hour: callers that simply stop look like an outage, so only busy routes are judged on their last hour.',
+    }),
+    minExpected: T.Number({
+      minimum: 1,
+      default: 15,
+      description:
+        'Requests the judged window must be expected to hold (a zero must be significant): a quiet route is judged over a longer window, up to an hour.',
     }),
     dropRatio: T.Number({
       minimum: 0,
       maximum: 1,
       default: 0.2,
-      description: 'Observed at most this × expected over five minutes.',
+      description: 'Observed at most this × expected over the window.',
     }),
-    zThreshold: T.Number({ minimum: 1, default: 6, description: 'Robust z of the shortfall.' }),
+    maxProbability: T.Number({
+      exclusiveMinimum: 0,
+      maximum: 0.01,
+      default: 1e-6,
+      description:
+        'Poisson probability of so few requests at the expected rate (lowered by twice its week-to-week spread) above which a shortfall is chance.',
+    }),
     minRecentMinutes: T.Integer({
       minimum: 10,
       maximum: 55,
@@ -43,51 +64,112 @@ export const RouteDropConfig = T.Object(
 
 type Cfg = (typeof RouteDropConfig)['static'];
 
+/** Windows a drop is judged over, shortest first: the first one expected to hold `minExpected` counts. */
+const WINDOWS = [5, 10, 15, 20, 30, 45, 60];
+
+/** P(X ≤ k) for X ~ Poisson(λ). */
+export function poissonCdf(k: number, lambda: number): number {
+  if (lambda <= 0) return 1;
+  let term = Math.exp(-lambda);
+  let sum = term;
+  for (let i = 1; i <= k; i++) {
+    term *= lambda / i;
+    sum += term;
+  }
+  return Math.min(1, sum);
+}
+
+interface Level {
+  /** Expected requests in the window. */
+  expected: number;
+  /** Week-to-week σ of that expectation. */
+  spread: number;
+  kind: 'seasonal' | 'recent';
+}
+
+/**
+ * What the last `w` minutes should have held: the hour-of-week medians of the hours they fall in
+ * (the route over all tenants), else the median of the series' minutes before the window.
+ */
+function level(
+  s: RouteVolumeState,
+  route: RouteRef,
+  snapshot: BaselineSnapshot,
+  w: number,
+  minuteEnd: number,
+  minRecent: number,
+): Level | null {
+  let expected = 0;
+  let variance = 0;
+  let seasonal = true;
+  for (let i = 1; i <= w; i++) {
+    const cell = snapshot.get(route, hourOfWeek(minuteEnd - i * MINUTE_MS)).requests;
+    if (cell.confidence !== 'high') {
+      seasonal = false;
+      break;
+    }
+    expected += cell.medianPerMinute;
+    variance += ((1.4826 * cell.mad) / 60) ** 2;
+  }
+  if (seasonal) return { expected, spread: Math.sqrt(variance) * w, kind: 'seasonal' };
+  const exp = expectation(s.series, snapshot, route, minuteEnd - 1, w, minRecent);
+  if (exp?.kind !== 'recent') return null;
+  const perMinuteSpread = Math.max(0, exp.sigma(1) ** 2 - Math.max(exp.perMinute, 1));
+  return { expected: exp.perMinute * w, spread: Math.sqrt(perMinuteSpread) * w, kind: 'recent' };
+}
+
 const judge: RouteJudge<Cfg> = {
   judge(s, route, snapshot, cfg, minuteEnd) {
     const series = s.series;
-    const req = lastMinutes(series, series.requests, WINDOW_MINUTES);
-    const observed = req.reduce((a, b) => a + b, 0);
+    const five = lastMinutes(series, series.requests, WINDOW_MINUTES).reduce((a, b) => a + b, 0);
     const no = { anomalous: false, severityValue: 0, reference: 0 };
     // The recent fallback must not learn the drop itself: once an episode is open, the expected
-    // level stays the one it opened with.
-    const exp = s.open
-      ? null
-      : expectation(series, snapshot, route, minuteEnd - 1, WINDOW_MINUTES, cfg.minRecentMinutes);
-    const perMinute = s.open ? s.reference / WINDOW_MINUTES : (exp?.perMinute ?? 0);
-    if (perMinute < cfg.minExpectedPerMinute)
-      return { ...no, anomalous: s.open && observed < 0.5 * s.reference };
-    const expected = perMinute * WINDOW_MINUTES;
-    const sigma = exp ? exp.sigma(WINDOW_MINUTES) : Math.sqrt(expected);
-    const z = (expected - observed) / sigma;
-    if (observed > cfg.dropRatio * expected || z < cfg.zThreshold)
-      return { ...no, anomalous: s.open && observed < 0.5 * expected };
-    return {
-      anomalous: true,
-      severityValue: expected - observed,
-      reference: expected,
-      draft: (entity, r, st) => ({
-        entity,
-        route: r.route,
-        method: r.method,
-        tenant: r.tenant || null,
-        severity: observed === 0 ? 'high' : 'medium',
-        confidence: Math.min(0.95, 0.6 + 0.05 * Math.log2(z) + (exp?.kind === 'seasonal' ? 0.1 : 0)),
-        summary: `${r.method} ${r.route} took ${observed} requests in 5 min against ${Math.round(expected)} expected (${exp?.kind === 'seasonal' ? 'hour-of-week baseline' : 'its last hour'}): traffic dropped ${Math.round((1 - observed / expected) * 100)}%.`,
-        firstSeen: minuteEnd - WINDOW_MINUTES * 60_000,
-        lastSeen: minuteEnd,
-        evidence: {
-          observed,
-          baseline: Math.round(expected),
-          threshold: Math.round(cfg.dropRatio * expected),
-          windowSeconds: WINDOW_MINUTES * 60,
-          counts: { requests5m: observed },
-          sampleEventIds: [...st.samples],
-          details: { baselineKind: exp?.kind ?? null, z },
-        },
-        recommendedAction: `Check that ${r.method} ${r.route} is reachable (gateway routes, DNS, certificates, upstream health) and that its callers are not blocked; a drop on a login or payment route can be an outage or a blocking rule gone wrong.`,
-      }),
-    };
+    // level stays the one it opened with (five-minute equivalent in `reference`).
+    if (s.open) return { ...no, anomalous: five < 0.5 * s.reference };
+    for (const w of WINDOWS) {
+      if (w > series.filled + 1) break;
+      const l = level(s, route, snapshot, w, minuteEnd, cfg.minRecentMinutes);
+      if (!l) return no;
+      const minPerMinute = l.kind === 'seasonal' ? cfg.minExpectedPerMinute : cfg.minRecentPerMinute;
+      if (l.expected / w < minPerMinute) return no;
+      if (l.expected < cfg.minExpected) continue;
+      const observed = lastMinutes(series, series.requests, w).reduce((a, b) => a + b, 0);
+      // The expectation, lowered by twice its week-to-week spread: a slow week is not an outage.
+      const lambda = Math.max(0, l.expected - 2 * l.spread);
+      const p = poissonCdf(observed, lambda);
+      if (observed > cfg.dropRatio * l.expected || p > cfg.maxProbability) return no;
+      const expected = l.expected;
+      return {
+        anomalous: true,
+        severityValue: expected - observed,
+        reference: (expected / w) * WINDOW_MINUTES,
+        draft: (entity, r, st) => ({
+          entity,
+          route: r.route,
+          method: r.method,
+          tenant: r.tenant === ANY_TENANT ? null : r.tenant || null,
+          severity: observed === 0 ? 'high' : 'medium',
+          confidence: Math.min(
+            0.95,
+            0.6 + 0.02 * Math.log10(1 / Math.max(p, 1e-300)) + (l.kind === 'seasonal' ? 0.1 : 0),
+          ),
+          summary: `${r.method} ${r.route} took ${observed} requests in ${w} min against ${Math.round(expected)} expected (${l.kind === 'seasonal' ? 'hour-of-week baseline' : 'its last hour'}): traffic dropped ${Math.round((1 - observed / expected) * 100)}%.`,
+          firstSeen: minuteEnd - w * 60_000,
+          lastSeen: minuteEnd,
+          evidence: {
+            observed,
+            baseline: Math.round(expected),
+            threshold: Math.round(cfg.dropRatio * expected),
+            windowSeconds: w * 60,
+            counts: { requests: observed },
+            sampleEventIds: [...st.samples],
+            details: { baselineKind: l.kind, probability: p, spread: l.spread },
+          },
+          recommendedAction: `Check that ${r.method} ${r.route} is reachable (gateway routes, DNS, certificates, upstream health) and that its callers are not blocked; a drop on a login or payment route can be an outage or a blocking rule gone wrong.`,
+        }),
+      };
+    }
+    return no;
   },
   recovered: (s, _route, _snapshot, _cfg) => {
     const observed = lastMinutes(s.series, s.series.requests, WINDOW_MINUTES).reduce((a, b) => a + b, 0);
@@ -97,10 +179,18 @@ const judge: RouteJudge<Cfg> = {
     `${r.method} ${r.route} is back to at least half of its expected rate (${Math.round(s.reference)} per 5 min).`,
 };
 
+/** The route over all its tenants: an outage takes every tenant's traffic with it. */
+export function routeDropKey(event: ApiEvent): string | null {
+  if (!event.request.route) return null;
+  return routeKey({ tenant: ANY_TENANT, method: event.request.method, route: event.request.route });
+}
+
 /**
- * `volume.route_drop` (OWASP API4:2023, availability; NIST monitoring): a busy route's traffic
- * falls far below its hour-of-week baseline (or its last hour) for five minutes. Judged on minute
- * ticks driven by the watermark, so a route that goes completely silent is still judged.
+ * `volume.route_drop` (OWASP API4:2023, availability; NIST monitoring): a busy route's traffic,
+ * all tenants together, falls far below its hour-of-week baseline (or its last hour) over the
+ * shortest window in which the shortfall is significant (five minutes on a busy route, up to an
+ * hour on a quiet one). Judged on minute ticks driven by the watermark, so a route that goes
+ * completely silent is still judged.
  */
 export const routeDrop = defineDetector({
   id: 'volume.route_drop',
@@ -111,7 +201,7 @@ export const routeDrop = defineDetector({
   configSchema: RouteDropConfig,
   scope: 'global',
   fingerprint: ['entity'],
-  keyBy: routeVolumeKey,
+  keyBy: routeDropKey,
   init: initRouteVolume,
   sizeOf: routeVolumeSize,
   // A route silent for a day starts afresh (its seasonal baseline lives in the store).
