@@ -100,6 +100,8 @@ export class BaselineSnapshot {
   private readonly classes: ReadonlyMap<string, RouteSeasonal>;
   private readonly objects: ReadonlyMap<string, ObjectPeerBaseline>;
   private readonly failures: ReadonlyMap<string, RouteAuthFailureRate>;
+  /** Requests and 5xx per route over all its tenants (key: routeId with tenant ANY_TENANT). */
+  private readonly wholeErrors: ReadonlyMap<string, { requests: number; serverErrors: number }>;
   private readonly overall: AuthFailureRate;
   private readonly fallback: BaselineFallbacks;
   private readonly staticRequests: SeasonalSeries;
@@ -124,6 +126,16 @@ export class BaselineSnapshot {
     this.classes = parts.classes;
     this.objects = parts.objects;
     this.failures = parts.failures;
+    const whole = new Map<string, { requests: number; serverErrors: number }>();
+    for (const f of parts.failures.values()) {
+      const k = routeId({ tenant: ANY_TENANT, route: f.route, method: f.method });
+      const w = whole.get(k);
+      if (w) {
+        w.requests += f.requests;
+        w.serverErrors += f.serverErrors;
+      } else whole.set(k, { requests: f.requests, serverErrors: f.serverErrors });
+    }
+    this.wholeErrors = whole;
     this.overall = Object.freeze(parts.overall);
     this.fallback = parts.fallback;
     this.minRequests = parts.minRequests;
@@ -186,10 +198,11 @@ export class BaselineSnapshot {
   /**
    * Historical 5xx answers over requests on a route (the same window as the auth-failure rate);
    * `confidence` is `high` with at least `minRequests` requests behind it. A route the snapshot does
-   * not hold has no history: zero requests.
+   * not hold has no history: zero requests. With tenant ANY_TENANT, the route over all its tenants.
    */
   serverErrorRate(route: RouteRef): Readonly<ServerErrorRate> {
-    const f = this.failures.get(routeId(route));
+    const f =
+      route.tenant === ANY_TENANT ? this.wholeErrors.get(routeId(route)) : this.failures.get(routeId(route));
     const requests = f?.requests ?? 0;
     const serverErrors = f?.serverErrors ?? 0;
     return {

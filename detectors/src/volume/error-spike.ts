@@ -1,13 +1,14 @@
 import { Type as T } from '@sinclair/typebox';
+import { ANY_TENANT } from '../baselines/index.ts';
 import { defineDetector } from '../runtime/define.ts';
 import {
   initRouteVolume,
   type RouteJudge,
   routeOnEvent,
   routeOnWatermark,
-  routeVolumeKey,
   routeVolumeSize,
   WINDOW_MINUTES,
+  wholeRouteKey,
 } from './route-detector.ts';
 import { historyMinutes, lastMinutes } from './route-series.ts';
 
@@ -123,7 +124,7 @@ const judge: RouteJudge<Cfg> = {
           entity,
           route: r.route,
           method: r.method,
-          tenant: r.tenant || null,
+          tenant: r.tenant === ANY_TENANT ? null : r.tenant || null,
           severity: share >= 0.5 ? 'high' : 'medium',
           confidence: Math.min(0.95, 0.6 + share * 0.4),
           summary: `${r.method} ${r.route} answered ${errors} of ${total} calls with 5xx in ${w} min (${Math.round(share * 100)}%; usually ${(usual * 100).toFixed(1)}%${usualFrom === 'history' ? '' : ' in the hour before'}); top callers: ${Object.keys(st.series.top.top()).slice(0, 3).join(', ')}.`,
@@ -156,7 +157,8 @@ const judge: RouteJudge<Cfg> = {
 };
 
 /**
- * `volume.error_spike` (OWASP API4:2023; NIST REC-API-16/26 resource protection): a route's 5xx
+ * `volume.error_spike` (OWASP API4:2023; NIST REC-API-16/26 resource protection): a route's 5xx,
+ * all tenants together,
  * share over five minutes (fifteen for quiet routes), sustained over several minutes, far above its
  * usual share — its history in the store, else the hour before — and significant against it
  * (binomial z), with a count floor so one failure on a quiet route never pages.
@@ -170,7 +172,7 @@ export const errorSpike = defineDetector({
   configSchema: ErrorSpikeConfig,
   scope: 'global',
   fingerprint: ['entity'],
-  keyBy: routeVolumeKey,
+  keyBy: wholeRouteKey,
   init: initRouteVolume,
   sizeOf: routeVolumeSize,
   // A route silent for a day starts afresh (its seasonal baseline lives in the store).

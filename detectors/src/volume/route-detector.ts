@@ -66,6 +66,15 @@ export function routeVolumeKey(event: ApiEvent): string | null {
   });
 }
 
+/**
+ * The route over all its tenants (ANY_TENANT): an outage or a failing backend takes every
+ * tenant's traffic with it, and a multi-tenant route split by tenant is too thin to judge.
+ */
+export function wholeRouteKey(event: ApiEvent): string | null {
+  if (!event.request.route) return null;
+  return routeKey({ tenant: ANY_TENANT, method: event.request.method, route: event.request.route });
+}
+
 export function initRouteVolume(): RouteVolumeState {
   return {
     series: newSeries(),

@@ -1,7 +1,6 @@
-import type { ApiEvent } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
 import { ANY_TENANT, type BaselineSnapshot, hourOfWeek, type RouteRef } from '../baselines/index.ts';
-import { MINUTE_MS, routeKey } from '../bola/common.ts';
+import { MINUTE_MS } from '../bola/common.ts';
 import { defineDetector } from '../runtime/define.ts';
 import {
   initRouteVolume,
@@ -11,8 +10,9 @@ import {
   routeOnWatermark,
   routeVolumeSize,
   WINDOW_MINUTES,
+  wholeRouteKey,
 } from './route-detector.ts';
-import { expectation, lastMinutes } from './route-series.ts';
+import { expectation, historyMinutes, lastMinutes } from './route-series.ts';
 
 export const RouteDropConfig = T.Object(
   {
@@ -33,6 +33,12 @@ export const RouteDropConfig = T.Object(
       default: 15,
       description:
         'Requests the judged window must be expected to hold (a zero must be significant): a quiet route is judged over a longer window, up to an hour.',
+    }),
+    minCallers: T.Number({
+      minimum: 0,
+      default: 3,
+      description:
+        'Distinct callers an hour the baseline must expect: one client stopping (a batch job done early) is that client’s business, not the route’s.',
     }),
     dropRatio: T.Number({
       minimum: 0,
@@ -65,7 +71,10 @@ export const RouteDropConfig = T.Object(
 type Cfg = (typeof RouteDropConfig)['static'];
 
 /** Windows a drop is judged over, shortest first: the first one expected to hold `minExpected` counts. */
-const WINDOWS = [5, 10, 15, 20, 30, 45, 60];
+const WINDOWS = [5, 10, 15, 20, 30, 40];
+/** Minutes before the window that show the route's level just before the drop (at most BEFORE). */
+const MIN_BEFORE = 15;
+const BEFORE = 30;
 
 /** P(X ≤ k) for X ~ Poisson(λ). */
 export function poissonCdf(k: number, lambda: number): number {
@@ -82,6 +91,8 @@ export function poissonCdf(k: number, lambda: number): number {
 interface Level {
   /** Expected requests in the window. */
   expected: number;
+  /** Expected distinct callers an hour (the fewest over the window's hours; null for the recent fallback). */
+  callers: number | null;
   /** Week-to-week σ of that expectation. */
   spread: number;
   kind: 'seasonal' | 'recent';
@@ -100,22 +111,31 @@ function level(
   minRecent: number,
 ): Level | null {
   let expected = 0;
-  let variance = 0;
+  let spread = 0;
+  let callers = Number.POSITIVE_INFINITY;
   let seasonal = true;
   for (let i = 1; i <= w; i++) {
-    const cell = snapshot.get(route, hourOfWeek(minuteEnd - i * MINUTE_MS)).requests;
+    const b = snapshot.get(route, hourOfWeek(minuteEnd - i * MINUTE_MS));
+    const cell = b.requests;
     if (cell.confidence !== 'high') {
       seasonal = false;
       break;
     }
     expected += cell.medianPerMinute;
-    variance += ((1.4826 * cell.mad) / 60) ** 2;
+    // Week-to-week level changes move every minute of the hour together: σs add up.
+    spread += (1.4826 * cell.mad) / 60;
+    callers = Math.min(callers, b.actors.median);
   }
-  if (seasonal) return { expected, spread: Math.sqrt(variance) * w, kind: 'seasonal' };
+  if (seasonal) return { expected, spread, callers, kind: 'seasonal' };
   const exp = expectation(s.series, snapshot, route, minuteEnd - 1, w, minRecent);
   if (exp?.kind !== 'recent') return null;
   const perMinuteSpread = Math.max(0, exp.sigma(1) ** 2 - Math.max(exp.perMinute, 1));
-  return { expected: exp.perMinute * w, spread: Math.sqrt(perMinuteSpread) * w, kind: 'recent' };
+  return {
+    expected: exp.perMinute * w,
+    spread: Math.sqrt(perMinuteSpread) * w,
+    callers: null,
+    kind: 'recent',
+  };
 }
 
 const judge: RouteJudge<Cfg> = {
@@ -127,17 +147,32 @@ const judge: RouteJudge<Cfg> = {
     // level stays the one it opened with (five-minute equivalent in `reference`).
     if (s.open) return { ...no, anomalous: five < 0.5 * s.reference };
     for (const w of WINDOWS) {
-      if (w > series.filled + 1) break;
+      if (w + MIN_BEFORE > series.filled + 1) break;
       const l = level(s, route, snapshot, w, minuteEnd, cfg.minRecentMinutes);
       if (!l) return no;
       const minPerMinute = l.kind === 'seasonal' ? cfg.minExpectedPerMinute : cfg.minRecentPerMinute;
       if (l.expected / w < minPerMinute) return no;
+      if (l.callers !== null && l.callers < cfg.minCallers) return no;
       if (l.expected < cfg.minExpected) continue;
       const observed = lastMinutes(series, series.requests, w).reduce((a, b) => a + b, 0);
+      if (observed > cfg.dropRatio * l.expected) return no;
+      // A sudden drop: the route ran at its usual level just before the window.
+      const before = historyMinutes(series, series.requests, w).slice(0, BEFORE);
+      const beforeExpected =
+        l.kind === 'recent'
+          ? (l.expected / w) * before.length
+          : (level(s, route, snapshot, before.length, minuteEnd - w * MINUTE_MS, cfg.minRecentMinutes)
+              ?.expected ?? Number.POSITIVE_INFINITY);
+      const beforeObserved = before.reduce((a, b) => a + b, 0);
+      if (beforeObserved < 0.5 * beforeExpected) return no;
+      // Traffic that comes in bursts (over-dispersed minutes) proves less per request: quasi-Poisson.
+      const mean = beforeObserved / before.length;
+      const variance = before.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, before.length - 1);
+      const dispersion = Math.max(1, variance / Math.max(mean, 1e-9));
       // The expectation, lowered by twice its week-to-week spread: a slow week is not an outage.
       const lambda = Math.max(0, l.expected - 2 * l.spread);
-      const p = poissonCdf(observed, lambda);
-      if (observed > cfg.dropRatio * l.expected || p > cfg.maxProbability) return no;
+      const p = poissonCdf(Math.floor(observed / dispersion), lambda / dispersion);
+      if (p > cfg.maxProbability) continue;
       const expected = l.expected;
       return {
         anomalous: true,
@@ -163,7 +198,15 @@ const judge: RouteJudge<Cfg> = {
             windowSeconds: w * 60,
             counts: { requests: observed },
             sampleEventIds: [...st.samples],
-            details: { baselineKind: l.kind, probability: p, spread: l.spread },
+            details: {
+              baselineKind: l.kind,
+              probability: p,
+              spread: l.spread,
+              dispersion,
+              callersPerHour: l.callers,
+              before: beforeObserved,
+              beforeExpected,
+            },
           },
           recommendedAction: `Check that ${r.method} ${r.route} is reachable (gateway routes, DNS, certificates, upstream health) and that its callers are not blocked; a drop on a login or payment route can be an outage or a blocking rule gone wrong.`,
         }),
@@ -178,12 +221,6 @@ const judge: RouteJudge<Cfg> = {
   resolvedSummary: (r, s) =>
     `${r.method} ${r.route} is back to at least half of its expected rate (${Math.round(s.reference)} per 5 min).`,
 };
-
-/** The route over all its tenants: an outage takes every tenant's traffic with it. */
-export function routeDropKey(event: ApiEvent): string | null {
-  if (!event.request.route) return null;
-  return routeKey({ tenant: ANY_TENANT, method: event.request.method, route: event.request.route });
-}
 
 /**
  * `volume.route_drop` (OWASP API4:2023, availability; NIST monitoring): a busy route's traffic,
@@ -201,7 +238,7 @@ export const routeDrop = defineDetector({
   configSchema: RouteDropConfig,
   scope: 'global',
   fingerprint: ['entity'],
-  keyBy: routeDropKey,
+  keyBy: wholeRouteKey,
   init: initRouteVolume,
   sizeOf: routeVolumeSize,
   // A route silent for a day starts afresh (its seasonal baseline lives in the store).
