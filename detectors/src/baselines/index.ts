@@ -7,6 +7,9 @@ export {
   type AuthFailureResult,
   authFailureRates,
   type RouteAuthFailureRate,
+  WHOLE_ROUTE_ERRORS_SQL,
+  type WholeRouteErrors,
+  wholeRouteServerErrors,
 } from './failures.ts';
 export {
   OBJECT_PEER_DEFAULTS,

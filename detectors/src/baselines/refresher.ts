@@ -3,6 +3,8 @@ import {
   authFailureRates,
   failureRate,
   type RouteAuthFailureRate,
+  type WholeRouteErrors,
+  wholeRouteServerErrors,
 } from './failures.ts';
 import { type ObjectPeerBaseline, type ObjectPercentiles, objectPeerPercentiles } from './peers.ts';
 import {
@@ -82,7 +84,7 @@ const routeId = (r: RouteRef) => `${r.tenant}\u0000${r.method}\u0000${r.route}`;
 export interface ServerErrorRate {
   requests: number;
   serverErrors: number;
-  /** serverErrors / requests (0 without history). */
+  /** The usual 5xx share: the median of the days' shares (0 without history), robust to an incident day. */
   rate: number;
   confidence: Confidence;
 }
@@ -101,7 +103,10 @@ export class BaselineSnapshot {
   private readonly objects: ReadonlyMap<string, ObjectPeerBaseline>;
   private readonly failures: ReadonlyMap<string, RouteAuthFailureRate>;
   /** Requests and 5xx per route over all its tenants (key: routeId with tenant ANY_TENANT). */
-  private readonly wholeErrors: ReadonlyMap<string, { requests: number; serverErrors: number }>;
+  private readonly wholeErrors: ReadonlyMap<
+    string,
+    { requests: number; serverErrors: number; share: number }
+  >;
   private readonly overall: AuthFailureRate;
   private readonly fallback: BaselineFallbacks;
   private readonly staticRequests: SeasonalSeries;
@@ -112,6 +117,7 @@ export class BaselineSnapshot {
     historyEndMs: number;
     routes: ReadonlyMap<string, RouteSeasonal>;
     wholeRoutes?: ReadonlyMap<string, RouteSeasonal>;
+    wholeErrors?: readonly WholeRouteErrors[];
     classes: ReadonlyMap<string, RouteSeasonal>;
     objects: ReadonlyMap<string, ObjectPeerBaseline>;
     failures: ReadonlyMap<string, RouteAuthFailureRate>;
@@ -126,16 +132,12 @@ export class BaselineSnapshot {
     this.classes = parts.classes;
     this.objects = parts.objects;
     this.failures = parts.failures;
-    const whole = new Map<string, { requests: number; serverErrors: number }>();
-    for (const f of parts.failures.values()) {
-      const k = routeId({ tenant: ANY_TENANT, route: f.route, method: f.method });
-      const w = whole.get(k);
-      if (w) {
-        w.requests += f.requests;
-        w.serverErrors += f.serverErrors;
-      } else whole.set(k, { requests: f.requests, serverErrors: f.serverErrors });
-    }
-    this.wholeErrors = whole;
+    this.wholeErrors = new Map(
+      (parts.wholeErrors ?? []).map((w) => [
+        routeId({ tenant: ANY_TENANT, route: w.route, method: w.method }),
+        { requests: w.requests, serverErrors: w.serverErrors, share: w.dayShare },
+      ]),
+    );
     this.overall = Object.freeze(parts.overall);
     this.fallback = parts.fallback;
     this.minRequests = parts.minRequests;
@@ -196,19 +198,20 @@ export class BaselineSnapshot {
   }
 
   /**
-   * Historical 5xx answers over requests on a route (the same window as the auth-failure rate);
+   * A route's usual 5xx share (the median of its days' shares, the same window as the auth-failure rate);
    * `confidence` is `high` with at least `minRequests` requests behind it. A route the snapshot does
    * not hold has no history: zero requests. With tenant ANY_TENANT, the route over all its tenants.
    */
   serverErrorRate(route: RouteRef): Readonly<ServerErrorRate> {
-    const f =
-      route.tenant === ANY_TENANT ? this.wholeErrors.get(routeId(route)) : this.failures.get(routeId(route));
-    const requests = f?.requests ?? 0;
-    const serverErrors = f?.serverErrors ?? 0;
+    const id = routeId(route);
+    const w = route.tenant === ANY_TENANT ? this.wholeErrors.get(id) : undefined;
+    const f = route.tenant === ANY_TENANT ? undefined : this.failures.get(id);
+    const requests = w?.requests ?? f?.requests ?? 0;
+    const serverErrors = w?.serverErrors ?? f?.serverErrors ?? 0;
     return {
       requests,
       serverErrors,
-      rate: requests > 0 ? serverErrors / requests : 0,
+      rate: w ? w.share : (f?.serverErrorDayShare ?? 0),
       confidence: requests >= this.minRequests && requests > 0 ? 'high' : 'low',
     };
   }
@@ -349,8 +352,10 @@ export class BaselineRefresher {
       minRequests: this.minRequests,
       fallbackRate: o.fallback.authFailureRate,
     });
+    const whole = await wholeRouteServerErrors(o.store, { ...window, maxKeys });
     const next = new BaselineSnapshot({
       historyEndMs: toMs,
+      wholeErrors: whole.routes,
       routes: new Map(routes.baselines.map((b) => [routeId(b), b])),
       wholeRoutes: new Map((routes.allTenants ?? []).map((b) => [routeId(b), b])),
       classes: new Map(classes.baselines.map((b) => [`${routeId(b)}\u0000${b.actorClass}`, b])),
@@ -366,7 +371,7 @@ export class BaselineRefresher {
     const c = this.counters;
     c.refreshes++;
     c.historyEndMs = toMs;
-    c.lastQueryMs = routes.queryMs + classes.queryMs + objects.queryMs + failures.queryMs;
+    c.lastQueryMs = routes.queryMs + classes.queryMs + objects.queryMs + failures.queryMs + whole.queryMs;
     c.lastComputeMs = routes.computeMs + classes.computeMs;
     c.lastRefreshMs = performance.now() - t0;
     c.keys = next.size;

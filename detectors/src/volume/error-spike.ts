@@ -53,7 +53,7 @@ export const ErrorSpikeConfig = T.Object(
     }),
     minHistoryRequests: T.Integer({
       minimum: 1,
-      default: 200,
+      default: 30,
       description: 'Requests of store history a route needs before its usual 5xx share is taken from there.',
     }),
     minRecentMinutes: T.Integer({

@@ -43,13 +43,13 @@ export const RouteDropConfig = T.Object(
     dropRatio: T.Number({
       minimum: 0,
       maximum: 1,
-      default: 0.2,
-      description: 'Observed at most this × expected over the window.',
+      default: 0.1,
+      description: 'Observed at most this × expected over the window (an outage, not a slow hour).',
     }),
     maxProbability: T.Number({
       exclusiveMinimum: 0,
       maximum: 0.01,
-      default: 1e-6,
+      default: 1e-7,
       description:
         'Poisson probability of so few requests at the expected rate (lowered by twice its week-to-week spread) above which a shortfall is chance.',
     }),
