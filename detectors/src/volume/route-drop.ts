@@ -88,6 +88,21 @@ export function poissonCdf(k: number, lambda: number): number {
   return Math.min(1, sum);
 }
 
+/** Variance over mean of the sums of consecutive `bin`-minute groups of `minutes` (0 when empty). */
+export function indexOfDispersion(minutes: readonly number[], bin: number): number {
+  const sums: number[] = [];
+  for (let i = 0; i + bin <= minutes.length; i += bin) {
+    let n = 0;
+    for (let j = i; j < i + bin; j++) n += minutes[j]!;
+    sums.push(n);
+  }
+  if (sums.length < 2) return 0;
+  const mean = sums.reduce((a, b) => a + b, 0) / sums.length;
+  if (mean <= 0) return 0;
+  const variance = sums.reduce((a, b) => a + (b - mean) ** 2, 0) / (sums.length - 1);
+  return variance / mean;
+}
+
 interface Level {
   /** Expected requests in the window. */
   expected: number;
@@ -165,12 +180,12 @@ const judge: RouteJudge<Cfg> = {
               ?.expected ?? Number.POSITIVE_INFINITY);
       const beforeObserved = before.reduce((a, b) => a + b, 0);
       if (beforeObserved < 0.5 * beforeExpected) return no;
-      // Traffic that comes in bursts (over-dispersed minutes) proves less per request: quasi-Poisson.
-      const mean = beforeObserved / before.length;
-      const variance = before.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, before.length - 1);
-      const dispersion = Math.max(1, variance / Math.max(mean, 1e-9));
-      // The expectation, lowered by twice its week-to-week spread: a slow week is not an outage.
-      const lambda = Math.max(0, l.expected - 2 * l.spread);
+      // Traffic that comes in bursts (batches, user sessions) proves less per request than
+      // independent calls: quasi-Poisson, with the index of dispersion of the minutes before the
+      // window, per minute and per five minutes (sessions span minutes), whichever is larger.
+      const dispersion = Math.max(1, indexOfDispersion(before, 1), indexOfDispersion(before, 5));
+      // Three weeks give a coarse MAD: the spread is at least 15 % of the level.
+      const lambda = Math.max(0, l.expected - 2 * Math.max(l.spread, 0.15 * l.expected));
       const p = poissonCdf(Math.floor(observed / dispersion), lambda / dispersion);
       if (p > cfg.maxProbability) continue;
       const expected = l.expected;
