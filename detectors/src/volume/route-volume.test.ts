@@ -188,3 +188,59 @@ test('route_drop negative: a quiet route stops; a busy route winds down for the 
     [],
   );
 });
+
+/** A snapshot whose store history says GET /export took `requests` with a usual 5xx day share. */
+function errorHistory(requests: number, dayShare: number): BaselineSnapshot {
+  return new BaselineSnapshot({
+    historyEndMs: T0,
+    routes: new Map(),
+    classes: new Map(),
+    objects: new Map(),
+    failures: new Map(),
+    wholeErrors: [
+      { route: '/export', method: 'GET', requests, serverErrors: Math.round(requests * dayShare), dayShare },
+    ],
+    overall: failureRate(0, 0, 1000, 0.05),
+    fallback: TEST_FALLBACKS,
+    minWeeks: 2,
+    minRequests: 1000,
+  });
+}
+
+/** A quiet route (calls of several tenants, a few a minute) failing `share` of the time. */
+function quietFailing(start: number, count: number, share: number): ApiEvent[] {
+  const out: ApiEvent[] = [];
+  for (let i = 0; i < count; i++)
+    out.push(
+      call({
+        route: '/export',
+        method: 'GET',
+        user: `u${i % 7}`,
+        tenant: ['acme', 'globex', 'initech'][i % 3]!,
+        status: (i * 7919) % 100 < share * 100 ? 503 : 200,
+        ts: start + i * 24_000,
+      }),
+    );
+  return out;
+}
+
+test('error_spike positive: a quiet route (2.5 calls a minute, no traffic the hour before) fails for 40% of calls, all tenants together', () => {
+  const h = new DetectorHarness(errorSpike, { baselines: errorHistory(400, 0) });
+  const start = T0 + 3 * HOUR;
+  h.run(quietFailing(start, 60, 0.4));
+  const f = h.firing()[0];
+  assert.ok(f, 'fires');
+  assert.equal(f.entity.id, 'GET /export');
+  assert.equal(f.tenant, null, 'the route as a whole');
+  assert.ok(f.at - start <= 16 * MIN, `after ${(f.at - start) / 1000} s`);
+  assert.equal(f.evidence.details.usualFrom, 'history');
+});
+
+test('error_spike negative: the same quiet route when failing that much is its usual state; no history and no hour before', () => {
+  const usual = new DetectorHarness(errorSpike, { baselines: errorHistory(400, 0.35) });
+  usual.run(quietFailing(T0 + 3 * HOUR, 60, 0.4));
+  assert.deepEqual(usual.firing(), []);
+  const unknown = new DetectorHarness(errorSpike);
+  unknown.run(quietFailing(T0 + 3 * HOUR, 60, 0.4));
+  assert.deepEqual(unknown.firing(), [], 'a route failing since it was first seen has no "before"');
+});
