@@ -180,10 +180,16 @@ const judge: RouteJudge<Cfg> = {
               ?.expected ?? Number.POSITIVE_INFINITY);
       const beforeObserved = before.reduce((a, b) => a + b, 0);
       if (beforeObserved < 0.5 * beforeExpected) return no;
-      // Traffic that comes in bursts (batches, user sessions) proves less per request than
+      // Traffic that comes in bursts (batches, user sessions, heavy callers) proves less per request than
       // independent calls: quasi-Poisson, with the index of dispersion of the minutes before the
       // window, per minute and per five minutes (sessions span minutes), whichever is larger.
-      const dispersion = Math.max(1, indexOfDispersion(before, 1), indexOfDispersion(before, 5));
+      // A few heavy callers (a backup agent, a bulk sync) carry many requests each: the
+      // independent units are callers, so requests per caller-minute count as dispersion too.
+      const callerMinutes = historyMinutes(series, series.callers, w)
+        .slice(0, BEFORE)
+        .reduce((a, b) => a + b, 0);
+      const perCaller = callerMinutes > 0 ? beforeObserved / callerMinutes : 1;
+      const dispersion = Math.max(1, indexOfDispersion(before, 1), indexOfDispersion(before, 5), perCaller);
       // Three weeks give a coarse MAD: the spread is at least 15 % of the level.
       const lambda = Math.max(0, l.expected - 2 * Math.max(l.spread, 0.15 * l.expected));
       const p = poissonCdf(Math.floor(observed / dispersion), lambda / dispersion);
