@@ -180,6 +180,11 @@ const judge: RouteJudge<Cfg> = {
               ?.expected ?? Number.POSITIVE_INFINITY);
       const beforeObserved = before.reduce((a, b) => a + b, 0);
       if (beforeObserved < 0.5 * beforeExpected) return no;
+      // Never expect more than the route was doing just before: an hour's median assumes traffic
+      // spread over the hour, and a job that starts at :10 leaves :00–:10 empty every week.
+      const expected = Math.min(l.expected, (beforeObserved / before.length) * w);
+      if (expected < cfg.minExpected) continue;
+      if (observed > cfg.dropRatio * expected) return no;
       // Traffic that comes in bursts (batches, user sessions, heavy callers) proves less per request than
       // independent calls: quasi-Poisson, with the index of dispersion of the minutes before the
       // window, per minute and per five minutes (sessions span minutes), whichever is larger.
@@ -191,10 +196,9 @@ const judge: RouteJudge<Cfg> = {
       const perCaller = callerMinutes > 0 ? beforeObserved / callerMinutes : 1;
       const dispersion = Math.max(1, indexOfDispersion(before, 1), indexOfDispersion(before, 5), perCaller);
       // Three weeks give a coarse MAD: the spread is at least 15 % of the level.
-      const lambda = Math.max(0, l.expected - 2 * Math.max(l.spread, 0.15 * l.expected));
+      const lambda = Math.max(0, expected - 2 * Math.max(l.spread, 0.15 * expected));
       const p = poissonCdf(Math.floor(observed / dispersion), lambda / dispersion);
       if (p > cfg.maxProbability) continue;
-      const expected = l.expected;
       return {
         anomalous: true,
         severityValue: expected - observed,
