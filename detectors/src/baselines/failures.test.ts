@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ApiEvent, ChdbStore } from '@apiwatch/core';
 import { mulberry32, type TrafficRoute, trafficEvent } from '@apiwatch/test';
-import { authFailureRates } from './failures.ts';
+import { authFailureRates, wholeRouteServerErrors } from './failures.ts';
 import { HOUR_MS } from './types.ts';
 
 const START = Date.UTC(2025, 0, 8);
@@ -38,18 +38,24 @@ describe('historical auth-failure rates', () => {
   const rnd = mulberry32(5);
   const events: ApiEvent[] = [];
   const failed = new Map<string, number>();
+  const serverErrors = new Map<string, number>();
 
   before(async () => {
     let seq = 0;
     for (const { route, requests, failureShare } of ROUTES) {
       let f = 0;
+      let e5 = 0;
       for (let i = 0; i < requests; i++) {
-        const status = rnd() < failureShare ? 401 : 200;
+        // Auth failures, and (on every route) about 2 % server errors.
+        const u = rnd();
+        const status = u < failureShare ? 401 : u > 0.98 ? 503 : 200;
         if (status === 401) f++;
+        if (status === 503) e5++;
         const ts = START + Math.floor(rnd() * 24 * HOUR_MS);
         events.push(trafficEvent({ ts, route, actor: i % 300, objectId: null, status, seq: seq++, seed: 5 }));
       }
       failed.set(`${route.tenant} ${route.route}`, f);
+      serverErrors.set(`${route.tenant} ${route.route}`, e5);
     }
     await store.start();
     await store.insertEvents(events);
@@ -71,6 +77,10 @@ describe('historical auth-failure rates', () => {
       assert.equal(got.requests, requests);
       assert.equal(got.authFailures, f);
       assert.equal(got.samples, requests);
+      assert.equal(got.serverErrors, serverErrors.get(`acme ${route.route}`), '5xx counted per route');
+      assert.ok(got.serverErrors > 0 || requests < 100);
+      // One day of history: the median daily share is that day's share.
+      assert.ok(Math.abs(got.serverErrorDayShare - got.serverErrors / requests) < 1e-9);
       if (requests >= 1000) {
         assert.equal(got.confidence, 'high');
         assert.equal(got.rate, f / requests);
@@ -114,5 +124,15 @@ describe('historical auth-failure rates', () => {
     assert.equal(capped.routes[0]!.tenant, 'acme');
     assert.deepEqual(capped.overall, all.overall);
     assert.equal(all.overall.requests, events.length);
+  });
+
+  it('per route over all tenants: requests, 5xx and the median daily 5xx share', async () => {
+    const whole = await wholeRouteServerErrors(store, window);
+    const login = whole.routes.find((x) => x.route === '/v1/login' && x.method === 'POST')!;
+    assert.equal(login.requests, 8000, 'acme and other together');
+    const e = serverErrors.get('acme /v1/login')! + serverErrors.get('other /v1/login')!;
+    assert.equal(login.serverErrors, e);
+    assert.ok(Math.abs(login.dayShare - e / 8000) < 1e-9, 'one day: the day share is the share');
+    assert.equal(whole.routes.length, 3, 'one row per route and method, not per tenant');
   });
 });

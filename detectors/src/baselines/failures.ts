@@ -31,7 +31,15 @@ export interface AuthFailureRate {
   source: BaselineSource;
 }
 
-export interface RouteAuthFailureRate extends RouteRef, AuthFailureRate {}
+export interface RouteAuthFailureRate extends RouteRef, AuthFailureRate {
+  /** 5xx answers over the same requests (volume.error_spike). */
+  serverErrors: number;
+  /**
+   * Median over the window's days (with traffic) of the day's 5xx share: the route's usual share,
+   * robust to an incident day (a day of outage does not make failing normal).
+   */
+  serverErrorDayShare: number;
+}
 
 export interface AuthFailureResult {
   routes: RouteAuthFailureRate[];
@@ -44,19 +52,28 @@ export interface AuthFailureResult {
 export const AUTH_FAILURE_DEFAULTS = { minRequests: 1000, maxKeys: 2000 } as const;
 
 /**
- * Per route: requests and authentication failures (`auth = 'failure'`) summed over the window from
- * baseline_route_minute; the window sums over every route give the overall rate in the same pass.
+ * Per route: requests, authentication failures (`auth = 'failure'`) and 5xx answers summed over the
+ * window from baseline_route_minute (by day first, for the median daily 5xx share); the window sums
+ * over every route give the overall auth-failure rate in the same pass.
  */
 export const AUTH_FAILURE_SQL = `
 SELECT tenant, route, method,
-       sum(requests) AS r,
-       sum(auth_failures) AS f,
-       sum(sum(requests)) OVER () AS all_r,
-       sum(sum(auth_failures)) OVER () AS all_f,
+       sum(rd) AS r,
+       sum(fd) AS f,
+       sum(ed) AS e,
+       quantileExact(0.5)(ed / rd) AS e_day,
+       sum(sum(rd)) OVER () AS all_r,
+       sum(sum(fd)) OVER () AS all_f,
        count() OVER () AS found
-FROM baseline_route_minute
-WHERE minute >= toDateTime({fromS:UInt32}, 'UTC') AND minute < toDateTime({toS:UInt32}, 'UTC')
-  AND ({tenant:String} = '' OR tenant = {tenant:String})
+FROM (
+    SELECT tenant, route, method, toStartOfDay(minute) AS d,
+           sum(requests) AS rd, sum(auth_failures) AS fd, sum(status_5xx) AS ed
+    FROM baseline_route_minute
+    WHERE minute >= toDateTime({fromS:UInt32}, 'UTC') AND minute < toDateTime({toS:UInt32}, 'UTC')
+      AND ({tenant:String} = '' OR tenant = {tenant:String})
+    GROUP BY tenant, route, method, d
+    HAVING rd > 0
+)
 GROUP BY tenant, route, method
 ORDER BY r DESC, tenant, route, method
 LIMIT {maxKeys:UInt32}`;
@@ -67,6 +84,8 @@ interface FailureRow {
   method: string;
   r: number | string;
   f: number | string;
+  e: number | string;
+  e_day: number | string;
   all_r: number | string;
   all_f: number | string;
   found: number | string;
@@ -92,6 +111,8 @@ export async function authFailureRates(
       route: row.route,
       method: row.method,
       ...rate(num(row.r), num(row.f)),
+      serverErrors: num(row.e),
+      serverErrorDayShare: num(row.e_day),
     }),
   );
   const first = rows[0];
@@ -117,5 +138,63 @@ export function failureRate(
     samples: requests,
     confidence: high ? 'high' : 'low',
     source: high ? 'history' : 'static',
+  };
+}
+
+/**
+ * Per route over all its tenants: requests, 5xx answers and the median over the window's days
+ * (with traffic) of the day's 5xx share — the route's usual share, robust to an incident day.
+ */
+export const WHOLE_ROUTE_ERRORS_SQL = `
+SELECT route, method,
+       sum(rd) AS r,
+       sum(ed) AS e,
+       quantileExact(0.5)(ed / rd) AS e_day
+FROM (
+    SELECT route, method, toStartOfDay(minute) AS d, sum(requests) AS rd, sum(status_5xx) AS ed
+    FROM baseline_route_minute
+    WHERE minute >= toDateTime({fromS:UInt32}, 'UTC') AND minute < toDateTime({toS:UInt32}, 'UTC')
+      AND ({tenant:String} = '' OR tenant = {tenant:String})
+    GROUP BY route, method, d
+    HAVING rd > 0
+)
+GROUP BY route, method
+ORDER BY r DESC, route, method
+LIMIT {maxKeys:UInt32}`;
+
+export interface WholeRouteErrors {
+  route: string;
+  method: string;
+  requests: number;
+  serverErrors: number;
+  /** Median of the days' 5xx shares. */
+  dayShare: number;
+}
+
+/** The usual 5xx share of each route over all its tenants (volume.error_spike). */
+export async function wholeRouteServerErrors(
+  store: BaselineQuerier,
+  options: BaselineWindow & { maxKeys?: number },
+): Promise<{ routes: WholeRouteErrors[]; queryMs: number }> {
+  const t0 = performance.now();
+  const rows = await store.query<{
+    route: string;
+    method: string;
+    r: number | string;
+    e: number | string;
+    e_day: number | string;
+  }>(WHOLE_ROUTE_ERRORS_SQL, {
+    ...windowParams(options),
+    maxKeys: options.maxKeys ?? AUTH_FAILURE_DEFAULTS.maxKeys,
+  });
+  return {
+    routes: rows.map((row) => ({
+      route: row.route,
+      method: row.method,
+      requests: num(row.r),
+      serverErrors: num(row.e),
+      dayShare: num(row.e_day),
+    })),
+    queryMs: performance.now() - t0,
   };
 }

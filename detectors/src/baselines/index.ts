@@ -7,6 +7,9 @@ export {
   type AuthFailureResult,
   authFailureRates,
   type RouteAuthFailureRate,
+  WHOLE_ROUTE_ERRORS_SQL,
+  type WholeRouteErrors,
+  wholeRouteServerErrors,
 } from './failures.ts';
 export {
   OBJECT_PEER_DEFAULTS,
@@ -24,6 +27,7 @@ export {
   type BaselineRefresherStats,
   BaselineSnapshot,
   type RouteHourBaseline,
+  type ServerErrorRate,
 } from './refresher.ts';
 export {
   ACTOR_CLASS_SEASONAL_SQL,
@@ -44,6 +48,7 @@ export {
   seasonalCell,
 } from './seasonal.ts';
 export {
+  ANY_TENANT,
   type BaselineQuerier,
   type BaselineSource,
   type BaselineWindow,

@@ -3,6 +3,8 @@ import {
   authFailureRates,
   failureRate,
   type RouteAuthFailureRate,
+  type WholeRouteErrors,
+  wholeRouteServerErrors,
 } from './failures.ts';
 import { type ObjectPeerBaseline, type ObjectPercentiles, objectPeerPercentiles } from './peers.ts';
 import {
@@ -16,7 +18,7 @@ import {
   seasonalCell,
   staticSeries,
 } from './seasonal.ts';
-import { type BaselineQuerier, HOUR_MS, type RouteRef } from './types.ts';
+import { ANY_TENANT, type BaselineQuerier, type Confidence, HOUR_MS, type RouteRef } from './types.ts';
 
 export interface BaselineFallbacks {
   seasonal: SeasonalFallback;
@@ -78,6 +80,15 @@ export interface RouteHourBaseline {
 
 const routeId = (r: RouteRef) => `${r.tenant}\u0000${r.method}\u0000${r.route}`;
 
+/** A route's historical server-error (5xx) share. */
+export interface ServerErrorRate {
+  requests: number;
+  serverErrors: number;
+  /** The usual 5xx share: the median of the days' shares (0 without history), robust to an incident day. */
+  rate: number;
+  confidence: Confidence;
+}
+
 /**
  * An immutable view of every baseline at one refresh. Detectors read it synchronously; a key it
  * does not hold (new, or dropped by the cap) reads as the static fallback with confidence `low`.
@@ -86,9 +97,16 @@ export class BaselineSnapshot {
   /** Event time the history ends at (exclusive), ms. */
   readonly historyEndMs: number;
   private readonly routes: ReadonlyMap<string, RouteSeasonal>;
+  /** Each route over all its tenants (tenant ANY_TENANT). */
+  private readonly wholeRoutes: ReadonlyMap<string, RouteSeasonal>;
   private readonly classes: ReadonlyMap<string, RouteSeasonal>;
   private readonly objects: ReadonlyMap<string, ObjectPeerBaseline>;
   private readonly failures: ReadonlyMap<string, RouteAuthFailureRate>;
+  /** Requests and 5xx per route over all its tenants (key: routeId with tenant ANY_TENANT). */
+  private readonly wholeErrors: ReadonlyMap<
+    string,
+    { requests: number; serverErrors: number; share: number }
+  >;
   private readonly overall: AuthFailureRate;
   private readonly fallback: BaselineFallbacks;
   private readonly staticRequests: SeasonalSeries;
@@ -98,6 +116,8 @@ export class BaselineSnapshot {
   constructor(parts: {
     historyEndMs: number;
     routes: ReadonlyMap<string, RouteSeasonal>;
+    wholeRoutes?: ReadonlyMap<string, RouteSeasonal>;
+    wholeErrors?: readonly WholeRouteErrors[];
     classes: ReadonlyMap<string, RouteSeasonal>;
     objects: ReadonlyMap<string, ObjectPeerBaseline>;
     failures: ReadonlyMap<string, RouteAuthFailureRate>;
@@ -108,9 +128,16 @@ export class BaselineSnapshot {
   }) {
     this.historyEndMs = parts.historyEndMs;
     this.routes = parts.routes;
+    this.wholeRoutes = parts.wholeRoutes ?? new Map();
     this.classes = parts.classes;
     this.objects = parts.objects;
     this.failures = parts.failures;
+    this.wholeErrors = new Map(
+      (parts.wholeErrors ?? []).map((w) => [
+        routeId({ tenant: ANY_TENANT, route: w.route, method: w.method }),
+        { requests: w.requests, serverErrors: w.serverErrors, share: w.dayShare },
+      ]),
+    );
     this.overall = Object.freeze(parts.overall);
     this.fallback = parts.fallback;
     this.minRequests = parts.minRequests;
@@ -134,9 +161,13 @@ export class BaselineSnapshot {
     });
   }
 
-  /** Requests and active actors per hour on a route at an hour of the week (see `hourOfWeek`). */
+  /**
+   * Requests and active actors per hour on a route at an hour of the week (see `hourOfWeek`);
+   * with tenant ANY_TENANT, the route over all its tenants.
+   */
   get(route: RouteRef, hourOfWeek: number): RouteHourBaseline {
-    return this.cells(this.routes.get(routeId(route)), hourOfWeek);
+    const map = route.tenant === ANY_TENANT ? this.wholeRoutes : this.routes;
+    return this.cells(map.get(routeId(route)), hourOfWeek);
   }
 
   /** The same, for the actors of one class on the route. */
@@ -164,6 +195,25 @@ export class BaselineSnapshot {
     return (
       this.failures.get(routeId(route)) ?? failureRate(0, 0, this.minRequests, this.fallback.authFailureRate)
     );
+  }
+
+  /**
+   * A route's usual 5xx share (the median of its days' shares, the same window as the auth-failure rate);
+   * `confidence` is `high` with at least `minRequests` requests behind it. A route the snapshot does
+   * not hold has no history: zero requests. With tenant ANY_TENANT, the route over all its tenants.
+   */
+  serverErrorRate(route: RouteRef): Readonly<ServerErrorRate> {
+    const id = routeId(route);
+    const w = route.tenant === ANY_TENANT ? this.wholeErrors.get(id) : undefined;
+    const f = route.tenant === ANY_TENANT ? undefined : this.failures.get(id);
+    const requests = w?.requests ?? f?.requests ?? 0;
+    const serverErrors = w?.serverErrors ?? f?.serverErrors ?? 0;
+    return {
+      requests,
+      serverErrors,
+      rate: w ? w.share : (f?.serverErrorDayShare ?? 0),
+      confidence: requests >= this.minRequests && requests > 0 ? 'high' : 'low',
+    };
   }
 
   /** Historical auth-failure rate over every route. */
@@ -302,9 +352,12 @@ export class BaselineRefresher {
       minRequests: this.minRequests,
       fallbackRate: o.fallback.authFailureRate,
     });
+    const whole = await wholeRouteServerErrors(o.store, { ...window, maxKeys });
     const next = new BaselineSnapshot({
       historyEndMs: toMs,
+      wholeErrors: whole.routes,
       routes: new Map(routes.baselines.map((b) => [routeId(b), b])),
+      wholeRoutes: new Map((routes.allTenants ?? []).map((b) => [routeId(b), b])),
       classes: new Map(classes.baselines.map((b) => [`${routeId(b)}\u0000${b.actorClass}`, b])),
       objects: new Map(objects.baselines.map((b) => [routeId(b), Object.freeze(b)])),
       failures: new Map(failures.routes.map((b) => [routeId(b), Object.freeze(b)])),
@@ -318,7 +371,7 @@ export class BaselineRefresher {
     const c = this.counters;
     c.refreshes++;
     c.historyEndMs = toMs;
-    c.lastQueryMs = routes.queryMs + classes.queryMs + objects.queryMs + failures.queryMs;
+    c.lastQueryMs = routes.queryMs + classes.queryMs + objects.queryMs + failures.queryMs + whole.queryMs;
     c.lastComputeMs = routes.computeMs + classes.computeMs;
     c.lastRefreshMs = performance.now() - t0;
     c.keys = next.size;

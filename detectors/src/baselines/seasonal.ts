@@ -1,5 +1,6 @@
 import { median, medianAbsoluteDeviation } from 'simple-statistics';
 import {
+  ANY_TENANT,
   type BaselineQuerier,
   type BaselineSource,
   type BaselineWindow,
@@ -91,6 +92,8 @@ export interface ActorClassSeasonal extends RouteSeasonal {
 
 export interface SeasonalResult<T> {
   baselines: T[];
+  /** routeSeasonal only: every route over all its tenants, keyed with tenant ANY_TENANT. */
+  allTenants?: T[];
   keys: KeyCount;
   /** Time the query took, ms. */
   queryMs: number;
@@ -161,14 +164,48 @@ export async function routeSeasonal(
   const { rows, queryMs, toS } = await runSeasonal(store, ROUTE_SEASONAL_SQL, options);
   const t0 = performance.now();
   const minWeeks = options.minWeeks ?? SEASONAL_DEFAULTS.minWeeks;
-  const baselines = rows.map((row) => ({
+  const baselines: RouteSeasonal[] = rows.map((row) => ({
     tenant: row.tenant,
     route: row.route,
     method: row.method,
     ...seasonalFromHours(row.hours, toS, minWeeks, options.fallback),
   }));
+  // Every route once more over all its tenants (tenant ANY_TENANT): a route's own volume, for
+  // detectors that judge the route as a whole (volume.route_drop). Hourly values are summed per
+  // hour before the median, so the median is the route's, not a sum of tenants' medians.
+  const merged = new Map<string, { route: string; method: string; hours: Map<number, [number, number]> }>();
+  for (const row of rows) {
+    const k = `${row.method}\u0000${row.route}`;
+    let m = merged.get(k);
+    if (!m) {
+      m = { route: row.route, method: row.method, hours: new Map() };
+      merged.set(k, m);
+    }
+    for (const [h, r, a] of row.hours) {
+      const at = num(h);
+      const v = m.hours.get(at);
+      if (v) {
+        v[0] += num(r);
+        v[1] += num(a);
+      } else m.hours.set(at, [num(r), num(a)]);
+    }
+  }
+  const allTenants: RouteSeasonal[] = [];
+  for (const m of merged.values())
+    allTenants.push({
+      tenant: ANY_TENANT,
+      route: m.route,
+      method: m.method,
+      ...seasonalFromHours(
+        [...m.hours].map(([h, [r, a]]) => [h, r, a] as const),
+        toS,
+        minWeeks,
+        options.fallback,
+      ),
+    });
   return {
     baselines,
+    allTenants,
     keys: keyCount(rows.length ? num(rows[0]!.found) : 0, rows.length),
     queryMs,
     computeMs: performance.now() - t0,

@@ -9,6 +9,12 @@ export type Confidence = 'high' | 'low';
 /** Where a baseline value came from: the store's history, or the caller's static fallback. */
 export type BaselineSource = 'history' | 'static';
 
+/**
+ * The tenant of a route's all-tenants seasonal key (routeSeasonal adds one per route): the route
+ * as a whole, whatever tenant its callers belong to. Not a tenant name a token can carry.
+ */
+export const ANY_TENANT = '\u0001*';
+
 /** A route as the baseline tables key it. */
 export interface RouteRef {
   tenant: string;

@@ -1,18 +1,22 @@
 /**
  * An actor's own habit for one measure (requests, response bytes, paginated calls): the sum over
- * the last five event-time minutes, and per day the highest five-minute sum, for the last seven
- * days plus today so far. That is the actor's own history the volume family judges it against:
+ * the last five event-time minutes, and per day the highest five-minute sum, for the last four
+ * weeks plus today so far. That is the actor's own history the volume family judges it against:
  * a backup job's nightly burst, an indexer's steady flood and an office's Monday peak are all in
- * its daily peaks, so none of them is a spike of that actor (docs/detectors/volume.actor_spike.md).
+ * its daily peaks, a weekly job in the peaks of the same weekday in the weeks before, so none of
+ * them is a spike of that actor (docs/detectors/volume.actor_spike.md).
  *
- * ~250 B per actor. Daily peaks survive as long as the runtime keeps the key (idle keys are
+ * ~330 B per actor. Daily peaks survive as long as the runtime keeps the key (idle keys are
  * dropped after `HABIT_IDLE_MS`): a restart or eviction starts the actor cold, where a higher
  * static floor applies.
  */
 import { median, medianAbsoluteDeviation } from 'simple-statistics';
 import { DAY_MS, fnv1a, HOUR_MS, LinearCounter, MINUTE_MS } from '../bola/common.ts';
 
-export const HABIT_DAYS = 7;
+/** Days of daily peaks kept (four weeks: the same weekday three and four weeks back too). */
+export const HABIT_DAYS = 28;
+/** Days the typical (median) daily peak is taken over. */
+export const RECENT_DAYS = 7;
 export const HABIT_IDLE_MS = 8 * DAY_MS;
 
 export interface ActorHabit {
@@ -30,7 +34,7 @@ export interface ActorHabit {
   /** Highest five-minute sum today, of earlier hours. */
   todayPeak: number;
   /** Highest five-minute sum on each of the last HABIT_DAYS days (ring by day mod HABIT_DAYS), -1 = no data. */
-  peaks: Float64Array;
+  peaks: Float32Array;
   /** Distinct user agents today (ip actors: a shared egress carries many). */
   agents: LinearCounter;
 }
@@ -43,12 +47,12 @@ export function newHabit(): ActorHabit {
     hour: -1,
     hourPeak: 0,
     todayPeak: 0,
-    peaks: new Float64Array(HABIT_DAYS).fill(-1),
+    peaks: new Float32Array(HABIT_DAYS).fill(-1),
     agents: new LinearCounter(16),
   };
 }
 
-export const HABIT_BYTES = 5 * 8 + HABIT_DAYS * 8 + 16 + 120;
+export const HABIT_BYTES = 5 * 8 + HABIT_DAYS * 4 + 16 + 120;
 
 /** Sum of the five minutes ending with the current one. */
 export function windowSum(h: ActorHabit): number {
@@ -103,9 +107,12 @@ export function addToHabit(h: ActorHabit, ts: number, value: number, userAgent: 
 export interface HabitJudgement {
   observed: number;
   threshold: number;
-  /** Median of the daily peaks (null with no history). */
+  /** Median of the active days' peaks of the last week (null with no history). */
   expected: number | null;
+  /** Highest daily peak of the last week (evidence). */
   maxPeak: number | null;
+  /** Median peak of the same weekday in the weeks before (null when none was seen). */
+  weekdayPeak: number | null;
   days: number;
   distinctAgents: number;
 }
@@ -115,7 +122,10 @@ export interface HabitLimits {
   floor: number;
   /** With no history at all. */
   coldFloor: number;
-  /** × the highest daily peak of the history. */
+  /**
+   * × the actor's reference daily peak: the typical (median) one of the last week, or the
+   * highest one where `reference` is `highest`.
+   */
   peakMultiplier: number;
   /** Robust z over the daily peaks: median + z × 1.4826 × MAD. */
   zThreshold: number;
@@ -123,36 +133,75 @@ export interface HabitLimits {
   sharedAgents: number;
 }
 
+export interface HabitRule {
+  /**
+   * `typical` (request rates): the median daily peak of the last week, so one past burst (an
+   * export, an earlier attack) does not make the actor immune for a week; weekly jobs are in the
+   * same weekday's peaks of the weeks before. `highest`: the week's highest daily peak (bytes,
+   * whose daily peaks are heavy-tailed).
+   */
+  reference: 'typical' | 'highest';
+  /** × the median peak of the same weekday in the weeks before (`typical` only). */
+  weekdayMultiplier: number;
+}
+
+const TYPICAL: HabitRule = { reference: 'typical', weekdayMultiplier: 2 };
+
 /**
- * The judgement for the current five-minute window: observed vs max(floor, multiplier × own
- * highest daily peak, median + z·σ of the daily peaks); cold actors face `coldFloor`. A shared IP
- * egress (many user agents) has its floors scaled by the number of agents it carries.
+ * The judgement for the current five-minute window: observed vs max(floor, multiplier × the
+ * actor's reference daily peak, median + z·σ of the last week's daily peaks, and for `typical` a
+ * multiple of the same weekday's peaks in the weeks before); cold actors face `coldFloor`. A shared
+ * IP egress (many user agents) has its floors scaled by the number of agents it carries.
  */
-export function judgeHabit(h: ActorHabit, limits: HabitLimits, isIp: boolean): HabitJudgement {
-  const history: number[] = [];
-  for (const p of h.peaks) if (p >= 0) history.push(p);
-  if (h.todayPeak > 0) history.push(h.todayPeak);
+export function judgeHabit(
+  h: ActorHabit,
+  limits: HabitLimits,
+  isIp: boolean,
+  rule: HabitRule = TYPICAL,
+): HabitJudgement {
+  const recent: number[] = [];
+  const weekday: number[] = [];
+  if (h.day >= 0)
+    for (let d = 1; d <= HABIT_DAYS; d++) {
+      const p = h.peaks[(((h.day - d) % HABIT_DAYS) + HABIT_DAYS) % HABIT_DAYS]!;
+      if (p < 0) continue;
+      if (d <= RECENT_DAYS) recent.push(p);
+      if (d % 7 === 0) weekday.push(p);
+    }
+  if (h.todayPeak > 0) recent.push(h.todayPeak);
   const observed = windowSum(h);
   const agents = h.agents.estimate();
   const shared = isIp && agents >= limits.sharedAgents ? agents / limits.sharedAgents : 1;
-  const usable = history.filter((p) => p > 0);
-  if (usable.length === 0) {
+  const usable = recent.filter((p) => p > 0);
+  const weekdayPeak = weekday.length > 0 ? median(weekday) : null;
+  if (usable.length === 0 && !weekdayPeak) {
     return {
       observed,
       threshold: limits.coldFloor * shared,
       expected: null,
       maxPeak: null,
+      weekdayPeak,
       days: 0,
       distinctAgents: agents,
     };
   }
-  const maxPeak = Math.max(...usable);
-  const med = median(usable);
+  const maxPeak = usable.length > 0 ? Math.max(...usable) : 0;
+  const med = usable.length > 0 ? median(usable) : 0;
   const spread = usable.length >= 3 ? 1.4826 * medianAbsoluteDeviation(usable) : 0;
+  const reference = rule.reference === 'highest' ? maxPeak : med;
   const threshold = Math.max(
     limits.floor * shared,
-    limits.peakMultiplier * maxPeak,
+    limits.peakMultiplier * reference,
     med + limits.zThreshold * spread,
+    rule.reference === 'typical' ? rule.weekdayMultiplier * (weekdayPeak ?? 0) : 0,
   );
-  return { observed, threshold, expected: med, maxPeak, days: usable.length, distinctAgents: agents };
+  return {
+    observed,
+    threshold,
+    expected: med,
+    maxPeak,
+    weekdayPeak,
+    days: usable.length,
+    distinctAgents: agents,
+  };
 }

@@ -14,8 +14,8 @@ export const ActorSpikeConfig = T.Object(
   {
     floor: T.Integer({
       minimum: 1,
-      default: 600,
-      description: 'Requests in five minutes below which nothing is reported (2/s).',
+      default: 60,
+      description: 'Requests in five minutes below which nothing is reported (12 a minute, sustained).',
     }),
     coldFloor: T.Integer({
       minimum: 1,
@@ -24,8 +24,9 @@ export const ActorSpikeConfig = T.Object(
     }),
     peakMultiplier: T.Number({
       minimum: 1,
-      default: 4,
-      description: '× the highest five-minute count of the actor’s last seven days.',
+      default: 3,
+      description:
+        '× the actor’s typical (median) daily five-minute peak of the last seven days; the same weekday’s peaks of the weeks before count 2× (weekly jobs).',
     }),
     zThreshold: T.Number({
       minimum: 1,
@@ -59,18 +60,20 @@ const spec: HabitSpec<Cfg> = {
       method: null,
       tenant: s.tenant,
       confidence: Math.min(0.95, 0.6 + 0.1 * Math.log2(j.observed / Math.max(1, j.threshold) + 1)),
-      summary: `${entity.kind} ${who} made ${j.observed} requests in 5 min; ${j.maxPeak === null ? `it has no history yet (cold floor ${cfg.coldFloor})` : `its busiest 5 min of the last ${j.days} day(s) was ${j.maxPeak}`} (threshold ${Math.round(j.threshold)}; top: ${Object.keys(s.routes.top()).join(', ')}).`,
+      summary: `${entity.kind} ${who} made ${j.observed} requests in 5 min; ${j.maxPeak === null ? `it has no history yet (cold floor ${cfg.coldFloor})` : `its typical busiest 5 min of a day was ${j.expected} (highest ${j.maxPeak}, last ${j.days} active day(s))`} (threshold ${Math.round(j.threshold)}; top: ${Object.keys(s.routes.top()).join(', ')}).`,
       firstSeen: s.episodeStart,
       lastSeen: s.lastAbove,
       evidence: {
         observed: j.observed,
-        baseline: j.maxPeak,
+        baseline: j.expected,
         threshold: Math.round(j.threshold),
         windowSeconds: 300,
         counts: { requests5m: j.observed, historyDays: j.days, distinctUserAgents: j.distinctAgents },
         sampleEventIds: [...s.samples],
         details: {
           medianDailyPeak: j.expected,
+          highestDailyPeak: j.maxPeak,
+          weekdayPeak: j.weekdayPeak,
           topRoutes: s.routes.top(),
           clientIp: s.clientIp,
           userAgent: s.userAgent,
@@ -85,8 +88,8 @@ const spec: HabitSpec<Cfg> = {
 
 /**
  * `volume.actor_spike` (OWASP API4:2023 Unrestricted Resource Consumption, API6): one actor's
- * request rate over five minutes far above its own habit (its daily five-minute peaks over the
- * last week), judged once per minute tick. Batch jobs, indexers and Monday peaks are in that
+ * request rate over five minutes far above its own habit (its typical daily five-minute peak over
+ * the last week, and the same weekday's peaks of the weeks before), judged once per minute tick. Batch jobs, indexers and Monday peaks are in that
  * habit; a shared IP egress (many user agents) has floors scaled by its crowd.
  */
 export const actorSpike = defineDetector({

@@ -165,3 +165,104 @@ test('scraping negative: a partner sync with its own steady habit; heavy non-lis
   assert.deepEqual(h.firing(), []);
   for (const [k] of h.states) assert.ok(h.sizeOf(k) < 1024, `state of ${k} under 1 KiB`);
 });
+
+test('actor_spike positive: one past burst does not make the actor immune (typical, not highest, peak)', () => {
+  const h = new DetectorHarness(actorSpike);
+  const partner = {
+    service: 'zoo',
+    credential: 'fp-zoo',
+    credentialKind: 'api_key' as const,
+    route: '/inventory',
+  };
+  // Three calls per five minutes in working hours, and one day with a 300-call export.
+  h.run([
+    ...steady(partner, T0, T0 + 5 * DAY, 3, [8, 18]),
+    ...steady(
+      { ...partner, route: '/export' },
+      T0 + 2 * DAY + 3 * 3_600_000,
+      T0 + 2 * DAY + 3 * 3_600_000 + 5 * MIN,
+      300,
+    ),
+  ]);
+  const start = T0 + 5 * DAY + 10 * 3_600_000;
+  // A loop at 25 a minute: under the old 4 × highest-peak bar (1200), far above its habit.
+  h.run(steady(partner, start, start + 15 * MIN, 125));
+  const f = h.firing()[0];
+  assert.ok(f, 'fires');
+  assert.ok(f.at - start <= 5 * MIN, `after ${(f.at - start) / 1000} s`);
+  assert.equal(f.evidence.baseline, 3, 'judged against its typical day');
+});
+
+test('actor_spike negative: a weekly job on its weekday; a power user at three times a quiet habit', () => {
+  const h = new DetectorHarness(actorSpike);
+  const job = {
+    service: 'weekly',
+    credential: 'fp-wk',
+    credentialKind: 'api_key' as const,
+    route: '/reports',
+  };
+  const events: ApiEvent[] = [];
+  for (let d = 0; d < 22; d++) {
+    // Every day a few calls; every seventh day a 400-call run at 03:00.
+    events.push(...steady(job, T0 + d * DAY + 9 * 3_600_000, T0 + d * DAY + 9 * 3_600_000 + 10 * MIN, 4));
+    if (d % 7 === 0)
+      events.push(
+        ...steady(
+          job,
+          T0 + d * DAY + 3 * 3_600_000,
+          T0 + d * DAY + 3 * 3_600_000 + 20 * MIN,
+          d === 21 ? 480 : 400,
+        ),
+      );
+  }
+  // A person whose busy five minutes hold ~20 calls has a 50-call morning: under the floor of 60.
+  events.push(...steady({ user: 'hank', route: '/api/items' }, T0, T0 + 7 * DAY, 20, [9, 10]));
+  events.push(
+    ...steady(
+      { user: 'hank', route: '/api/items' },
+      T0 + 7 * DAY + 9 * 3_600_000,
+      T0 + 7 * DAY + 9 * 3_600_000 + 10 * MIN,
+      50,
+    ),
+  );
+  events.sort((a, b) => a.ts - b.ts);
+  h.run(events);
+  assert.deepEqual(
+    h.firing().map((f) => f.entity.id),
+    [],
+  );
+});
+
+test('scraping positive: a partner walks the catalogue item by item (detail pages, no list parameter)', () => {
+  const h = new DetectorHarness(scraping);
+  const p = {
+    service: 'shop',
+    credential: 'fp-shop',
+    credentialKind: 'api_key' as const,
+    route: '/pet/{petId}',
+  };
+  const habit: ApiEvent[] = [];
+  for (let d = 0; d < 3; d++)
+    for (let i = 0; i < 40; i++)
+      habit.push(call({ ...p, path: `/pet/${1 + (i % 5)}`, ts: T0 + d * DAY + 9 * 3_600_000 + i * 60_000 }));
+  h.run(habit);
+  const start = T0 + 3 * DAY + 12 * 3_600_000;
+  const crawl: ApiEvent[] = [];
+  for (let i = 0; i < 400; i++) crawl.push(call({ ...p, path: `/pet/${100 + i}`, ts: start + i * 1000 }));
+  h.run(crawl);
+  const f = h.firing()[0];
+  assert.ok(f, 'fires');
+  assert.equal(f.entity.id, 'fp-shop');
+  assert.ok(f.at - start <= 3 * MIN);
+});
+
+test('scraping negative: re-reading the same few items all day is not a crawl', () => {
+  const h = new DetectorHarness(scraping);
+  const events: ApiEvent[] = [];
+  for (let i = 0; i < 2000; i++)
+    events.push(
+      call({ user: 'ivy', route: '/documents/{id}', path: `/documents/${i % 20}`, ts: T0 + i * 3000 }),
+    );
+  h.run(events);
+  assert.deepEqual(h.firing(), []);
+});

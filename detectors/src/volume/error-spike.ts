@@ -1,13 +1,14 @@
 import { Type as T } from '@sinclair/typebox';
+import { ANY_TENANT } from '../baselines/index.ts';
 import { defineDetector } from '../runtime/define.ts';
 import {
   initRouteVolume,
   type RouteJudge,
   routeOnEvent,
   routeOnWatermark,
-  routeVolumeKey,
   routeVolumeSize,
   WINDOW_MINUTES,
+  wholeRouteKey,
 } from './route-detector.ts';
 import { historyMinutes, lastMinutes } from './route-series.ts';
 
@@ -15,33 +16,52 @@ export const ErrorSpikeConfig = T.Object(
   {
     minErrors: T.Integer({
       minimum: 1,
-      default: 25,
-      description: '5xx answers in five minutes below which nothing is reported.',
+      default: 10,
+      description:
+        '5xx answers in the window below which nothing is reported (one failure on a quiet route never pages).',
     }),
     minRatio: T.Number({
       minimum: 0,
       maximum: 1,
       default: 0.2,
-      description: 'Share of 5xx in the five minutes.',
+      description: 'Share of 5xx in the window.',
     }),
     baselineMultiplier: T.Number({
       minimum: 1,
       default: 3,
-      description: 'The share must also be this × the route’s share over the hour before.',
+      description:
+        'The share must also be this × the route’s usual share (its history in the store, else the hour before).',
+    }),
+    zThreshold: T.Number({
+      minimum: 1,
+      default: 5,
+      description: 'Binomial z of the 5xx count against the usual share (a handful of calls proves little).',
     }),
     sustainedMinutes: T.Integer({
       minimum: 1,
       maximum: 5,
       default: 4,
       description:
-        'Minutes of the five with errors at that share (a rolling deploy’s one-minute blip is not a spike).',
+        'Minutes of the window with 5xx answers at that share (a rolling deploy’s one- or two-minute blip is not a spike).',
+    }),
+    longWindowMinutes: T.Integer({
+      minimum: 5,
+      maximum: 30,
+      default: 15,
+      description:
+        'A second, longer window for routes too quiet to gather minErrors in five minutes (a route at two calls a minute).',
+    }),
+    minHistoryRequests: T.Integer({
+      minimum: 1,
+      default: 30,
+      description: 'Requests of store history a route needs before its usual 5xx share is taken from there.',
     }),
     minRecentMinutes: T.Integer({
       minimum: 5,
       maximum: 55,
       default: 15,
       description:
-        'Minutes of history before the window a route needs to be judged (a route failing since it was first seen has no "before").',
+        'Without store history: minutes with traffic in the hour before the window a route needs to be judged (a route failing since it was first seen has no "before").',
     }),
     quietSeconds: T.Integer({
       minimum: 60,
@@ -54,59 +74,94 @@ export const ErrorSpikeConfig = T.Object(
 
 type Cfg = (typeof ErrorSpikeConfig)['static'];
 
+/** A 5xx share this low is never assumed: even a healthy route fails now and then. */
+const MIN_USUAL_SHARE = 0.005;
+
 const judge: RouteJudge<Cfg> = {
-  judge(s, _route, _snapshot, cfg, minuteEnd) {
+  judge(s, route, snapshot, cfg, minuteEnd) {
     const series = s.series;
-    const req = lastMinutes(series, series.requests, WINDOW_MINUTES);
-    const err = lastMinutes(series, series.errors, WINDOW_MINUTES);
-    const errors = err.reduce((a, b) => a + b, 0);
-    const total = req.reduce((a, b) => a + b, 0);
-    const no = { anomalous: false, severityValue: errors, reference: 0 };
-    if (errors < cfg.minErrors || total === 0) return no;
-    const share = errors / total;
-    const history = historyMinutes(series, series.requests, WINDOW_MINUTES);
-    if (history.filter((n) => n > 0).length < cfg.minRecentMinutes) return no;
-    const hReq = history.reduce((a, b) => a + b, 0);
-    const hErr = historyMinutes(series, series.errors, WINDOW_MINUTES).reduce((a, b) => a + b, 0);
-    const before = hReq > 0 ? hErr / hReq : 0;
-    const sustained = err.filter((e, i) => e >= 2 && e / Math.max(1, req[i]!) >= cfg.minRatio).length;
-    if (share < cfg.minRatio || share < cfg.baselineMultiplier * before || sustained < cfg.sustainedMinutes)
-      return no;
-    return {
-      anomalous: true,
-      severityValue: errors,
-      reference: before,
-      draft: (entity, r, st) => ({
-        entity,
-        route: r.route,
-        method: r.method,
-        tenant: r.tenant || null,
-        severity: share >= 0.5 ? 'high' : 'medium',
-        confidence: Math.min(0.95, 0.6 + share * 0.4),
-        summary: `${r.method} ${r.route} answered ${errors} of ${total} calls with 5xx in 5 min (${Math.round(share * 100)}%, ${Math.round(before * 100)}% in the hour before); top callers: ${Object.keys(st.series.top.top()).slice(0, 3).join(', ')}.`,
-        firstSeen: minuteEnd - WINDOW_MINUTES * 60_000,
-        lastSeen: minuteEnd,
-        evidence: {
-          observed: errors,
-          baseline: before,
-          threshold: cfg.minErrors,
-          windowSeconds: WINDOW_MINUTES * 60,
-          counts: { errors5m: errors, requests5m: total, sustainedMinutes: sustained },
-          sampleEventIds: [...st.samples],
-          details: { share, shareBefore: before, topCallers: st.series.top.top() },
-        },
-        recommendedAction: `Check the service behind ${r.method} ${r.route} (deploy, dependency, resource exhaustion); if a few callers drive it, they may be crashing it on purpose — throttle them.`,
-      }),
-    };
+    const no = { anomalous: false, severityValue: 0, reference: 0 };
+    // The route's usual share: its store history when there is enough, else the hour before.
+    const hist = snapshot.serverErrorRate(route);
+    let usual: number;
+    let usualFrom: 'history' | 'recent';
+    if (hist.requests >= cfg.minHistoryRequests) {
+      usual = hist.rate;
+      usualFrom = 'history';
+    } else {
+      const history = historyMinutes(series, series.requests, cfg.longWindowMinutes);
+      if (history.filter((n) => n > 0).length < cfg.minRecentMinutes) return no;
+      const hReq = history.reduce((a, b) => a + b, 0);
+      const hErr = historyMinutes(series, series.errors, cfg.longWindowMinutes).reduce((a, b) => a + b, 0);
+      usual = hReq > 0 ? hErr / hReq : 0;
+      usualFrom = 'recent';
+    }
+    const p = Math.max(usual, MIN_USUAL_SHARE);
+    for (const w of [WINDOW_MINUTES, Math.max(WINDOW_MINUTES, cfg.longWindowMinutes)]) {
+      const req = lastMinutes(series, series.requests, w);
+      const err = lastMinutes(series, series.errors, w);
+      const errors = err.reduce((a, b) => a + b, 0);
+      const total = req.reduce((a, b) => a + b, 0);
+      if (errors < cfg.minErrors || total === 0) continue;
+      const share = errors / total;
+      const z = (errors - total * p) / Math.sqrt(total * p * (1 - p));
+      const sustained = err.filter((e, i) => e > 0 && e / Math.max(1, req[i]!) >= cfg.minRatio).length;
+      // The newest minute must still fail: a spike that is over is not opened late.
+      const current = err[0]! > 0 || err[1]! > 0;
+      if (
+        share < cfg.minRatio ||
+        share < cfg.baselineMultiplier * usual ||
+        z < cfg.zThreshold ||
+        sustained < cfg.sustainedMinutes ||
+        !current
+      )
+        continue;
+      return {
+        anomalous: true,
+        severityValue: errors,
+        reference: usual,
+        draft: (entity, r, st) => ({
+          entity,
+          route: r.route,
+          method: r.method,
+          tenant: r.tenant === ANY_TENANT ? null : r.tenant || null,
+          severity: share >= 0.5 ? 'high' : 'medium',
+          confidence: Math.min(0.95, 0.6 + share * 0.4),
+          summary: `${r.method} ${r.route} answered ${errors} of ${total} calls with 5xx in ${w} min (${Math.round(share * 100)}%; usually ${(usual * 100).toFixed(1)}%${usualFrom === 'history' ? '' : ' in the hour before'}); top callers: ${Object.keys(st.series.top.top()).slice(0, 3).join(', ')}.`,
+          firstSeen: minuteEnd - w * 60_000,
+          lastSeen: minuteEnd,
+          evidence: {
+            observed: errors,
+            baseline: usual,
+            threshold: cfg.minErrors,
+            windowSeconds: w * 60,
+            counts: { errors: errors, requests: total, minutesWithErrors: sustained },
+            sampleEventIds: [...st.samples],
+            details: {
+              share,
+              usualShare: usual,
+              usualFrom,
+              historyRequests: hist.requests,
+              z,
+              topCallers: st.series.top.top(),
+            },
+          },
+          recommendedAction: `Check the service behind ${r.method} ${r.route} (deploy, dependency, resource exhaustion); if a few callers drive it, they may be crashing it on purpose — throttle them.`,
+        }),
+      };
+    }
+    return no;
   },
   resolvedSummary: (r, s) =>
-    `${r.method} ${r.route} is back to its usual error rate (peak ${s.peak} 5xx in 5 min).`,
+    `${r.method} ${r.route} is back to its usual error rate (peak ${s.peak} 5xx in a window).`,
 };
 
 /**
- * `volume.error_spike` (OWASP API4:2023; NIST REC-API-16/26 resource protection): a route's 5xx
- * share over five minutes, sustained, far above its share in the hour before, with a count floor
- * so one failure on a quiet route never pages.
+ * `volume.error_spike` (OWASP API4:2023; NIST REC-API-16/26 resource protection): a route's 5xx,
+ * all tenants together,
+ * share over five minutes (fifteen for quiet routes), sustained over several minutes, far above its
+ * usual share — its history in the store, else the hour before — and significant against it
+ * (binomial z), with a count floor so one failure on a quiet route never pages.
  */
 export const errorSpike = defineDetector({
   id: 'volume.error_spike',
@@ -117,7 +172,7 @@ export const errorSpike = defineDetector({
   configSchema: ErrorSpikeConfig,
   scope: 'global',
   fingerprint: ['entity'],
-  keyBy: routeVolumeKey,
+  keyBy: wholeRouteKey,
   init: initRouteVolume,
   sizeOf: routeVolumeSize,
   // A route silent for a day starts afresh (its seasonal baseline lives in the store).

@@ -57,6 +57,8 @@ const responseBytes = (e: ApiEvent) =>
 
 const spec: HabitSpec<Cfg> = {
   measure: responseBytes,
+  // Daily byte peaks are heavy-tailed: the week's highest one is the reference.
+  rule: { reference: 'highest', weekdayMultiplier: 0 },
   draft(s, entity, j) {
     const who = entity.name ?? entity.id;
     return {

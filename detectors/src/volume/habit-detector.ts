@@ -22,6 +22,7 @@ import {
   HABIT_BYTES,
   type HabitJudgement,
   type HabitLimits,
+  type HabitRule,
   judgeHabit,
   newHabit,
   windowSum,
@@ -42,6 +43,8 @@ export interface HabitState {
   userAgent: string | null;
   /** The open episode's identity, for its resolved update. */
   ref: EpisodeRef | null;
+  /** Hashes of the last distinct resources the measure counted (scraping only; null elsewhere). */
+  recent: Uint32Array | null;
 }
 
 export interface HabitConfig extends HabitLimits {
@@ -50,7 +53,9 @@ export interface HabitConfig extends HabitLimits {
 
 export interface HabitSpec<C extends HabitConfig> {
   /** The event's contribution to the measure (0 skips it). */
-  measure(event: ApiEvent, config: C): number;
+  measure(event: ApiEvent, config: C, s: HabitState): number;
+  /** How the habit is read (default: the typical daily peak, actor-habit.ts). */
+  rule?: HabitRule;
   draft(s: HabitState, entity: FindingEntity, j: HabitJudgement, config: C): FindingDraft;
   resolvedSummary(entity: FindingEntity, s: HabitState): string;
 }
@@ -73,11 +78,18 @@ export function initHabit(): HabitState {
     clientIp: null,
     userAgent: null,
     ref: null,
+    recent: null,
   };
 }
 
 export function habitSize(s: HabitState): number {
-  return HABIT_BYTES + s.routes.bytes + s.samples.length * 60 + (s.open ? 200 : 0);
+  return (
+    HABIT_BYTES +
+    s.routes.bytes +
+    s.samples.length * 60 +
+    (s.open ? 200 : 0) +
+    (s.recent ? s.recent.byteLength + 8 : 0)
+  );
 }
 
 /** Judges the window that ended with the minute before `ts`, then moves the habit to `ts`. */
@@ -92,7 +104,7 @@ function tick<C extends HabitConfig>(
   const h = s.habit;
   const entity = s.entity;
   if (h.minute >= 0 && Math.floor(ts / MINUTE_MS) > h.minute && entity) {
-    const j = judgeHabit(h, cfg, key.startsWith('ip:'));
+    const j = judgeHabit(h, cfg, key.startsWith('ip:'), spec.rule);
     if (j.observed > 0 && j.observed >= j.threshold) {
       s.lastAbove = h.minute * MINUTE_MS + MINUTE_MS - 1;
       s.peakObserved = Math.max(s.peakObserved, j.observed);
@@ -139,7 +151,7 @@ export function habitOnEvent<C extends HabitConfig>(
   ctx: DetectorContext<C>,
   key: string,
 ): FindingDraft[] | undefined {
-  const value = spec.measure(event, ctx.config);
+  const value = spec.measure(event, ctx.config, s);
   const out = tick(spec, s, event.ts, key, ctx.config);
   if (value > 0) {
     addToHabit(s.habit, event.ts, value, event.client.userAgent);

@@ -5,7 +5,7 @@
  * Episodes open on the first window judged anomalous and resolve after a quiet period.
  */
 import type { ApiEvent } from '@apiwatch/core';
-import type { BaselineSnapshot, RouteRef } from '../baselines/index.ts';
+import { ANY_TENANT, type BaselineSnapshot, type RouteRef } from '../baselines/index.ts';
 import { endpointEntity, MINUTE_MS, parseRouteKey, routeKey } from '../bola/common.ts';
 import type { DetectorContext, FindingDraft } from '../runtime/define.ts';
 import {
@@ -64,6 +64,15 @@ export function routeVolumeKey(event: ApiEvent): string | null {
     method: event.request.method,
     route: event.request.route,
   });
+}
+
+/**
+ * The route over all its tenants (ANY_TENANT): an outage or a failing backend takes every
+ * tenant's traffic with it, and a multi-tenant route split by tenant is too thin to judge.
+ */
+export function wholeRouteKey(event: ApiEvent): string | null {
+  if (!event.request.route) return null;
+  return routeKey({ tenant: ANY_TENANT, method: event.request.method, route: event.request.route });
 }
 
 export function initRouteVolume(): RouteVolumeState {
@@ -130,7 +139,7 @@ function resolved(route: RouteRef, s: RouteVolumeState, at: number, summary: str
     entity: endpointEntity(route.method, route.route),
     route: route.route,
     method: route.method,
-    tenant: route.tenant || null,
+    tenant: route.tenant === ANY_TENANT ? null : route.tenant || null,
     confidence: 0.7,
     summary,
     firstSeen: s.episodeStart,

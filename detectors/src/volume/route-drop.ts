@@ -1,31 +1,58 @@
 import { Type as T } from '@sinclair/typebox';
+import { ANY_TENANT, type BaselineSnapshot, hourOfWeek, type RouteRef } from '../baselines/index.ts';
+import { MINUTE_MS } from '../bola/common.ts';
 import { defineDetector } from '../runtime/define.ts';
 import {
   initRouteVolume,
   type RouteJudge,
+  type RouteVolumeState,
   routeOnEvent,
   routeOnWatermark,
-  routeVolumeKey,
   routeVolumeSize,
   WINDOW_MINUTES,
+  wholeRouteKey,
 } from './route-detector.ts';
-import { expectation, lastMinutes } from './route-series.ts';
+import { expectation, historyMinutes, lastMinutes } from './route-series.ts';
 
 export const RouteDropConfig = T.Object(
   {
     minExpectedPerMinute: T.Number({
-      minimum: 1,
+      minimum: 0,
+      default: 0.5,
+      description:
+        'Only routes whose hour-of-week baseline expects at least this many requests a minute (all tenants together) are watched.',
+    }),
+    minRecentPerMinute: T.Number({
+      minimum: 0,
       default: 20,
       description:
-        'Only routes expected to take at least this many requests a minute are watched (a zero must be significant).',
+        'Without a learned hour-of-week baseline, a route must have taken this many a minute in its last hour: callers that simply stop look like an outage, so only busy routes are judged on their last hour.',
+    }),
+    minExpected: T.Number({
+      minimum: 1,
+      default: 15,
+      description:
+        'Requests the judged window must be expected to hold (a zero must be significant): a quiet route is judged over a longer window, up to an hour.',
+    }),
+    minCallers: T.Number({
+      minimum: 0,
+      default: 3,
+      description:
+        'Distinct callers an hour the baseline must expect: one client stopping (a batch job done early) is that client’s business, not the route’s.',
     }),
     dropRatio: T.Number({
       minimum: 0,
       maximum: 1,
-      default: 0.2,
-      description: 'Observed at most this × expected over five minutes.',
+      default: 0.1,
+      description: 'Observed at most this × expected over the window (an outage, not a slow hour).',
     }),
-    zThreshold: T.Number({ minimum: 1, default: 6, description: 'Robust z of the shortfall.' }),
+    maxProbability: T.Number({
+      exclusiveMinimum: 0,
+      maximum: 0.01,
+      default: 1e-7,
+      description:
+        'Poisson probability of so few requests at the expected rate (lowered by twice its week-to-week spread) above which a shortfall is chance.',
+    }),
     minRecentMinutes: T.Integer({
       minimum: 10,
       maximum: 55,
@@ -43,51 +70,174 @@ export const RouteDropConfig = T.Object(
 
 type Cfg = (typeof RouteDropConfig)['static'];
 
+/** Windows a drop is judged over, shortest first: the first one expected to hold `minExpected` counts. */
+const WINDOWS = [5, 10, 15, 20, 30, 40];
+/** Minutes before the window that show the route's level just before the drop (at most BEFORE). */
+const MIN_BEFORE = 15;
+const BEFORE = 30;
+
+/** P(X ≤ k) for X ~ Poisson(λ). */
+export function poissonCdf(k: number, lambda: number): number {
+  if (lambda <= 0) return 1;
+  let term = Math.exp(-lambda);
+  let sum = term;
+  for (let i = 1; i <= k; i++) {
+    term *= lambda / i;
+    sum += term;
+  }
+  return Math.min(1, sum);
+}
+
+/** Variance over mean of the sums of consecutive `bin`-minute groups of `minutes` (0 when empty). */
+export function indexOfDispersion(minutes: readonly number[], bin: number): number {
+  const sums: number[] = [];
+  for (let i = 0; i + bin <= minutes.length; i += bin) {
+    let n = 0;
+    for (let j = i; j < i + bin; j++) n += minutes[j]!;
+    sums.push(n);
+  }
+  if (sums.length < 2) return 0;
+  const mean = sums.reduce((a, b) => a + b, 0) / sums.length;
+  if (mean <= 0) return 0;
+  const variance = sums.reduce((a, b) => a + (b - mean) ** 2, 0) / (sums.length - 1);
+  return variance / mean;
+}
+
+interface Level {
+  /** Expected requests in the window. */
+  expected: number;
+  /** Expected distinct callers an hour (the fewest over the window's hours; null for the recent fallback). */
+  callers: number | null;
+  /** Week-to-week σ of that expectation. */
+  spread: number;
+  kind: 'seasonal' | 'recent';
+}
+
+/**
+ * What the last `w` minutes should have held: the hour-of-week medians of the hours they fall in
+ * (the route over all tenants), else the median of the series' minutes before the window.
+ */
+function level(
+  s: RouteVolumeState,
+  route: RouteRef,
+  snapshot: BaselineSnapshot,
+  w: number,
+  minuteEnd: number,
+  minRecent: number,
+): Level | null {
+  let expected = 0;
+  let spread = 0;
+  let callers = Number.POSITIVE_INFINITY;
+  let seasonal = true;
+  for (let i = 1; i <= w; i++) {
+    const b = snapshot.get(route, hourOfWeek(minuteEnd - i * MINUTE_MS));
+    const cell = b.requests;
+    if (cell.confidence !== 'high') {
+      seasonal = false;
+      break;
+    }
+    expected += cell.medianPerMinute;
+    // Week-to-week level changes move every minute of the hour together: σs add up.
+    spread += (1.4826 * cell.mad) / 60;
+    callers = Math.min(callers, b.actors.median);
+  }
+  if (seasonal) return { expected, spread, callers, kind: 'seasonal' };
+  const exp = expectation(s.series, snapshot, route, minuteEnd - 1, w, minRecent);
+  if (exp?.kind !== 'recent') return null;
+  const perMinuteSpread = Math.max(0, exp.sigma(1) ** 2 - Math.max(exp.perMinute, 1));
+  return {
+    expected: exp.perMinute * w,
+    spread: Math.sqrt(perMinuteSpread) * w,
+    callers: null,
+    kind: 'recent',
+  };
+}
+
 const judge: RouteJudge<Cfg> = {
   judge(s, route, snapshot, cfg, minuteEnd) {
     const series = s.series;
-    const req = lastMinutes(series, series.requests, WINDOW_MINUTES);
-    const observed = req.reduce((a, b) => a + b, 0);
+    const five = lastMinutes(series, series.requests, WINDOW_MINUTES).reduce((a, b) => a + b, 0);
     const no = { anomalous: false, severityValue: 0, reference: 0 };
     // The recent fallback must not learn the drop itself: once an episode is open, the expected
-    // level stays the one it opened with.
-    const exp = s.open
-      ? null
-      : expectation(series, snapshot, route, minuteEnd - 1, WINDOW_MINUTES, cfg.minRecentMinutes);
-    const perMinute = s.open ? s.reference / WINDOW_MINUTES : (exp?.perMinute ?? 0);
-    if (perMinute < cfg.minExpectedPerMinute)
-      return { ...no, anomalous: s.open && observed < 0.5 * s.reference };
-    const expected = perMinute * WINDOW_MINUTES;
-    const sigma = exp ? exp.sigma(WINDOW_MINUTES) : Math.sqrt(expected);
-    const z = (expected - observed) / sigma;
-    if (observed > cfg.dropRatio * expected || z < cfg.zThreshold)
-      return { ...no, anomalous: s.open && observed < 0.5 * expected };
-    return {
-      anomalous: true,
-      severityValue: expected - observed,
-      reference: expected,
-      draft: (entity, r, st) => ({
-        entity,
-        route: r.route,
-        method: r.method,
-        tenant: r.tenant || null,
-        severity: observed === 0 ? 'high' : 'medium',
-        confidence: Math.min(0.95, 0.6 + 0.05 * Math.log2(z) + (exp?.kind === 'seasonal' ? 0.1 : 0)),
-        summary: `${r.method} ${r.route} took ${observed} requests in 5 min against ${Math.round(expected)} expected (${exp?.kind === 'seasonal' ? 'hour-of-week baseline' : 'its last hour'}): traffic dropped ${Math.round((1 - observed / expected) * 100)}%.`,
-        firstSeen: minuteEnd - WINDOW_MINUTES * 60_000,
-        lastSeen: minuteEnd,
-        evidence: {
-          observed,
-          baseline: Math.round(expected),
-          threshold: Math.round(cfg.dropRatio * expected),
-          windowSeconds: WINDOW_MINUTES * 60,
-          counts: { requests5m: observed },
-          sampleEventIds: [...st.samples],
-          details: { baselineKind: exp?.kind ?? null, z },
-        },
-        recommendedAction: `Check that ${r.method} ${r.route} is reachable (gateway routes, DNS, certificates, upstream health) and that its callers are not blocked; a drop on a login or payment route can be an outage or a blocking rule gone wrong.`,
-      }),
-    };
+    // level stays the one it opened with (five-minute equivalent in `reference`).
+    if (s.open) return { ...no, anomalous: five < 0.5 * s.reference };
+    for (const w of WINDOWS) {
+      if (w + MIN_BEFORE > series.filled + 1) break;
+      const l = level(s, route, snapshot, w, minuteEnd, cfg.minRecentMinutes);
+      if (!l) return no;
+      const minPerMinute = l.kind === 'seasonal' ? cfg.minExpectedPerMinute : cfg.minRecentPerMinute;
+      if (l.expected / w < minPerMinute) return no;
+      if (l.callers !== null && l.callers < cfg.minCallers) return no;
+      if (l.expected < cfg.minExpected) continue;
+      const observed = lastMinutes(series, series.requests, w).reduce((a, b) => a + b, 0);
+      if (observed > cfg.dropRatio * l.expected) return no;
+      // A sudden drop: the route ran at its usual level just before the window.
+      const before = historyMinutes(series, series.requests, w).slice(0, BEFORE);
+      const beforeExpected =
+        l.kind === 'recent'
+          ? (l.expected / w) * before.length
+          : (level(s, route, snapshot, before.length, minuteEnd - w * MINUTE_MS, cfg.minRecentMinutes)
+              ?.expected ?? Number.POSITIVE_INFINITY);
+      const beforeObserved = before.reduce((a, b) => a + b, 0);
+      if (beforeObserved < 0.5 * beforeExpected) return no;
+      // Never expect more than the route was doing just before: an hour's median assumes traffic
+      // spread over the hour, and a job that starts at :10 leaves :00–:10 empty every week.
+      const expected = Math.min(l.expected, (beforeObserved / before.length) * w);
+      if (expected < cfg.minExpected) continue;
+      if (observed > cfg.dropRatio * expected) return no;
+      // Traffic that comes in bursts (batches, user sessions, heavy callers) proves less per request than
+      // independent calls: quasi-Poisson, with the index of dispersion of the minutes before the
+      // window, per minute and per five minutes (sessions span minutes), whichever is larger.
+      // A few heavy callers (a backup agent, a bulk sync) carry many requests each: the
+      // independent units are callers, so requests per caller-minute count as dispersion too.
+      const callerMinutes = historyMinutes(series, series.callers, w)
+        .slice(0, BEFORE)
+        .reduce((a, b) => a + b, 0);
+      const perCaller = callerMinutes > 0 ? beforeObserved / callerMinutes : 1;
+      const dispersion = Math.max(1, indexOfDispersion(before, 1), indexOfDispersion(before, 5), perCaller);
+      // Three weeks give a coarse MAD: the spread is at least 15 % of the level.
+      const lambda = Math.max(0, expected - 2 * Math.max(l.spread, 0.15 * expected));
+      const p = poissonCdf(Math.floor(observed / dispersion), lambda / dispersion);
+      if (p > cfg.maxProbability) continue;
+      return {
+        anomalous: true,
+        severityValue: expected - observed,
+        reference: (expected / w) * WINDOW_MINUTES,
+        draft: (entity, r, st) => ({
+          entity,
+          route: r.route,
+          method: r.method,
+          tenant: r.tenant === ANY_TENANT ? null : r.tenant || null,
+          severity: observed === 0 ? 'high' : 'medium',
+          confidence: Math.min(
+            0.95,
+            0.6 + 0.02 * Math.log10(1 / Math.max(p, 1e-300)) + (l.kind === 'seasonal' ? 0.1 : 0),
+          ),
+          summary: `${r.method} ${r.route} took ${observed} requests in ${w} min against ${Math.round(expected)} expected (${l.kind === 'seasonal' ? 'hour-of-week baseline' : 'its last hour'}): traffic dropped ${Math.round((1 - observed / expected) * 100)}%.`,
+          firstSeen: minuteEnd - w * 60_000,
+          lastSeen: minuteEnd,
+          evidence: {
+            observed,
+            baseline: Math.round(expected),
+            threshold: Math.round(cfg.dropRatio * expected),
+            windowSeconds: w * 60,
+            counts: { requests: observed },
+            sampleEventIds: [...st.samples],
+            details: {
+              baselineKind: l.kind,
+              probability: p,
+              spread: l.spread,
+              dispersion,
+              callersPerHour: l.callers,
+              before: beforeObserved,
+              beforeExpected,
+            },
+          },
+          recommendedAction: `Check that ${r.method} ${r.route} is reachable (gateway routes, DNS, certificates, upstream health) and that its callers are not blocked; a drop on a login or payment route can be an outage or a blocking rule gone wrong.`,
+        }),
+      };
+    }
+    return no;
   },
   recovered: (s, _route, _snapshot, _cfg) => {
     const observed = lastMinutes(s.series, s.series.requests, WINDOW_MINUTES).reduce((a, b) => a + b, 0);
@@ -98,9 +248,11 @@ const judge: RouteJudge<Cfg> = {
 };
 
 /**
- * `volume.route_drop` (OWASP API4:2023, availability; NIST monitoring): a busy route's traffic
- * falls far below its hour-of-week baseline (or its last hour) for five minutes. Judged on minute
- * ticks driven by the watermark, so a route that goes completely silent is still judged.
+ * `volume.route_drop` (OWASP API4:2023, availability; NIST monitoring): a busy route's traffic,
+ * all tenants together, falls far below its hour-of-week baseline (or its last hour) over the
+ * shortest window in which the shortfall is significant (five minutes on a busy route, up to an
+ * hour on a quiet one). Judged on minute ticks driven by the watermark, so a route that goes
+ * completely silent is still judged.
  */
 export const routeDrop = defineDetector({
   id: 'volume.route_drop',
@@ -111,7 +263,7 @@ export const routeDrop = defineDetector({
   configSchema: RouteDropConfig,
   scope: 'global',
   fingerprint: ['entity'],
-  keyBy: routeVolumeKey,
+  keyBy: wholeRouteKey,
   init: initRouteVolume,
   sizeOf: routeVolumeSize,
   // A route silent for a day starts afresh (its seasonal baseline lives in the store).

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ApiEvent } from '@apiwatch/core';
 import { failureRate } from '../baselines/failures.ts';
-import { BaselineSnapshot, type RouteSeasonal } from '../baselines/index.ts';
+import { ANY_TENANT, BaselineSnapshot, type RouteSeasonal } from '../baselines/index.ts';
 import { type CallSpec, call, DetectorHarness, TEST_FALLBACKS } from '../bola/harness.ts';
 import { errorSpike } from './error-spike.ts';
 import { routeDrop } from './route-drop.ts';
@@ -187,4 +187,134 @@ test('route_drop negative: a quiet route stops; a busy route winds down for the 
     h.firing().map((f) => f.entity.id),
     [],
   );
+});
+
+/** A snapshot whose store history says GET /export took `requests` with a usual 5xx day share. */
+function errorHistory(requests: number, dayShare: number): BaselineSnapshot {
+  return new BaselineSnapshot({
+    historyEndMs: T0,
+    routes: new Map(),
+    classes: new Map(),
+    objects: new Map(),
+    failures: new Map(),
+    wholeErrors: [
+      { route: '/export', method: 'GET', requests, serverErrors: Math.round(requests * dayShare), dayShare },
+    ],
+    overall: failureRate(0, 0, 1000, 0.05),
+    fallback: TEST_FALLBACKS,
+    minWeeks: 2,
+    minRequests: 1000,
+  });
+}
+
+/** A quiet route (calls of several tenants, a few a minute) failing `share` of the time. */
+function quietFailing(start: number, count: number, share: number): ApiEvent[] {
+  const out: ApiEvent[] = [];
+  for (let i = 0; i < count; i++)
+    out.push(
+      call({
+        route: '/export',
+        method: 'GET',
+        user: `u${i % 7}`,
+        tenant: ['acme', 'globex', 'initech'][i % 3]!,
+        status: (i * 7919) % 100 < share * 100 ? 503 : 200,
+        ts: start + i * 24_000,
+      }),
+    );
+  return out;
+}
+
+test('error_spike positive: a quiet route (2.5 calls a minute, no traffic the hour before) fails for 40% of calls, all tenants together', () => {
+  const h = new DetectorHarness(errorSpike, { baselines: errorHistory(400, 0) });
+  const start = T0 + 3 * HOUR;
+  h.run(quietFailing(start, 60, 0.4));
+  const f = h.firing()[0];
+  assert.ok(f, 'fires');
+  assert.equal(f.entity.id, 'GET /export');
+  assert.equal(f.tenant, null, 'the route as a whole');
+  assert.ok(f.at - start <= 16 * MIN, `after ${(f.at - start) / 1000} s`);
+  assert.equal(f.evidence.details.usualFrom, 'history');
+});
+
+test('error_spike negative: the same quiet route when failing that much is its usual state; no history and no hour before', () => {
+  const usual = new DetectorHarness(errorSpike, { baselines: errorHistory(400, 0.35) });
+  usual.run(quietFailing(T0 + 3 * HOUR, 60, 0.4));
+  assert.deepEqual(usual.firing(), []);
+  const unknown = new DetectorHarness(errorSpike);
+  unknown.run(quietFailing(T0 + 3 * HOUR, 60, 0.4));
+  assert.deepEqual(unknown.firing(), [], 'a route failing since it was first seen has no "before"');
+});
+
+/** The all-tenants seasonal key of POST /api/login: `perHour` requests from `actors` callers at every hour. */
+function wholeSeasonal(perHour: number, actors: number): BaselineSnapshot {
+  const series = (v: number) => ({
+    median: new Float32Array(168).fill(v),
+    mad: new Float32Array(168).fill(v * 0.05),
+    samples: new Uint8Array(168).fill(3),
+    minWeeks: 2,
+  });
+  const r: RouteSeasonal = {
+    tenant: ANY_TENANT,
+    route: '/api/login',
+    method: 'POST',
+    firstHourMs: T0 - 21 * 24 * HOUR,
+    requests: series(perHour),
+    actors: series(actors),
+  };
+  return new BaselineSnapshot({
+    historyEndMs: T0,
+    routes: new Map(),
+    wholeRoutes: new Map([[`${ANY_TENANT}\u0000POST\u0000/api/login`, r]]),
+    classes: new Map(),
+    objects: new Map(),
+    failures: new Map(),
+    overall: failureRate(0, 0, 1000, 0.05),
+    fallback: TEST_FALLBACKS,
+    minWeeks: 2,
+    minRequests: 1000,
+  });
+}
+
+test('route_drop positive: a route of many tenants at two a minute goes silent; judged over a longer window', () => {
+  const h = new DetectorHarness(routeDrop, { baselines: wholeSeasonal(120, 40) });
+  const start = T0 + 10 * HOUR;
+  const events: ApiEvent[] = [];
+  for (let i = 0; i < 90; i++)
+    events.push(
+      call({
+        route: '/api/login',
+        method: 'POST',
+        user: `u${i}`,
+        tenant: `t${i % 5}`,
+        ts: start + i * 30_000,
+      }),
+    );
+  h.run(events);
+  const silentFrom = start + 45 * MIN;
+  for (let m = 1; m <= 30; m++) h.advance(silentFrom + m * MIN);
+  const f = h.firing()[0];
+  assert.ok(f, 'fires');
+  assert.equal(f.tenant, null);
+  assert.ok(f.at - silentFrom <= 20 * MIN, `after ${(f.at - silentFrom) / 1000} s`);
+});
+
+test('route_drop negative: one heavy caller (a backup agent) finishing before its hour is over', () => {
+  // The hour expects 600 requests, but one agent makes them at 20 a minute and stops at :30.
+  const h = new DetectorHarness(routeDrop, { baselines: wholeSeasonal(600, 4) });
+  const start = T0 + 1 * HOUR;
+  const events: ApiEvent[] = [];
+  for (let i = 0; i < 600; i++)
+    events.push(
+      call({
+        route: '/api/login',
+        method: 'POST',
+        service: 'backup',
+        credential: 'fp-b',
+        credentialKind: 'api_key',
+        ts: start + i * 3000,
+      }),
+    );
+  h.run(events);
+  for (let m = 1; m <= 30; m++) h.advance(start + 30 * MIN + m * MIN);
+  assert.deepEqual(h.firing(), []);
 });

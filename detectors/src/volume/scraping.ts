@@ -1,9 +1,11 @@
 import type { ApiEvent } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
+import { fnv1a } from '../bola/common.ts';
 import { defineDetector } from '../runtime/define.ts';
 import { HABIT_IDLE_MS } from './actor-habit.ts';
 import {
   type HabitSpec,
+  type HabitState,
   habitKey,
   habitOnEvent,
   habitOnWatermark,
@@ -15,8 +17,9 @@ export const ScrapingConfig = T.Object(
   {
     floor: T.Integer({
       minimum: 1,
-      default: 150,
-      description: 'Paginated or search calls in five minutes below which nothing is reported.',
+      default: 60,
+      description:
+        'Paginated, search or distinct detail-page calls in five minutes below which nothing is reported (12 a minute).',
     }),
     coldFloor: T.Integer({
       minimum: 1,
@@ -25,8 +28,9 @@ export const ScrapingConfig = T.Object(
     }),
     peakMultiplier: T.Number({
       minimum: 1,
-      default: 4,
-      description: '× the highest five-minute count of the actor’s last seven days.',
+      default: 3,
+      description:
+        '× the actor’s typical (median) daily five-minute peak of the last seven days; the same weekday’s peaks of the weeks before count 2×.',
     }),
     zThreshold: T.Number({
       minimum: 1,
@@ -81,8 +85,37 @@ export function isListOrSearch(e: ApiEvent, cfg: Pick<Cfg, 'paginationParams' | 
   return /\/(search|find|lookup|query)(\/|$)/i.test(e.request.route ?? e.request.path);
 }
 
+/** A successful GET of one resource of a templated route (`/pets/{petId}`): a detail page. */
+export function isDetail(e: ApiEvent): boolean {
+  return (
+    e.request.method === 'GET' &&
+    e.response.status >= 200 &&
+    e.response.status < 300 &&
+    e.request.route?.includes('{') === true
+  );
+}
+
+const RECENT = 32;
+
+/**
+ * Detail pages count once per distinct path among the actor's last 32 counted ones: a crawler
+ * walks the catalogue one item after another, a person re-reads the few items they work on.
+ */
+function countDetail(e: ApiEvent, s: HabitState): number {
+  const h = fnv1a(e.request.path) || 1;
+  if (!s.recent) s.recent = new Uint32Array(RECENT + 1);
+  const ring = s.recent;
+  for (let i = 0; i < RECENT; i++) if (ring[i] === h) return 0;
+  const at = ring[RECENT]!;
+  ring[at] = h;
+  ring[RECENT] = (at + 1) % RECENT;
+  return 1;
+}
+
+const scraped = (e: ApiEvent, cfg: Cfg) => isListOrSearch(e, cfg) || isDetail(e);
+
 const spec: HabitSpec<Cfg> = {
-  measure: (e, cfg) => (isListOrSearch(e, cfg) ? 1 : 0),
+  measure: (e, cfg, s) => (isListOrSearch(e, cfg) ? 1 : isDetail(e) ? countDetail(e, s) : 0),
   draft(s, entity, j) {
     const who = entity.name ?? entity.id;
     return {
@@ -91,22 +124,23 @@ const spec: HabitSpec<Cfg> = {
       method: 'GET',
       tenant: s.tenant,
       confidence: Math.min(0.95, 0.6 + 0.1 * Math.log2(j.observed / Math.max(1, j.threshold) + 1)),
-      summary: `${entity.kind} ${who} made ${j.observed} paginated or search calls in 5 min; ${j.maxPeak === null ? 'it has no history yet' : `its busiest 5 min of the last ${j.days} day(s) was ${j.maxPeak}`} (top: ${Object.keys(s.routes.top()).join(', ')}).`,
+      summary: `${entity.kind} ${who} made ${j.observed} paginated, search or distinct detail-page calls in 5 min; ${j.maxPeak === null ? 'it has no history yet' : `its typical busiest 5 min of a day was ${j.expected} (highest ${j.maxPeak}, last ${j.days} active day(s))`} (threshold ${Math.round(j.threshold)}; top: ${Object.keys(s.routes.top()).join(', ')}).`,
       firstSeen: s.episodeStart,
       lastSeen: s.lastAbove,
       evidence: {
         observed: j.observed,
-        baseline: j.maxPeak,
+        baseline: j.expected,
         threshold: Math.round(j.threshold),
         windowSeconds: 300,
         counts: {
-          listOrSearchCalls5m: j.observed,
+          scrapedCalls5m: j.observed,
           historyDays: j.days,
           distinctUserAgents: j.distinctAgents,
         },
         sampleEventIds: [...s.samples],
         details: {
           medianDailyPeak: j.expected,
+          weekdayPeak: j.weekdayPeak,
           topRoutes: s.routes.top(),
           clientIp: s.clientIp,
           userAgent: s.userAgent,
@@ -121,18 +155,19 @@ const spec: HabitSpec<Cfg> = {
 
 /**
  * `volume.scraping` (OWASP API6:2023 Unrestricted Access to Sensitive Business Flows; OAT-011):
- * one actor paging through lists or running searches far above its own habit.
+ * one actor paging through lists, running searches or walking detail pages (distinct resources of
+ * templated routes) far above its own habit.
  */
 export const scraping = defineDetector({
   id: 'volume.scraping',
-  title: 'Scraping (pagination or search far above habit)',
+  title: 'Scraping (pagination, search or detail pages far above habit)',
   owasp: 'API6:2023',
   nist: 'rate-limiting',
   severity: 'medium',
   configSchema: ScrapingConfig,
   scope: 'actor',
   fingerprint: ['entity'],
-  keyBy: (event, cfg) => (isListOrSearch(event, cfg) ? habitKey(event) : null),
+  keyBy: (event, cfg) => (scraped(event, cfg) ? habitKey(event) : null),
   init: initHabit,
   sizeOf: habitSize,
   idleMs: () => HABIT_IDLE_MS,
