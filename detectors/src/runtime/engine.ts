@@ -120,6 +120,8 @@ interface TimerItem {
   entry: Entry;
 }
 
+const COMPACT_MIN = 4096;
+
 class Lane {
   readonly id: number | 'global';
   readonly buffer: ReorderBuffer<Item>;
@@ -129,6 +131,8 @@ class Lane {
   /** Wall time of the last arrival, and its event time (idle watermark, live only). */
   lastArrivalWall = Number.NaN;
   lastArrivalTs = Number.NEGATIVE_INFINITY;
+  /** Timer heap size above which stale timers are counted and maybe compacted. */
+  compactAt = COMPACT_MIN;
 
   constructor(id: number | 'global', lateness: number) {
     this.id = id;
@@ -231,6 +235,9 @@ export class DetectionEngine {
         const lane = self.curLane;
         const entry = self.curEntry;
         if (!lane || !entry || !Number.isFinite(ts)) return;
+        // The same wake again (detectors re-arm on every event): its heap entry is still
+        // pending and fires first either way, so a second one would only be a stale copy.
+        if (entry.wake === ts) return;
         entry.wake = ts;
         lane.timers.push(ts, { run: self.curRun!, key: self.curKey, entry });
       },
@@ -682,11 +689,16 @@ export class DetectionEngine {
       if (drafts) for (const d of drafts) this.emit(run, d, lane.clock);
     }
     lane.clock = ts;
-    if (timers.size > 4096 && timers.size > 4 * this.liveTimers(lane)) {
-      timers.compact(
-        (t) =>
-          t.item.entry.wake === t.ts && lane.stores.get(t.item.run.index)?.get(t.item.key) === t.item.entry,
-      );
+    // Stale entries (replaced wakes, dropped keys) are compacted away once the heap has doubled
+    // since the last check; counting the live ones walks every key, so it must not run per event.
+    if (timers.size > lane.compactAt) {
+      if (timers.size > 4 * this.liveTimers(lane)) {
+        timers.compact(
+          (t) =>
+            t.item.entry.wake === t.ts && lane.stores.get(t.item.run.index)?.get(t.item.key) === t.item.entry,
+        );
+      }
+      lane.compactAt = Math.max(COMPACT_MIN, 2 * timers.size);
     }
     if (--this.sweepCountdown <= 0) {
       this.sweepCountdown = SWEEP_EVERY;
