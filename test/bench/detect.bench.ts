@@ -26,6 +26,8 @@ import type { BenchResult } from './types.ts';
  * over the corpus's week each of them is an active actor. Per detector: the same figure with
  * that detector alone, its keys, and its CPU cost per event over the single-detector floor.
  * Budgets (docs/design.md §5): >= 100k events/s per core, < 1 KiB per active actor.
+ * APIWATCH_BENCH_PER_DETECTOR=0 skips the per-detector runs (most of the benchmark's time).
+ * Measured figures and what they mean: docs/decisions/0026-detect-runtime-performance.md.
  */
 
 const ROUNDS = 3;
