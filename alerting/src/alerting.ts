@@ -4,10 +4,11 @@ import { createDecider } from './actions/decision.ts';
 import { type AuditSink, ResponseEngine } from './actions/engine.ts';
 import { BullmqActionQueue, MemoryActionQueue } from './actions/queue.ts';
 import { createRevokers } from './actions/registry.ts';
-import type { ManagementStore } from './api/management.ts';
+import type { ManagementStore, SpecRegistry } from './api/management.ts';
 import { startAlertApi } from './api/server.ts';
 import type { Notification } from './notification.ts';
 import { Delivery } from './queue/delivery.ts';
+import { DeliveryLog, type DeliveryRecordSink } from './queue/records.ts';
 import { createReceivers } from './receivers/registry.ts';
 import { createSecretResolver } from './receivers/secrets.ts';
 import type { Receiver } from './receivers/types.ts';
@@ -54,6 +55,12 @@ export interface AlertingOptions {
   audit?: AuditSink | null;
   /** The store the management API reads findings/inventory from and audits into (the CLI's). */
   store?: ManagementStore | null;
+  /** Uploaded OpenAPI specs served by the management API (the CLI's ingest SpecCatalog). */
+  specs?: SpecRegistry | null;
+  /** How often the API re-reads token revocations made by other processes, ms. Default 10 000. */
+  tokenRefreshMs?: number;
+  /** Where each delivery attempt is recorded (notification_deliveries); default `store`. */
+  deliveryRecords?: DeliveryRecordSink | null;
   /**
    * Reads the presented credential from a gateway's request headers for the decision endpoint:
    * the CLI builds it from the ingest identity context so fingerprints match ingest's.
@@ -67,6 +74,7 @@ export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Al
   const receivers = [...createReceivers(config.receivers, secrets), ...(o.receivers ?? [])];
   const state = o.state ?? createState(config, o);
   const q = config.queue;
+  const recordSink = o.deliveryRecords !== undefined ? o.deliveryRecords : (o.store ?? null);
   const delivery = new Delivery(
     receivers,
     {
@@ -84,6 +92,7 @@ export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Al
       log: o.log,
       outboxDir: o.outboxDir ?? null,
       outboxFsync: o.outboxFsync ?? true,
+      records: recordSink ? new DeliveryLog({ sink: recordSink, log: o.log }) : null,
     },
     new Map(config.receivers.map((r) => [r.id, r.rateLimitPerSecond])),
   );
@@ -170,6 +179,8 @@ export function createAlerting(config: AlertConfigValue, o: AlertingOptions): Al
           decider,
           log: o.log,
           store: o.store ?? null,
+          specs: o.specs ?? null,
+          ...(o.tokenRefreshMs !== undefined ? { tokenRefreshMs: o.tokenRefreshMs } : {}),
         });
         alerting.apiUrl = api.url;
       }

@@ -4,7 +4,17 @@ export { createRevokers, REVOKER_KINDS } from './actions/registry.ts';
 export type { ActionTarget, Revoker } from './actions/types.ts';
 export { type Alerting, type AlertingOptions, createAlerting } from './alerting.ts';
 export { AlertApiClient, type ApiResult } from './api/client.ts';
+export {
+  buildManagementApi,
+  isManagementRoute,
+  MAX_SPEC_BYTES,
+  type ManagementStore,
+  type SpecListing,
+  type SpecRegistry,
+} from './api/management.ts';
 export { startAlertApi } from './api/server.ts';
+export { checkOpenApiDocument } from './api/spec-validate.ts';
+export { ApiTokens, type TokenView, tokenId } from './api/tokens.ts';
 export {
   type Notification,
   NotificationSchema,
@@ -14,7 +24,8 @@ export {
 export { BullmqQueue } from './queue/bullmq.ts';
 export { Delivery } from './queue/delivery.ts';
 export { MemoryQueue } from './queue/memory.ts';
-export type { DeadLetter, NotificationQueue, RetryPolicy } from './queue/types.ts';
+export { DeliveryLog, deliveryRecord } from './queue/records.ts';
+export type { DeadLetter, DeliveryAttempt, NotificationQueue, RetryPolicy } from './queue/types.ts';
 export { AlertmanagerPostableAlertsSchema, alertmanagerAlerts } from './receivers/alertmanager.ts';
 export { PagerdutyEventSchema, pagerdutyEvent } from './receivers/pagerduty.ts';
 export { createReceivers, RECEIVER_KINDS } from './receivers/registry.ts';

@@ -10,7 +10,10 @@ import {
   metrics,
   StartupError,
   type Store,
+  type TracingSetup,
+  tracing,
 } from '@apiwatch/core';
+import { SpecCatalog } from '@apiwatch/ingest';
 import { startAlertRole } from './roles/alert.ts';
 import { startDetectRole } from './roles/detect.ts';
 import { startIngestRole } from './roles/ingest.ts';
@@ -73,7 +76,17 @@ export interface Pipeline {
  * is missed; shutdown runs the other way: ingest stops taking requests, the bus drains, then
  * detectors flush their buffers, then alerts are delivered, then the store closes.
  */
-export async function startPipeline(config: Config, roles: Role[], log: Logger): Promise<Pipeline> {
+export interface PipelineOptions {
+  /** Span exporters besides the configured OTLP one (tests: an in-memory exporter). */
+  spanExporters?: TracingSetup['exporters'];
+}
+
+export async function startPipeline(
+  config: Config,
+  roles: Role[],
+  log: Logger,
+  options: PipelineOptions = {},
+): Promise<Pipeline> {
   if (config.bus.kind === 'memory' && roles.length < ROLES.length) {
     log.warn(
       { roles },
@@ -95,6 +108,12 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
   let detect: Awaited<ReturnType<typeof startDetectRole>> | null;
   let ingest: Awaited<ReturnType<typeof startIngestRole>> | null;
   let metricsServer: Server | null;
+  const stopTracing = await tracing.configure({
+    config: config.telemetry.traces,
+    log,
+    ...(options.spanExporters ? { exporters: options.spanExporters } : {}),
+  });
+  started.push(stopTracing);
   try {
     // The store first: it refuses a data directory another apiwatch holds (STORE_DATA_DIR_LOCKED)
     // before the bus opens — and would otherwise cut the "torn tail" of — that one's journal.
@@ -118,9 +137,12 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
           (r) => r.stop(),
         )
       : null;
+    // Uploaded OpenAPI specs: one catalog for the management API (alert) and the route stage
+    // (ingest), so an upload served here applies to this process's ingest at once.
+    const specs = store ? new SpecCatalog(store, log) : null;
     alert = roles.includes('alert')
       ? await step(
-          () => startAlertRole(config, bus, log, store),
+          () => startAlertRole(config, bus, log, store, specs),
           (r) => r.stop(),
         )
       : null;
@@ -132,7 +154,7 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
       : null;
     ingest = roles.includes('ingest')
       ? await step(
-          () => startIngestRole(config, bus, log),
+          () => startIngestRole(config, bus, log, { specs }),
           (r) => r.stop(),
         )
       : null;
@@ -172,6 +194,8 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
       await storeRole?.stop();
       await bus.close();
       await store?.close();
+      // Last: the spans of everything above are exported before the process goes.
+      await stopTracing();
     },
   };
 }
@@ -180,7 +204,13 @@ export async function startPipeline(config: Config, roles: Role[], log: Logger):
 async function serveMetrics(listen: { host: string; port: number }, log: Logger): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
+      metrics.render().then(
+        (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text),
+        (e: unknown) => {
+          log.error({ err: e }, 'metrics collection failed.');
+          res.writeHead(500).end();
+        },
+      );
     } else {
       res.writeHead(404).end();
     }

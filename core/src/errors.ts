@@ -283,9 +283,70 @@ export const ERROR_CODES = {
     summary: 'The process serving the management API has no store to read findings from.',
     action: 'Run the API where the store is (embedded `apiwatch start`), or configure `store`.',
   },
+  ALERT_API_TOKEN_REVOKED: {
+    retryable: false,
+    summary:
+      'The bearer token was revoked (`apiwatch tokens revoke`); the API refuses it (HTTP 401) in every process serving it.',
+    action: 'Use another token; `apiwatch tokens create` makes one.',
+  },
+  ALERT_TOKEN_NOT_FOUND: {
+    retryable: false,
+    summary: 'No token in `alert.api.tokens` has that id (`tok_…`) or name.',
+    action: '`apiwatch tokens list` shows the ids and names.',
+  },
+  ALERT_TOKEN_AMBIGUOUS: {
+    retryable: false,
+    summary: 'More than one token has that name.',
+    action: 'Revoke by id (`tok_…`, from `apiwatch tokens list`).',
+  },
+  ALERT_TOKEN_ALREADY_REVOKED: {
+    retryable: false,
+    summary: 'The token is already revoked (HTTP 409).',
+    action: 'Nothing to do; remove its entry from `alert.api.tokens` when convenient.',
+  },
+  ALERT_SPEC_EMPTY: {
+    retryable: false,
+    summary: 'A spec upload (`POST /api/v1/specs`) with no body.',
+    action: 'Send the OpenAPI document as the body (application/json or application/yaml).',
+  },
+  ALERT_SPEC_UNPARSABLE: {
+    retryable: false,
+    summary:
+      'The uploaded spec is not valid YAML (JSON bodies that do not parse are `ALERT_API_INVALID_JSON`).',
+    action: 'Check the file with a YAML linter; aliases are limited to 1000.',
+  },
+  ALERT_SPEC_UNSUPPORTED_VERSION: {
+    retryable: false,
+    summary:
+      'The uploaded document is not OpenAPI 3.0.x or 3.1.x (Swagger 2.0 included): the upload takes OpenAPI 3 only (HTTP 400).',
+    action: 'Convert it to OpenAPI 3, or list a Swagger 2.0 file in `ingest.specs`.',
+  },
+  ALERT_SPEC_INVALID: {
+    retryable: false,
+    summary:
+      'The uploaded document fails the official OpenAPI JSON Schema of its version (HTTP 422); the message names the first errors by JSON pointer.',
+    action: 'Fix the document (any OpenAPI validator shows the same errors) and upload again.',
+  },
+  ALERT_SPEC_NO_OPERATIONS: {
+    retryable: false,
+    summary:
+      'The uploaded document has no operations under `paths`, so it gives no route templates (HTTP 422).',
+    action: 'Upload the full document.',
+  },
+  ALERT_SPEC_NAME_REQUIRED: {
+    retryable: false,
+    summary: "The spec's `info.title` gives no usable name (no letters or digits).",
+    action: 'Pass `?name=<name>` (letters, digits, `.`, `_`, `-`).',
+  },
+  ALERT_SPEC_TOO_LARGE: {
+    retryable: false,
+    summary: 'The uploaded spec is over the upload limit (16 MiB; HTTP 413).',
+    action: 'List very large documents in `ingest.specs` instead.',
+  },
   ALERT_API_UNAVAILABLE: {
     retryable: true,
-    summary: 'The store failed while the management API served the request.',
+    summary:
+      'The store failed while the management API served the request, or the API has not yet read the token revocations from it (it fails closed).',
     action: 'Retry; check `/readyz` and the store.',
   },
   BAD_REQUEST: {

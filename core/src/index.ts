@@ -27,6 +27,7 @@ export * from './model/event.ts';
 export { exampleFinding } from './model/examples.ts';
 export * from './model/finding.ts';
 export { apiEventValidator, findingValidator, type Validator } from './model/validate.ts';
+export { isSecretFieldName, REDACTED, redactSecrets } from './redact.ts';
 export * from './result.ts';
 export { ChdbStore } from './store/chdb.ts';
 export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';
@@ -74,7 +75,16 @@ export {
   renderSql,
   type SqlExecutor,
 } from './store/migrate.ts';
-export { auditRow, eventRow, eventTsvLine, findingRow, type ResponseActionAudit } from './store/rows.ts';
+export {
+  type ApiSpecRecord,
+  auditRow,
+  eventRow,
+  eventTsvLine,
+  findingRow,
+  type NotificationDeliveryRecord,
+  type ResponseActionAudit,
+  type TokenRevocation,
+} from './store/rows.ts';
 export { cleanStagingDir, defaultStagingRoot, stagingDirFor } from './store/staging.ts';
 export {
   type Catalog,
@@ -98,3 +108,16 @@ export {
   type WriterStats,
 } from './store/writer.ts';
 export { MetricsRegistry, metrics } from './telemetry/metrics.ts';
+export {
+  type ConsumerSpans,
+  endSpan,
+  FindingTraces,
+  findingTraces,
+  headersOf,
+  TRACEPARENT_HEADER,
+  TRACESTATE_HEADER,
+  type TraceContext,
+  type TraceHeaders,
+  type TracingSetup,
+  tracing,
+} from './telemetry/tracing.ts';

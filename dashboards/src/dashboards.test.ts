@@ -213,4 +213,43 @@ describe('every panel query on chDB through the read-only endpoint', () => {
     assert.equal(r.data[0]![0], seeded.revokedRef);
     assert.ok((r.data[0]![4] as number) > 0);
   });
+
+  test('delivery panels: per receiver, the failing SIEM webhook first; sent, retried and dead-lettered add up to the attempts stored', async () => {
+    const response = DASHBOARDS.find((d) => d.uid === 'apiwatch-response')!;
+    const ctx: ExpandContext = {
+      fromMs: seeded.start,
+      toMs: seeded.end,
+      intervalMs: 3_600_000,
+      vars: { receiver: { value: [], all: true, options: [] } },
+    };
+    const panel = (title: string) => response.panels.find((p) => p.title === title)!;
+    const per = await sql(expandPanel(panel('Delivery per receiver').sql, ctx));
+    const rows = per.data.map((row) => Object.fromEntries(per.meta.map((m, i) => [m.name, row[i]])));
+    assert.deepEqual(
+      rows.map((r) => r.receiver),
+      ['siem-webhook', 'pagerduty-oncall', 'slack-soc'],
+    );
+    const [siem, pager, slack] = rows as Array<Record<string, number | string>>;
+    assert.ok((siem!.dead_lettered as number) > 0 && siem!.last_failure_code !== '');
+    assert.equal(pager!.dead_lettered, 0);
+    assert.ok((pager!.retried as number) > 0);
+    assert.equal(pager!.last_failure_code, 'ALERT_DELIVERY_SERVER_ERROR');
+    assert.deepEqual([slack!.failed, slack!.last_failure_code], [0, '']);
+    assert.ok((pager!.p95_latency_ms as number) > (slack!.p95_latency_ms as number), 'retries add latency');
+    const [stored] = (
+      await sql(
+        `SELECT count() AS n, countIf(outcome = 'delivered') AS d FROM notification_deliveries WHERE ts >= fromUnixTimestamp64Milli(${seeded.start}) AND ts <= fromUnixTimestamp64Milli(${seeded.end})`,
+      )
+    ).data as number[][];
+    const sum = (k: string) => rows.reduce((n, r) => n + (r[k] as number), 0);
+    assert.equal(sum('sent') + sum('failed'), stored![0]);
+    assert.equal(sum('sent'), stored![1]);
+    const one = await sql(
+      expandPanel(panel('Notifications dead-lettered').sql, {
+        ...ctx,
+        vars: { receiver: { value: ['slack-soc'] } },
+      }),
+    );
+    assert.equal(one.data[0]![0], 0, 'the receiver variable filters');
+  });
 });

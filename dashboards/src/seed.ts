@@ -8,6 +8,7 @@ import {
   exampleFinding,
   type Finding,
   loadConfig,
+  type NotificationDeliveryRecord,
   type ResponseActionAudit,
 } from '@apiwatch/core';
 import { DETECTORS } from '@apiwatch/detectors';
@@ -35,7 +36,12 @@ const DAY = 86_400_000;
  *   corpus, so every panel has a row to check;
  * - response actions: a revocation of the busiest API-key credential half-way through its
  *   activity (so "revoked keys still seen" has rows), plus a dry run and a refused action;
- * - dead letters: a few records with the codes the ingest path uses.
+ * - dead letters: a few records with the codes the ingest path uses;
+ * - notification deliveries (notification_deliveries, through ChdbStore.insertDeliveries): one
+ *   notification per finding update to each of three receivers, with the outcomes the delivery
+ *   queues record — a chat receiver that always accepts, a pager that answers 503 to every fourth
+ *   first attempt (retried, then delivered), a SIEM webhook that rejects every ninth with 400
+ *   (dead-lettered at once) and is down for every sixth (three 500s, dead-lettered).
  */
 export interface Seeded {
   store: ChdbStore;
@@ -158,6 +164,7 @@ export async function seedStore(options: SeedOptions = {}): Promise<Seeded> {
     raw: '{"truncated":',
   }));
   await store.insertDeadLetters(dlq);
+  await store.insertDeliveries(seedDeliveries(findings));
 
   return {
     store,
@@ -174,6 +181,57 @@ export async function seedStore(options: SeedOptions = {}): Promise<Seeded> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Delivery attempts for the findings' notifications (see seedStore). */
+function seedDeliveries(findings: readonly Finding[]): NotificationDeliveryRecord[] {
+  const out: NotificationDeliveryRecord[] = [];
+  findings.forEach((f, i) => {
+    const queuedAt = f.detectedAt + 500;
+    const attempt = (
+      receiver: string,
+      n: number,
+      outcome: NotificationDeliveryRecord['outcome'],
+      httpStatus: number,
+      afterMs: number,
+    ): NotificationDeliveryRecord => ({
+      ts: queuedAt + afterMs,
+      notificationId: `n-${receiver}-${f.id}`.slice(0, 64),
+      receiver,
+      type: 'findings',
+      groupKey: `${f.detector}/${f.tenant ?? ''}`,
+      status: f.status,
+      attempt: n,
+      outcome,
+      code:
+        outcome === 'delivered'
+          ? ''
+          : httpStatus >= 500
+            ? 'ALERT_DELIVERY_SERVER_ERROR'
+            : 'ALERT_DELIVERY_REJECTED',
+      httpStatus,
+      sendMs: 80 + ((i * 37 + n * 11) % 400),
+      queuedAt,
+      findings: 1,
+      error: outcome === 'delivered' ? '' : `HTTP ${httpStatus} from the receiver`,
+    });
+    out.push(attempt('slack-soc', 1, 'delivered', 200, 300 + (i % 7) * 90));
+    if (i % 4 === 0)
+      out.push(
+        attempt('pagerduty-oncall', 1, 'retried', 503, 400),
+        attempt('pagerduty-oncall', 2, 'delivered', 202, 1400 + (i % 5) * 200),
+      );
+    else out.push(attempt('pagerduty-oncall', 1, 'delivered', 202, 350 + (i % 5) * 60));
+    if (i % 9 === 4) out.push(attempt('siem-webhook', 1, 'dead_lettered', 400, 250));
+    else if (i % 6 === 5)
+      out.push(
+        attempt('siem-webhook', 1, 'retried', 500, 250),
+        attempt('siem-webhook', 2, 'retried', 500, 2_250),
+        attempt('siem-webhook', 3, 'dead_lettered', 500, 6_250),
+      );
+    else out.push(attempt('siem-webhook', 1, 'delivered', 204, 200 + (i % 3) * 50));
+  });
+  return out;
 }
 
 /** One finding per family the detectors did not raise, on a real actor and route of the corpus. */

@@ -8,7 +8,12 @@ export {
   eventFromRow,
   storedEvents,
 } from './runtime/backtest.ts';
-export { type Checkpoint, emittedKey, FileCheckpoints } from './runtime/checkpoint.ts';
+export {
+  type Checkpoint,
+  CheckpointedPartitions,
+  emittedKey,
+  FileCheckpoints,
+} from './runtime/checkpoint.ts';
 export {
   type CompiledSuppression,
   compileSuppressions,
@@ -39,3 +44,4 @@ export {
 export { buildFinding, episodeId, fingerprintOf } from './runtime/envelope.ts';
 export { ReplayRunner, type ReplayRunnerOptions } from './runtime/replay.ts';
 export { Stage2Merger } from './runtime/stage2.ts';
+export { registerStateClass } from './runtime/state-codec.ts';

@@ -3,16 +3,20 @@ import { credentialAbuse } from './auth/credential-abuse.ts';
 import { credentialStuffing } from './auth/credential-stuffing.ts';
 import { keyGuessing } from './auth/key-guessing.ts';
 import { passwordSpraying } from './auth/password-spraying.ts';
+import { BitCounter, CappedDistinct, Hll } from './auth/sketch.ts';
 import { successAfterFailures } from './auth/success-after-failures.ts';
+import { LinearCounter, TopK } from './bola/common.ts';
 import { crossPrincipal } from './bola/cross-principal.ts';
 import { crossTenant } from './bola/cross-tenant.ts';
 import { objectEnumeration } from './bola/object-enumeration.ts';
 import { forcedBrowsing } from './recon/forced-browsing.ts';
 import { injectionProbe } from './recon/injection-probe.ts';
 import type { AnyDetector } from './runtime/define.ts';
+import { registerStateClass } from './runtime/state-codec.ts';
 import { missingScope } from './spec/missing-scope.ts';
 import { parameterViolation } from './spec/parameter-violation.ts';
 import { shadowEndpoint } from './spec/shadow-endpoint.ts';
+import { EndpointTally } from './spec/tally.ts';
 import { unauthenticatedAccess } from './spec/unauthenticated-access.ts';
 import { undocumentedOperation } from './spec/undocumented-operation.ts';
 import { zombieEndpoint } from './spec/zombie-endpoint.ts';
@@ -52,3 +56,12 @@ export const DETECTORS: readonly AnyDetector[] = [
   routeDrop,
   scraping,
 ];
+
+// The classes the built-in detectors keep in their state, so checkpoints restore them with their
+// methods (runtime/state-codec.ts). The names are written into checkpoints: never rename one.
+registerStateClass('Hll', Hll);
+registerStateClass('BitCounter', BitCounter);
+registerStateClass('CappedDistinct', CappedDistinct);
+registerStateClass('LinearCounter', LinearCounter);
+registerStateClass('TopK', TopK);
+registerStateClass('EndpointTally', EndpointTally);

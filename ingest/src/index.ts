@@ -1,6 +1,6 @@
+export { redactSecrets } from '@apiwatch/core';
 export { createIdentityContext, type IdentityContext } from './identity/context.ts';
 export { loadIdentityContext } from './identity/key.ts';
-export { redactSecrets } from './identity/redact.ts';
 export { findParser, formatIds, PARSERS } from './parsers/registry.ts';
 export type {
   EntryRejection,
@@ -16,7 +16,19 @@ export {
   type IngestPipeline,
   type PipelineResult,
 } from './pipeline.ts';
-export { loadRouteTemplater, type RouteTemplater } from './routes/templater.ts';
+export {
+  originOf as uploadedSpecOrigin,
+  SpecCatalog,
+  type SpecStore,
+  type SpecSummary,
+  type SpecUploadResult,
+} from './routes/catalog.ts';
+export { type LoadedSpec, loadSpecFiles } from './routes/openapi.ts';
+export {
+  createRouteTemplater,
+  loadRouteTemplater,
+  type RouteTemplater,
+} from './routes/templater.ts';
 export { defaultCollectorToken, sha256Hex } from './server/auth.ts';
 export { createIngestServer, type IngestServerOptions } from './server/ingest.ts';
 export {

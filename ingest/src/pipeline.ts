@@ -1,6 +1,5 @@
-import { type ApiEvent, apiEventValidator, type Result } from '@apiwatch/core';
+import { type ApiEvent, apiEventValidator, type Result, redactSecrets } from '@apiwatch/core';
 import type { IdentityContext } from './identity/context.ts';
-import { redactSecrets } from './identity/redact.ts';
 import { batchResult, refusedBatch } from './parsers/batch.ts';
 import { hostWithoutUserinfo } from './parsers/fields.ts';
 import { isStackOverflow, tooDeepError } from './parsers/json.ts';

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { createAlerting } from '@apiwatch/alerting';
-import { AlertConfig, type AlertConfigValue, createLogger } from '@apiwatch/core';
+import { AlertConfig, type AlertConfigValue, ChdbStore, createLogger } from '@apiwatch/core';
 import { Value } from '@sinclair/typebox/value';
 import { runApiwatch } from '../src/index.ts';
 
@@ -34,4 +37,66 @@ test('apiwatch tokens create: the printed entry authenticates the token at its r
     headers: { authorization: 'Bearer nope' },
   });
   assert.equal(wrong.status, 401);
+});
+
+/** `apiwatch tokens list | revoke` against a running API: the revoked token is refused from then on. */
+test('apiwatch tokens revoke: through the API with an admin token; the revoked token gets 401; list shows it revoked', async (t) => {
+  const make = async (name: string, role: string) => {
+    const r = await runApiwatch(['tokens', 'create', '--name', name, '--role', role, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as {
+      token: string;
+      id: string;
+      entry: { name: string; role: 'admin' | 'analyst'; tokenSha256: string };
+    };
+  };
+  const admin = await make('root', 'admin');
+  const ana = await make('ana', 'analyst');
+  assert.match(ana.id, /^tok_[0-9a-f]{12}$/);
+  const dir = mkdtempSync(join(tmpdir(), 'apiwatch-tokens-cli-'));
+  const store = new ChdbStore(dir);
+  await store.start();
+  const config = Value.Default(
+    AlertConfig,
+    structuredClone({ api: { enabled: true, port: 0, tokens: [admin.entry, ana.entry] } }),
+  ) as AlertConfigValue;
+  const alerting = createAlerting(config, { env: {}, log: createLogger('silent'), store, audit: store });
+  await alerting.start();
+  t.after(async () => {
+    await alerting.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const url = alerting.apiUrl!;
+  const asAna = () =>
+    fetch(`${url}/api/v1/silences`, { headers: { authorization: `Bearer ${ana.token}` } }).then(
+      (r) => r.status,
+    );
+  assert.equal(await asAna(), 200);
+  const byAnalyst = await runApiwatch(['tokens', 'revoke', 'ana', '--url', url], {
+    APIWATCH_API_TOKEN: ana.token,
+  });
+  assert.equal(byAnalyst.code, 1);
+  assert.match(byAnalyst.stderr, /ALERT_API_FORBIDDEN/);
+  const env = { APIWATCH_API_TOKEN: admin.token };
+  const revoked = await runApiwatch(['tokens', 'revoke', 'ana', '--reason', 'rotated', '--url', url], env);
+  assert.equal(revoked.code, 0, revoked.stderr);
+  assert.match(
+    revoked.stdout,
+    new RegExp(`^revoked ${ana.id}  ana  analyst  revoked .* by root — rotated$`, 'm'),
+  );
+  assert.equal(await asAna(), 401);
+  const again = await runApiwatch(['tokens', 'revoke', ana.id, '--url', url], env);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /ALERT_TOKEN_ALREADY_REVOKED/);
+  const list = await runApiwatch(['tokens', 'list', '--json', '--url', url], env);
+  assert.equal(list.code, 0, list.stderr);
+  assert.deepEqual(
+    (JSON.parse(list.stdout) as Array<{ id: string; revoked: boolean }>).map((x) => [x.id, x.revoked]),
+    [
+      [admin.id, false],
+      [ana.id, true],
+    ],
+  );
+  assert.equal((await runApiwatch(['tokens', 'revoke', '--url', url], env)).code, 2, 'usage: no token named');
 });

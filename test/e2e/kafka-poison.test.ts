@@ -154,7 +154,7 @@ test('Kafka: a malformed event and a malformed finding land in the DLQ, are coun
   assert.equal(busCounters.deadLetters('events', 'invalid_schema'), before.eventSchema + 2);
   assert.equal(busCounters.deadLetters('events', 'invalid_json'), before.eventJson + 2);
   assert.equal(busCounters.deadLetters('findings', 'unsupported_schema_version'), before.findingVersion + 1);
-  const scraped = metrics.render();
+  const scraped = await metrics.render();
   assert.match(scraped, /^apiwatch_bus_dead_letters_total\{topic="events",reason="invalid_schema"\} \d+$/m);
   assert.match(
     scraped,

@@ -15,17 +15,24 @@ export class AlertApiClient {
     this.token = token;
   }
 
-  async call<T>(method: string, path: string, body?: unknown): Promise<ApiResult<T>> {
+  /** `body` is sent as JSON; `raw` sends a document as is (a spec upload: JSON or YAML text). */
+  async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    raw?: { text: string; contentType: string },
+  ): Promise<ApiResult<T>> {
     let res: Response;
+    const contentType = raw ? raw.contentType : body !== undefined ? 'application/json' : null;
     try {
       res = await fetch(`${this.url}${path}`, {
         method,
         headers: {
           ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(contentType ? { 'content-type': contentType } : {}),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
+        body: raw ? raw.text : body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(raw ? 60_000 : 10_000),
       });
     } catch (e) {
       const cause = (e as Error & { cause?: { code?: string } }).cause?.code ?? (e as Error).message;

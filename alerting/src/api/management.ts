@@ -1,10 +1,19 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Finding, Logger, ResponseActionAudit } from '@apiwatch/core';
+import type {
+  Finding,
+  Logger,
+  NotificationDeliveryRecord,
+  ResponseActionAudit,
+  TokenRevocation,
+} from '@apiwatch/core';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { parse as parseYaml } from 'yaml';
 import type { ResponseEngine } from '../actions/engine.ts';
 import type { AlertRouter } from '../router/router.ts';
+import { checkOpenApiDocument } from './spec-validate.ts';
+import { ApiTokens } from './tokens.ts';
 
 /**
  * The management API (Fastify): findings (list with filters and cursor pagination, get,
@@ -13,24 +22,67 @@ import type { AlertRouter } from '../router/router.ts';
  * the OpenAPI 3.1 document at /openapi.json, generated from the same TypeBox schemas Fastify
  * validates requests with. Bearer tokens (kept as SHA-256, alert.api.tokens) map to roles viewer <
  * analyst < admin; every mutation, allowed or denied, is an audit row in response_actions_audit
- * (initiated_by = the token's name, action = what, reason = why, ts = when). docs/api.md.
+ * (initiated_by = the token's name, action = what, reason = why, ts = when). Admins upload
+ * OpenAPI specs (the ingest route stage loads them: SpecRegistry) and list and revoke tokens
+ * (a revoked token is refused with 401: tokens.ts). docs/api.md.
  */
 export type ApiRole = 'viewer' | 'analyst' | 'admin';
 const RANK: Record<ApiRole, number> = { viewer: 0, analyst: 1, admin: 2 };
 
-/** What the API needs of the store: reads, and audit rows. */
+/** What the API needs of the store: reads, audit rows, token revocations, delivery records. */
 export interface ManagementStore {
   query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
   insertAudit(rows: readonly ResponseActionAudit[]): Promise<void>;
+  insertTokenRevocations(rows: readonly TokenRevocation[]): Promise<void>;
+  insertDeliveries(rows: readonly NotificationDeliveryRecord[]): Promise<void>;
 }
+
+/** An uploaded spec as listed. */
+export interface SpecListing {
+  name: string;
+  title: string;
+  version: string;
+  openapi: string;
+  operations: number;
+  uploadedBy: string;
+  uploadedAt: number;
+  sha256: string;
+  bytes: number;
+}
+
+/**
+ * Where uploaded specs go and how the route stage hears of them: the ingest SpecCatalog
+ * (ingest/src/routes/catalog.ts), built by the CLI over the store.
+ */
+export interface SpecRegistry {
+  list(): Promise<SpecListing[]>;
+  upload(u: {
+    name: string;
+    text: string;
+    document: unknown;
+    openapi: string;
+    uploadedBy: string;
+  }): Promise<
+    | { ok: true; spec: SpecListing; replaced: boolean; unchanged: boolean }
+    | { ok: false; status: 400 | 422 | 503; code: string; message: string }
+  >;
+}
+
+/** Largest spec upload, bytes (Stripe's full spec is ~7 MB of JSON). */
+export const MAX_SPEC_BYTES = 16 * 1024 * 1024;
+const SPEC_MEDIA_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
 export interface ManagementOptions {
   tokens: ReadonlyArray<{ name: string; role: ApiRole; tokenSha256: string }>;
   router: AlertRouter | null;
   engine: ResponseEngine | null;
   store: ManagementStore | null;
+  /** Uploaded OpenAPI specs (POST/GET /api/v1/specs); null: not served here (404 with a code). */
+  specs?: SpecRegistry | null;
+  /** The token list shared with the alert API's other handlers; default: one built from `tokens`. */
+  apiTokens?: ApiTokens;
   /** The process's Prometheus registry (core metrics). */
-  metrics: { render(): string };
+  metrics: { render(): Promise<string> };
   log: Logger;
   /** Lets the caller share one listener with other handlers (the alert API's /decide). */
   serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
@@ -95,6 +147,46 @@ const InventoryQuery = Type.Object(
   { additionalProperties: false },
 );
 
+const SpecQuery = Type.Object(
+  {
+    name: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+        description: "The spec's name (re-uploading a name replaces it); default: info.title, slugged.",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+const SpecSummary = Type.Object({
+  name: Type.String(),
+  title: Type.String(),
+  version: Type.String(),
+  openapi: Type.String(),
+  operations: Type.Integer(),
+  uploadedBy: Type.String(),
+  uploadedAt: Type.Integer({ description: 'ms epoch' }),
+  sha256: Type.String(),
+  bytes: Type.Integer(),
+});
+const SpecUploaded = Type.Object({
+  spec: SpecSummary,
+  replaced: Type.Boolean({ description: 'An earlier document of this name was replaced.' }),
+  unchanged: Type.Boolean({ description: 'The same bytes were already the current document.' }),
+});
+const TokenView = Type.Object({
+  id: Type.String({ description: 'tok_ + the first 12 hex digits of the SHA-256.' }),
+  name: Type.String(),
+  role: Type.String(),
+  revoked: Type.Boolean(),
+  revokedAt: Type.Union([Type.Integer(), Type.Null()]),
+  revokedBy: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+});
+const TokenKey = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 128, description: 'Token id (tok_…) or its name.' }),
+});
+
 interface RouteDef {
   method: 'GET' | 'POST' | 'DELETE';
   url: string;
@@ -104,6 +196,10 @@ interface RouteDef {
   params?: TSchema;
   querystring?: TSchema;
   body?: TSchema;
+  /** The audit action, when the URL does not say it (default: tag + last path segment). */
+  action?: string;
+  /** A document body (JSON or YAML) read as text, up to maxBytes, instead of a `body` schema. */
+  document?: { maxBytes: number; description: string };
   ok: { status: number; schema?: TSchema; text?: boolean };
   handler: (req: FastifyRequest, reply: FastifyReply, who: Who | null) => Promise<unknown>;
 }
@@ -136,6 +232,9 @@ const MANAGED: Array<[string, RegExp]> = [
   ['POST', /^\/api\/v1\/silences$/],
   ['DELETE', /^\/api\/v1\/silences\/[^/]+$/],
   ['POST', /^\/api\/v1\/actions\/(?!breaker\/)[^/]+\/(approve|undo)$/],
+  ['GET', /^\/api\/v1\/(specs|tokens)$/],
+  ['POST', /^\/api\/v1\/specs$/],
+  ['POST', /^\/api\/v1\/tokens\/[^/]+\/revoke$/],
 ];
 
 const encodeCursor = (ms: number, id: string) => Buffer.from(JSON.stringify([ms, id])).toString('base64url');
@@ -155,12 +254,18 @@ function parseSince(s: string | undefined): number {
 }
 
 export async function buildManagementApi(o: ManagementOptions): Promise<FastifyInstance> {
-  const tokens = o.tokens.map((t) => ({ ...t, hash: Buffer.from(t.tokenSha256, 'hex') }));
-  const authenticate = (h: string | undefined): Who | null => {
-    if (!h?.startsWith('Bearer ')) return null;
-    const digest = createHash('sha256').update(h.slice(7).trim()).digest();
-    const t = tokens.find((x) => x.hash.length === digest.length && timingSafeEqual(x.hash, digest));
-    return t ? { name: t.name, role: t.role } : null;
+  const ownTokens = o.apiTokens === undefined;
+  const tokens = o.apiTokens ?? new ApiTokens(o.tokens, o.store, o.log);
+  if (ownTokens) await tokens.start();
+  const needSpecs = (): SpecRegistry => {
+    if (!o.specs)
+      throw new ApiError(
+        503,
+        'ALERT_API_NO_STORE',
+        'this process has no store to keep uploaded specs in (specs are served where the store is)',
+        true,
+      );
+    return o.specs;
   };
   const needStore = (): ManagementStore => {
     if (!o.store)
@@ -512,6 +617,137 @@ export async function buildManagementApi(o: ManagementOptions): Promise<FastifyI
         },
       }),
     ),
+    {
+      method: 'GET',
+      url: '/api/v1/specs',
+      role: 'viewer',
+      summary: 'Uploaded OpenAPI specs the route stage uses (beside ingest.specs), by name.',
+      tag: 'specs',
+      ok: { status: 200, schema: Type.Array(SpecSummary) },
+      handler: async () => needSpecs().list(),
+    },
+    {
+      method: 'POST',
+      url: '/api/v1/specs',
+      role: 'admin',
+      summary:
+        'Upload an OpenAPI 3.0/3.1 document (JSON or YAML): validated against the official schema, stored, and loaded by the ingest route stage (route templates, spec conformance); audited.',
+      tag: 'specs',
+      action: 'spec.upload',
+      querystring: SpecQuery,
+      document: {
+        maxBytes: MAX_SPEC_BYTES,
+        description: 'The OpenAPI document, as application/json or application/yaml.',
+      },
+      ok: { status: 201, schema: SpecUploaded },
+      handler: async (req, reply, who) => {
+        const registry = needSpecs();
+        const text = (req as FastifyRequest & { documentText?: string }).documentText ?? '';
+        const document = req.body;
+        const q = req.query as Static<typeof SpecQuery>;
+        const refuse = async (status: number, code: string, message: string, name: string) => {
+          await audit({
+            action: 'spec.upload',
+            outcome: 'failed',
+            initiatedBy: who!.name,
+            targetKind: 'spec',
+            targetRef: name,
+            reason: message,
+            responseStatus: status,
+            details: { code, bytes: Buffer.byteLength(text), role: who!.role },
+          });
+          throw new ApiError(status, code, message);
+        };
+        if (text.trim() === '' || document == null)
+          return refuse(
+            400,
+            'ALERT_SPEC_EMPTY',
+            'the request body is empty: send the OpenAPI document',
+            q.name ?? '',
+          );
+        const check = checkOpenApiDocument(document);
+        if (!check.ok)
+          return refuse(
+            check.code === 'ALERT_SPEC_INVALID' ? 422 : 400,
+            check.code,
+            check.message,
+            q.name ?? '',
+          );
+        const name = q.name ?? slug((document as { info?: { title?: unknown } }).info?.title);
+        if (!name)
+          return refuse(
+            400,
+            'ALERT_SPEC_NAME_REQUIRED',
+            'info.title gives no name (letters or digits): pass ?name=<name>',
+            '',
+          );
+        const r = await registry.upload({
+          name,
+          text,
+          document,
+          openapi: check.openapi,
+          uploadedBy: who!.name,
+        });
+        if (!r.ok) return refuse(r.status, r.code, r.message, name);
+        await audit({
+          action: 'spec.upload',
+          initiatedBy: who!.name,
+          targetKind: 'spec',
+          targetRef: name,
+          reason: `${r.spec.title}@${r.spec.version}`,
+          responseStatus: 201,
+          details: {
+            sha256: r.spec.sha256,
+            operations: r.spec.operations,
+            bytes: r.spec.bytes,
+            openapi: r.spec.openapi,
+            replaced: r.replaced,
+            unchanged: r.unchanged,
+            role: who!.role,
+          },
+        });
+        reply.code(201);
+        return { spec: r.spec, replaced: r.replaced, unchanged: r.unchanged };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/v1/tokens',
+      role: 'admin',
+      summary:
+        'The API tokens (alert.api.tokens): id, name, role, and whether and by whom revoked. Never the token.',
+      tag: 'tokens',
+      ok: { status: 200, schema: Type.Array(TokenView) },
+      handler: async () => tokens.list(),
+    },
+    {
+      method: 'POST',
+      url: '/api/v1/tokens/:id/revoke',
+      role: 'admin',
+      summary:
+        'Revoke a token by id (tok_…) or name: refused (401) from then on, in every process serving the API; audited.',
+      tag: 'tokens',
+      params: TokenKey,
+      body: Why,
+      ok: { status: 200, schema: TokenView },
+      handler: async (req, _reply, who) => {
+        const { id } = req.params as Static<typeof TokenKey>;
+        const reason = (req.body as Static<typeof Why> | undefined)?.reason ?? '';
+        const r = await tokens.revoke(id, who!.name, reason);
+        await audit({
+          action: 'token.revoke',
+          outcome: r.ok ? 'executed' : 'failed',
+          initiatedBy: who!.name,
+          targetKind: 'token',
+          targetRef: r.ok ? r.token.id : id,
+          reason: r.ok ? reason : r.message,
+          responseStatus: r.ok ? 200 : r.status,
+          details: r.ok ? { name: r.token.name, role: r.token.role } : { code: r.code },
+        });
+        if (!r.ok) throw new ApiError(r.status, r.code, r.message, r.status === 503);
+        return r.token;
+      },
+    },
   ];
 
   const app = Fastify({
@@ -539,8 +775,25 @@ export async function buildManagementApi(o: ManagementOptions): Promise<FastifyI
         'ALERT_API_INVALID_REQUEST',
         `${e.validationContext ?? 'request'}: ${e.message}`,
       );
+    const documentRoute = routes.find(
+      (r) => r.document && r.url === req.routeOptions.url && r.method === req.method,
+    );
     if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-      return fail(reply, 415, 'ALERT_API_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+      return fail(
+        reply,
+        415,
+        'ALERT_API_UNSUPPORTED_MEDIA_TYPE',
+        documentRoute
+          ? `send the document as application/json or ${SPEC_MEDIA_TYPES[0]}`
+          : 'send the body as application/json',
+      );
+    if (documentRoute && (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413))
+      return fail(
+        reply,
+        413,
+        'ALERT_SPEC_TOO_LARGE',
+        `the document is larger than ${documentRoute.document!.maxBytes} bytes`,
+      );
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
       return fail(
         reply,
@@ -556,14 +809,40 @@ export async function buildManagementApi(o: ManagementOptions): Promise<FastifyI
   app.setNotFoundHandler((req, reply) =>
     fail(reply, 404, 'ALERT_API_NOT_FOUND', `${req.method} ${req.url.split('?')[0]} is not an API route`),
   );
-  // An empty POST with a JSON content type is a body of nothing, not an error.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  // An empty POST with a JSON content type is a body of nothing, not an error. Document routes
+  // (spec upload) keep the text as sent: it is what is stored and checksummed.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const s = String(body);
+    (req as FastifyRequest & { documentText?: string }).documentText = s;
     if (s.trim() === '') return done(null, undefined);
     try {
       done(null, JSON.parse(s));
     } catch {
       done(Object.assign(new Error('the request body is not JSON'), { statusCode: 400 }), undefined);
+    }
+  });
+  // Bodies are JSON (or a YAML document): Fastify's default text/plain parser would hand a
+  // handler a bare string.
+  app.removeContentTypeParser('text/plain');
+  // YAML only where a document is expected; elsewhere it is an unsupported media type.
+  app.addContentTypeParser(SPEC_MEDIA_TYPES, { parseAs: 'string' }, (req, body, done) => {
+    const route = routes.find((r) => r.document && r.url === req.routeOptions.url);
+    if (!route)
+      return done(
+        Object.assign(new Error('unsupported media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }),
+        undefined,
+      );
+    const s = String(body);
+    (req as FastifyRequest & { documentText?: string }).documentText = s;
+    if (s.trim() === '') return done(null, undefined);
+    try {
+      // Aliases bounded: a "billion laughs" document is refused, not expanded.
+      done(null, parseYaml(s, { maxAliasCount: 1000 }));
+    } catch (e) {
+      done(
+        new ApiError(400, 'ALERT_SPEC_UNPARSABLE', `the document is not valid YAML: ${(e as Error).message}`),
+        undefined,
+      );
     }
   });
 
@@ -573,6 +852,7 @@ export async function buildManagementApi(o: ManagementOptions): Promise<FastifyI
     if (r.querystring) schema.querystring = r.querystring;
     if (r.body) schema.body = r.body;
     app.route({
+      ...(r.document ? { bodyLimit: r.document.maxBytes } : {}),
       // No body is an empty one: the schema then says what is missing.
       preValidation: async (req) => {
         if (r.body && req.body == null) req.body = {};
@@ -583,14 +863,15 @@ export async function buildManagementApi(o: ManagementOptions): Promise<FastifyI
       // Authenticated before the body is validated: a viewer learns 403, not the body's shape.
       onRequest: async (req, reply) => {
         if (!r.role) return;
-        const who = authenticate(req.headers.authorization);
+        const auth = tokens.authenticate(req.headers.authorization);
+        const who: Who | null = auth.ok ? { name: auth.name, role: auth.role } : null;
         const mutation = r.method !== 'GET';
         const denied = async (status: number, code: string, message: string) => {
           if (mutation)
             await audit({
               action: auditAction(r),
               outcome: 'denied',
-              initiatedBy: who?.name ?? 'anonymous',
+              initiatedBy: who?.name ?? (!auth.ok && auth.reason === 'revoked' ? auth.name : 'anonymous'),
               targetKind: r.tag === 'findings' ? 'finding' : r.tag,
               targetRef: (req.params as { id?: string }).id ?? '',
               reason: message,
@@ -599,11 +880,25 @@ export async function buildManagementApi(o: ManagementOptions): Promise<FastifyI
             });
           return fail(reply, status, code, message);
         };
+        if (!auth.ok && auth.reason === 'unverified')
+          return fail(
+            reply,
+            503,
+            'ALERT_API_UNAVAILABLE',
+            'token revocations could not be read from the store yet; retry shortly',
+            true,
+          );
+        if (!auth.ok && auth.reason === 'revoked')
+          return denied(
+            401,
+            'ALERT_API_TOKEN_REVOKED',
+            `token ${auth.id} (${auth.name}) was revoked; use another token`,
+          );
         if (!who)
           return denied(
             401,
             'ALERT_API_UNAUTHENTICATED',
-            tokens.length === 0
+            tokens.size === 0
               ? 'no API tokens are configured (alert.api.tokens)'
               : 'send Authorization: Bearer <token>',
           );
@@ -622,11 +917,24 @@ export async function buildManagementApi(o: ManagementOptions): Promise<FastifyI
 
   const document = openApiDocument(routes);
   app.get('/openapi.json', async () => document);
+  if (ownTokens) app.addHook('onClose', async () => tokens.close());
   return app;
 }
 
-/** finding.acknowledge, silence.create, silence.expire, action.approve … */
+/** A spec name from info.title: `Pet Store API` → `pet-store-api`; '' when nothing is left. */
+function slug(title: unknown): string {
+  if (typeof title !== 'string') return '';
+  return title
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+|-+$/g, '')
+    .slice(0, 64)
+    .replace(/-+$/, '');
+}
+
+/** finding.acknowledge, silence.create, silence.expire, action.approve, spec.upload … */
 function auditAction(r: RouteDef): string {
+  if (r.action) return r.action;
   const last = r.url.split('/').at(-1) ?? '';
   const verb = last.startsWith(':') || last === r.tag ? (r.method === 'DELETE' ? 'expire' : 'create') : last;
   return `${r.tag.replace(/s$/, '')}.${verb}`;
@@ -668,11 +976,24 @@ function openApiDocument(routes: readonly RouteDef[]): Record<string, unknown> {
           },
     };
     if (r.role) Object.assign(responses, { '400': err, '401': err, '403': err, '404': err });
+    if (r.document) Object.assign(responses, { '409': err, '413': err, '415': err, '422': err, '503': err });
+    if (r.tag === 'tokens' && r.method === 'POST') Object.assign(responses, { '409': err, '503': err });
     const op: Record<string, unknown> = {
       operationId: `${r.method.toLowerCase()}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
       summary: r.summary,
       tags: [r.tag],
       ...(parameters.length ? { parameters } : {}),
+      ...(r.document
+        ? {
+            requestBody: {
+              required: true,
+              description: r.document.description,
+              content: Object.fromEntries(
+                ['application/json', ...SPEC_MEDIA_TYPES].map((t) => [t, { schema: { type: 'object' } }]),
+              ),
+            },
+          }
+        : {}),
       ...(r.body
         ? {
             requestBody: {
@@ -704,7 +1025,8 @@ function openApiDocument(routes: readonly RouteDef[]): Record<string, unknown> {
     info: {
       title: 'apiwatch management API',
       version: '1',
-      description: 'Findings, inventory, silences, response actions, health and metrics. docs/api.md.',
+      description:
+        'Findings, inventory, silences, response actions, OpenAPI specs, API tokens, health and metrics. docs/api.md.',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     paths,

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@apiwatch/core';
@@ -7,7 +6,13 @@ import type { createDecider } from '../actions/decision.ts';
 import type { ResponseEngine } from '../actions/engine.ts';
 import type { Delivery } from '../queue/delivery.ts';
 import type { AlertRouter } from '../router/router.ts';
-import { buildManagementApi, isManagementRoute, type ManagementStore } from './management.ts';
+import {
+  buildManagementApi,
+  isManagementRoute,
+  type ManagementStore,
+  type SpecRegistry,
+} from './management.ts';
+import { ApiTokens } from './tokens.ts';
 
 /**
  * The alert API: silences, the finding lifecycle (acknowledge, resolve), response actions
@@ -30,6 +35,10 @@ export interface AlertApiOptions {
   log: Logger;
   /** The store the management API reads findings and inventory from and audits into; null: none. */
   store?: ManagementStore | null;
+  /** Uploaded OpenAPI specs (the ingest SpecCatalog); null: /api/v1/specs answers 503. */
+  specs?: SpecRegistry | null;
+  /** How often revocations made by other processes are re-read, ms. Default 10 000. */
+  tokenRefreshMs?: number;
 }
 
 interface Ctx {
@@ -49,14 +58,9 @@ function fail(res: ServerResponse, status: number, code: string, message: string
 export async function startAlertApi(
   o: AlertApiOptions,
 ): Promise<{ url: string; server: Server; close(): Promise<void> }> {
-  const tokens = o.tokens.map((t) => ({ ...t, hash: Buffer.from(t.tokenSha256, 'hex') }));
-  const authenticate = (req: IncomingMessage): Ctx['who'] => {
-    const h = req.headers.authorization;
-    if (!h?.startsWith('Bearer ')) return null;
-    const digest = createHash('sha256').update(h.slice(7).trim()).digest();
-    const t = tokens.find((x) => x.hash.length === digest.length && timingSafeEqual(x.hash, digest));
-    return t ? { name: t.name, role: t.role } : null;
-  };
+  // One token list for both sets of handlers: a revoked token is refused by all of them.
+  const tokens = new ApiTokens(o.tokens, o.store ?? null, o.log);
+  await tokens.start(o.tokenRefreshMs ?? 10_000);
 
   type Handler = (c: Ctx, params: string[]) => Promise<void>;
   const routes: Array<[string, RegExp, ApiRole, Handler]> = [
@@ -167,13 +171,23 @@ export async function startAlertApi(
       const route = routes.find(([m, re]) => m === req.method && re.test(path));
       if (!route)
         return fail(res, 404, 'ALERT_API_NOT_FOUND', `${req.method} ${path} is not an alert API route`);
-      const who = authenticate(req);
+      const auth = tokens.authenticate(req.headers.authorization);
+      if (!auth.ok && auth.reason === 'unverified')
+        return fail(
+          res,
+          503,
+          'ALERT_API_UNAVAILABLE',
+          'token revocations could not be read from the store yet',
+        );
+      if (!auth.ok && auth.reason === 'revoked')
+        return fail(res, 401, 'ALERT_API_TOKEN_REVOKED', `token ${auth.id} (${auth.name}) was revoked`);
+      const who = auth.ok ? { name: auth.name, role: auth.role } : null;
       if (!who) {
         return fail(
           res,
           401,
           'ALERT_API_UNAUTHENTICATED',
-          tokens.length === 0
+          tokens.size === 0
             ? 'no API tokens are configured (alert.api.tokens)'
             : 'send Authorization: Bearer <token>',
         );
@@ -205,6 +219,8 @@ export async function startAlertApi(
     router: o.router,
     engine: o.engine,
     store: o.store ?? null,
+    specs: o.specs ?? null,
+    apiTokens: tokens,
     metrics,
     log: o.log,
     serverFactory: (handler) =>
@@ -218,5 +234,12 @@ export async function startAlertApi(
   const server = app.server as Server;
   const url = `http://${o.host}:${(server.address() as AddressInfo).port}`;
   o.log.info({ url }, 'alert API listening (silences, acknowledgements, actions, dead letters, /decide).');
-  return { url, server, close: () => app.close() };
+  return {
+    url,
+    server,
+    close: async () => {
+      tokens.close();
+      await app.close();
+    },
+  };
 }

@@ -4,6 +4,7 @@ import type { Notification } from '../notification.ts';
 import { DELIVERY_ERROR_CODES, type DeliveryErrorCode } from '../receivers/types.ts';
 import { notificationValidator } from '../validate.ts';
 import {
+  type AttemptObserver,
   backoffDelay,
   DEFAULT_DEDUP_WINDOW_MS,
   type DeadLetter,
@@ -58,7 +59,7 @@ export class BullmqQueue implements NotificationQueue {
     this.queue.on('error', (e) => this.log.warn({ err: e, queue: name }, 'BullMQ queue connection error.'));
   }
 
-  async start(deliver: Deliver): Promise<void> {
+  async start(deliver: Deliver, onAttempt?: AttemptObserver): Promise<void> {
     await this.queue.waitUntilReady();
     const rate = this.policy.rateLimitPerSecond ?? 0;
     this.worker = new Worker<Notification>(
@@ -70,7 +71,23 @@ export class BullmqQueue implements NotificationQueue {
             `ALERT_DELIVERY_INVALID_NOTIFICATION: ${notificationValidator.explain(job.data)}`,
           );
         }
+        const started = Date.now();
         const result = await deliver(job.data);
+        // attemptsMade counts the attempts that ended before this one.
+        const attempt = job.attemptsMade + 1;
+        const ts = Date.now();
+        onAttempt?.({
+          notification: job.data,
+          attempt,
+          outcome: result.ok
+            ? 'delivered'
+            : !result.retryable || attempt >= this.policy.attempts
+              ? 'dead_lettered'
+              : 'retried',
+          result,
+          ts,
+          sendMs: ts - started,
+        });
         if (result.ok) return { status: result.status };
         const message = `${result.code}: ${result.error}`;
         if (!result.retryable) throw new UnrecoverableError(message);

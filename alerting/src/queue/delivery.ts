@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import type { Logger } from '@apiwatch/core';
+import { findingTraces, type Logger, type TraceContext, tracing } from '@apiwatch/core';
 import type { Notification } from '../notification.ts';
-import type { Receiver } from '../receivers/types.ts';
+import type { Receiver, SendResult } from '../receivers/types.ts';
 import { BullmqQueue } from './bullmq.ts';
 import { MemoryQueue } from './memory.ts';
+import type { DeliveryLog } from './records.ts';
 import type { DeadLetter, NotificationQueue, QueueCounters, RetryPolicy } from './types.ts';
 
 export interface DeliveryOptions {
@@ -16,6 +17,8 @@ export interface DeliveryOptions {
   /** kind memory: outbox directory (one outbox per receiver queue); null: in memory only. */
   outboxDir?: string | null;
   outboxFsync?: boolean;
+  /** Records every attempt in the store (notification_deliveries); null: not recorded. */
+  records?: DeliveryLog | null;
 }
 
 /**
@@ -26,6 +29,7 @@ export class Delivery {
   readonly queues = new Map<string, NotificationQueue>();
   private readonly receivers: Map<string, Receiver>;
   private readonly log: Logger;
+  readonly records: DeliveryLog | null;
 
   constructor(
     receivers: readonly Receiver[],
@@ -34,6 +38,7 @@ export class Delivery {
   ) {
     this.receivers = new Map(receivers.map((r) => [r.id, r]));
     this.log = o.log;
+    this.records = o.records ?? null;
     for (const r of receivers) {
       const policy = {
         ...o.policy,
@@ -57,7 +62,7 @@ export class Delivery {
   async start(): Promise<void> {
     for (const [id, q] of this.queues) {
       const receiver = this.receivers.get(id)!;
-      await q.start((n) => receiver.send(n));
+      await q.start((n) => tracedSend(receiver, n), this.records?.observe);
     }
   }
 
@@ -90,9 +95,40 @@ export class Delivery {
 
   async flush(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.flush()));
+    await this.records?.flush();
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await this.records?.close();
   }
+}
+
+/**
+ * One send attempt, traced as a child of each sampled trace its findings came in with
+ * (docs/telemetry.md); a notification of untraced findings starts no span.
+ */
+async function tracedSend(receiver: Receiver, n: Notification): Promise<SendResult> {
+  const parents: TraceContext[] = [];
+  for (const f of n.findings) {
+    const sc = findingTraces.get(f.id);
+    if (sc) parents.push(sc);
+  }
+  if (parents.length === 0) return receiver.send(n);
+  const spans = tracing.startFor(`notify ${receiver.id}`, parents, {
+    'apiwatch.receiver': receiver.id,
+    'apiwatch.notification.id': n.id,
+    'apiwatch.notification.status': n.status,
+    'apiwatch.notification.findings': n.findings.length,
+  });
+  let result: SendResult;
+  try {
+    result = await receiver.send(n);
+  } catch (e) {
+    spans.end(e);
+    throw e;
+  }
+  if (!result.ok) spans.set('apiwatch.send.error', result.code);
+  spans.end(result.ok ? undefined : result.error);
+  return result;
 }

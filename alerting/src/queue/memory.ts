@@ -4,6 +4,7 @@ import type { SendResult } from '../receivers/types.ts';
 import { notificationValidator } from '../validate.ts';
 import { Outbox, type OutboxJob } from './outbox.ts';
 import {
+  type AttemptObserver,
   backoffDelay,
   DEFAULT_DEDUP_WINDOW_MS,
   type DeadLetter,
@@ -44,6 +45,7 @@ export class MemoryQueue implements NotificationQueue {
   private readonly dead = new Map<string, DeadLetter>();
   private active = 0;
   private deliver: Deliver | null = null;
+  private onAttempt: AttemptObserver | null = null;
   private idle: Array<() => void> = [];
   private settled: Array<() => void> = [];
   private readonly policy: RetryPolicy;
@@ -62,8 +64,9 @@ export class MemoryQueue implements NotificationQueue {
     this.tokens = Math.max(1, policy.rateLimitPerSecond ?? 0);
   }
 
-  async start(deliver: Deliver): Promise<void> {
+  async start(deliver: Deliver, onAttempt?: AttemptObserver): Promise<void> {
     await this.openOutbox();
+    this.onAttempt = onAttempt ?? null;
     this.deliver = deliver;
     this.pump();
   }
@@ -166,6 +169,18 @@ export class MemoryQueue implements NotificationQueue {
   private async run(job: Job): Promise<void> {
     job.attemptsMade++;
     let result: SendResult;
+    const started = Date.now();
+    const report = (outcome: 'delivered' | 'retried' | 'dead_lettered') => {
+      const ts = Date.now();
+      this.onAttempt?.({
+        notification: job.n,
+        attempt: job.attemptsMade,
+        outcome,
+        result,
+        ts,
+        sendMs: ts - started,
+      });
+    };
     try {
       result = await this.deliver!(job.n);
     } catch (e) {
@@ -179,11 +194,13 @@ export class MemoryQueue implements NotificationQueue {
     }
     if (result.ok) {
       this.counters.delivered++;
+      report('delivered');
       await this.record(() => this.outbox?.finish(job.n.id, 'delivered'));
       return;
     }
     if (!result.retryable || job.attemptsMade >= this.policy.attempts) {
       this.counters.failed++;
+      report('dead_lettered');
       this.dead.set(job.n.id, {
         id: job.n.id,
         receiver: job.n.receiver,
@@ -201,6 +218,7 @@ export class MemoryQueue implements NotificationQueue {
       return;
     }
     this.counters.retried++;
+    report('retried');
     const delay = backoffDelay(this.policy, job.attemptsMade, result.retryAfterMs);
     this.log.warn(
       { receiver: job.n.receiver, attempt: job.attemptsMade, delayMs: delay, code: result.code },

@@ -3,6 +3,24 @@ import type { DeliveryErrorCode, SendResult } from '../receivers/types.ts';
 
 export type Deliver = (n: Notification) => Promise<SendResult>;
 
+/**
+ * What the queue decided after one send: delivered, retried (a retryable failure with attempts
+ * left) or dead_lettered (a permanent failure, or the last attempt). Both queues report every
+ * attempt through `start(deliver, onAttempt)`; the delivery log (records.ts) stores them.
+ */
+export interface DeliveryAttempt {
+  notification: Notification;
+  /** 1 for the first attempt (a replayed dead letter starts again at 1). */
+  attempt: number;
+  outcome: 'delivered' | 'retried' | 'dead_lettered';
+  result: SendResult;
+  /** When the receiver answered, ms epoch. */
+  ts: number;
+  /** How long the send took, ms. */
+  sendMs: number;
+}
+export type AttemptObserver = (a: DeliveryAttempt) => void;
+
 export interface QueueCounters {
   delivered: number;
   retried: number;
@@ -34,7 +52,8 @@ export interface DeadLetter {
 export interface NotificationQueue {
   readonly kind: 'memory' | 'bullmq';
   readonly counters: QueueCounters;
-  start(deliver: Deliver): Promise<void>;
+  /** Starts sending; `onAttempt` hears the outcome of every attempt (it must not throw). */
+  start(deliver: Deliver, onAttempt?: AttemptObserver): Promise<void>;
   enqueue(n: Notification): Promise<void>;
   /** Resolves when nothing is pending or waiting for a retry. */
   flush(): Promise<void>;

@@ -12,6 +12,7 @@ import { migrateCommand } from './migrate.ts';
 import { parseCommand } from './parse.ts';
 import { replayCommand } from './replay.ts';
 import { silencesCommand } from './silences.ts';
+import { specsCommand } from './specs.ts';
 import { startCommand } from './start.ts';
 import { storeCommand } from './store.ts';
 import { tokensCommand } from './tokens.ts';
@@ -33,5 +34,6 @@ export const COMMANDS: readonly Command[] = [
   actionsCommand,
   deliveriesCommand,
   inventoryCommand,
+  specsCommand,
   tokensCommand,
 ];

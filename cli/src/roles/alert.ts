@@ -5,11 +5,13 @@ import {
   type Bus,
   type Config,
   createStoreFromConfig,
+  findingTraces,
   type Logger,
   metrics,
   type Store,
+  tracing,
 } from '@apiwatch/core';
-import { loadIdentityContext } from '@apiwatch/ingest';
+import { loadIdentityContext, SpecCatalog } from '@apiwatch/ingest';
 
 /**
  * The alert role: consumes findings, routes and groups them, delivers notifications per receiver,
@@ -22,6 +24,7 @@ export async function startAlertRole(
   bus: Bus,
   log: Logger,
   store: Store | null = null,
+  specs: SpecCatalog | null = null,
 ): Promise<{ alerting: Alerting; stop(): Promise<void> }> {
   const actionsOn = config.alert.actions.rules.length > 0;
   let ownStore: Store | null = null;
@@ -50,6 +53,8 @@ export async function startAlertRole(
     log,
     audit,
     store: audit,
+    // Uploads go to the store's api_specs; the pipeline's catalog also tells this process's ingest.
+    specs: specs ?? (audit ? new SpecCatalog(audit, log) : null),
     credentialOf,
     // Embedded: each receiver's queue keeps its jobs in an fsync'd outbox under the data dir.
     outboxDir: q.kind === 'memory' && q.outbox.enabled ? join(config.dataDir, 'outbox') : null,
@@ -58,7 +63,26 @@ export async function startAlertRole(
   });
   await alerting.start();
   const sub = await bus.subscribe('findings', 'alert', async (batch) => {
-    for (const m of batch) await alerting.handle(m.value);
+    // Tracing (docs/telemetry.md): the span of a traced finding is the parent of its notifications.
+    const spans = tracing.consume('alert findings', batch, {
+      'messaging.system': bus.kind === 'kafka' ? 'kafka' : 'apiwatch_memory',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': 'findings',
+      'messaging.consumer.group.name': 'alert',
+    });
+    try {
+      for (const m of batch) {
+        if (spans.active) {
+          const sc = spans.contextOf(m);
+          if (sc) findingTraces.remember(m.value.id, sc);
+        }
+        await alerting.handle(m.value);
+      }
+    } catch (e) {
+      spans.end(e);
+      throw e;
+    }
+    spans.end();
   });
   metrics.register(
     'apiwatch_alert_notifications_total',
@@ -78,6 +102,14 @@ export async function startAlertRole(
       value,
     })),
   );
+  const records = alerting.delivery.records;
+  if (records)
+    metrics.register(
+      'apiwatch_alert_delivery_records_dropped_total',
+      'Delivery records (notification_deliveries) not stored: buffer full or the store refused them.',
+      'counter',
+      () => [{ value: records.counters.dropped }],
+    );
   if (alerting.decider) {
     const d = alerting.decider.counters;
     metrics.register('apiwatch_alert_decisions_total', 'Gateway decisions by outcome.', 'counter', () => [

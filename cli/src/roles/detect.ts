@@ -5,19 +5,22 @@ import {
   type BusMessage,
   type Config,
   type Finding,
+  headersOf,
   type Logger,
   metrics,
   type RekeyedRecord,
   type Store,
   type Subscription,
+  type TraceContext,
+  tracing,
 } from '@apiwatch/core';
 import {
   type AnyDetector,
   type BaselineQuerier,
   BaselineSnapshot,
+  CheckpointedPartitions,
   DetectionEngine,
   EventTimeBaselines,
-  emittedKey,
   FileCheckpoints,
   fallbacksOf,
   Stage2Merger,
@@ -74,6 +77,17 @@ export async function startDetectRole(
 
   const distributed = bus.kind === 'kafka';
   const forwarded: Array<BusMessage<RekeyedRecord>> = [];
+  // Tracing (docs/telemetry.md): the detect span of a traced event, and of each finding it caused.
+  const eventTrace = new WeakMap<ApiEvent, TraceContext>();
+  const findingTrace = new WeakMap<Finding, TraceContext>();
+  const onFinding = (f: Finding, cause: ApiEvent | null) => {
+    const sc = cause ? eventTrace.get(cause) : undefined;
+    if (sc) findingTrace.set(f, sc);
+  };
+  const traced = <T>(m: BusMessage<T>, sc: TraceContext | undefined): BusMessage<T> => {
+    const headers = headersOf(sc);
+    return headers ? { ...m, headers } : m;
+  };
   const registry = options.detectors ? { detectors: options.detectors } : {};
   const owned = { events: [] as number[], rekeyed: [] as number[] };
   const engine = new DetectionEngine(detect, {
@@ -81,55 +95,52 @@ export async function startDetectRole(
     baselines: snapshot,
     global: distributed ? 'forward' : 'local',
     forward: (event: ApiEvent, key: string, source: number) =>
-      forwarded.push({ key, value: { kind: 'event', source, event } }),
+      forwarded.push(traced({ key, value: { kind: 'event', source, event } }, eventTrace.get(event))),
+    onFinding,
   });
   const useStage2 = distributed && engine.hasGlobal;
   const sources = config.bus.kafka.partitions;
   const stage2 = useStage2
     ? new DetectionEngine(
         { ...detect, allowedLatenessMs: 0 },
-        { ...registry, baselines: snapshot, global: 'only' },
+        { ...registry, baselines: snapshot, global: 'only', onFinding },
       )
     : null;
   const merger = stage2 ? new Stage2Merger(stage2, sources) : null;
   const marked = new Map<number, number>();
 
-  // Checkpoints (decision 0013): per events partition, the lane snapshot and the offset it covers.
-  const checkpoints =
-    distributed && detect.checkpoint.intervalSeconds > 0
-      ? new FileCheckpoints(
-          detect.checkpoint.dir || join(config.dataDir, 'detect-checkpoints'),
+  // Checkpoints (decision 0013): per events partition (stage 1) and per re-keyed partition
+  // (stage 2), the state snapshot, the offset it covers and a journal of what was published since.
+  const checkpointing = distributed && detect.checkpoint.intervalSeconds > 0;
+  const checkpointDir = detect.checkpoint.dir || join(config.dataDir, 'detect-checkpoints');
+  const checkpoints = checkpointing
+    ? new CheckpointedPartitions(
+        new FileCheckpoints(
+          checkpointDir,
           `${config.bus.kafka.groupPrefix}.detect.${config.bus.kafka.topics.events}`,
+        ),
+      )
+    : null;
+  const checkpoints2 =
+    checkpointing && merger
+      ? new CheckpointedPartitions(
+          new FileCheckpoints(
+            checkpointDir,
+            `${config.bus.kafka.groupPrefix}.detect-global.${config.bus.kafka.topics.rekeyed}`,
+          ),
         )
       : null;
-  const nextOffset = new Map<number, bigint>();
-  const snapOffset = new Map<number, bigint>();
-  const skipBelow = new Map<number, bigint>();
-  const fence = new Map<number, Set<string>>();
-  /** Drops findings already published before a crash (journal); returns what is new. */
-  const unfenced = (p: number, findings: Finding[]) => {
-    const f = fence.get(p);
-    if (!f || f.size === 0) return findings;
-    return findings.filter((x) => !f.delete(emittedKey(x)));
-  };
-  const journal = (p: number, findings: Finding[]) => {
-    if (checkpoints && findings.length > 0) checkpoints.recordEmitted(p, findings.map(emittedKey));
-  };
+  const journal = (p: number, findings: Finding[]) => checkpoints?.journal(p, findings);
   const checkpointAll = () => {
-    if (!checkpoints) return;
-    for (const p of owned.events) {
-      const offset = nextOffset.get(p);
-      if (offset === undefined || snapOffset.get(p) === offset) continue;
-      checkpoints.save(p, offset, engine.snapshot(p));
-      snapOffset.set(p, offset);
-    }
+    checkpoints?.saveAll(owned.events, (p) => engine.snapshot(p));
+    if (merger) checkpoints2?.saveAll(owned.rekeyed, (q) => merger.snapshot(q));
   };
 
   const publish = async (findings: Finding[]) => {
     if (findings.length === 0) return;
     await bus.publish(
       'findings',
-      findings.map((f) => ({ key: f.fingerprint, value: f })),
+      findings.map((f) => traced({ key: f.fingerprint, value: f }, findingTrace.get(f))),
     );
     for (const f of findings) {
       log.info(
@@ -185,24 +196,43 @@ export async function startDetectRole(
       serial(async () => {
         const now = Date.now();
         const byPartition = new Map<number, Finding[]>();
-        for (const m of batch) {
+        const spans = tracing.consume('detect events', batch, {
+          'messaging.system': bus.kind === 'kafka' ? 'kafka' : 'apiwatch_memory',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': 'events',
+          'messaging.consumer.group.name': 'detect',
+        });
+        for (const m of inEventTimeOrder(batch)) {
           const p = m.partition ?? 0;
-          const skip = skipBelow.get(p);
           // Already inside the restored snapshot (the commit lagged it).
-          if (skip !== undefined && m.offset !== undefined && m.offset < skip) continue;
+          if (checkpoints?.covered(p, m.offset)) continue;
+          if (spans.active) {
+            const sc = spans.contextOf(m);
+            if (sc) eventTrace.set(m.value, sc);
+          }
           const out = engine.push(m.value, now, p);
-          if (m.offset !== undefined) nextOffset.set(p, m.offset + 1n);
+          checkpoints?.advance(p, m.offset);
           if (out.length === 0) continue;
           const list = byPartition.get(p) ?? [];
-          for (const f of unfenced(p, out)) list.push(f);
+          for (const f of checkpoints ? checkpoints.unfenced(p, out) : out) list.push(f);
           byPartition.set(p, list);
         }
-        await flushStage1();
-        for (const [p, findings] of byPartition) {
-          await publish(findings);
-          journal(p, findings);
+        try {
+          await flushStage1();
+          for (const [p, findings] of byPartition) {
+            await publish(findings);
+            journal(p, findings);
+          }
+          observeBaselines();
+        } catch (e) {
+          spans.end(e);
+          throw e;
         }
-        observeBaselines();
+        spans.set(
+          'apiwatch.detect.findings',
+          [...byPartition.values()].reduce((n, f) => n + f.length, 0),
+        );
+        spans.end();
       }),
     {
       onAssign: (mine) => {
@@ -211,39 +241,22 @@ export async function startDetectRole(
         const added = mine.filter((p) => !before.includes(p));
         if (gone.length > 0) {
           // Hand over: the next owner restores this state and re-reads from its offset.
-          if (checkpoints)
-            for (const p of gone) {
-              const offset = nextOffset.get(p);
-              if (offset !== undefined) checkpoints.save(p, offset, engine.snapshot(p));
-            }
+          checkpoints?.handOver(gone, (p) => engine.snapshot(p));
           engine.revoke(gone);
-          for (const p of gone) {
-            marked.delete(p);
-            nextOffset.delete(p);
-            snapOffset.delete(p);
-          }
+          for (const p of gone) marked.delete(p);
           log.info(
             { partitions: gone },
             'events partitions revoked: their detector state is dropped (checkpointed).',
           );
         }
         owned.events = [...mine].sort((a, b) => a - b);
-        if (checkpoints)
-          for (const p of added) {
-            const cp = checkpoints.load(p);
-            if (!cp) continue;
-            engine.restore(p, cp.state);
-            snapOffset.set(p, cp.offset);
-            nextOffset.set(p, cp.offset);
-            skipBelow.set(p, cp.offset);
-            fence.set(p, cp.emitted);
-            log.info(
-              { partition: p, offset: String(cp.offset), fenced: cp.emitted.size },
-              'detector state restored from its checkpoint; re-reading from its offset.',
-            );
-          }
+        for (const r of checkpoints?.take(added, (p, state) => engine.restore(p, state)) ?? [])
+          log.info(
+            { partition: r.partition, offset: String(r.offset), fenced: r.fenced },
+            'detector state restored from its checkpoint; re-reading from its offset.',
+          );
       },
-      ...(checkpoints ? { commitLimit: (p: number) => snapOffset.get(p) ?? null } : {}),
+      ...(checkpoints ? { commitLimit: checkpoints.commitLimit } : {}),
     },
   );
 
@@ -253,24 +266,61 @@ export async function startDetectRole(
         'detect-global',
         (batch) =>
           serial(async () => {
-            const findings: Finding[] = [];
+            const byPartition = new Map<number, Finding[]>();
+            const spans = tracing.consume('detect rekeyed', batch, {
+              'messaging.system': 'kafka',
+              'messaging.operation.type': 'process',
+              'messaging.destination.name': 'rekeyed',
+              'messaging.consumer.group.name': 'detect-global',
+            });
             for (const m of batch) {
               const q = m.partition ?? 0;
+              if (checkpoints2?.covered(q, m.offset)) continue;
               const r = m.value;
+              if (spans.active && r.kind === 'event') {
+                const sc = spans.contextOf(m);
+                if (sc) eventTrace.set(r.event, sc);
+              }
               const out =
                 r.kind === 'event'
                   ? merger.event(q, r.source, m.key, r.event)
                   : merger.mark(q, r.source, r.ts);
-              for (const f of out) findings.push(f);
+              checkpoints2?.advance(q, m.offset);
+              if (out.length === 0) continue;
+              const list = byPartition.get(q) ?? [];
+              for (const f of checkpoints2 ? checkpoints2.unfenced(q, out) : out) list.push(f);
+              byPartition.set(q, list);
             }
-            await publish(findings);
+            const findings = [...byPartition.values()].flat();
+            try {
+              for (const [q, list] of byPartition) {
+                await publish(list);
+                checkpoints2?.journal(q, list);
+              }
+            } catch (e) {
+              spans.end(e);
+              throw e;
+            }
+            spans.set('apiwatch.detect.findings', findings.length);
+            spans.end();
           }),
         {
           onAssign: (mine) => {
+            const before = owned.rekeyed;
+            const added = mine.filter((q) => !before.includes(q));
             owned.rekeyed = [...mine].sort((a, b) => a - b);
-            const gone = stage2!.partitions().filter((p) => !mine.includes(p));
-            if (gone.length > 0) merger.revoke(gone);
+            const gone = [...new Set([...before, ...stage2!.partitions()])].filter((q) => !mine.includes(q));
+            if (gone.length > 0) {
+              checkpoints2?.handOver(gone, (q) => merger.snapshot(q));
+              merger.revoke(gone);
+            }
+            for (const r of checkpoints2?.take(added, (q, state) => merger.restore(q, state)) ?? [])
+              log.info(
+                { partition: r.partition, offset: String(r.offset), fenced: r.fenced },
+                'stage-2 detector state restored from its checkpoint; re-reading the re-keyed topic from its offset.',
+              );
           },
+          ...(checkpoints2 ? { commitLimit: checkpoints2.commitLimit } : {}),
         },
       )
     : null;
@@ -491,4 +541,19 @@ function registerMetrics(
     'counter',
     () => [{ value: baselines?.stats().failures ?? 0 }],
   );
+}
+
+/**
+ * A delivered batch in event-time order (stable: equal times keep their order). The Kafka bus
+ * packs each key's run of one send into one record (core/src/bus/kafka.ts chunkByKey), so within
+ * a partition one actor's later events can come before another actor's earlier ones; left as
+ * they are, the second actor's events would arrive behind the lane's clock ("late") whenever
+ * the wall clock released the first. The whole batch is handled inside one serial step, so the
+ * offsets it covers are committed and checkpointed only after all of it.
+ */
+export function inEventTimeOrder<T extends { value: { ts: number } }>(batch: readonly T[]): readonly T[] {
+  for (let i = 1; i < batch.length; i++)
+    if (batch[i]!.value.ts < batch[i - 1]!.value.ts)
+      return [...batch].sort((a, b) => a.value.ts - b.value.ts);
+  return batch;
 }

@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { apiEventValidator, findingValidator, type Validator } from '../model/validate.ts';
+import { redactSecrets } from '../redact.ts';
 import { metrics } from '../telemetry/metrics.ts';
 import {
   type BatchHandler,
@@ -142,8 +143,10 @@ export function deadLetterRecord(
     source: `bus.${topic}`,
     collector: null,
     code: (reason === 'handler_failed' ? 'BUS_HANDLER_FAILED' : 'BUS_MESSAGE_INVALID') satisfies ErrorCode,
-    reason: `${reason}: ${detail}`.slice(0, 1024),
-    raw: raw.slice(0, 65_536),
+    // A message that failed validation may be anything a producer wrote (a raw gateway record
+    // sent to the wrong topic): the dead-letter copy keeps no secret (the ingest DLQ rule).
+    reason: redactSecrets(`${reason}: ${detail}`.slice(0, 1024)),
+    raw: redactSecrets(raw.slice(0, 65_536)),
   };
 }
 

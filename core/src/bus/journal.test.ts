@@ -240,3 +240,31 @@ test('a journal another live apiwatch owns is refused; a dead owner is taken ove
   assert.equal(readFileSync(join(dir, 'owner.pid'), 'utf8'), String(process.pid));
   await bus.close();
 });
+
+test('message headers (the W3C trace context) come back with what is delivered again after a crash', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'apiwatch-journal-headers-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const headers = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+  const first = journalBus(dir);
+  await first.start();
+  const live: Array<Record<string, string> | undefined> = [];
+  await first.subscribe('dlq', 'alert', async (batch) => {
+    for (const m of batch) live.push(m.headers);
+    await new Promise(() => {}); // stuck: never commits
+  });
+  // One batch shares one headers object; a message without any stays without.
+  await first.publish('dlq', [{ ...rec(1), headers }, { ...rec(2), headers }, rec(3)]);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(live, [headers, headers, undefined]);
+  await crash(first);
+
+  const second = journalBus(dir);
+  await second.start();
+  const again: Array<Record<string, string> | undefined> = [];
+  await second.subscribe('dlq', 'alert', async (batch) => {
+    for (const m of batch) again.push(m.headers);
+  });
+  await second.flush();
+  assert.deepEqual(again, [headers, headers, undefined]);
+  await second.close();
+});

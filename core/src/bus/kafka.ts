@@ -60,6 +60,8 @@ type EventsMessage = Message<string, Buffer, string, string>;
  * - Keys: the actor key. Within one publish() the messages of one key (and the same headers) are
  *   chunked into as few records as fit MAX_CHUNK_BYTES, in order: one actor's messages still
  *   land in one partition, in order, and the client pays its per-record cost once per chunk.
+ * - Headers: kept per record and given back on every message of it; the W3C trace context
+ *   (`traceparent`, `tracestate`) travels here, one per ingest batch, so it does not split chunks.
  * - Partitioner: Java-compatible murmur2 (the same as kafkajs and the Java client), so a key maps
  *   to the same partition as it did before the client switch.
  * - Consumers: offsets are committed only after the handler resolved; a failing handler gets the
@@ -398,9 +400,16 @@ export function chunkByKey<T>(messages: BusMessage<T>[]): OutRecord[] {
       partition?: number;
     }>
   >();
+  // A batch's messages share one headers object (its trace context): stringify it once.
+  let lastHeaders: Record<string, string> | undefined;
+  let lastHeadersJson = '';
   for (const m of messages) {
     const line = JSON.stringify(m.value);
-    const headersId = `${m.partition ?? ''}|${m.headers ? JSON.stringify(m.headers) : ''}`;
+    if (m.headers !== lastHeaders) {
+      lastHeaders = m.headers;
+      lastHeadersJson = m.headers ? JSON.stringify(m.headers) : '';
+    }
+    const headersId = `${m.partition ?? ''}|${lastHeadersJson}`;
     let runs = runsByKey.get(m.key);
     if (!runs) {
       runs = [];

@@ -94,6 +94,13 @@ export const IngestConfig = T.Object(
       description:
         'OpenAPI 3.x / Swagger 2.0 files (YAML or JSON) whose paths give route templates (docs/routes.md).',
     }),
+    specsReloadSeconds: T.Integer({
+      minimum: 0,
+      maximum: 86_400,
+      default: 30,
+      description:
+        'How often ingest re-reads the specs uploaded through the management API (api_specs in the store); an upload served by the same process applies at once. 0: only at start.',
+    }),
     inferRoutes: T.Boolean({
       default: true,
       description: 'Infer route templates from traffic for paths no spec matches (docs/routes.md).',
@@ -368,7 +375,7 @@ const StoreRetention = T.Object(
     auditDays: T.Integer({
       minimum: 0,
       default: 730,
-      description: 'TTL of response_actions_audit, days; 0 keeps forever.',
+      description: 'TTL of response_actions_audit and notification_deliveries, days; 0 keeps forever.',
     }),
   },
   { additionalProperties: false, default: {} },
@@ -1091,6 +1098,37 @@ export const AlertConfig = T.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** The pipeline's own traces (docs/telemetry.md): off unless an exporter is configured. */
+export const TelemetryTracesConfig = T.Object(
+  {
+    sampleRatio: T.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0.01,
+      description:
+        'Share of ingest batches (one push request each) whose trace is recorded; every later stage follows that decision (parent-based sampling).',
+    }),
+    maxQueuedSpans: T.Integer({
+      minimum: 1,
+      default: 2048,
+      description: 'Spans waiting for the OTLP exporter; past it new spans are dropped, never waited for.',
+    }),
+    otlp: T.Object(
+      {
+        endpoint: T.String({
+          default: '',
+          description:
+            'OTLP/HTTP traces URL (e.g. http://127.0.0.1:4318/v1/traces); empty: no traces are exported, and none recorded. Headers come from the standard OTEL_EXPORTER_OTLP_TRACES_HEADERS.',
+        }),
+        timeoutMs: T.Integer({ minimum: 100, default: 10_000, description: 'One export request, ms.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type TelemetryTracesConfigValue = Static<typeof TelemetryTracesConfig>;
+
 export const ConfigSchema = T.Object(
   {
     dataDir: T.String({
@@ -1116,6 +1154,7 @@ export const ConfigSchema = T.Object(
           },
           { additionalProperties: false, default: {} },
         ),
+        traces: TelemetryTracesConfig,
       },
       { additionalProperties: false, default: {} },
     ),

@@ -253,13 +253,18 @@ export interface Retention {
   auditDays: number;
 }
 
-/** Which column each table's TTL counts from. endpoint_inventory is small and never expires. */
+/**
+ * Which column each table's TTL counts from. endpoint_inventory, api_specs and
+ * api_token_revocations are small and never expire.
+ */
 export const TTL_COLUMNS: ReadonlyArray<{ table: string; key: keyof Retention; expr: string }> = [
   { table: 'api_events', key: 'eventsDays', expr: 'toDateTime(ts)' },
   { table: 'findings', key: 'findingsDays', expr: 'toDateTime(detected_at)' },
   { table: 'baseline_route_minute', key: 'baselinesDays', expr: 'minute' },
   { table: 'baseline_actor_route_hour', key: 'baselinesDays', expr: 'hour' },
   { table: 'response_actions_audit', key: 'auditDays', expr: 'toDateTime(ts)' },
+  // What was sent is audit too: kept as long as the response-actions audit.
+  { table: 'notification_deliveries', key: 'auditDays', expr: 'toDateTime(ts)' },
 ];
 
 /** The ALTER statements that make each table's TTL match `retention` (all of them, unconditionally). */

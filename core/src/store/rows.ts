@@ -286,3 +286,105 @@ export function dlqRow(d: DlqRecord): Record<string, unknown> {
     raw: d.raw,
   };
 }
+
+/**
+ * One delivery attempt of a notification (notification_deliveries), as the delivery queue
+ * decided it: delivered, retried (attempts left) or dead_lettered (permanent, or the last attempt).
+ */
+export interface NotificationDeliveryRecord {
+  /** When the receiver answered, ms epoch. */
+  ts: number;
+  notificationId: string;
+  receiver: string;
+  type: string;
+  groupKey: string;
+  /** The notification's status: firing or resolved. */
+  status: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  outcome: 'delivered' | 'retried' | 'dead_lettered';
+  /** '' when delivered, else the ALERT_DELIVERY_* code. */
+  code: string;
+  /** The receiver's HTTP status; 0 when there was none (timeout, network). */
+  httpStatus: number;
+  /** How long the send took, ms. */
+  sendMs: number;
+  /** When the notification was queued (Notification.queuedAt), ms epoch. */
+  queuedAt: number;
+  findings: number;
+  error: string;
+}
+
+export function deliveryRow(d: NotificationDeliveryRecord): Record<string, unknown> {
+  return {
+    ts: d.ts,
+    notification_id: d.notificationId,
+    receiver: d.receiver,
+    type: d.type,
+    group_key: d.groupKey,
+    status: d.status,
+    attempt: d.attempt,
+    outcome: d.outcome,
+    code: d.code,
+    http_status: d.httpStatus,
+    send_ms: Math.max(0, Math.round(d.sendMs)),
+    queued_at: d.queuedAt,
+    latency_ms: Math.max(0, Math.round(d.ts - d.queuedAt)),
+    findings: d.findings,
+    error: d.error.slice(0, 2000),
+  };
+}
+
+/** An uploaded OpenAPI document (api_specs): the newest upload of a name is the current one. */
+export interface ApiSpecRecord {
+  name: string;
+  uploadedAt: number;
+  uploadedBy: string;
+  title: string;
+  version: string;
+  /** The document's `openapi` field (3.0.x, 3.1.x). */
+  openapi: string;
+  operations: number;
+  sha256: string;
+  bytes: number;
+  /** The document as uploaded (JSON or YAML text). */
+  document: string;
+}
+
+export function apiSpecRow(s: ApiSpecRecord): Record<string, unknown> {
+  return {
+    name: s.name,
+    uploaded_at: s.uploadedAt,
+    uploaded_by: s.uploadedBy,
+    title: s.title,
+    version: s.version,
+    openapi: s.openapi,
+    operations: s.operations,
+    sha256: s.sha256,
+    bytes: s.bytes,
+    document: s.document,
+  };
+}
+
+/** A revoked API token (api_token_revocations): its hash, never the token. */
+export interface TokenRevocation {
+  tokenSha256: string;
+  tokenId: string;
+  name: string;
+  role: string;
+  revokedAt: number;
+  revokedBy: string;
+  reason: string;
+}
+
+export function tokenRevocationRow(r: TokenRevocation): Record<string, unknown> {
+  return {
+    token_sha256: r.tokenSha256,
+    token_id: r.tokenId,
+    name: r.name,
+    role: r.role,
+    revoked_at: r.revokedAt,
+    revoked_by: r.revokedBy,
+    reason: r.reason,
+  };
+}

@@ -2,7 +2,12 @@ import type { DlqRecord } from '../bus/types.ts';
 import type { ApiEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import type { SqlExecutor } from './migrate.ts';
-import type { ResponseActionAudit } from './rows.ts';
+import type {
+  ApiSpecRecord,
+  NotificationDeliveryRecord,
+  ResponseActionAudit,
+  TokenRevocation,
+} from './rows.ts';
 import { RowRejectedError } from './writer.ts';
 
 export interface InsertOptions {
@@ -27,6 +32,12 @@ export interface Store extends SqlExecutor {
   insertAudit(actions: readonly ResponseActionAudit[], options?: InsertOptions): Promise<void>;
   /** The DLQ, kept: records that never became events or could not be stored. */
   insertDeadLetters(records: readonly DlqRecord[], options?: InsertOptions): Promise<void>;
+  /** Delivery attempts of notifications (the alert role's delivery queues). */
+  insertDeliveries(records: readonly NotificationDeliveryRecord[], options?: InsertOptions): Promise<void>;
+  /** OpenAPI documents uploaded through the management API. */
+  insertSpecs(specs: readonly ApiSpecRecord[], options?: InsertOptions): Promise<void>;
+  /** API tokens revoked (their SHA-256 only). */
+  insertTokenRevocations(rows: readonly TokenRevocation[], options?: InsertOptions): Promise<void>;
   /** Runs a read query with `{name:Type}` parameters; rows as objects (64-bit integers as strings). */
   query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
   /** Runs a statement that returns no rows, with per-statement settings. */

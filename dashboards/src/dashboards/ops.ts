@@ -26,6 +26,22 @@ const REVOKED = `SELECT target_ref, minIf(ts, action = 'revoke') AS revoked_at,
   WHERE action IN ('revoke', 'restore') AND outcome = 'executed' AND target_ref != ''
   GROUP BY target_ref
   HAVING countIf(action = 'revoke') > 0`;
+/**
+ * Notification deliveries (notification_deliveries, written by the alert role's delivery queues:
+ * one row per attempt, outcome delivered | retried | dead_lettered) of the selected receivers.
+ */
+const RECEIVER: VariableSpec = {
+  name: 'receiver',
+  label: 'Receiver',
+  kind: 'query',
+  sql: 'SELECT DISTINCT receiver FROM notification_deliveries ORDER BY receiver',
+  multi: true,
+  includeAll: true,
+  description: 'Notification receivers (alert.receivers) that were sent something.',
+};
+const DELIVERIES_WHERE =
+  '$__timeFilter(ts) AND $__conditionalAll(receiver IN (${receiver:singlequote}), $receiver)';
+
 /** A call made with a revoked credential while the revocation stood. */
 const AFTER_REVOCATION = 'e.ts > r.revoked_at AND (r.restored_at < r.revoked_at OR e.ts < r.restored_at)';
 
@@ -35,11 +51,12 @@ export const response: DashboardSpec = {
   folder: 'SOC',
   file: 'response',
   description:
-    'Response actions (revocations, blocks) from response_actions_audit, and revoked keys still seen at the gateway.',
-  answers: 'What did we do about findings, did it work, how fast, and is any revoked key still being used?',
+    'Response actions (revocations, blocks) from response_actions_audit, revoked keys still seen at the gateway, and notification delivery per receiver (sent, retried, dead-lettered, latency) from notification_deliveries.',
+  answers:
+    'What did we do about findings, did it work, how fast, is any revoked key still being used — and did the notifications reach the people who act on them?',
   tags: ['apiwatch', 'soc'],
   time: TIME,
-  variables: STANDARD_VARS,
+  variables: [...STANDARD_VARS, RECEIVER],
   panels: place([
     {
       title: 'Actions executed',
@@ -170,6 +187,134 @@ LIMIT 200`,
         { name: 'finding_id', kind: 'string', link: findingLink('finding_id') },
         { name: 'initiated_by', kind: 'string' },
         { name: 'response_status', kind: 'number', unit: 'none' },
+      ],
+      sort: { column: 'ts', desc: true },
+    },
+    {
+      title: 'Notifications delivered',
+      description: 'Notifications a receiver accepted, in the range (one per notification).',
+      viz: 'stat',
+      w: 6,
+      h: 4,
+      unit: 'short',
+      sql: `SELECT countIf(outcome = 'delivered') AS delivered FROM notification_deliveries WHERE ${DELIVERIES_WHERE}`,
+      columns: [{ name: 'delivered', kind: 'number', unit: 'short' }],
+    },
+    {
+      title: 'Notifications dead-lettered',
+      description:
+        'Notifications given up on: a permanent failure (4xx) or the last attempt failed. Replay them with apiwatch deliveries replay.',
+      viz: 'stat',
+      w: 6,
+      h: 4,
+      unit: 'short',
+      thresholds: [
+        ['green', null],
+        ['red', 1],
+      ],
+      sql: `SELECT countIf(outcome = 'dead_lettered') AS dead_lettered FROM notification_deliveries WHERE ${DELIVERIES_WHERE}`,
+      columns: [{ name: 'dead_lettered', kind: 'number', unit: 'short' }],
+    },
+    {
+      title: 'Failed attempts retried',
+      description: 'Attempts that failed with attempts left (5xx, 429, timeouts): the queue tried again.',
+      viz: 'stat',
+      w: 6,
+      h: 4,
+      unit: 'short',
+      thresholds: [
+        ['green', null],
+        ['orange', 1],
+      ],
+      sql: `SELECT countIf(outcome = 'retried') AS retried FROM notification_deliveries WHERE ${DELIVERIES_WHERE}`,
+      columns: [{ name: 'retried', kind: 'number', unit: 'short' }],
+    },
+    {
+      title: 'p95 delivery latency',
+      description: 'From queued to accepted by the receiver, retries included (95th percentile, ms).',
+      viz: 'stat',
+      w: 6,
+      h: 4,
+      unit: 'ms',
+      sql: `SELECT ifNotFinite(quantileIf(0.95)(latency_ms, outcome = 'delivered'), 0) AS p95_ms
+FROM notification_deliveries WHERE ${DELIVERIES_WHERE}`,
+      columns: [{ name: 'p95_ms', kind: 'number', unit: 'ms' }],
+    },
+    {
+      title: 'Delivery attempts by outcome',
+      description: 'Attempts per interval: delivered, failed and retried, failed and dead-lettered.',
+      viz: 'timeseries',
+      w: 24,
+      h: 7,
+      unit: 'short',
+      stacked: true,
+      sql: `SELECT $__timeInterval(ts) AS time,
+  countIf(outcome = 'delivered') AS delivered, countIf(outcome = 'retried') AS retried,
+  countIf(outcome = 'dead_lettered') AS dead_lettered
+FROM notification_deliveries
+WHERE ${DELIVERIES_WHERE}
+GROUP BY time
+${FILL}`,
+      columns: [
+        { name: 'time', kind: 'time' },
+        { name: 'delivered', kind: 'number', unit: 'short' },
+        { name: 'retried', kind: 'number', unit: 'short' },
+        { name: 'dead_lettered', kind: 'number', unit: 'short' },
+      ],
+    },
+    {
+      title: 'Delivery per receiver',
+      description:
+        'Per receiver: notifications sent (delivered), failed attempts, of which retried and dead-lettered, the median and p95 latency from queued to delivered, the median send time, and the last failure code. Worst first.',
+      viz: 'table',
+      w: 24,
+      h: 7,
+      sql: `SELECT receiver, countIf(outcome = 'delivered') AS sent, countIf(outcome != 'delivered') AS failed,
+  countIf(outcome = 'retried') AS retried, countIf(outcome = 'dead_lettered') AS dead_lettered,
+  ifNotFinite(quantileIf(0.5)(latency_ms, outcome = 'delivered'), 0) AS p50_latency_ms,
+  ifNotFinite(quantileIf(0.95)(latency_ms, outcome = 'delivered'), 0) AS p95_latency_ms,
+  ifNotFinite(quantile(0.5)(send_ms), 0) AS p50_send_ms,
+  argMaxIf(code, ts, outcome != 'delivered') AS last_failure_code
+FROM notification_deliveries
+WHERE ${DELIVERIES_WHERE}
+GROUP BY receiver
+ORDER BY dead_lettered DESC, failed DESC, receiver
+LIMIT 100`,
+      columns: [
+        { name: 'receiver', kind: 'string' },
+        { name: 'sent', kind: 'number', unit: 'short' },
+        { name: 'failed', kind: 'number', unit: 'short' },
+        { name: 'retried', kind: 'number', unit: 'short' },
+        { name: 'dead_lettered', kind: 'number', unit: 'short' },
+        { name: 'p50_latency_ms', kind: 'number', unit: 'ms' },
+        { name: 'p95_latency_ms', kind: 'number', unit: 'ms' },
+        { name: 'p50_send_ms', kind: 'number', unit: 'ms' },
+        { name: 'last_failure_code', kind: 'string' },
+      ],
+      sort: { column: 'dead_lettered', desc: true },
+    },
+    {
+      title: 'Recent delivery failures',
+      description:
+        'Failed attempts, newest first: which notification, which attempt, what the receiver said.',
+      viz: 'table',
+      w: 24,
+      h: 8,
+      sql: `SELECT ts, receiver, notification_id, attempt, outcome, code, http_status, send_ms, error
+FROM notification_deliveries
+WHERE ${DELIVERIES_WHERE} AND outcome != 'delivered'
+ORDER BY ts DESC
+LIMIT 200`,
+      columns: [
+        { name: 'ts', kind: 'time', unit: 'dateTimeAsIso' },
+        { name: 'receiver', kind: 'string' },
+        { name: 'notification_id', kind: 'string' },
+        { name: 'attempt', kind: 'number', unit: 'none' },
+        { name: 'outcome', kind: 'string' },
+        { name: 'code', kind: 'string' },
+        { name: 'http_status', kind: 'number', unit: 'none' },
+        { name: 'send_ms', kind: 'number', unit: 'ms' },
+        { name: 'error', kind: 'string' },
       ],
       sort: { column: 'ts', desc: true },
     },

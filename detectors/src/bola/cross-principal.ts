@@ -9,19 +9,21 @@ export const CrossPrincipalConfig = T.Object(
     ownerMinCalls: T.Integer({
       minimum: 1,
       default: 3,
-      description: 'Successful calls by one principal on an object before it is learned as the owner.',
+      description:
+        'Successful calls by the one principal (or tenant) using an object before it is learned as the owner.',
     }),
     ownerMinSpanSeconds: T.Integer({
       minimum: 0,
-      default: 600,
-      description: 'Those calls must span at least this long (one burst does not make an owner).',
-    }),
-    maxOwners: T.Integer({
-      minimum: 1,
-      maximum: 8,
-      default: 3,
+      default: 86_400,
       description:
-        'Principals remembered per object. An object already used by this many principals is shared, not owned: it is never judged.',
+        'Those calls must span at least this long: ownership is a habit over days, not one session or one burst (an enumerator reading every id once an hour is not their owner).',
+    }),
+    memoryDays: T.Integer({
+      minimum: 1,
+      maximum: 366,
+      default: 35,
+      description:
+        'An object unused this long is forgotten (owner and sharing); re-learned from its next calls. Long enough that a rarely opened shared object is still known as shared.',
     }),
     quietSeconds: T.Integer({
       minimum: 60,
@@ -33,8 +35,11 @@ export const CrossPrincipalConfig = T.Object(
   { additionalProperties: false },
 );
 
-interface Principal {
+/** Who an object belongs to: one principal, or — under a tenant-scoped route — one tenant. */
+interface Owner {
+  /** `user:…`, `credential:…`, or `tenant:…` on a tenant-scoped route. */
   id: string;
+  /** The owner's token tenant (a principal), or the tenant itself. */
   tenant: string | null;
   calls: number;
   first: number;
@@ -43,13 +48,14 @@ interface Principal {
 
 /**
  * Per object (route + id value, a non-actor key: the runtime's second stage brings every
- * principal's calls on it together): at most `maxOwners` principals with their call counts and
- * first/last success, plus the open episode. ~250 B; the runtime's per-detector cap bounds the
- * number of objects remembered (least recently used forgotten first).
+ * principal's calls on it together): the one owner it is consistently tied to, or `shared` once
+ * a second owner used it before the first was established (or after an episode ended), plus the
+ * open episode. ~250 B; the runtime's per-detector cap bounds the number of objects remembered
+ * (least recently used forgotten first).
  */
 interface ObjectState {
-  principals: Principal[];
-  /** Set once more principals than maxOwners used the object: shared, never judged again. */
+  owner: Owner | null;
+  /** Used by more than one owner outside an episode: not private, never judged again. */
   shared: boolean;
   open: { accessor: string; last: number; calls: number; ref: EpisodeRef } | null;
 }
@@ -74,17 +80,23 @@ function primaryObject(e: ApiEvent): { name: string; value: string } | null {
   return pick ?? e.objects.find((o) => o.in === 'query' && !isTenantParam(o.name)) ?? null;
 }
 
-/** A route addressed under a tenant (`/tenants/{tenantId}/…` or `?tenant=`): its objects belong to the tenant. */
-function tenantScoped(e: ApiEvent): boolean {
-  return e.objects.some((o) => isTenantParam(o.name));
+/** The tenant a route addresses (`/tenants/{tenantId}/…` or `?tenant=`), normalised, or null. */
+function scopeTenant(e: ApiEvent): string | null {
+  const o = e.objects.find((x) => isTenantParam(x.name));
+  return o ? o.value.trim().toLowerCase() : null;
 }
 
 const WRITE_METHODS = new Set(['PUT', 'PATCH', 'DELETE', 'POST']);
 
+const established = (o: Owner, cfg: { ownerMinCalls: number; ownerMinSpanSeconds: number }) =>
+  o.calls >= cfg.ownerMinCalls && o.last - o.first >= cfg.ownerMinSpanSeconds * 1000;
+
 /**
- * `bola.cross_principal` (OWASP API1:2023): an object learned as belonging to one principal
- * (several successful calls over time, by it alone) is then read or changed successfully by
- * another principal. Shared objects (more principals than `maxOwners`) are never judged.
+ * `bola.cross_principal` (OWASP API1:2023): an object consistently tied to one owner — one
+ * principal, or one tenant on a tenant-scoped route — over days, is then read or changed
+ * successfully by another. Objects that more than one owner used are shared and never judged;
+ * workloads (service principals) neither own nor judge; a call whose token tenant differs from
+ * the tenant in its path is bola.cross_tenant's to judge.
  */
 export const crossPrincipal = defineDetector({
   id: 'bola.cross_principal',
@@ -97,65 +109,66 @@ export const crossPrincipal = defineDetector({
   fingerprint: ['entity', 'route', 'extra'],
   keyBy(event) {
     if (!event.request.route || !is2xx(event.response.status)) return null;
-    if (principalOf(event) === null) return null;
+    const who = principalOf(event);
+    // A workload (an indexer, a backup agent, a BFF) reads many principals' objects by design,
+    // and an object a service wrote for a user is still the user's: services neither own
+    // objects nor make them shared, and are not judged.
+    if (who === null || who.startsWith('service:')) return null;
     const o = primaryObject(event);
     if (!o) return null;
     return `${event.request.route}\u0000${o.name}\u0000${o.value}`;
   },
   init(): ObjectState {
-    return { principals: [], shared: false, open: null };
+    return { owner: null, shared: false, open: null };
   },
-  // Owner memory: an object unused for a week is forgotten (re-learned from its owner's next calls).
-  idleMs: () => 7 * 86_400_000,
+  idleMs: (c) => c.memoryDays * 86_400_000,
   sizeOf(s) {
-    return 64 + s.principals.reduce((n, p) => n + 64 + p.id.length * 2, 0) + (s.open ? 120 : 0);
+    return 64 + (s.owner ? 64 + s.owner.id.length * 2 : 0) + (s.open ? 120 : 0);
   },
   onEvent(s, event, ctx, key) {
-    if (s.shared) return undefined;
     const cfg = ctx.config;
     const who = principalOf(event)!;
-    const tenant = event.identity.tenant;
-    const known = s.principals.find((p) => p.id === who);
-    const owner = s.principals.find(
-      (p) =>
-        p.id !== who && p.calls >= cfg.ownerMinCalls && p.last - p.first >= cfg.ownerMinSpanSeconds * 1000,
-    );
-    // The accessor is established itself (it owned the object before the other): not foreign.
-    const accessorEstablished =
-      known !== undefined &&
-      known.calls >= cfg.ownerMinCalls &&
-      known.last - known.first >= cfg.ownerMinSpanSeconds * 1000;
-    const out: FindingDraft[] = [];
-    // Under a tenant-scoped route (tenant in the path or the query), a colleague of the same
-    // tenant using the object is team work.
-    const teamAccess =
-      owner !== undefined && tenantScoped(event) && owner.tenant !== null && owner.tenant === tenant;
-    // A workload (an indexer, a backup agent, a BFF) reads many principals' objects by design,
-    // and an object a service wrote for a user is still the user's: services are not judged
-    // against principals, nor principals against services.
-    const betweenUsers =
-      owner !== undefined && !owner.id.startsWith('service:') && !who.startsWith('service:');
-    if (owner && betweenUsers && !accessorEstablished && !teamAccess) {
-      if (s.open && s.open.accessor === who) {
-        s.open.calls++;
-        s.open.last = event.ts;
-      } else if (!s.open) {
-        const d = draft(event, key, owner, who, accessorEntity(who, event), known?.calls ?? 0);
-        s.open = { accessor: who, last: event.ts, calls: 1, ref: episodeRef(d) };
-        out.push(d);
-      }
+    const pathTenant = scopeTenant(event);
+    // Under a tenant-scoped route the object belongs to the tenant it lives under, whoever
+    // reads it: colleagues of that tenant are team work, and a token of another tenant reaching
+    // it through that tenant's path is bola.cross_tenant's (support staff, platform admins, or
+    // an attack). Only the id moved under another tenant's path is a finding here.
+    const ownerId = pathTenant !== null ? `tenant:${pathTenant}` : who;
+    const open = s.open;
+    if (open && open.accessor === who) {
+      open.calls++;
+      open.last = event.ts;
       ctx.wakeAt(event.ts + cfg.quietSeconds * 1000);
+      return undefined;
     }
-    if (known) {
-      known.calls++;
-      known.last = event.ts;
-    } else if (s.principals.length < cfg.maxOwners) {
-      s.principals.push({ id: who.slice(0, 256), tenant, calls: 1, first: event.ts, last: event.ts });
-    } else {
+    if (s.shared) return undefined;
+    const owner = s.owner;
+    if (owner === null) {
+      s.owner = {
+        id: ownerId.slice(0, 256),
+        tenant: pathTenant ?? event.identity.tenant,
+        calls: 1,
+        first: event.ts,
+        last: event.ts,
+      };
+      return undefined;
+    }
+    if (owner.id === ownerId) {
+      owner.calls++;
+      owner.last = event.ts;
+      return undefined;
+    }
+    // A second owner. Before the first was established the object was never private: shared.
+    // During an episode with another accessor: one episode per object at a time.
+    if (!established(owner, cfg)) {
       s.shared = true;
-      s.principals.length = 0;
+      return undefined;
     }
-    return out.length > 0 ? out : undefined;
+    if (open) return undefined;
+    const d = draft(event, key, owner, who, accessorEntity(who, event));
+    s.open = { accessor: who, last: event.ts, calls: 1, ref: episodeRef(d) };
+    ctx.wakeAt(event.ts + cfg.quietSeconds * 1000);
+    return [d];
   },
   onWatermark(s, ts, ctx) {
     const open = s.open;
@@ -166,6 +179,9 @@ export const crossPrincipal = defineDetector({
       return undefined;
     }
     s.open = null;
+    // Reported once; afterwards the object has two users and is no longer judged (an access
+    // that was authorised — a hand-over, a delegation — must not re-fire every week).
+    s.shared = true;
     const e = open.ref.entity;
     return [
       resolvedOf(open.ref, {
@@ -188,21 +204,17 @@ function accessorEntity(who: string, e: ApiEvent): FindingEntity {
   return { kind, id, name, ref: e.identity.credential.ref };
 }
 
-function draft(
-  event: ApiEvent,
-  key: string,
-  owner: Principal,
-  who: string,
-  entity: FindingEntity,
-  priorCalls: number,
-): FindingDraft {
+function draft(event: ApiEvent, key: string, owner: Owner, who: string, entity: FindingEntity): FindingDraft {
   const [route = '', name = ''] = key.split('\u0000');
   const method = event.request.method;
   const write = WRITE_METHODS.has(method);
   const crossTenant =
-    owner.tenant !== null && event.identity.tenant !== null && owner.tenant !== event.identity.tenant;
+    owner.tenant !== null &&
+    event.identity.tenant !== null &&
+    owner.tenant.trim().toLowerCase() !== event.identity.tenant.trim().toLowerCase();
   const severity = crossTenant ? 'critical' : write ? 'high' : 'medium';
-  const ownerName = owner.id.slice(owner.id.indexOf(':') + 1);
+  const byTenant = owner.id.startsWith('tenant:');
+  const ownerName = byTenant ? `tenant ${owner.tenant}` : owner.id.slice(owner.id.indexOf(':') + 1);
   return {
     entity,
     route,
@@ -210,7 +222,7 @@ function draft(
     tenant: event.identity.tenant,
     severity,
     confidence: Math.min(0.95, 0.55 + 0.05 * Math.min(owner.calls, 6) + (crossTenant ? 0.1 : 0)),
-    summary: `${entity.kind} ${entity.name ?? entity.id} ${write ? 'changed' : 'read'} ${name} on ${method} ${route} (${method} ${event.response.status}) that until now only ${ownerName}${owner.tenant ? ` (tenant ${owner.tenant})` : ''} used (${owner.calls} calls).`,
+    summary: `${entity.kind} ${entity.name ?? entity.id} ${write ? 'changed' : 'read'} ${name} on ${method} ${route} (${method} ${event.response.status}) that until now only ${ownerName}${owner.tenant && !byTenant ? ` (tenant ${owner.tenant})` : ''} used (${owner.calls} calls).`,
     firstSeen: owner.first,
     lastSeen: event.ts,
     evidence: {
@@ -218,7 +230,7 @@ function draft(
       baseline: owner.calls,
       threshold: 1,
       windowSeconds: Math.round((event.ts - owner.first) / 1000),
-      counts: { ownerCalls: owner.calls, accessorPriorCalls: priorCalls },
+      counts: { ownerCalls: owner.calls },
       sampleEventIds: [event.id],
       details: {
         object: name,

@@ -1,4 +1,4 @@
-import { type ApiEvent, actorKey, type FindingEntity } from '@apiwatch/core';
+import { type ApiEvent, actorKey } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
 import {

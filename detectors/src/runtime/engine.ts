@@ -20,6 +20,7 @@ import {
 import type { AnyDetector, DetectorContext, FindingDraft, KeyScope } from './define.ts';
 import { buildFinding } from './envelope.ts';
 import { ReorderBuffer } from './reorder.ts';
+import { decodeState, encodeState } from './state-codec.ts';
 import { TimerHeap } from './timers.ts';
 
 /**
@@ -53,6 +54,13 @@ export interface EngineOptions {
    * partition (lane) it was released from.
    */
   forward?: (event: ApiEvent, key: string, partition: number) => void;
+  /**
+   * Called with each finding as it is emitted and the event that caused it: the event a
+   * detector's onEvent returned it for, or the released event whose time fired the detector's
+   * timer; null when wall-clock time did (tick's idle advance). Tracing continues the event's
+   * trace with it (docs/telemetry.md); nothing else should depend on it.
+   */
+  onFinding?: (finding: Finding, cause: ApiEvent | null) => void;
 }
 
 /** Per-detector counters (metrics label `detector`). */
@@ -161,7 +169,7 @@ export class DetectionEngine {
   private readonly actorRuns: Run[];
   private readonly globalRuns: Run[];
   private readonly lanes = new Map<number, Lane>();
-  private readonly globalLane: Lane | null;
+  private globalLane: Lane | null;
   private readonly lateness: number;
   private readonly cap: number;
   private readonly lruSlack: number;
@@ -170,6 +178,9 @@ export class DetectionEngine {
   private readonly baselines: () => BaselineSnapshot;
   private readonly forward: ((event: ApiEvent, key: string, partition: number) => void) | undefined;
   private readonly out: Finding[] = [];
+  private readonly onFinding: EngineOptions['onFinding'];
+  /** The released event being run (EngineOptions.onFinding's cause). */
+  private cause: ApiEvent | null = null;
   private readonly released: Item[] = [];
   private seq = 0;
   private sweepCountdown = SWEEP_EVERY;
@@ -185,6 +196,7 @@ export class DetectionEngine {
     if (this.mode === 'forward' && !options.forward)
       throw new Error("DetectionEngine: global 'forward' needs a forward callback");
     this.forward = options.forward;
+    this.onFinding = options.onFinding;
     this.lateness = detect.allowedLatenessMs;
     this.cap = detect.maxActors;
     this.lruSlack = Math.max(1, detect.maxActors >> 3);
@@ -365,13 +377,16 @@ export class DetectionEngine {
    * Restoring it into a fresh engine with the same config and continuing with the events after
    * it gives exactly the findings an uninterrupted engine gives (decision 0013).
    */
-  snapshot(partition = 0): Buffer {
-    const lane = this.lanes.get(partition);
+  snapshot(partition: number | 'global' = 0): Buffer {
+    const lane = partition === 'global' ? this.globalLane : this.lanes.get(partition);
     if (!lane) return serialize({ v: 1, empty: true });
     const stores: Array<[string, Array<[string, unknown, number, number, Record<string, unknown>]>]> = [];
     for (const [index, store] of lane.stores) {
       const run = this.runs[index]!;
-      stores.push([run.def.id, [...store].map(([k, e]) => [k, e.state, e.wake, e.lastTs, e.config])]);
+      stores.push([
+        run.def.id,
+        [...store].map(([k, e]) => [k, encodeState(e.state), e.wake, e.lastTs, e.config]),
+      ]);
     }
     const timers: Array<[number, string, string]> = [];
     const live: Array<{ ts: number; seq: number; id: string; key: string }> = [];
@@ -390,8 +405,12 @@ export class DetectionEngine {
   }
 
   /** Replaces a partition's lane with a snapshot() (taken by an engine with the same detectors). */
-  restore(partition: number, bytes: Buffer): void {
-    this.revoke([partition]);
+  restore(partition: number | 'global', bytes: Buffer): void {
+    if (partition === 'global') {
+      if (!this.globalLane) throw new Error("restore('global') needs an engine with global: 'local'");
+      for (const [index, store] of this.globalLane.stores) this.runs[index]!.totalKeys -= store.size;
+      this.globalLane = new Lane('global', this.lateness);
+    } else this.revoke([partition]);
     const snap = deserialize(bytes) as {
       v: number;
       empty?: boolean;
@@ -403,7 +422,7 @@ export class DetectionEngine {
     };
     if (snap.v !== 1) throw new Error(`detector snapshot version ${snap.v} is not supported`);
     if (snap.empty) return;
-    const lane = this.lane(partition);
+    const lane = partition === 'global' ? this.globalLane! : this.lane(partition);
     lane.clock = snap.clock;
     lane.lastArrivalTs = snap.lastArrivalTs;
     lane.buffer.importState(snap.buffer);
@@ -414,7 +433,13 @@ export class DetectionEngine {
       if (!run) continue;
       const store = lane.store(run);
       for (const [key, state, wake, lastTs, config] of entries) {
-        store.set(internKey(key), { state, wake, lastTs, config: Object.freeze(config), touch: 0 });
+        store.set(internKey(key), {
+          state: decodeState(state),
+          wake,
+          lastTs,
+          config: Object.freeze(config),
+          touch: 0,
+        });
         run.totalKeys++;
       }
     }
@@ -516,6 +541,7 @@ export class DetectionEngine {
     const toGlobal: Item[] = [];
     for (const item of items) {
       this.counters.events++;
+      this.cause = item.event;
       this.advance(lane, item.ts);
       if (this.mode === 'only') {
         for (const run of this.globalRuns) this.handle(lane, run, item.event, item.key);
@@ -528,6 +554,7 @@ export class DetectionEngine {
       if (this.mode === 'local') toGlobal.push(item);
       else this.forwardGlobal(event, lane.id === 'global' ? 0 : lane.id);
     }
+    this.cause = null;
     if (toGlobal.length > 0 && this.globalLane) {
       for (const item of toGlobal) this.globalLane.buffer.push(item, this.released);
       this.runGlobal();
@@ -539,10 +566,12 @@ export class DetectionEngine {
     if (!lane || this.released.length === 0) return;
     const items = this.released.splice(0, this.released.length);
     for (const item of items) {
+      this.cause = item.event;
       this.advance(lane, item.ts);
       let actor: string | null = null;
       for (const run of this.globalRuns) actor = this.handle(lane, run, item.event, null, actor);
     }
+    this.cause = null;
   }
 
   private forwardGlobal(event: ApiEvent, partition: number): void {
@@ -749,6 +778,7 @@ export class DetectionEngine {
     run.stats.findings++;
     this.counters.findings++;
     this.out.push(f);
+    this.onFinding?.(f, this.cause);
   }
 }
 

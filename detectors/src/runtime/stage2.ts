@@ -1,3 +1,4 @@
+import { deserialize, serialize } from 'node:v8';
 import type { ApiEvent, Finding } from '@apiwatch/core';
 import type { DetectionEngine } from './engine.ts';
 import { heapPop, heapPush } from './heap.ts';
@@ -24,6 +25,8 @@ class MergeLane {
   readonly marks: Float64Array;
   readonly heap: Pending[] = [];
   released = Number.NEGATIVE_INFINITY;
+  /** (event id, key) of the records merged recently, oldest first, for the repeat check. */
+  readonly recent = new Set<string>();
 
   constructor(sources: number) {
     this.marks = new Float64Array(sources).fill(Number.NEGATIVE_INFINITY);
@@ -44,9 +47,8 @@ export class Stage2Merger {
   late = 0;
   /** Records dropped as repeats of one already merged (a restarted stage 1 re-forwards). */
   duplicates = 0;
-  /** (event id, key) of the records merged recently, oldest first, for the repeat check. */
-  private readonly recent = new Set<string>();
-  private static readonly RECENT_CAP = 200_000;
+  /** Per stage-2 partition: what a restarted stage 1 re-forwards is at most its checkpoint interval. */
+  private static readonly RECENT_CAP = 100_000;
 
   /** `sources`: partitions of the events topic (every one sends marks). */
   constructor(engine: DetectionEngine, sources: number) {
@@ -67,14 +69,14 @@ export class Stage2Merger {
   }
 
   event(partition: number, source: number, key: string, event: ApiEvent): Finding[] {
+    const lane = this.lane(partition);
     const seen = `${event.id}\u0000${key}`;
-    if (this.recent.has(seen)) {
+    if (lane.recent.has(seen)) {
       this.duplicates++;
       return [];
     }
-    this.recent.add(seen);
-    if (this.recent.size > Stage2Merger.RECENT_CAP) this.recent.delete(this.recent.values().next().value!);
-    const lane = this.lane(partition);
+    lane.recent.add(seen);
+    if (lane.recent.size > Stage2Merger.RECENT_CAP) lane.recent.delete(lane.recent.values().next().value!);
     if (source >= 0 && source < this.sources && event.ts > lane.marks[source]!) lane.marks[source] = event.ts;
     if (event.ts < lane.released) {
       this.late++;
@@ -89,6 +91,47 @@ export class Stage2Merger {
     if (source < 0 || source >= this.sources || !(ts > lane.marks[source]!)) return [];
     lane.marks[source] = ts;
     return this.release(partition, lane);
+  }
+
+  /**
+   * The whole state of a stage-2 partition — merge marks, held events, the repeat set and the
+   * global detectors' lane — as bytes, for a checkpoint (decision 0013). Restoring it into a
+   * fresh merger and continuing with the records after the offset it covers gives the findings
+   * an uninterrupted stage 2 gives.
+   */
+  snapshot(partition: number): Buffer {
+    const lane = this.lanes.get(partition);
+    return serialize({
+      v: 1,
+      lane: lane
+        ? { marks: [...lane.marks], heap: lane.heap, released: lane.released, recent: [...lane.recent] }
+        : null,
+      engine: this.engine.snapshot(partition),
+    });
+  }
+
+  /** Replaces a stage-2 partition's state with a snapshot() of a merger over as many sources. */
+  restore(partition: number, bytes: Buffer): void {
+    const snap = deserialize(bytes) as {
+      v: number;
+      lane: { marks: number[]; heap: Pending[]; released: number; recent: string[] } | null;
+      engine: Buffer;
+    };
+    if (snap.v !== 1) throw new Error(`stage-2 snapshot version ${snap.v} is not supported`);
+    this.revoke([partition]);
+    if (snap.lane) {
+      if (snap.lane.marks.length !== this.sources)
+        throw new Error(
+          `stage-2 snapshot has ${snap.lane.marks.length} source partitions, the events topic ${this.sources}`,
+        );
+      const lane = this.lane(partition);
+      lane.marks.set(snap.lane.marks);
+      lane.released = snap.lane.released;
+      // The heap array keeps its order: it was a valid heap when it was taken.
+      for (const p of snap.lane.heap) lane.heap.push(p);
+      for (const r of snap.lane.recent) lane.recent.add(r);
+    }
+    this.engine.restore(partition, Buffer.from(snap.engine));
   }
 
   /** Stage-2 partitions taken away: their buffered events and the engine lanes are dropped. */

@@ -33,7 +33,6 @@ describe('istio parser: text layouts', () => {
     assert.equal(inb.client.peerIp, '10.44.1.23');
     assert.equal(out.request.host, 'httpbin:8000');
     assert.equal(out.source.kind, 'istio');
-    // Both sidecars log the same request: the same event id, so the store keeps one.
     // Both sidecars saw one call: the same request id, two observations (two event ids).
     assert.equal(out.request.requestId, inb.request.requestId);
     assert.notEqual(out.id, inb.id);

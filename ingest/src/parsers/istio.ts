@@ -11,8 +11,8 @@ import type { ParseContext, ParseError, Parser, RawRecord } from './types.ts';
  * is Envoy's; what differs is the layout, which the reader tells apart per line.
  *
  * A request between two sidecars is logged twice (outbound by the caller's proxy, inbound by the
- * callee's) with the same x-request-id, so both records get the same event id and the store keeps
- * one of them.
+ * callee's) with the same x-request-id. The event id hashes the whole record (buildEvent), never
+ * the request id alone, so both are stored and joined on request.requestId (docs/formats/istio.md).
  */
 export const istioParser: Parser = {
   id: 'istio',

@@ -171,3 +171,20 @@ test('tenant-named query parameters are objects whatever their shape (for bola.c
     ],
   );
 });
+
+test('setSpecs swaps the specs under a running stage: the next event uses them, inference and counters carry on', () => {
+  const t = createRouteTemplater({ specs: [] });
+  const before = event('GET', '/workshop/api/shop/orders/8812');
+  assert.equal(t.applyRoutes(before).source, 'inferred');
+  assert.equal(before.spec, undefined, 'no specs: no spec annotation');
+  t.setSpecs([crapi]);
+  const after = event('GET', '/workshop/api/shop/orders/8813');
+  assert.equal(t.applyRoutes(after).source, 'spec');
+  assert.equal(after.request.route, '/workshop/api/shop/orders/{order_id}');
+  assert.equal(after.spec?.status, 'documented');
+  assert.equal(t.matcher?.specs.length, 1);
+  assert.deepEqual([t.counters.inferred, t.counters.spec], [1, 1]);
+  t.setSpecs([]);
+  assert.equal(t.matcher, null);
+  assert.equal(t.applyRoutes(event('GET', '/workshop/api/shop/orders/8814')).source, 'inferred');
+});

@@ -69,13 +69,19 @@ export interface RouteTemplater {
   readonly counters: Readonly<RouteCounters>;
   readonly matcher: RouteMatcher | null;
   readonly inferrer: RouteInferrer | null;
+  /**
+   * Replaces the specs (all of them: files and uploads) with a matcher built from `specs`; the
+   * next event uses it. Inference and the counters carry on (what traffic taught stays learnt).
+   */
+  setSpecs(specs: readonly LoadedSpec[]): void;
 }
 
 const MAX_OBJECTS = 32;
 
 export function createRouteTemplater(options: RouteTemplaterOptions = {}): RouteTemplater {
-  const specs = options.specs ?? [];
-  const matcher = specs.length > 0 ? createRouteMatcher(specs, options.matcher) : null;
+  const build = (specs: readonly LoadedSpec[]) =>
+    specs.length > 0 ? createRouteMatcher(specs, options.matcher) : null;
+  let matcher = build(options.specs ?? []);
   const inferOpt = options.infer ?? true;
   const inferrer = inferOpt === false ? null : createRouteInferrer(inferOpt === true ? {} : inferOpt);
   const counters: RouteCounters = {
@@ -100,8 +106,13 @@ export function createRouteTemplater(options: RouteTemplaterOptions = {}): Route
 
   return {
     counters,
-    matcher,
+    get matcher() {
+      return matcher;
+    },
     inferrer,
+    setSpecs(specs) {
+      matcher = build(specs);
+    },
     applyRoutes(event: ApiEvent, raw: RawRequest = {}): RouteResult {
       const req = event.request;
       const given = parserTemplate(req.route, req.path);

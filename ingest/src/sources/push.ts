@@ -9,11 +9,13 @@ import {
   type BusMessage,
   type DlqRecord,
   type ErrorCode,
+  endSpan,
   type Logger,
+  redactSecrets,
+  tracing,
 } from '@apiwatch/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createIdentityContext, type IdentityContext } from '../identity/context.ts';
-import { redactSecrets } from '../identity/redact.ts';
 import { parseJson } from '../parsers/json.ts';
 import type { EntryRejection, Parser, RawRecord } from '../parsers/types.ts';
 import { createIngestPipeline, type IngestPipeline, type PipelineResult } from '../pipeline.ts';
@@ -359,13 +361,36 @@ export async function publishResult(
 ): Promise<{ ok: true; accepted: number; rejected: EntryRejection[] } | { ok: false; refusal: Refusal }> {
   const limited = rateLimit(opts, collector, result.events.length);
   if (limited) return { ok: false, refusal: limited };
+  // One span per published batch, from the request's admission (parse included) to the bus's
+  // ack; a sampled batch's events all carry its context (one shared headers object).
+  const { span, headers } =
+    result.events.length > 0
+      ? tracing.startBatch(
+          `ingest ${source}`,
+          {
+            'messaging.system': opts.bus.kind === 'kafka' ? 'kafka' : 'apiwatch_memory',
+            'messaging.operation.type': 'send',
+            'messaging.destination.name': 'events',
+            'messaging.batch.message_count': result.events.length,
+            'apiwatch.ingest.source': source,
+            'apiwatch.ingest.rejected': result.rejected.length,
+          },
+          { startTime: now },
+        )
+      : { span: null, headers: null };
   const valid: BusMessage<ApiEvent>[] = result.events.map((e) => {
     e.ingestTs = now;
     e.source.collector = collector;
-    return { key: actorKey(e), value: e };
+    return headers ? { key: actorKey(e), value: e, headers } : { key: actorKey(e), value: e };
   });
   const dlq = deadLetters(source, collector, now, result.rejected);
-  if (valid.length > 0) await opts.bus.publish('events', valid);
+  try {
+    if (valid.length > 0) await opts.bus.publish('events', valid);
+  } catch (e) {
+    endSpan(span, e);
+    throw e;
+  }
+  endSpan(span);
   if (dlq.length > 0) await opts.bus.publish('dlq', dlq);
   if (opts.counters) {
     opts.counters.accepted += valid.length;
