@@ -1,57 +1,71 @@
-import { globSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { type ApiEvent, actorKey, loadConfig } from '@apiwatch/core';
 import { type AnyDetector, DETECTORS, DetectionEngine, defineDetector } from '@apiwatch/detectors';
 import { Type as T } from '@sinclair/typebox';
+import { buildCorpus, corpusReader, parseCorpus, renderCorpus } from '../src/eval/index.ts';
 import { syntheticEvents } from '../src/synthetic.ts';
 import type { BenchResult } from './types.ts';
 
 /**
- * Detection throughput with every detector on, and detector memory per active actor.
+ * Detection throughput with every registered detector on (detectors/src/registry.ts, each at its
+ * default config), and detector memory per active actor. Two event mixes:
  *
- * - "Every detector": the registry plus any detector module in detectors/src/<family>/ not yet
- *   registered (so the figure covers the whole tree), each at its default config.
- * - Throughput: events/s of one engine (one core: the engine is single-threaded) over a
- *   synthetic mixed stream (many credentials, IPs, tenants, routes; 2 % auth failures); the
- *   floor is the same engine with as many detectors that do nothing but key the event
- *   (dispatch-only: reorder buffer, clock, per-detector call), measured in the same run.
- * - Memory: heap held by the engine after the stream (gc before and after), divided by the
- *   distinct actors that sent events. Budget (docs/design.md §5): < 1 KiB per active actor.
+ * - `corpus`: a week of the labelled evaluation's traffic (test/src/eval: tenants behind office
+ *   NATs, carrier NATs, services and batch jobs, five APIs, every attack kind injected), rendered
+ *   as Kong logs and read through the one ingest pipeline, so every event carries its route
+ *   template, object ids and the spec annotation (spec.* detectors do their work);
+ * - `synthetic`: a dense, high-cardinality stream (test/src/synthetic.ts: 20k credentials, 30k
+ *   IPs, Zipf activity) where most actors are new: the per-key costs of the runtime dominate.
+ *
+ * Throughput is CPU time of one engine (single-threaded: one core), median of the measured
+ * rounds after a warm-up; the floor is the same engine with as many dispatch-only detectors
+ * (keyBy gives null: reorder buffer, two lanes, clock, one call per detector per event), measured
+ * in the same run. Memory is the heap held by the engine after the stream (GC before and after)
+ * divided by the actors that sent events; every detector keeps its keys for a day or more, so
+ * over the corpus's week each of them is an active actor. Per detector: the same figure with
+ * that detector alone, its keys, and its CPU cost per event over the single-detector floor.
+ * Budgets (docs/design.md §5): >= 100k events/s per core, < 1 KiB per active actor.
+ * APIWATCH_BENCH_PER_DETECTOR=0 skips the per-detector runs (most of the benchmark's time).
+ * Measured figures and what they mean: docs/decisions/0026-detect-runtime-performance.md.
  */
 
-const here = dirname(fileURLToPath(import.meta.url));
-const EVENTS = 100_000;
+const ROUNDS = 3;
 
-async function everyDetector(): Promise<AnyDetector[]> {
-  const byId = new Map<string, AnyDetector>(DETECTORS.map((d) => [d.id, d]));
-  const root = join(here, '..', '..', 'detectors', 'src');
-  const files = globSync('{auth,bola,spec,volume,recon}/*.ts', { cwd: root }).filter(
-    (f) => !f.endsWith('.test.ts'),
-  );
-  for (const f of files.sort()) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(pathToFileURL(join(root, f)).href)) as Record<string, unknown>;
-    } catch {
-      continue;
-    }
-    for (const v of Object.values(mod)) {
-      const d = v as Partial<AnyDetector> | null;
-      if (
-        d &&
-        typeof d === 'object' &&
-        typeof d.id === 'string' &&
-        typeof d.keyBy === 'function' &&
-        typeof d.onEvent === 'function' &&
-        !byId.has(d.id)
-      )
-        byId.set(d.id, d as AnyDetector);
-    }
-  }
-  return [...byId.values()];
+interface Mix {
+  name: string;
+  events: ApiEvent[];
+  actors: number;
+  spec: number;
+}
+
+function corpusMix(): Mix {
+  const corpus = buildCorpus({ seed: 9, weeks: 1, scale: 0.25, perKind: 3 });
+  const config = loadConfig(undefined, {});
+  const { events } = parseCorpus(corpus, renderCorpus(corpus, 'kong'), corpusReader('kong', config), 'kong');
+  return mixOf('corpus', events);
+}
+
+function syntheticMix(): Mix {
+  const events = syntheticEvents(50_000, {
+    seed: 9,
+    startMs: Date.UTC(2026, 2, 2),
+    meanGapMs: 5,
+    credentials: 20_000,
+    clientIps: 30_000,
+    tenants: 5,
+    routesPerTenant: 40,
+  });
+  return mixOf('synthetic', events);
+}
+
+function mixOf(name: string, events: ApiEvent[]): Mix {
+  return {
+    name,
+    events,
+    actors: new Set(events.map(actorKey)).size,
+    spec: events.filter((e) => e.spec).length,
+  };
 }
 
 function dispatchOnly(n: number): AnyDetector[] {
@@ -63,7 +77,7 @@ function dispatchOnly(n: number): AnyDetector[] {
       nist: 'monitoring',
       severity: 'info',
       configSchema: T.Object({}, { additionalProperties: false }),
-      scope: 'actor',
+      scope: i % 2 === 0 ? 'actor' : 'global',
       fingerprint: ['entity'],
       keyBy: () => null,
       init: () => 0,
@@ -72,18 +86,19 @@ function dispatchOnly(n: number): AnyDetector[] {
   );
 }
 
+let gcFn: (() => void) | null = null;
 function gc(): void {
-  setFlagsFromString('--expose-gc');
-  const g = runInNewContext('gc') as () => void;
-  g();
-  g();
+  if (!gcFn) {
+    setFlagsFromString('--expose-gc');
+    gcFn = runInNewContext('gc') as () => void;
+  }
+  gcFn();
+  gcFn();
 }
 
-function runOnce(
-  detectors: AnyDetector[],
-  events: ApiEvent[],
-): { seconds: number; findings: number; engine: DetectionEngine } {
-  const detect = loadConfig(undefined, {}).detect;
+const detect = loadConfig(undefined, {}).detect;
+
+function runOnce(detectors: readonly AnyDetector[], events: readonly ApiEvent[]) {
   const engine = new DetectionEngine(detect, { detectors });
   const t0 = process.cpuUsage();
   let findings = 0;
@@ -98,58 +113,89 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-export async function run(): Promise<BenchResult[]> {
-  const detectors = await everyDetector();
-  const events = syntheticEvents(EVENTS, {
-    seed: 9,
-    startMs: Date.UTC(2026, 2, 2),
-    meanGapMs: 5,
-    credentials: 20_000,
-    clientIps: 30_000,
-    tenants: 5,
-    routesPerTenant: 40,
-  });
-  const actors = new Set(events.map(actorKey)).size;
+/** Heap held by an engine after the stream, over the GC'd heap before it. */
+function held(detectors: readonly AnyDetector[], events: readonly ApiEvent[]) {
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const r = runOnce(detectors, events);
+  gc();
+  const bytes = Math.max(0, process.memoryUsage().heapUsed - before);
+  const keys = r.engine.stats().reduce((n, s) => n + s.keys, 0);
+  return { bytes, keys, seconds: r.seconds, engine: r.engine };
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function measure(mix: Mix, detectors: readonly AnyDetector[], perDetector: boolean): BenchResult[] {
   const floorDetectors = dispatchOnly(detectors.length);
   const rates: number[] = [];
   const floors: number[] = [];
   let findings = 0;
-  for (let round = 0; round < 3; round++) {
-    const f = runOnce(floorDetectors, events);
-    const r = runOnce(detectors, events);
+  for (let round = 0; round <= ROUNDS; round++) {
+    const f = runOnce(floorDetectors, mix.events);
+    const r = runOnce(detectors, mix.events);
     if (round === 0) continue; // warm-up
-    floors.push(EVENTS / f.seconds);
-    rates.push(EVENTS / r.seconds);
+    floors.push(mix.events.length / f.seconds);
+    rates.push(mix.events.length / r.seconds);
     findings = r.findings;
   }
   const rate = median(rates);
   const floor = median(floors);
-
-  gc();
-  const before = process.memoryUsage().heapUsed;
-  const held = runOnce(detectors, events);
-  gc();
-  const after = process.memoryUsage().heapUsed;
-  const bytesPerActor = Math.max(0, after - before) / actors;
-  const estimated = [...held.engine.stateBytes()].reduce((n, [, v]) => n + v, 0) / actors;
-  const keys = held.engine.stats().reduce((n, s) => n + s.keys, 0);
-  return [
+  const all = held(detectors, mix.events);
+  const actorScoped = held(
+    detectors.filter((d) => d.scope === 'actor'),
+    mix.events,
+  );
+  const out: BenchResult[] = [
     {
-      name: `detect throughput, ${detectors.length} detectors at defaults, events/s per core`,
+      name: `[${mix.name}] detect throughput, ${detectors.length} detectors at defaults, events/s per core`,
       value: rate,
       unit: 'events/s',
       floor,
       ratio: rate / floor,
       budget: 100_000,
-      note: `${EVENTS.toLocaleString('en-US')} synthetic events, ${actors.toLocaleString('en-US')} actors, ${findings} finding updates; floor: the engine with ${detectors.length} dispatch-only detectors; detectors: ${detectors.map((d) => d.id).join(', ')}`,
+      note: `${fmt(mix.events.length)} events (${fmt(mix.spec)} spec-annotated), ${fmt(mix.actors)} actors, ${findings} finding updates; floor: the engine with ${detectors.length} dispatch-only detectors`,
     },
     {
-      name: 'detector memory per active actor',
-      value: bytesPerActor,
+      name: `[${mix.name}] detector memory per active actor, every detector`,
+      value: all.bytes / mix.actors,
       unit: 'bytes',
       budget: 1024,
       lowerIsBetter: true,
-      note: `heap held by the engine after the stream / ${actors.toLocaleString('en-US')} active actors (${keys.toLocaleString('en-US')} state keys over all detectors; the detectors' own sizeOf estimate: ${Math.round(estimated)} B/actor)`,
+      note: `heap held by the engine after the stream / ${fmt(mix.actors)} actors (${fmt(all.keys)} keys over all detectors, ${fmt(all.bytes - actorScoped.bytes)} B of them in global-scope keys: routes, accounts, objects)`,
     },
+    {
+      name: `[${mix.name}] detector memory per active actor, actor-scope detectors`,
+      value: actorScoped.bytes / mix.actors,
+      unit: 'bytes',
+      budget: 1024,
+      lowerIsBetter: true,
+      note: `the ${detectors.filter((d) => d.scope === 'actor').length} actor-scope detectors alone (state that grows with actors; global keys grow with routes, accounts and objects)`,
+    },
+  ];
+  if (!perDetector) return out;
+  const floor1 = held(dispatchOnly(1), mix.events).seconds;
+  const rows: string[] = [];
+  for (const d of detectors) {
+    const one = held([d], mix.events);
+    const us = Math.max(0, ((one.seconds - floor1) / mix.events.length) * 1e6);
+    rows.push(
+      `${d.id.padEnd(30)} ${d.scope.padEnd(6)} ${fmt(one.bytes / mix.actors).padStart(7)} B/actor ${fmt(one.keys).padStart(7)} keys ${fmt(one.keys > 0 ? one.bytes / one.keys : 0).padStart(6)} B/key ${us.toFixed(2).padStart(6)} µs/event`,
+    );
+  }
+  out.push({
+    name: `[${mix.name}] per detector (alone: heap / actors, keys, heap / key, CPU per event over a one-detector floor)`,
+    value: detectors.length,
+    unit: 'detectors',
+    note: rows.join('\n    '),
+  });
+  return out;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const perDetector = process.env.APIWATCH_BENCH_PER_DETECTOR !== '0';
+  return [
+    ...measure(corpusMix(), DETECTORS, perDetector),
+    ...measure(syntheticMix(), DETECTORS, perDetector),
   ];
 }

@@ -123,10 +123,14 @@ interface Run {
 }
 
 interface TimerItem {
+  ts: number;
+  seq: number;
   run: Run;
   key: string;
   entry: Entry;
 }
+
+const COMPACT_MIN = 4096;
 
 class Lane {
   readonly id: number | 'global';
@@ -137,6 +141,8 @@ class Lane {
   /** Wall time of the last arrival, and its event time (idle watermark, live only). */
   lastArrivalWall = Number.NaN;
   lastArrivalTs = Number.NEGATIVE_INFINITY;
+  /** Timer heap size above which stale timers are counted and maybe compacted. */
+  compactAt = COMPACT_MIN;
 
   constructor(id: number | 'global', lateness: number) {
     this.id = id;
@@ -243,8 +249,11 @@ export class DetectionEngine {
         const lane = self.curLane;
         const entry = self.curEntry;
         if (!lane || !entry || !Number.isFinite(ts)) return;
+        // The same wake again (detectors re-arm on every event): its heap entry is still
+        // pending and fires first either way, so a second one would only be a stale copy.
+        if (entry.wake === ts) return;
         entry.wake = ts;
-        lane.timers.push(ts, { run: self.curRun!, key: self.curKey, entry });
+        lane.timers.push({ ts, seq: 0, run: self.curRun!, key: self.curKey, entry });
       },
     };
   }
@@ -381,12 +390,8 @@ export class DetectionEngine {
     }
     const timers: Array<[number, string, string]> = [];
     const live: Array<{ ts: number; seq: number; id: string; key: string }> = [];
-    lane.timers.compact(
-      (t) =>
-        t.item.entry.wake === t.ts && lane.stores.get(t.item.run.index)?.get(t.item.key) === t.item.entry,
-    );
-    for (const t of lane.timers.entries())
-      live.push({ ts: t.ts, seq: t.seq, id: t.item.run.def.id, key: t.item.key });
+    lane.timers.compact((t) => t.entry.wake === t.ts && lane.stores.get(t.run.index)?.get(t.key) === t.entry);
+    for (const t of lane.timers.entries()) live.push({ ts: t.ts, seq: t.seq, id: t.run.def.id, key: t.key });
     live.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
     for (const t of live) timers.push([t.ts, t.id, t.key]);
     return serialize({
@@ -428,14 +433,20 @@ export class DetectionEngine {
       if (!run) continue;
       const store = lane.store(run);
       for (const [key, state, wake, lastTs, config] of entries) {
-        store.set(key, { state: decodeState(state), wake, lastTs, config: Object.freeze(config), touch: 0 });
+        store.set(internKey(key), {
+          state: decodeState(state),
+          wake,
+          lastTs,
+          config: Object.freeze(config),
+          touch: 0,
+        });
         run.totalKeys++;
       }
     }
     for (const [ts, id, key] of snap.timers) {
       const run = byId.get(id);
       const entry = run ? lane.stores.get(run.index)?.get(key) : undefined;
-      if (run && entry && entry.wake === ts) lane.timers.push(ts, { run, key, entry });
+      if (run && entry && entry.wake === ts) lane.timers.push({ ts, seq: 0, run, key, entry });
     }
   }
 
@@ -629,6 +640,7 @@ export class DetectionEngine {
       entry = { state, wake: Number.NaN, config, lastTs: event.ts, touch: run.touches };
       if (run.totalKeys >= this.cap) this.evict(lane, run, store);
       run.totalKeys++;
+      key = internKey(key);
       store.set(key, entry);
     } else if (run.touches - entry.touch > this.lruSlack) {
       // Approximate LRU: a key moves to the young end only when it has aged by cap/8 touches,
@@ -685,7 +697,7 @@ export class DetectionEngine {
     const timers = lane.timers;
     for (let t = timers.peek(); t !== undefined && t.ts <= ts; t = timers.peek()) {
       timers.pop();
-      const { run, key, entry } = t.item;
+      const { run, key, entry } = t;
       if (entry.wake !== t.ts) continue;
       const store = lane.stores.get(run.index);
       if (store?.get(key) !== entry) continue;
@@ -705,11 +717,13 @@ export class DetectionEngine {
       if (drafts) for (const d of drafts) this.emit(run, d, lane.clock);
     }
     lane.clock = ts;
-    if (timers.size > 4096 && timers.size > 4 * this.liveTimers(lane)) {
-      timers.compact(
-        (t) =>
-          t.item.entry.wake === t.ts && lane.stores.get(t.item.run.index)?.get(t.item.key) === t.item.entry,
-      );
+    // Stale entries (replaced wakes, dropped keys) are compacted away once the heap has doubled
+    // since the last check; counting the live ones walks every key, so it must not run per event.
+    if (timers.size > lane.compactAt) {
+      if (timers.size > 4 * this.liveTimers(lane)) {
+        timers.compact((t) => t.entry.wake === t.ts && lane.stores.get(t.run.index)?.get(t.key) === t.entry);
+      }
+      lane.compactAt = Math.max(COMPACT_MIN, 2 * timers.size);
     }
     if (--this.sweepCountdown <= 0) {
       this.sweepCountdown = SWEEP_EVERY;
@@ -766,6 +780,18 @@ export class DetectionEngine {
     this.out.push(f);
     this.onFinding?.(f, this.cause);
   }
+}
+
+/**
+ * The one copy of a key string the whole process shares. Each detector's keyBy builds its own
+ * string (most of them the actor key), and a store that kept every copy would hold the same
+ * 40–70 characters once per detector per actor. Using the string as a property name makes V8
+ * internalize it (its string table is weak, so nothing is held once no store keeps the key), and
+ * for-in hands back that internalized copy. Only called when a key is first stored.
+ */
+function internKey(key: string): string {
+  for (const k in { [key]: 0 }) return k;
+  return key;
 }
 
 /** The static baseline values from detect.baselines.fallback (the schema's defaults when absent). */
