@@ -6,7 +6,6 @@ import {
   type EpisodeRef,
   episodeRef,
   fnv1a,
-  LinearCounter,
   parseRouteKey,
   resolvedOf,
   routeKey,
@@ -73,13 +72,16 @@ export const ObjectEnumerationConfig = T.Object(
 
 /**
  * Per (actor, route): two linear-counting bitmaps of id hashes (the current and previous bucket,
- * 128 B each), call and 403/404 counts, a sequential-walk counter for numeric ids, the actor's
- * own remembered peak and the episode. ~450 B.
+ * 128 B each, in one Uint8Array: one typed-array header instead of two plus their wrappers),
+ * call and 403/404 counts, a sequential-walk counter for numeric ids, the actor's own remembered
+ * peak and the episode. Evidence samples are kept only once the window's distinct count reaches
+ * half the bar a finding needs and until the episode opens (an actor far below the threshold —
+ * nearly every key — holds none; decision 0026).
  */
 interface EnumState {
   bucket: number;
-  cur: LinearCounter;
-  prev: LinearCounter;
+  /** Linear-counting bitmaps (Whang et al. 1990): bytes [0, 128) the current bucket, [128, 256) the previous one. */
+  bits: Uint8Array;
   calls: number;
   refused: number;
   prevCalls: number;
@@ -96,13 +98,36 @@ interface EnumState {
   lastAbove: number;
   open: boolean;
   peakDistinct: number;
-  samples: string[];
-  sampleIds: string[];
+  /** Up to 5 object ids and 10 event ids, collected near the threshold (null otherwise). */
+  samples: string[] | null;
+  sampleIds: string[] | null;
   /** The open episode's identity (for its resolved update). */
   ref: EpisodeRef | null;
 }
 
 const SEQUENTIAL_MAX_STEP = 3;
+/** Bytes per bitmap: 1024 bits, ~3 % standard error at 1000 distinct, saturating near 7000. */
+const HALF = 128;
+const M = HALF * 8;
+
+function addHash(bits: Uint8Array, hash: number): void {
+  const i = hash % M;
+  bits[i >>> 3]! |= 1 << (i & 7);
+}
+
+/** Linear-counting estimate of the distinct ids in the union of both buckets. */
+function estimate(bits: Uint8Array): number {
+  let zeros = 0;
+  for (let b = 0; b < HALF; b++) zeros += 8 - popcount8(bits[b]! | bits[b + HALF]!);
+  if (zeros === 0) return Math.round(M * Math.log(M));
+  return Math.round(-M * Math.log(zeros / M));
+}
+
+function popcount8(v: number): number {
+  let n = v - ((v >> 1) & 0x55);
+  n = (n & 0x33) + ((n >> 2) & 0x33);
+  return (n + (n >> 4)) & 0x0f;
+}
 
 /**
  * `bola.object_enumeration` (OWASP API1:2023): one actor touching far more distinct object ids on
@@ -132,8 +157,7 @@ export const objectEnumeration = defineDetector({
   init(): EnumState {
     return {
       bucket: 0,
-      cur: new LinearCounter(),
-      prev: new LinearCounter(),
+      bits: new Uint8Array(2 * HALF),
       calls: 0,
       refused: 0,
       prevCalls: 0,
@@ -148,15 +172,17 @@ export const objectEnumeration = defineDetector({
       lastAbove: 0,
       open: false,
       peakDistinct: 0,
-      samples: [],
-      sampleIds: [],
+      samples: null,
+      sampleIds: null,
       ref: null,
     };
   },
   // Its own peak fades with ownHalfLifeHours: after two half-lives the key holds little worth keeping.
   idleMs: (c) => c.ownHalfLifeHours * 2 * 3_600_000,
   sizeOf(s) {
-    return 300 + s.samples.reduce((n, v) => n + 40 + v.length * 2, 0) + s.sampleIds.length * 60;
+    return (
+      300 + (s.samples?.reduce((n, v) => n + 40 + v.length * 2, 0) ?? 0) + (s.sampleIds?.length ?? 0) * 60
+    );
   },
   onEvent(s, event, ctx, key) {
     const cfg = ctx.config;
@@ -168,7 +194,7 @@ export const objectEnumeration = defineDetector({
     const status = event.response.status;
     if (status === 403 || status === 404) s.refused++;
     for (const o of event.objects) {
-      s.cur.add(fnv1a(o.value));
+      addHash(s.bits, fnv1a(o.value));
       if (/^\d{1,15}$/.test(o.value)) {
         const n = Number(o.value);
         if (!Number.isNaN(s.lastNumeric) && n !== s.lastNumeric) {
@@ -177,11 +203,9 @@ export const objectEnumeration = defineDetector({
         }
         s.lastNumeric = n;
       }
-      if (s.samples.length < 5 && !s.samples.includes(o.value)) s.samples.push(o.value.slice(0, 64));
     }
-    if (s.sampleIds.length < 10) s.sampleIds.push(event.id);
 
-    const distinct = s.cur.estimate(s.prev);
+    const distinct = estimate(s.bits);
     const calls = s.calls + s.prevCalls;
     const refusedShare = calls > 0 ? (s.refused + s.prevRefused) / calls : 0;
     const threshold = thresholdFor(
@@ -190,9 +214,10 @@ export const objectEnumeration = defineDetector({
       ctx.baselines().objectPeers(parseRouteKey(key.split('\u0001')[1]!)),
       cfg,
     );
-    const above =
-      distinct >= threshold.value ||
-      (distinct >= Math.max(cfg.minDistinctWithErrors, threshold.ownFloor) && refusedShare >= cfg.errorShare);
+    const errorsBar = Math.max(cfg.minDistinctWithErrors, threshold.ownFloor);
+    const above = distinct >= threshold.value || (distinct >= errorsBar && refusedShare >= cfg.errorShare);
+    // Evidence samples only near the lower of the two bars, and only until an episode opens.
+    if (!s.open && distinct * 2 >= Math.min(threshold.value, errorsBar)) collect(s, event);
     if (!above) return undefined;
     s.lastAbove = event.ts;
     s.peakDistinct = Math.max(s.peakDistinct, distinct);
@@ -202,6 +227,8 @@ export const objectEnumeration = defineDetector({
     s.episodeStart = event.ts;
     const d = draft(s, event, key, distinct, refusedShare, threshold, cfg.bucketSeconds);
     s.ref = episodeRef(d);
+    s.samples = null;
+    s.sampleIds = null;
     return [d];
   },
   onWatermark(s, ts, ctx) {
@@ -263,9 +290,19 @@ function thresholdFor(
   return { value, ownFloor, peerP99, ownPeak: hasOwn ? s.ownPeak : null };
 }
 
+function collect(s: EnumState, event: ApiEvent): void {
+  s.samples ??= [];
+  s.sampleIds ??= [];
+  const samples = s.samples;
+  for (const o of event.objects) {
+    if (samples.length < 5 && !samples.includes(o.value)) samples.push(o.value.slice(0, 64));
+  }
+  if (s.sampleIds.length < 10) s.sampleIds.push(event.id);
+}
+
 /** A new bucket: the closed one teaches the actor's own peak (unless it was part of an episode). */
 function roll(s: EnumState, bucket: number, halfLifeHours: number, bucketMs: number): void {
-  const closed = s.cur.estimate(s.prev);
+  const closed = estimate(s.bits);
   const gap = bucket - s.bucket;
   const wasActive = s.calls > 0;
   if (s.bucket !== 0 && wasActive) {
@@ -277,15 +314,12 @@ function roll(s: EnumState, bucket: number, halfLifeHours: number, bucketMs: num
     s.buckets++;
   }
   if (gap === 1) {
-    const t = s.prev;
-    s.prev = s.cur;
-    s.cur = t;
-    s.cur.clear();
+    s.bits.copyWithin(HALF, 0, HALF);
+    s.bits.fill(0, 0, HALF);
     s.prevCalls = s.calls;
     s.prevRefused = s.refused;
   } else {
-    s.prev.clear();
-    s.cur.clear();
+    s.bits.fill(0);
     s.prevCalls = 0;
     s.prevRefused = 0;
   }
@@ -295,10 +329,8 @@ function roll(s: EnumState, bucket: number, halfLifeHours: number, bucketMs: num
   s.sequentialSteps = 0;
   s.lastNumeric = Number.NaN;
   s.bucket = bucket;
-  if (!s.open) {
-    s.samples.length = 0;
-    s.sampleIds.length = 0;
-  }
+  s.samples = null;
+  s.sampleIds = null;
 }
 
 function draft(
@@ -348,10 +380,10 @@ function draft(
         numericSteps: s.numericSteps,
         sequentialSteps: s.sequentialSteps,
       },
-      sampleEventIds: [...s.sampleIds],
+      sampleEventIds: [...(s.sampleIds ?? [])],
       details: {
         params,
-        sampleIds: [...s.samples],
+        sampleIds: [...(s.samples ?? [])],
         refusedShare,
         sequential,
         peerP99: threshold.peerP99,
