@@ -66,20 +66,27 @@ export const CredentialAbuseConfig = T.Object(
 export type CredentialAbuseConfig = Static<typeof CredentialAbuseConfig>;
 
 const KNOWN_NETS = 16;
+/** Offsets in AbuseState.nets: the known networks, their last window, this window's networks. */
+const WINDOW_AT = KNOWN_NETS;
+const NEW_AT = 2 * KNOWN_NETS;
 
 interface AbuseState {
-  /** Networks (hashed /24 or /48) the credential was learned from, with the last window seen. */
-  known: number[];
-  knownWindow: number[];
+  /**
+   * One Int32Array (a typed-array header once, no boxed numbers): [0, 16) the hashed networks
+   * (/24 or /48, as int32) the credential was learned from, [16, 32) the last window each was
+   * seen in, [32, 48) the networks of the current window, to learn when it closes.
+   */
+  nets: Int32Array;
+  knownCount: number;
+  windowNetCount: number;
   windowIdx: number;
   /** The address of the previous call (already counted in this window). */
   lastIp: string | null;
   addresses: CappedDistinct;
   networks: CappedDistinct;
-  /** Networks of the current window, to learn when it closes (capped). */
-  windowNets: number[];
   newNetworks: number;
-  newNetSamples: string[];
+  /** Up to 6 of the window's new networks (null until the first). */
+  newNetSamples: string[] | null;
   /** Decaying peak of distinct addresses per window, and active windows learned. */
   peak: number;
   activeWindows: number;
@@ -89,7 +96,12 @@ interface AbuseState {
   lastNew: number;
   observed: number;
   threshold: number;
-  samples: string[];
+  /**
+   * Up to 10 event ids from new addresses, collected only in a window that can be judged (not
+   * the credential's first) once it has a new network, or while an episode is open; null otherwise.
+   */
+  samples: string[] | null;
+  /** The endpoint of the call that opened the episode ('' before one). */
   endpoint: string;
   tenant: string | null;
   name: string | null;
@@ -120,15 +132,15 @@ export const credentialAbuse = defineDetector({
     return key.startsWith('ip:') ? null : key;
   },
   init: (_key, event): AbuseState => ({
-    known: [],
-    knownWindow: [],
+    nets: new Int32Array(3 * KNOWN_NETS),
+    knownCount: 0,
+    windowNetCount: 0,
     windowIdx: -1,
     lastIp: null,
     addresses: new CappedDistinct(24, 6),
     networks: new CappedDistinct(16, 5),
-    windowNets: [],
     newNetworks: 0,
-    newNetSamples: [],
+    newNetSamples: null,
     peak: 0,
     activeWindows: 0,
     firstSeen: event.ts,
@@ -137,8 +149,8 @@ export const credentialAbuse = defineDetector({
     lastNew: 0,
     observed: 0,
     threshold: 0,
-    samples: [],
-    endpoint: endpointOf(event),
+    samples: null,
+    endpoint: '',
     tenant: event.identity.tenant,
     name: event.identity.service ?? event.identity.user,
     ref: event.identity.credential.ref,
@@ -157,13 +169,19 @@ export const credentialAbuse = defineDetector({
     const net = net24(ip);
     const nh = hash32(net);
     const fresh = s.networks.add(nh);
-    if (fresh && s.windowNets.length < KNOWN_NETS) s.windowNets.push(nh);
-    if (fresh && !s.known.includes(nh)) {
+    if (fresh && s.windowNetCount < KNOWN_NETS) s.nets[NEW_AT + s.windowNetCount++] = nh;
+    if (fresh && knownAt(s, nh) < 0) {
       s.newNetworks++;
       s.lastNew = event.ts;
+      s.newNetSamples ??= [];
       if (s.newNetSamples.length < 6) s.newNetSamples.push(net);
     }
-    if (s.samples.length < 10) s.samples.push(event.id);
+    // Samples only serve a finding: never in the first window (not judged), and not before the
+    // window has a new network (a hit needs minNewNetworks >= 1) unless an episode is open.
+    if (s.activeWindows > 0 && (s.newNetworks > 0 || s.raisedAt > 0)) {
+      s.samples ??= [];
+      if (s.samples.length < 10) s.samples.push(event.id);
+    }
     const addresses = s.addresses.count;
     if (s.raisedAt > 0) {
       s.observed = Math.max(s.observed, addresses);
@@ -203,14 +221,20 @@ export const credentialAbuse = defineDetector({
   idleMs: () => 14 * 86_400_000,
   sizeOf: (s) =>
     180 +
-    s.known.length * 16 +
-    s.windowNets.length * 8 +
+    s.nets.byteLength +
     s.addresses.bytes +
     s.networks.bytes +
-    s.samples.length * 40 +
-    s.newNetSamples.length * 40 +
+    (s.samples?.length ?? 0) * 40 +
+    (s.newNetSamples?.length ?? 0) * 40 +
     s.endpoint.length * 2,
 });
+
+/** Where the network hash `h` is among the known ones, or -1. */
+function knownAt(s: AbuseState, h: number): number {
+  const v = h | 0;
+  for (let i = 0; i < s.knownCount; i++) if (s.nets[i] === v) return i;
+  return -1;
+}
 
 /** Closes a window: learn its networks and its address count (unless an episode was open). */
 function roll(s: AbuseState, idx: number): void {
@@ -219,17 +243,21 @@ function roll(s: AbuseState, idx: number): void {
     s.peak = Math.max(n, s.peak * 0.97);
     s.activeWindows++;
     // Networks of this window join the known set (least recently seen replaced).
-    for (const h of s.windowNets) {
-      const i = s.known.indexOf(h);
-      if (i >= 0) s.knownWindow[i] = s.windowIdx;
-      else if (s.known.length < KNOWN_NETS) {
-        s.known.push(h);
-        s.knownWindow.push(s.windowIdx);
+    const nets = s.nets;
+    for (let w = 0; w < s.windowNetCount; w++) {
+      const h = nets[NEW_AT + w]!;
+      const i = knownAt(s, h);
+      if (i >= 0) nets[WINDOW_AT + i] = s.windowIdx;
+      else if (s.knownCount < KNOWN_NETS) {
+        nets[s.knownCount] = h;
+        nets[WINDOW_AT + s.knownCount] = s.windowIdx;
+        s.knownCount++;
       } else {
         let oldest = 0;
-        for (let j = 1; j < s.known.length; j++) if (s.knownWindow[j]! < s.knownWindow[oldest]!) oldest = j;
-        s.known[oldest] = h;
-        s.knownWindow[oldest] = s.windowIdx;
+        for (let j = 1; j < s.knownCount; j++)
+          if (nets[WINDOW_AT + j]! < nets[WINDOW_AT + oldest]!) oldest = j;
+        nets[oldest] = h;
+        nets[WINDOW_AT + oldest] = s.windowIdx;
       }
     }
   }
@@ -237,10 +265,10 @@ function roll(s: AbuseState, idx: number): void {
   s.lastIp = null;
   s.addresses.clear();
   s.networks.clear();
-  s.windowNets = [];
+  s.windowNetCount = 0;
   s.newNetworks = 0;
-  s.newNetSamples = [];
-  if (s.raisedAt === 0) s.samples = [];
+  s.newNetSamples = null;
+  if (s.raisedAt === 0) s.samples = null;
 }
 
 function draft(
@@ -262,7 +290,7 @@ function draft(
     ? `its usual peak is ${Math.round(s.peak)} per ${formatSpan(cfg.windowSeconds)}`
     : 'it has no history yet';
   const summary =
-    `${who} was used from ${s.observed} addresses in ${s.newNetworks} new networks (${listForHumans(s.newNetSamples, s.newNetworks)}) within ${formatSpan(cfg.windowSeconds)}; ${habit} — stolen or replayed credential.` +
+    `${who} was used from ${s.observed} addresses in ${s.newNetworks} new networks (${listForHumans(s.newNetSamples ?? [], s.newNetworks)}) within ${formatSpan(cfg.windowSeconds)}; ${habit} — stolen or replayed credential.` +
     (status === 'resolved' ? ' The episode ended.' : '');
   return {
     status,
@@ -285,11 +313,14 @@ function draft(
       counts: {
         addresses: s.observed,
         newNetworks: s.newNetworks,
-        knownNetworks: s.known.length,
+        knownNetworks: s.knownCount,
         learnedWindows: s.activeWindows,
       },
-      sampleEventIds: s.samples.slice(0, 10),
-      details: { newNetworks: s.newNetSamples, baselineKind: learned ? 'own_history' : 'static_fallback' },
+      sampleEventIds: s.samples?.slice(0, 10) ?? [],
+      details: {
+        newNetworks: s.newNetSamples ?? [],
+        baselineKind: learned ? 'own_history' : 'static_fallback',
+      },
     },
     recommendedAction: `Revoke or rotate ${s.ref ? `credential ${s.ref}` : 'this credential'}${s.name ? ` of ${s.name}` : ''}, issue a new one to its owner, and review its calls from the new networks.`,
   };
