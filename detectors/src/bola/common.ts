@@ -35,6 +35,16 @@ export function parseRouteKey(key: string): RouteRef {
   return { tenant, method, route: rest.join('\u0000') };
 }
 
+/**
+ * V8's internalized copy of `text` (a computed key is internalized, and for-in hands that copy
+ * back; the string table is weak, so nothing outlives its holders): states that keep the same
+ * principal or tenant under many keys then share one string instead of one copy each.
+ */
+export function intern(text: string): string {
+  for (const k in { [text]: 0 }) return k;
+  return text;
+}
+
 /** FNV-1a, 32 bit: a stable, fast hash for sketches (not for security). */
 export function fnv1a(text: string): number {
   let h = 0x811c9dc5;

@@ -1,7 +1,7 @@
 import type { ApiEvent, FindingEntity } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
-import { type EpisodeRef, episodeRef, is2xx, resolvedOf } from './common.ts';
+import { type EpisodeRef, episodeRef, intern, is2xx, resolvedOf } from './common.ts';
 import { isTenantParam } from './cross-tenant.ts';
 
 export const CrossPrincipalConfig = T.Object(
@@ -35,26 +35,24 @@ export const CrossPrincipalConfig = T.Object(
   { additionalProperties: false },
 );
 
-/** Who an object belongs to: one principal, or — under a tenant-scoped route — one tenant. */
-interface Owner {
-  /** `user:…`, `credential:…`, or `tenant:…` on a tenant-scoped route. */
-  id: string;
-  /** The owner's token tenant (a principal), or the tenant itself. */
-  tenant: string | null;
-  calls: number;
-  first: number;
-  last: number;
-}
-
 /**
  * Per object (route + id value, a non-actor key: the runtime's second stage brings every
  * principal's calls on it together): the one owner it is consistently tied to, or `shared` once
  * a second owner used it before the first was established (or after an episode ended), plus the
- * open episode. ~250 B; the runtime's per-detector cap bounds the number of objects remembered
- * (least recently used forgotten first).
+ * open episode. The owner is packed into the state (no object of its own) and its id and tenant
+ * are interned: a principal owns many objects, and every object held its own copy of the same
+ * `user:…` string (decision 0026). The runtime's per-detector cap bounds the number of objects
+ * remembered (least recently used forgotten first).
  */
 interface ObjectState {
-  owner: Owner | null;
+  /** The owner: one principal (`user:…`, `credential:…`), or `tenant:…` on a tenant-scoped route; null before the first call. */
+  owner: string | null;
+  /** The owner's token tenant (a principal), or the tenant itself. */
+  ownerTenant: string | null;
+  /** The owner's successful calls on the object, and the first and last of them. */
+  calls: number;
+  first: number;
+  last: number;
   /** Used by more than one owner outside an episode: not private, never judged again. */
   shared: boolean;
   open: { accessor: string; last: number; calls: number; ref: EpisodeRef } | null;
@@ -88,7 +86,7 @@ function scopeTenant(e: ApiEvent): string | null {
 
 const WRITE_METHODS = new Set(['PUT', 'PATCH', 'DELETE', 'POST']);
 
-const established = (o: Owner, cfg: { ownerMinCalls: number; ownerMinSpanSeconds: number }) =>
+const established = (o: ObjectState, cfg: { ownerMinCalls: number; ownerMinSpanSeconds: number }) =>
   o.calls >= cfg.ownerMinCalls && o.last - o.first >= cfg.ownerMinSpanSeconds * 1000;
 
 /**
@@ -119,11 +117,11 @@ export const crossPrincipal = defineDetector({
     return `${event.request.route}\u0000${o.name}\u0000${o.value}`;
   },
   init(): ObjectState {
-    return { owner: null, shared: false, open: null };
+    return { owner: null, ownerTenant: null, calls: 0, first: 0, last: 0, shared: false, open: null };
   },
   idleMs: (c) => c.memoryDays * 86_400_000,
   sizeOf(s) {
-    return 64 + (s.owner ? 64 + s.owner.id.length * 2 : 0) + (s.open ? 120 : 0);
+    return 96 + (s.open ? 120 : 0);
   },
   onEvent(s, event, ctx, key) {
     const cfg = ctx.config;
@@ -142,30 +140,28 @@ export const crossPrincipal = defineDetector({
       return undefined;
     }
     if (s.shared) return undefined;
-    const owner = s.owner;
-    if (owner === null) {
-      s.owner = {
-        id: ownerId.slice(0, 256),
-        tenant: pathTenant ?? event.identity.tenant,
-        calls: 1,
-        first: event.ts,
-        last: event.ts,
-      };
+    if (s.owner === null) {
+      s.owner = intern(ownerId.slice(0, 256));
+      const tenant = pathTenant ?? event.identity.tenant;
+      s.ownerTenant = tenant === null ? null : intern(tenant);
+      s.calls = 1;
+      s.first = event.ts;
+      s.last = event.ts;
       return undefined;
     }
-    if (owner.id === ownerId) {
-      owner.calls++;
-      owner.last = event.ts;
+    if (s.owner === ownerId) {
+      s.calls++;
+      s.last = event.ts;
       return undefined;
     }
     // A second owner. Before the first was established the object was never private: shared.
     // During an episode with another accessor: one episode per object at a time.
-    if (!established(owner, cfg)) {
+    if (!established(s, cfg)) {
       s.shared = true;
       return undefined;
     }
     if (open) return undefined;
-    const d = draft(event, key, owner, who, accessorEntity(who, event));
+    const d = draft(event, key, s, who, accessorEntity(who, event));
     s.open = { accessor: who, last: event.ts, calls: 1, ref: episodeRef(d) };
     ctx.wakeAt(event.ts + cfg.quietSeconds * 1000);
     return [d];
@@ -204,7 +200,23 @@ function accessorEntity(who: string, e: ApiEvent): FindingEntity {
   return { kind, id, name, ref: e.identity.credential.ref };
 }
 
-function draft(event: ApiEvent, key: string, owner: Owner, who: string, entity: FindingEntity): FindingDraft {
+/** The owner as the finding describes it. */
+interface Owner {
+  id: string;
+  tenant: string | null;
+  calls: number;
+  first: number;
+  last: number;
+}
+
+function draft(
+  event: ApiEvent,
+  key: string,
+  s: ObjectState,
+  who: string,
+  entity: FindingEntity,
+): FindingDraft {
+  const owner: Owner = { id: s.owner!, tenant: s.ownerTenant, calls: s.calls, first: s.first, last: s.last };
   const [route = '', name = ''] = key.split('\u0000');
   const method = event.request.method;
   const write = WRITE_METHODS.has(method);
