@@ -1,5 +1,6 @@
 import { type ApiEvent, actorKey } from '@apiwatch/core';
 import { type Static, Type as T } from '@sinclair/typebox';
+import { intern } from '../bola/common.ts';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
 import { actorFindingEntity, endpointOf, formatSpan, ipNet, listForHumans, net24 } from './common.ts';
 import { CappedDistinct, hash32 } from './sketch.ts';
@@ -151,7 +152,8 @@ export const credentialAbuse = defineDetector({
     threshold: 0,
     samples: null,
     endpoint: '',
-    tenant: event.identity.tenant,
+    // Interned: one tenant's credentials share one copy (decision 0026).
+    tenant: event.identity.tenant === null ? null : intern(event.identity.tenant),
     name: event.identity.service ?? event.identity.user,
     ref: event.identity.credential.ref,
   }),
