@@ -158,6 +158,7 @@ export const credentialAbuse = defineDetector({
     ref: event.identity.credential.ref,
   }),
   onEvent(s, event, ctx, key) {
+    if (s.nets === undefined) upgrade(s);
     const cfg = ctx.config;
     const idx = Math.floor(event.ts / (cfg.windowSeconds * 1000));
     if (idx > s.windowIdx) roll(s, idx);
@@ -210,6 +211,7 @@ export const credentialAbuse = defineDetector({
     return [draft(s, key, cfg, learned, 'firing')];
   },
   onWatermark(s, ts, ctx, key) {
+    if (s.nets === undefined) upgrade(s);
     if (s.raisedAt === 0) return undefined;
     if (ts - s.lastNew < ctx.config.quietSeconds * 1000) {
       ctx.wakeAt(s.lastNew + ctx.config.quietSeconds * 1000);
@@ -230,6 +232,24 @@ export const credentialAbuse = defineDetector({
     (s.newNetSamples?.length ?? 0) * 40 +
     s.endpoint.length * 2,
 });
+
+/** A state from a checkpoint taken before decision 0026's packing: `known`, `knownWindow`, `windowNets` arrays. */
+function upgrade(s: AbuseState): void {
+  const old = s as unknown as { known?: number[]; knownWindow?: number[]; windowNets?: number[] };
+  const known = old.known ?? [];
+  const windowNets = old.windowNets ?? [];
+  s.nets = new Int32Array(3 * KNOWN_NETS);
+  s.knownCount = Math.min(known.length, KNOWN_NETS);
+  s.windowNetCount = Math.min(windowNets.length, KNOWN_NETS);
+  for (let i = 0; i < s.knownCount; i++) {
+    s.nets[i] = known[i]!;
+    s.nets[WINDOW_AT + i] = old.knownWindow?.[i] ?? 0;
+  }
+  for (let i = 0; i < s.windowNetCount; i++) s.nets[NEW_AT + i] = windowNets[i]!;
+  delete old.known;
+  delete old.knownWindow;
+  delete old.windowNets;
+}
 
 /** Where the network hash `h` is among the known ones, or -1. */
 function knownAt(s: AbuseState, h: number): number {

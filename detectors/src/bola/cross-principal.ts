@@ -124,6 +124,7 @@ export const crossPrincipal = defineDetector({
     return 96 + (s.open ? 120 : 0);
   },
   onEvent(s, event, ctx, key) {
+    if (s.owner !== null && typeof s.owner === 'object') upgrade(s);
     const cfg = ctx.config;
     const who = principalOf(event)!;
     const pathTenant = scopeTenant(event);
@@ -191,6 +192,22 @@ export const crossPrincipal = defineDetector({
     ];
   },
 });
+
+/** A state from a checkpoint taken before decision 0026's packing: `owner` was an object. */
+function upgrade(s: ObjectState): void {
+  const o = s.owner as unknown as {
+    id: string;
+    tenant: string | null;
+    calls: number;
+    first: number;
+    last: number;
+  };
+  s.owner = intern(o.id);
+  s.ownerTenant = o.tenant === null ? null : intern(o.tenant);
+  s.calls = o.calls;
+  s.first = o.first;
+  s.last = o.last;
+}
 
 function accessorEntity(who: string, e: ApiEvent): FindingEntity {
   const colon = who.indexOf(':');

@@ -185,6 +185,7 @@ export const objectEnumeration = defineDetector({
     );
   },
   onEvent(s, event, ctx, key) {
+    if (s.bits === undefined) upgrade(s);
     const cfg = ctx.config;
     const bucketMs = cfg.bucketSeconds * 1000;
     const bucket = Math.floor(event.ts / bucketMs);
@@ -232,6 +233,7 @@ export const objectEnumeration = defineDetector({
     return [d];
   },
   onWatermark(s, ts, ctx) {
+    if (s.bits === undefined) upgrade(s);
     if (!s.open || !s.ref) return undefined;
     const quietMs = ctx.config.quietSeconds * 1000;
     if (ts < s.lastAbove + quietMs) {
@@ -288,6 +290,16 @@ function thresholdFor(
   if (workload && !hasOwn)
     return { value: Number.POSITIVE_INFINITY, ownFloor: value, peerP99, ownPeak: null };
   return { value, ownFloor, peerP99, ownPeak: hasOwn ? s.ownPeak : null };
+}
+
+/** A state from a checkpoint taken before decision 0026's packing: two LinearCounters (`cur`, `prev`). */
+function upgrade(s: EnumState): void {
+  const old = s as unknown as { cur?: { bits: Uint8Array }; prev?: { bits: Uint8Array } };
+  s.bits = new Uint8Array(2 * HALF);
+  if (old.cur) s.bits.set(old.cur.bits.subarray(0, HALF), 0);
+  if (old.prev) s.bits.set(old.prev.bits.subarray(0, HALF), HALF);
+  delete old.cur;
+  delete old.prev;
 }
 
 function collect(s: EnumState, event: ApiEvent): void {
