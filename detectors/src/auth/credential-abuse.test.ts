@@ -125,3 +125,28 @@ test('positive: a single-address key replayed from 6 addresses in 3 new networks
   assert.equal(res.firing.length, 1);
   assert.ok(res.firing[0]!.evidence.observed >= 6, 'its own address and the replays');
 });
+
+test('a key with 12 networks of its own: those are known (the network table grows past its first slots), 3 new ones are not', () => {
+  // 12 /24s, one address each: more than the 4 slots a credential starts with, fewer than the 16 kept.
+  const own = Array.from({ length: 12 }, (_, i) => `203.0.${i + 1}.7`);
+  const learned = habit(3, own, 60, 21);
+  const start = T0 + 3 * 24 * HOUR + 10 * MIN;
+  // Its own 12 networks in one hour: no new network, no finding.
+  const home = own.map((ip, i) => use(start + i * 20_000, ip));
+  const quiet = runDetector(credentialAbuse, [...learned, ...home]);
+  assert.equal(quiet.firing.length, 0);
+  // A later hour: 75 addresses (its peak is ~12 an hour, ×4) in 3 networks it never used, on top of its usual ones.
+  const later = start + 2 * HOUR;
+  const attack = Array.from({ length: 75 }, (_, i) =>
+    use(later + 300_000 + i * 10_000, `${91 + (i % 3)}.1.1.${10 + Math.floor(i / 3)}`),
+  );
+  const res = runDetector(credentialAbuse, [
+    ...learned,
+    ...home,
+    ...own.map((ip, i) => use(later + 200_000 + i * 5_000, ip)),
+    ...attack,
+  ]);
+  assert.equal(res.firing.length, 1);
+  assert.equal(res.firing[0]!.evidence.counts.newNetworks, 3);
+  assert.equal(res.firing[0]!.evidence.counts.knownNetworks, 12);
+});

@@ -67,15 +67,24 @@ export const CredentialAbuseConfig = T.Object(
 export type CredentialAbuseConfig = Static<typeof CredentialAbuseConfig>;
 
 const KNOWN_NETS = 16;
-/** Offsets in AbuseState.nets: the known networks, their last window, this window's networks. */
-const WINDOW_AT = KNOWN_NETS;
-const NEW_AT = 2 * KNOWN_NETS;
+/** Slots per region of AbuseState.nets at first: most credentials are used from a network or two. */
+const FIRST_SLOTS = 4;
+
+/** Doubles the slots of each region of `s.nets` (up to KNOWN_NETS), keeping their contents. */
+function grow(s: AbuseState): void {
+  const cap = s.nets.length / 3;
+  const next = Math.min(KNOWN_NETS, cap * 2);
+  const nets = new Int32Array(3 * next);
+  for (let r = 0; r < 3; r++) nets.set(s.nets.subarray(r * cap, (r + 1) * cap), r * next);
+  s.nets = nets;
+}
 
 interface AbuseState {
   /**
-   * One Int32Array (a typed-array header once, no boxed numbers): [0, 16) the hashed networks
-   * (/24 or /48, as int32) the credential was learned from, [16, 32) the last window each was
-   * seen in, [32, 48) the networks of the current window, to learn when it closes.
+   * One Int32Array (a typed-array header once, no boxed numbers) of three regions of `cap`
+   * slots (4 at first, doubled up to 16 when one fills): [0, cap) the hashed networks (/24 or
+   * /48, as int32) the credential was learned from, [cap, 2 cap) the last window each was seen
+   * in, [2 cap, 3 cap) the networks of the current window, to learn when it closes.
    */
   nets: Int32Array;
   knownCount: number;
@@ -133,7 +142,7 @@ export const credentialAbuse = defineDetector({
     return key.startsWith('ip:') ? null : key;
   },
   init: (_key, event): AbuseState => ({
-    nets: new Int32Array(3 * KNOWN_NETS),
+    nets: new Int32Array(3 * FIRST_SLOTS),
     knownCount: 0,
     windowNetCount: 0,
     windowIdx: -1,
@@ -172,7 +181,10 @@ export const credentialAbuse = defineDetector({
     const net = net24(ip);
     const nh = hash32(net);
     const fresh = s.networks.add(nh);
-    if (fresh && s.windowNetCount < KNOWN_NETS) s.nets[NEW_AT + s.windowNetCount++] = nh;
+    if (fresh && s.windowNetCount < KNOWN_NETS) {
+      if (s.windowNetCount === s.nets.length / 3) grow(s);
+      s.nets[(2 * s.nets.length) / 3 + s.windowNetCount++] = nh;
+    }
     if (fresh && knownAt(s, nh) < 0) {
       s.newNetworks++;
       s.lastNew = event.ts;
@@ -243,9 +255,9 @@ function upgrade(s: AbuseState): void {
   s.windowNetCount = Math.min(windowNets.length, KNOWN_NETS);
   for (let i = 0; i < s.knownCount; i++) {
     s.nets[i] = known[i]!;
-    s.nets[WINDOW_AT + i] = old.knownWindow?.[i] ?? 0;
+    s.nets[KNOWN_NETS + i] = old.knownWindow?.[i] ?? 0;
   }
-  for (let i = 0; i < s.windowNetCount; i++) s.nets[NEW_AT + i] = windowNets[i]!;
+  for (let i = 0; i < s.windowNetCount; i++) s.nets[2 * KNOWN_NETS + i] = windowNets[i]!;
   delete old.known;
   delete old.knownWindow;
   delete old.windowNets;
@@ -265,21 +277,22 @@ function roll(s: AbuseState, idx: number): void {
     s.peak = Math.max(n, s.peak * 0.97);
     s.activeWindows++;
     // Networks of this window join the known set (least recently seen replaced).
-    const nets = s.nets;
     for (let w = 0; w < s.windowNetCount; w++) {
-      const h = nets[NEW_AT + w]!;
+      const h = s.nets[(2 * s.nets.length) / 3 + w]!;
       const i = knownAt(s, h);
-      if (i >= 0) nets[WINDOW_AT + i] = s.windowIdx;
+      if (i >= 0) s.nets[s.nets.length / 3 + i] = s.windowIdx;
       else if (s.knownCount < KNOWN_NETS) {
-        nets[s.knownCount] = h;
-        nets[WINDOW_AT + s.knownCount] = s.windowIdx;
+        if (s.knownCount === s.nets.length / 3) grow(s);
+        s.nets[s.knownCount] = h;
+        s.nets[s.nets.length / 3 + s.knownCount] = s.windowIdx;
         s.knownCount++;
       } else {
+        const nets = s.nets;
+        const at = nets.length / 3;
         let oldest = 0;
-        for (let j = 1; j < s.knownCount; j++)
-          if (nets[WINDOW_AT + j]! < nets[WINDOW_AT + oldest]!) oldest = j;
+        for (let j = 1; j < s.knownCount; j++) if (nets[at + j]! < nets[at + oldest]!) oldest = j;
         nets[oldest] = h;
-        nets[WINDOW_AT + oldest] = s.windowIdx;
+        nets[at + oldest] = s.windowIdx;
       }
     }
   }
