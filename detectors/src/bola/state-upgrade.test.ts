@@ -1,0 +1,118 @@
+/**
+ * States restored from a checkpoint taken before decision 0026's packing still work: each state
+ * is put back into its old shape half-way through a stream, and the detector must give the same
+ * findings as an uninterrupted run.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ApiEvent } from '@apiwatch/core';
+import { credentialAbuse } from '../auth/credential-abuse.ts';
+import { LinearCounter } from './common.ts';
+import { crossPrincipal } from './cross-principal.ts';
+import { call, DetectorHarness, type EmittedDraft } from './harness.ts';
+import { objectEnumeration } from './object-enumeration.ts';
+
+const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+
+// biome-ignore lint/suspicious/noExplicitAny: states of three different detectors, reshaped by hand.
+type AnyState = any;
+
+function compare(
+  // biome-ignore lint/suspicious/noExplicitAny: any of the three detectors.
+  detector: any,
+  events: ApiEvent[],
+  toOld: (s: AnyState) => void,
+): { plain: EmittedDraft[]; upgraded: EmittedDraft[] } {
+  const plain = new DetectorHarness(detector);
+  plain.run(events);
+  const h = new DetectorHarness(detector);
+  const half = Math.floor(events.length / 2);
+  h.run(events.slice(0, half));
+  assert.ok(h.states.size > 0);
+  for (const s of h.states.values()) toOld(s);
+  h.run(events.slice(half));
+  const view = (d: EmittedDraft) => [
+    d.status,
+    d.key,
+    d.firstSeen,
+    d.lastSeen,
+    d.evidence.observed,
+    d.evidence.threshold,
+  ];
+  assert.deepEqual(h.drafts.map(view), plain.drafts.map(view));
+  return { plain: plain.drafts, upgraded: h.drafts };
+}
+
+test('object_enumeration: a state with two LinearCounters (cur, prev) is upgraded', () => {
+  const events = Array.from({ length: 120 }, (_, i) =>
+    call({
+      ts: T0 + i * 30_000,
+      user: 'mallory',
+      route: '/shop/orders/{order_id}',
+      objects: [{ name: 'order_id', value: String(1000 + i) }],
+      status: i % 3 === 0 ? 200 : 403,
+    }),
+  );
+  const { plain } = compare(objectEnumeration, events, (s) => {
+    const cur = new LinearCounter();
+    const prev = new LinearCounter();
+    cur.bits.set(s.bits.subarray(0, 128));
+    prev.bits.set(s.bits.subarray(128));
+    s.cur = cur;
+    s.prev = prev;
+    delete s.bits;
+    s.samples ??= [];
+    s.sampleIds ??= [];
+  });
+  assert.ok(
+    plain.some((d) => d.status !== 'resolved'),
+    'the stream raises a finding',
+  );
+});
+
+test('credential_abuse: a state with known / knownWindow / windowNets arrays is upgraded', () => {
+  const use = (ts: number, ip: string) =>
+    call({ ts, ip, service: 'acme-billing', credential: 'k1:partner-key', route: '/v1/invoices' });
+  const events: ApiEvent[] = [];
+  for (let h = 0; h < 72; h++)
+    for (let k = 0; k < 10; k++) events.push(use(T0 + h * HOUR + k * 6 * MIN, '198.51.100.10'));
+  const start = T0 + 3 * DAY + 10 * MIN;
+  ['91.1.1.1', '91.1.1.2', '92.2.2.2', '92.2.2.3', '93.3.3.3', '93.3.3.4'].forEach((ip, i) => {
+    events.push(use(start + i * 20_000, ip));
+  });
+  const { plain } = compare(credentialAbuse, events, (s) => {
+    const cap = s.nets.length / 3;
+    s.known = Array.from(s.nets.subarray(0, s.knownCount), (h: number) => h >>> 0);
+    s.knownWindow = Array.from(s.nets.subarray(cap, cap + s.knownCount));
+    s.windowNets = Array.from(s.nets.subarray(2 * cap, 2 * cap + s.windowNetCount), (h: number) => h >>> 0);
+    delete s.nets;
+    delete s.knownCount;
+    delete s.windowNetCount;
+  });
+  assert.ok(plain.length > 0, 'the stream raises a finding');
+});
+
+test('cross_principal: a state whose owner is an object is upgraded', () => {
+  const read = (ts: number, user: string) =>
+    call({
+      ts,
+      user,
+      tenant: 'acme',
+      route: '/vehicles/{vehicleId}',
+      objects: [{ name: 'vehicleId', value: 'veh-a-1' }],
+    });
+  const events = [
+    ...Array.from({ length: 6 }, (_, i) => read(T0 + i * DAY, 'alice')),
+    read(T0 + 7 * DAY, 'mallory'),
+    read(T0 + 7 * DAY + MIN, 'mallory'),
+  ];
+  const { plain } = compare(crossPrincipal, events, (s) => {
+    if (s.owner !== null)
+      s.owner = { id: s.owner, tenant: s.ownerTenant, calls: s.calls, first: s.first, last: s.last };
+    for (const k of ['ownerTenant', 'calls', 'first', 'last']) delete s[k];
+  });
+  assert.ok(plain.length > 0, 'the stream raises a finding');
+});
