@@ -60,6 +60,16 @@ function benign(): ApiEvent[] {
   for (let u = 0; u < 40; u++) {
     const user = `user${u}@crapi.test`;
     const vehicle = `4bae9968-ec7f-4de3-a3a0-${String(u).padStart(12, '0')}`;
+    // The day before: an owner is learned from calls that span a day or more (cross_principal).
+    for (const h of [30, 27, 25])
+      out.push(
+        req({
+          ts: T0 - h * 60 * MIN + u * 1000,
+          user,
+          target: `/identity/api/v2/vehicle/${vehicle}/location`,
+          ip: `10.1.${u}.1`,
+        }),
+      );
     for (let i = 0; i < 45; i++) {
       const ts = T0 + i * 4 * MIN + u * 1000;
       out.push(req({ ts, user, target: `/identity/api/v2/vehicle/${vehicle}/location`, ip: `10.1.${u}.1` }));
