@@ -113,13 +113,21 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Heap held by an engine after the stream, over the GC'd heap before it. */
+/**
+ * Memory held by an engine after the stream, over the GC'd figure before it: the JS heap plus
+ * ArrayBuffer backing stores (V8 keeps typed arrays over 64 B outside heapUsed, and detector
+ * states hold bitmaps and Float64Arrays).
+ */
 function held(detectors: readonly AnyDetector[], events: readonly ApiEvent[]) {
+  const mem = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
   gc();
-  const before = process.memoryUsage().heapUsed;
+  const before = mem();
   const r = runOnce(detectors, events);
   gc();
-  const bytes = Math.max(0, process.memoryUsage().heapUsed - before);
+  const bytes = Math.max(0, mem() - before);
   const keys = r.engine.stats().reduce((n, s) => n + s.keys, 0);
   return { bytes, keys, seconds: r.seconds, engine: r.engine };
 }
