@@ -124,6 +124,7 @@ function level(
   w: number,
   minuteEnd: number,
   minRecent: number,
+  minRecentPerMinute = 0,
 ): Level | null {
   let expected = 0;
   let spread = 0;
@@ -142,7 +143,7 @@ function level(
     callers = Math.min(callers, b.actors.median);
   }
   if (seasonal) return { expected, spread, callers, kind: 'seasonal' };
-  const exp = expectation(s.series, snapshot, route, minuteEnd - 1, w, minRecent);
+  const exp = expectation(s.series, snapshot, route, minuteEnd - 1, w, minRecent, minRecentPerMinute);
   if (exp?.kind !== 'recent') return null;
   const perMinuteSpread = Math.max(0, exp.sigma(1) ** 2 - Math.max(exp.perMinute, 1));
   return {
@@ -163,7 +164,9 @@ const judge: RouteJudge<Cfg> = {
     if (s.open) return { ...no, anomalous: five < 0.5 * s.reference };
     for (const w of WINDOWS) {
       if (w + MIN_BEFORE > series.filled + 1) break;
-      const l = level(s, route, snapshot, w, minuteEnd, cfg.minRecentMinutes);
+      // Below minRecentPerMinute the recent level judges nothing (checked below): level() gives
+      // null instead of computing it.
+      const l = level(s, route, snapshot, w, minuteEnd, cfg.minRecentMinutes, cfg.minRecentPerMinute);
       if (!l) return no;
       const minPerMinute = l.kind === 'seasonal' ? cfg.minExpectedPerMinute : cfg.minRecentPerMinute;
       if (l.expected / w < minPerMinute) return no;

@@ -123,6 +123,9 @@ export interface Expectation {
 /**
  * What a minute of this route should hold at `ts`: the seasonal hour-of-week cell when learned,
  * else the median of the recent minutes before the window (needs `minRecentMinutes`), else null.
+ * `minRecentPerMinute`: a caller that judges nothing whose recent level is below this rate gets
+ * null without the median/MAD being computed when no recent minute reaches it (the median is at
+ * most the maximum).
  */
 export function expectation(
   s: RouteSeries,
@@ -131,6 +134,7 @@ export function expectation(
   ts: number,
   window: number,
   minRecentMinutes: number,
+  minRecentPerMinute = 0,
 ): Expectation | null {
   const cell = snapshot.get(route, hourOfWeek(ts)).requests;
   if (cell.confidence === 'high') {
@@ -142,6 +146,11 @@ export function expectation(
   }
   const hist = historyMinutes(s, s.requests, window);
   if (hist.length < minRecentMinutes) return null;
+  if (minRecentPerMinute > 0) {
+    let max = 0;
+    for (const n of hist) if (n > max) max = n;
+    if (max < minRecentPerMinute) return null;
+  }
   const m = median(hist);
   const perMinuteSigma = Math.max(Math.sqrt(Math.max(m, 1)), 1.4826 * medianAbsoluteDeviation(hist));
   const sigma = (n: number) => perMinuteSigma * Math.sqrt(n);
