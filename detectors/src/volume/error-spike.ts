@@ -10,7 +10,7 @@ import {
   WINDOW_MINUTES,
   wholeRouteKey,
 } from './route-detector.ts';
-import { historyMinutes, lastMinutes, RING } from './route-series.ts';
+import { historyMinutes, lastMinutes, sumLast } from './route-series.ts';
 
 export const ErrorSpikeConfig = T.Object(
   {
@@ -84,9 +84,7 @@ const judge: RouteJudge<Cfg> = {
     // Both windows need minErrors 5xx: fewer in the longer one (which holds the shorter) is a no
     // whatever the usual share, so it is not looked up.
     const longest = Math.max(WINDOW_MINUTES, cfg.longWindowMinutes);
-    let recentErrors = 0;
-    for (let i = 0; i < longest; i++) recentErrors += series.errors[(series.minute - i + RING * 4) % RING]!;
-    if (recentErrors < cfg.minErrors) return no;
+    if (sumLast(series, series.errors, longest) < cfg.minErrors) return no;
     // The route's usual share: its store history when there is enough, else the hour before.
     const hist = snapshot.serverErrorRate(route);
     let usual: number;
