@@ -104,6 +104,9 @@ function agentEstimate(h: ActorHabit): number {
 /** Epoch minute of the habit's newest minute (-1 before its first event). */
 export const habitMinute = (h: ActorHabit): number => h[MINUTE]!;
 
+/** Epoch hour of the habit's newest minute. */
+export const habitHour = (h: ActorHabit): number => h[HOUR]!;
+
 export const HABIT_BYTES = HABIT_LENGTH * 8 + 100;
 
 /** Sum of the five minutes ending with the current one. */

@@ -24,6 +24,7 @@ import {
   type HabitLimits,
   type HabitRule,
   habitFrom,
+  habitHour,
   habitMinute,
   judgeHabit,
   newHabit,
@@ -39,7 +40,7 @@ export interface HabitState {
    * episode is open: an actor well inside its habit holds none.
    */
   samples: string[];
-  /** The threshold of the last judged window (0 before the first; absent in older checkpoints). */
+  /** The threshold of the last judgement this hour (0 before it; absent in older checkpoints). */
   bar?: number;
   open: boolean;
   episodeStart: number;
@@ -151,7 +152,12 @@ function tick<C extends HabitConfig>(
     s.samples = [];
     s.routes.clear();
   }
+  const hour = habitHour(h);
   advanceHabit(h, ts, !s.open);
+  // A new hour (or day) can lower the threshold (today's peak joins the habit, the day's user
+  // agents start afresh); within an hour it only rises. Until the next judgement the bar is the
+  // lowest any window can face.
+  if (habitHour(h) !== hour) s.bar = 0;
   if (s.samples.length > 0 && !s.open && windowSum(h) < sampleBar(s, cfg) / 2) s.samples = [];
   return out;
 }
