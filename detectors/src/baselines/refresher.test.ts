@@ -85,9 +85,12 @@ describe('BaselineRefresher', () => {
       assert.deepEqual([fr.rate, fr.confidence], [0, 'high']);
       assert.equal(snapshot.overallAuthFailureRate().requests, orders.events.length);
 
-      // Keys the snapshot does not hold read as the fallback.
+      // Keys the snapshot does not hold read as the fallback, never of confidence high: callers
+      // that see hasSeasonal false skip the hour-of-week lookups.
       const unknown = snapshot.get(UNKNOWN, hourOfWeek(END));
       assert.deepEqual([unknown.requests.confidence, unknown.requests.median], ['low', 1000]);
+      assert.deepEqual([snapshot.hasSeasonal(ORDERS), snapshot.hasSeasonal(UNKNOWN)], [true, false]);
+      for (let how = 0; how < 168; how++) assert.equal(snapshot.get(UNKNOWN, how).requests.confidence, 'low');
       assert.deepEqual(
         [snapshot.objectPeers(UNKNOWN).p99, snapshot.objectPeers(UNKNOWN).confidence],
         [100, 'low'],

@@ -170,6 +170,16 @@ export class BaselineSnapshot {
     return this.cells(map.get(routeId(route)), hourOfWeek);
   }
 
+  /**
+   * Whether the route has a seasonal series of its own. Without one, `get` answers from the
+   * static fallback, whose cells have no samples and are never of confidence `high`: a per-minute
+   * caller can skip the hour-of-week lookups.
+   */
+  hasSeasonal(route: RouteRef): boolean {
+    const map = route.tenant === ANY_TENANT ? this.wholeRoutes : this.routes;
+    return map.has(routeId(route));
+  }
+
   /** The same, for the actors of one class on the route. */
   actorClass(route: RouteRef, actorClass: ActorClass, hourOfWeek: number): RouteHourBaseline {
     return this.cells(this.classes.get(`${routeId(route)}\u0000${actorClass}`), hourOfWeek);

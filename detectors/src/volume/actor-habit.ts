@@ -6,12 +6,12 @@
  * its daily peaks, a weekly job in the peaks of the same weekday in the weeks before, so none of
  * them is a spike of that actor (docs/detectors/volume.actor_spike.md).
  *
- * ~330 B per actor. Daily peaks survive as long as the runtime keeps the key (idle keys are
+ * One Float64Array of 42 doubles (336 B) per actor. Daily peaks survive as long as the runtime keeps the key (idle keys are
  * dropped after `HABIT_IDLE_MS`): a restart or eviction starts the actor cold, where a higher
  * static floor applies.
  */
 import { median, medianAbsoluteDeviation } from 'simple-statistics';
-import { DAY_MS, fnv1a, HOUR_MS, LinearCounter, MINUTE_MS } from '../bola/common.ts';
+import { DAY_MS, fnv1a, HOUR_MS, MINUTE_MS } from '../bola/common.ts';
 
 /** Days of daily peaks kept (four weeks: the same weekday three and four weeks back too). */
 export const HABIT_DAYS = 28;
@@ -19,45 +19,100 @@ export const HABIT_DAYS = 28;
 export const RECENT_DAYS = 7;
 export const HABIT_IDLE_MS = 8 * DAY_MS;
 
-export interface ActorHabit {
-  /** Minute index (epoch minutes) of `minutes[last]`. */
-  minute: number;
-  /** The last five minutes' sums, ring by minute index mod 5. */
-  minutes: Float64Array;
-  day: number;
-  hour: number;
-  /**
-   * Highest five-minute sum of this hour's completed windows: it joins the habit only when the
-   * hour is over, so a burst (or an attack's ramp) never raises its own bar.
-   */
-  hourPeak: number;
-  /** Highest five-minute sum today, of earlier hours. */
-  todayPeak: number;
-  /** Highest five-minute sum on each of the last HABIT_DAYS days (ring by day mod HABIT_DAYS), -1 = no data. */
-  peaks: Float32Array;
-  /** Distinct user agents today (ip actors: a shared egress carries many). */
-  agents: LinearCounter;
-}
+/**
+ * One Float64Array per actor (each typed array costs ~100–150 B of object headers on top of its
+ * bytes, so the scalars, the minute ring, the daily peaks and the user-agent counter share one):
+ * see the offsets below. Daily peaks are stored rounded to float32 (`Math.fround`), as the
+ * Float32Array they were kept in before.
+ */
+export type ActorHabit = Float64Array;
+
+/** Minute index (epoch minutes) of the newest minute of the ring. */
+const MINUTE = 0;
+const DAY = 1;
+const HOUR = 2;
+/**
+ * Highest five-minute sum of this hour's completed windows: it joins the habit only when the
+ * hour is over, so a burst (or an attack's ramp) never raises its own bar.
+ */
+const HOUR_PEAK = 3;
+/** Highest five-minute sum today, of earlier hours. */
+const TODAY_PEAK = 4;
+/** The last five minutes' sums, ring by minute index mod 5. */
+const MINUTES = 5;
+/** Highest five-minute sum on each of the last HABIT_DAYS days (ring by day mod HABIT_DAYS), -1 = no data. */
+const PEAKS = MINUTES + 5;
+/** Distinct user agents today (ip actors: a shared egress carries many): a 128-bit linear counter in four 32-bit words. */
+const AGENTS = PEAKS + HABIT_DAYS;
+const AGENT_BITS = 128;
+const HABIT_LENGTH = AGENTS + AGENT_BITS / 32;
 
 export function newHabit(): ActorHabit {
-  return {
-    minute: -1,
-    minutes: new Float64Array(5),
-    day: -1,
-    hour: -1,
-    hourPeak: 0,
-    todayPeak: 0,
-    peaks: new Float32Array(HABIT_DAYS).fill(-1),
-    agents: new LinearCounter(16),
-  };
+  const h = new Float64Array(HABIT_LENGTH);
+  h[MINUTE] = -1;
+  h[DAY] = -1;
+  h[HOUR] = -1;
+  h.fill(-1, PEAKS, PEAKS + HABIT_DAYS);
+  return h;
 }
 
-export const HABIT_BYTES = 5 * 8 + HABIT_DAYS * 4 + 16 + 120;
+/** Reads a habit checkpointed in its earlier shape (an object of fields and small arrays). */
+export function habitFrom(value: unknown): ActorHabit {
+  if (value instanceof Float64Array && value.length === HABIT_LENGTH) return value;
+  const o = value as {
+    minute: number;
+    minutes: ArrayLike<number>;
+    day: number;
+    hour: number;
+    hourPeak: number;
+    todayPeak: number;
+    peaks: ArrayLike<number>;
+    agents: { bits: ArrayLike<number> };
+  };
+  const h = newHabit();
+  h[MINUTE] = o.minute;
+  h[DAY] = o.day;
+  h[HOUR] = o.hour;
+  h[HOUR_PEAK] = o.hourPeak;
+  h[TODAY_PEAK] = o.todayPeak;
+  for (let i = 0; i < 5; i++) h[MINUTES + i] = o.minutes[i]!;
+  for (let d = 0; d < HABIT_DAYS; d++) h[PEAKS + d] = Math.fround(o.peaks[d]!);
+  const bits = o.agents.bits;
+  for (let i = 0; i < AGENT_BITS && i < bits.length * 8; i++)
+    if ((bits[i >>> 3]! & (1 << (i & 7))) !== 0) setAgentBit(h, i);
+  return h;
+}
+
+function setAgentBit(h: ActorHabit, i: number): void {
+  h[AGENTS + (i >>> 5)] = (h[AGENTS + (i >>> 5)]! | (1 << (i & 31))) >>> 0;
+}
+
+function popcount32(v: number): number {
+  let n = v - ((v >>> 1) & 0x55555555);
+  n = (n & 0x33333333) + ((n >>> 2) & 0x33333333);
+  return (Math.imul((n + (n >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
+}
+
+/** Distinct user agents today (linear counting over 128 bits, as LinearCounter(16)). */
+function agentEstimate(h: ActorHabit): number {
+  let zeros = 0;
+  for (let w = 0; w < AGENT_BITS / 32; w++) zeros += 32 - popcount32(h[AGENTS + w]! >>> 0);
+  if (zeros === 0) return Math.round(AGENT_BITS * Math.log(AGENT_BITS));
+  return Math.round(-AGENT_BITS * Math.log(zeros / AGENT_BITS));
+}
+
+/** Epoch minute of the habit's newest minute (-1 before its first event). */
+export const habitMinute = (h: ActorHabit): number => h[MINUTE]!;
+
+/** Epoch hour of the habit's newest minute. */
+export const habitHour = (h: ActorHabit): number => h[HOUR]!;
+
+export const HABIT_BYTES = HABIT_LENGTH * 8 + 100;
 
 /** Sum of the five minutes ending with the current one. */
 export function windowSum(h: ActorHabit): number {
   let n = 0;
-  for (const v of h.minutes) n += v;
+  for (let i = MINUTES; i < MINUTES + 5; i++) n += h[i]!;
   return n;
 }
 
@@ -67,41 +122,43 @@ export function windowSum(h: ActorHabit): number {
  */
 export function advanceHabit(h: ActorHabit, ts: number, learn: boolean): void {
   const minute = Math.floor(ts / MINUTE_MS);
-  if (h.minute < 0) {
-    h.minute = minute;
-    h.day = Math.floor(ts / DAY_MS);
-    h.hour = Math.floor(ts / HOUR_MS);
+  if (h[MINUTE]! < 0) {
+    h[MINUTE] = minute;
+    h[DAY] = Math.floor(ts / DAY_MS);
+    h[HOUR] = Math.floor(ts / HOUR_MS);
     return;
   }
-  if (minute <= h.minute) return;
-  const steps = Math.min(5, minute - h.minute);
+  const last = h[MINUTE]!;
+  if (minute <= last) return;
+  const steps = Math.min(5, minute - last);
   for (let i = 1; i <= steps; i++) {
     // The window ending at the minute being closed is complete: it may teach this hour's peak.
-    if (i === 1 && learn) h.hourPeak = Math.max(h.hourPeak, windowSum(h));
-    h.minutes[(h.minute + i) % 5] = 0;
+    if (i === 1 && learn) h[HOUR_PEAK] = Math.max(h[HOUR_PEAK]!, windowSum(h));
+    h[MINUTES + ((last + i) % 5)] = 0;
   }
-  h.minute = minute;
+  h[MINUTE] = minute;
   const hour = Math.floor(ts / HOUR_MS);
-  if (hour !== h.hour) {
-    h.todayPeak = Math.max(h.todayPeak, h.hourPeak);
-    h.hourPeak = 0;
-    h.hour = hour;
+  if (hour !== h[HOUR]) {
+    h[TODAY_PEAK] = Math.max(h[TODAY_PEAK]!, h[HOUR_PEAK]!);
+    h[HOUR_PEAK] = 0;
+    h[HOUR] = hour;
   }
   const day = Math.floor(ts / DAY_MS);
-  if (day !== h.day) {
-    const gap = day - h.day;
-    if (gap >= HABIT_DAYS) h.peaks.fill(-1);
-    else for (let d = 1; d < gap; d++) h.peaks[(h.day + d) % HABIT_DAYS] = -1;
-    if (gap < HABIT_DAYS) h.peaks[h.day % HABIT_DAYS] = h.todayPeak;
-    h.todayPeak = 0;
-    h.day = day;
-    h.agents.clear();
+  const lastDay = h[DAY]!;
+  if (day !== lastDay) {
+    const gap = day - lastDay;
+    if (gap >= HABIT_DAYS) h.fill(-1, PEAKS, PEAKS + HABIT_DAYS);
+    else for (let d = 1; d < gap; d++) h[PEAKS + ((lastDay + d) % HABIT_DAYS)] = -1;
+    if (gap < HABIT_DAYS) h[PEAKS + (lastDay % HABIT_DAYS)] = Math.fround(h[TODAY_PEAK]!);
+    h[TODAY_PEAK] = 0;
+    h[DAY] = day;
+    h.fill(0, AGENTS, AGENTS + AGENT_BITS / 32);
   }
 }
 
 export function addToHabit(h: ActorHabit, ts: number, value: number, userAgent: string | null): void {
-  h.minutes[Math.floor(ts / MINUTE_MS) % 5]! += value;
-  if (userAgent) h.agents.add(fnv1a(userAgent));
+  h[MINUTES + (Math.floor(ts / MINUTE_MS) % 5)]! += value;
+  if (userAgent) setAgentBit(h, fnv1a(userAgent) % AGENT_BITS);
 }
 
 export interface HabitJudgement {
@@ -161,16 +218,18 @@ export function judgeHabit(
 ): HabitJudgement {
   const recent: number[] = [];
   const weekday: number[] = [];
-  if (h.day >= 0)
+  const day = h[DAY]!;
+  if (day >= 0)
     for (let d = 1; d <= HABIT_DAYS; d++) {
-      const p = h.peaks[(((h.day - d) % HABIT_DAYS) + HABIT_DAYS) % HABIT_DAYS]!;
+      const p = h[PEAKS + ((((day - d) % HABIT_DAYS) + HABIT_DAYS) % HABIT_DAYS)]!;
       if (p < 0) continue;
       if (d <= RECENT_DAYS) recent.push(p);
       if (d % 7 === 0) weekday.push(p);
     }
-  if (h.todayPeak > 0) recent.push(h.todayPeak);
+  const todayPeak = h[TODAY_PEAK]!;
+  if (todayPeak > 0) recent.push(todayPeak);
   const observed = windowSum(h);
-  const agents = h.agents.estimate();
+  const agents = agentEstimate(h);
   const shared = isIp && agents >= limits.sharedAgents ? agents / limits.sharedAgents : 1;
   const usable = recent.filter((p) => p > 0);
   const weekdayPeak = weekday.length > 0 ? median(weekday) : null;

@@ -10,7 +10,7 @@ import {
   WINDOW_MINUTES,
   wholeRouteKey,
 } from './route-detector.ts';
-import { historyMinutes, lastMinutes } from './route-series.ts';
+import { historyMinutes, lastMinutes, sumLast } from './route-series.ts';
 
 export const ErrorSpikeConfig = T.Object(
   {
@@ -81,6 +81,10 @@ const judge: RouteJudge<Cfg> = {
   judge(s, route, snapshot, cfg, minuteEnd) {
     const series = s.series;
     const no = { anomalous: false, severityValue: 0, reference: 0 };
+    // Both windows need minErrors 5xx: fewer in the longer one (which holds the shorter) is a no
+    // whatever the usual share, so it is not looked up.
+    const longest = Math.max(WINDOW_MINUTES, cfg.longWindowMinutes);
+    if (sumLast(series, series.errors, longest) < cfg.minErrors) return no;
     // The route's usual share: its store history when there is enough, else the hour before.
     const hist = snapshot.serverErrorRate(route);
     let usual: number;
@@ -97,7 +101,7 @@ const judge: RouteJudge<Cfg> = {
       usualFrom = 'recent';
     }
     const p = Math.max(usual, MIN_USUAL_SHARE);
-    for (const w of [WINDOW_MINUTES, Math.max(WINDOW_MINUTES, cfg.longWindowMinutes)]) {
+    for (const w of [WINDOW_MINUTES, longest]) {
       const req = lastMinutes(series, series.requests, w);
       const err = lastMinutes(series, series.errors, w);
       const errors = err.reduce((a, b) => a + b, 0);

@@ -23,6 +23,9 @@ import {
   type HabitJudgement,
   type HabitLimits,
   type HabitRule,
+  habitFrom,
+  habitHour,
+  habitMinute,
   judgeHabit,
   newHabit,
   windowSum,
@@ -31,7 +34,14 @@ import {
 export interface HabitState {
   habit: ActorHabit;
   routes: TopK;
+  /**
+   * Sample event ids, kept only while the five-minute window is at least half the threshold of
+   * the last judgement (`bar`; before the first one, of the lower of floor and coldFloor) or an
+   * episode is open: an actor well inside its habit holds none.
+   */
   samples: string[];
+  /** The threshold of the last judgement this hour (0 before it; absent in older checkpoints). */
+  bar?: number;
   open: boolean;
   episodeStart: number;
   lastAbove: number;
@@ -69,6 +79,7 @@ export function initHabit(): HabitState {
     habit: newHabit(),
     routes: new TopK(3),
     samples: [],
+    bar: 0,
     open: false,
     episodeStart: 0,
     lastAbove: 0,
@@ -92,6 +103,12 @@ export function habitSize(s: HabitState): number {
   );
 }
 
+/**
+ * The threshold the next window is likely to face: the last judged one, before the first the
+ * lowest any window can face (every threshold is at least floor or coldFloor).
+ */
+const sampleBar = (s: HabitState, cfg: HabitLimits) => s.bar || Math.min(cfg.floor, cfg.coldFloor);
+
 /** Judges the window that ended with the minute before `ts`, then moves the habit to `ts`. */
 function tick<C extends HabitConfig>(
   spec: HabitSpec<C>,
@@ -103,14 +120,16 @@ function tick<C extends HabitConfig>(
   const out: FindingDraft[] = [];
   const h = s.habit;
   const entity = s.entity;
-  if (h.minute >= 0 && Math.floor(ts / MINUTE_MS) > h.minute && entity) {
+  const minute = habitMinute(h);
+  if (minute >= 0 && Math.floor(ts / MINUTE_MS) > minute && entity) {
     const j = judgeHabit(h, cfg, key.startsWith('ip:'), spec.rule);
+    s.bar = j.threshold;
     if (j.observed > 0 && j.observed >= j.threshold) {
-      s.lastAbove = h.minute * MINUTE_MS + MINUTE_MS - 1;
+      s.lastAbove = minute * MINUTE_MS + MINUTE_MS - 1;
       s.peakObserved = Math.max(s.peakObserved, j.observed);
       if (!s.open) {
         s.open = true;
-        s.episodeStart = Math.max(0, (h.minute - 4) * MINUTE_MS);
+        s.episodeStart = Math.max(0, (minute - 4) * MINUTE_MS);
         const d = spec.draft(s, entity, j, cfg);
         s.ref = episodeRef(d);
         out.push(d);
@@ -130,10 +149,16 @@ function tick<C extends HabitConfig>(
     );
     s.ref = null;
     s.peakObserved = 0;
-    s.samples.length = 0;
+    s.samples = [];
     s.routes.clear();
   }
+  const hour = habitHour(h);
   advanceHabit(h, ts, !s.open);
+  // A new hour (or day) can lower the threshold (today's peak joins the habit, the day's user
+  // agents start afresh); within an hour it only rises. Until the next judgement the bar is the
+  // lowest any window can face.
+  if (habitHour(h) !== hour) s.bar = 0;
+  if (s.samples.length > 0 && !s.open && windowSum(h) < sampleBar(s, cfg) / 2) s.samples = [];
   return out;
 }
 
@@ -151,6 +176,7 @@ export function habitOnEvent<C extends HabitConfig>(
   ctx: DetectorContext<C>,
   key: string,
 ): FindingDraft[] | undefined {
+  if (!(s.habit instanceof Float64Array)) s.habit = habitFrom(s.habit);
   const value = spec.measure(event, ctx.config, s);
   const out = tick(spec, s, event.ts, key, ctx.config);
   if (value > 0) {
@@ -160,8 +186,10 @@ export function habitOnEvent<C extends HabitConfig>(
     s.clientIp = event.client.ip;
     s.userAgent = event.client.userAgent;
     s.routes.add(`${event.request.method} ${event.request.route ?? event.request.path}`);
-    if (s.samples.length < 10) s.samples.push(event.id);
-    else if (!s.open) s.samples[(event.ts >>> 0) % 10] = event.id;
+    if (s.open || windowSum(s.habit) >= sampleBar(s, ctx.config) / 2) {
+      if (s.samples.length < 10) s.samples.push(event.id);
+      else if (!s.open) s.samples[(event.ts >>> 0) % 10] = event.id;
+    }
   }
   arm(s, ctx, event.ts);
   return out.length > 0 ? out : undefined;
@@ -174,6 +202,7 @@ export function habitOnWatermark<C extends HabitConfig>(
   ctx: DetectorContext<C>,
   key: string,
 ): FindingDraft[] | undefined {
+  if (!(s.habit instanceof Float64Array)) s.habit = habitFrom(s.habit);
   const out = tick(spec, s, ts, key, ctx.config);
   arm(s, ctx, ts);
   return out.length > 0 ? out : undefined;

@@ -28,6 +28,8 @@ export interface RouteVolumeState {
   /** What the detector measured when the episode opened (e.g. the expected rate a drop is judged back against). */
   reference: number;
   samples: string[];
+  /** The route of the key, parsed once (absent in states checkpointed before it was kept). */
+  route?: RouteRef;
 }
 
 export interface Verdict {
@@ -75,8 +77,9 @@ export function wholeRouteKey(event: ApiEvent): string | null {
   return routeKey({ tenant: ANY_TENANT, method: event.request.method, route: event.request.route });
 }
 
-export function initRouteVolume(): RouteVolumeState {
+export function initRouteVolume(key: string): RouteVolumeState {
   return {
+    route: parseRouteKey(key),
     series: newSeries(),
     open: false,
     episodeStart: 0,
@@ -101,11 +104,13 @@ function tick<C extends { quietSeconds: number }>(
   const series = s.series;
   // Every minute that completed since the last tick is judged in turn (a silent route too).
   let guard = 0;
+  let route: RouteRef | undefined;
+  let snapshot: BaselineSnapshot | undefined;
   while (series.minute >= 0 && Math.floor(ts / MINUTE_MS) > series.minute && guard++ < RING) {
     const minuteEnd = (series.minute + 1) * MINUTE_MS;
     series.callers[series.minute % RING] = Math.min(65535, series.current.estimate());
-    const route = parseRouteKey(key);
-    const snapshot = ctx.baselines();
+    route ??= s.route ??= parseRouteKey(key);
+    snapshot ??= ctx.baselines();
     const v = j.judge(s, route, snapshot, ctx.config, minuteEnd);
     if (v.anomalous) {
       s.lastAbove = minuteEnd;
@@ -159,7 +164,9 @@ function resolved(route: RouteRef, s: RouteVolumeState, at: number, summary: str
 
 /** Keeps the minute ticks coming while the route had traffic in the last hour or an episode is open. */
 function arm(s: RouteVolumeState, ctx: DetectorContext<{ quietSeconds: number }>, now: number): void {
-  const live = s.open || s.series.requests.some((n) => n > 0);
+  let live = s.open;
+  const requests = s.series.requests;
+  for (let i = 0; !live && i < requests.length; i++) live = requests[i]! > 0;
   if (live) ctx.wakeAt((Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS);
 }
 

@@ -12,7 +12,7 @@ import {
   WINDOW_MINUTES,
   wholeRouteKey,
 } from './route-detector.ts';
-import { expectation, historyMinutes, lastMinutes } from './route-series.ts';
+import { expectation, historyMinutes, sumLast } from './route-series.ts';
 
 export const RouteDropConfig = T.Object(
   {
@@ -124,12 +124,13 @@ function level(
   w: number,
   minuteEnd: number,
   minRecent: number,
+  minRecentPerMinute = 0,
 ): Level | null {
   let expected = 0;
   let spread = 0;
   let callers = Number.POSITIVE_INFINITY;
-  let seasonal = true;
-  for (let i = 1; i <= w; i++) {
+  let seasonal = snapshot.hasSeasonal(route);
+  for (let i = 1; seasonal && i <= w; i++) {
     const b = snapshot.get(route, hourOfWeek(minuteEnd - i * MINUTE_MS));
     const cell = b.requests;
     if (cell.confidence !== 'high') {
@@ -142,7 +143,7 @@ function level(
     callers = Math.min(callers, b.actors.median);
   }
   if (seasonal) return { expected, spread, callers, kind: 'seasonal' };
-  const exp = expectation(s.series, snapshot, route, minuteEnd - 1, w, minRecent);
+  const exp = expectation(s.series, snapshot, route, minuteEnd - 1, w, minRecent, minRecentPerMinute);
   if (exp?.kind !== 'recent') return null;
   const perMinuteSpread = Math.max(0, exp.sigma(1) ** 2 - Math.max(exp.perMinute, 1));
   return {
@@ -156,20 +157,22 @@ function level(
 const judge: RouteJudge<Cfg> = {
   judge(s, route, snapshot, cfg, minuteEnd) {
     const series = s.series;
-    const five = lastMinutes(series, series.requests, WINDOW_MINUTES).reduce((a, b) => a + b, 0);
+    const five = sumLast(series, series.requests, WINDOW_MINUTES);
     const no = { anomalous: false, severityValue: 0, reference: 0 };
     // The recent fallback must not learn the drop itself: once an episode is open, the expected
     // level stays the one it opened with (five-minute equivalent in `reference`).
     if (s.open) return { ...no, anomalous: five < 0.5 * s.reference };
     for (const w of WINDOWS) {
       if (w + MIN_BEFORE > series.filled + 1) break;
-      const l = level(s, route, snapshot, w, minuteEnd, cfg.minRecentMinutes);
+      // Below minRecentPerMinute the recent level judges nothing (checked below): level() gives
+      // null instead of computing it.
+      const l = level(s, route, snapshot, w, minuteEnd, cfg.minRecentMinutes, cfg.minRecentPerMinute);
       if (!l) return no;
       const minPerMinute = l.kind === 'seasonal' ? cfg.minExpectedPerMinute : cfg.minRecentPerMinute;
       if (l.expected / w < minPerMinute) return no;
       if (l.callers !== null && l.callers < cfg.minCallers) return no;
       if (l.expected < cfg.minExpected) continue;
-      const observed = lastMinutes(series, series.requests, w).reduce((a, b) => a + b, 0);
+      const observed = sumLast(series, series.requests, w);
       if (observed > cfg.dropRatio * l.expected) return no;
       // A sudden drop: the route ran at its usual level just before the window.
       const before = historyMinutes(series, series.requests, w).slice(0, BEFORE);
@@ -240,7 +243,7 @@ const judge: RouteJudge<Cfg> = {
     return no;
   },
   recovered: (s, _route, _snapshot, _cfg) => {
-    const observed = lastMinutes(s.series, s.series.requests, WINDOW_MINUTES).reduce((a, b) => a + b, 0);
+    const observed = sumLast(s.series, s.series.requests, WINDOW_MINUTES);
     return observed >= 0.5 * s.reference;
   },
   resolvedSummary: (r, s) =>

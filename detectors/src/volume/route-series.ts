@@ -101,6 +101,13 @@ export function lastMinutes(s: RouteSeries, field: Uint32Array | Uint16Array, n:
   return out;
 }
 
+/** Sum of the `n` minutes ending with the newest (as `lastMinutes`, without the array). */
+export function sumLast(s: RouteSeries, field: Uint32Array | Uint16Array, n: number): number {
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += field[(s.minute - i + RING * 4) % RING]!;
+  return sum;
+}
+
 /** The minutes before that window (the recent baseline), newest first. */
 export function historyMinutes(s: RouteSeries, field: Uint32Array | Uint16Array, window: number): number[] {
   const n = Math.min(s.filled + 1, RING) - window;
@@ -123,6 +130,9 @@ export interface Expectation {
 /**
  * What a minute of this route should hold at `ts`: the seasonal hour-of-week cell when learned,
  * else the median of the recent minutes before the window (needs `minRecentMinutes`), else null.
+ * `minRecentPerMinute`: a caller that judges nothing whose recent level is below this rate gets
+ * null without the median/MAD being computed when no recent minute reaches it (the median is at
+ * most the maximum).
  */
 export function expectation(
   s: RouteSeries,
@@ -131,17 +141,25 @@ export function expectation(
   ts: number,
   window: number,
   minRecentMinutes: number,
+  minRecentPerMinute = 0,
 ): Expectation | null {
-  const cell = snapshot.get(route, hourOfWeek(ts)).requests;
-  if (cell.confidence === 'high') {
+  const cell = snapshot.hasSeasonal(route) ? snapshot.get(route, hourOfWeek(ts)).requests : null;
+  if (cell?.confidence === 'high') {
     const perMinute = cell.medianPerMinute;
     // The hour's level varies week to week by 1.4826·MAD (hourly totals): per minute, /60.
     const level = (1.4826 * cell.mad) / 60;
     const sigma = (n: number) => Math.sqrt(n * Math.max(perMinute, 1) + (n * level) ** 2);
     return { perMinute, sigma, kind: 'seasonal', confidence: 'high', samples: cell.samples };
   }
+  const n = Math.min(s.filled + 1, RING) - window;
+  if (Math.max(0, n) < minRecentMinutes) return null;
+  if (minRecentPerMinute > 0) {
+    let max = 0;
+    for (let i = window; i < window + n; i++)
+      max = Math.max(max, s.requests[(s.minute - i + RING * 4) % RING]!);
+    if (max < minRecentPerMinute) return null;
+  }
   const hist = historyMinutes(s, s.requests, window);
-  if (hist.length < minRecentMinutes) return null;
   const m = median(hist);
   const perMinuteSigma = Math.max(Math.sqrt(Math.max(m, 1)), 1.4826 * medianAbsoluteDeviation(hist));
   const sigma = (n: number) => perMinuteSigma * Math.sqrt(n);

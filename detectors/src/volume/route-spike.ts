@@ -10,7 +10,7 @@ import {
   routeVolumeSize,
   WINDOW_MINUTES,
 } from './route-detector.ts';
-import { expectation, historyMinutes, lastMinutes, sameHourYesterday } from './route-series.ts';
+import { expectation, historyMinutes, lastMinutes, sameHourYesterday, sumLast } from './route-series.ts';
 
 export const RouteSpikeConfig = T.Object(
   {
@@ -65,10 +65,10 @@ function perCaller(requests: number[], callers: number[]): number[] {
 const judge: RouteJudge<Cfg> = {
   judge(s, route, snapshot, cfg, minuteEnd) {
     const series = s.series;
-    const req = lastMinutes(series, series.requests, WINDOW_MINUTES);
-    const observed = req.reduce((a, b) => a + b, 0);
+    const observed = sumLast(series, series.requests, WINDOW_MINUTES);
     const no = { anomalous: false, severityValue: observed, reference: 0 };
     if (observed < cfg.minRequests) return no;
+    const req = lastMinutes(series, series.requests, WINDOW_MINUTES);
     const exp = expectation(series, snapshot, route, minuteEnd - 1, WINDOW_MINUTES, cfg.minRecentMinutes);
     if (!exp) return no;
     const expected = exp.perMinute * WINDOW_MINUTES;
