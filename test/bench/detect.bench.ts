@@ -21,7 +21,7 @@ import type { BenchResult } from './types.ts';
  * Throughput is CPU time of one engine (single-threaded: one core), median of the measured
  * rounds after a warm-up; the floor is the same engine with as many dispatch-only detectors
  * (keyBy gives null: reorder buffer, two lanes, clock, one call per detector per event), measured
- * in the same run. Memory is the heap held by the engine after the stream (GC before and after)
+ * in the same run. Memory is the heap (and ArrayBuffer backing stores) held by the engine after the stream (GC before and after)
  * divided by the actors that sent events; every detector keeps its keys for a day or more, so
  * over the corpus's week each of them is an active actor. Per detector: the same figure with
  * that detector alone, its keys, and its CPU cost per event over the single-detector floor.
@@ -170,7 +170,7 @@ function measure(mix: Mix, detectors: readonly AnyDetector[], perDetector: boole
       unit: 'bytes',
       budget: 1024,
       lowerIsBetter: true,
-      note: `heap held by the engine after the stream / ${fmt(mix.actors)} actors (${fmt(all.keys)} keys over all detectors, ${fmt(all.bytes - actorScoped.bytes)} B of them in global-scope keys: routes, accounts, objects)`,
+      note: `heap and array buffers held by the engine after the stream / ${fmt(mix.actors)} actors (${fmt(all.keys)} keys over all detectors, ${fmt(all.bytes - actorScoped.bytes)} B of them in global-scope keys: routes, accounts, objects)`,
     },
     {
       name: `[${mix.name}] detector memory per active actor, actor-scope detectors`,
