@@ -327,3 +327,38 @@ describe('snapshot and restore (decision 0013)', () => {
     }
   });
 });
+
+describe('drain(Infinity)', () => {
+  test('returns when a detector re-arms for as long as its condition holds; other episodes still resolve', () => {
+    // Like volume.route_drop on a route that stays silent: every wake schedules the next minute.
+    let wakes = 0;
+    const forever = defineDetector({
+      id: 'volume.test_forever',
+      title: 'test: re-arms every minute',
+      owasp: 'API4:2023',
+      nist: 'monitoring',
+      severity: 'low',
+      configSchema: T.Object({}, { additionalProperties: false }),
+      scope: 'actor',
+      fingerprint: ['entity'],
+      keyBy: (e) => `ip:${e.client.ip}`,
+      init: () => ({}),
+      onEvent(_s, e, ctx) {
+        ctx.wakeAt(e.ts + 60_000);
+        return undefined;
+      },
+      onWatermark(_s, ts, ctx) {
+        wakes++;
+        ctx.wakeAt(ts + 60_000);
+        return undefined;
+      },
+    });
+    const e = engine([forever, counter('auth.test')]);
+    const out = run(e, [ev(0, '1.1.1.1'), ev(1, '1.1.1.1'), ev(2, '1.1.1.1')], Number.POSITIVE_INFINITY);
+    assert.deepEqual(
+      out.map((f) => `${f.detector} ${f.status}`),
+      ['auth.test firing', 'auth.test resolved'],
+    );
+    assert.ok(wakes > 100 && wakes <= 1440, `bounded wakes past the data: ${wakes}`);
+  });
+});

@@ -160,6 +160,8 @@ class Lane {
 }
 
 const SWEEP_EVERY = 1024;
+/** Wakes per key in a drain to Infinity (a day of minute ticks): see advance(). */
+const MAX_WAKES_TO_INFINITY = 1440;
 const MAX_SWEEP = 512;
 
 export class DetectionEngine {
@@ -695,12 +697,21 @@ export class DetectionEngine {
   private advance(lane: Lane, ts: number): void {
     if (!(ts > lane.clock)) return;
     const timers = lane.timers;
+    // drain(Infinity) closes every episode that can close; a detector that re-arms for as long
+    // as its condition holds (volume.route_drop on a route that stays silent) would loop for
+    // ever, so past the data each key gets at most MAX_WAKES_TO_INFINITY wakes.
+    const toInfinity = ts === Number.POSITIVE_INFINITY ? new Map<Entry, number>() : null;
     for (let t = timers.peek(); t !== undefined && t.ts <= ts; t = timers.peek()) {
       timers.pop();
       const { run, key, entry } = t;
       if (entry.wake !== t.ts) continue;
       const store = lane.stores.get(run.index);
       if (store?.get(key) !== entry) continue;
+      if (toInfinity) {
+        const n = (toInfinity.get(entry) ?? 0) + 1;
+        if (n > MAX_WAKES_TO_INFINITY) continue;
+        toInfinity.set(entry, n);
+      }
       entry.wake = Number.NaN;
       if (t.ts > lane.clock) lane.clock = t.ts;
       if (!run.def.onWatermark) continue;
