@@ -11,6 +11,8 @@ import {
 export interface StoreReader {
   db: SqlExecutor;
   via: string;
+  /** Set when a running server holds the store and the read goes through its endpoint. */
+  held: { pid: number; dataPath: string; url: string; user: string } | null;
   close(): Promise<void>;
 }
 
@@ -24,7 +26,7 @@ export async function openStoreReader(config: Config, command: string): Promise<
   if (!store) throw new StartupError('CONFIG_INVALID', 'store.kind is none: there is no store to read');
   try {
     await store.start();
-    return { db: store, via: `the ${store.kind} store`, close: () => store.close() };
+    return { db: store, via: `the ${store.kind} store`, held: null, close: () => store.close() };
   } catch (e) {
     if (!(e instanceof StoreLockedError)) throw e;
     const endpoint = runningEndpointExecutor(config);
@@ -37,6 +39,7 @@ export async function openStoreReader(config: Config, command: string): Promise<
     return {
       db: endpoint,
       via: `the running server (pid ${e.holder.pid}) at ${endpoint.url}`,
+      held: { pid: e.holder.pid, dataPath: e.dataPath, url: endpoint.url, user: endpoint.user },
       close: () => endpoint.close(),
     };
   }

@@ -1,11 +1,4 @@
 import {
-  createStoreFromConfig,
-  runningEndpointExecutor,
-  type SqlExecutor,
-  type Store,
-  StoreLockedError,
-} from '@apiwatch/core';
-import {
   classifyInventory,
   INVENTORY_STATUSES,
   type InventoryEntry,
@@ -16,6 +9,7 @@ import {
 import type { Command } from '../command.ts';
 import { loadCliConfig } from '../config.ts';
 import { specOption, stdoutWriter } from '../input.ts';
+import { openStoreReader } from '../store-reader.ts';
 
 export const inventoryCommand: Command = {
   name: 'inventory',
@@ -75,27 +69,7 @@ export const inventoryCommand: Command = {
     }
     const specs = [...config.ingest.specs, ...((values.spec as string[] | undefined) ?? [])];
     const matcher = loadRouteTemplater({ specs, inferRoutes: false }).matcher;
-    const store = createStoreFromConfig(config);
-    if (!store) {
-      process.stderr.write('apiwatch inventory: store.kind is none; the inventory lives in the store.\n');
-      return 2;
-    }
-    let db: SqlExecutor & Pick<Store, 'query'> = store;
-    let close: () => Promise<void> = () => store.close();
-    try {
-      await store.start();
-    } catch (e) {
-      if (!(e instanceof StoreLockedError)) throw e;
-      const endpoint = runningEndpointExecutor(config);
-      if ('reason' in endpoint) {
-        process.stderr.write(
-          `apiwatch inventory: ${e.message}. Serve the store (store.http.enabled, docs/store.md) to read it while it runs (${endpoint.reason}).\n`,
-        );
-        return 2;
-      }
-      db = endpoint;
-      close = () => endpoint.close();
-    }
+    const { db, close } = await openStoreReader(config, 'inventory');
     try {
       const rows = await readInventory(db, {
         ...(values.tenant ? { tenant: values.tenant as string } : {}),

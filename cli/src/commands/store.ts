@@ -1,16 +1,13 @@
 import {
   columnStats,
-  createStoreFromConfig,
   EVENT_BYTES_BUDGET,
   formatEventBytes,
   formatTableStats,
-  runningEndpointExecutor,
-  type SqlExecutor,
-  StoreLockedError,
   tableStats,
 } from '@apiwatch/core';
 import type { Command } from '../command.ts';
 import { loadCliConfig } from '../config.ts';
+import { openStoreReader } from '../store-reader.ts';
 
 export const storeCommand: Command = {
   name: 'store',
@@ -37,31 +34,12 @@ export const storeCommand: Command = {
       return 2;
     }
     const config = loadCliConfig(values.config as string | undefined);
-    const store = createStoreFromConfig(config);
-    if (!store) {
-      process.stderr.write('apiwatch store: store.kind is none.\n');
-      return 2;
-    }
-    let db: SqlExecutor = store;
-    let close: () => Promise<void> = () => store.close();
-    try {
-      await store.start();
-    } catch (e) {
-      if (!(e instanceof StoreLockedError)) throw e;
-      // The server holds the data directory: read through its store endpoint, or say how.
-      const endpoint = runningEndpointExecutor(config);
-      if ('reason' in endpoint) {
-        process.stderr.write(
-          `apiwatch store: ${e.message}.\n  To read the store while it runs, serve it: set store.http.enabled: true and a store.http.users entry with passwordEnv in its config (docs/store.md), restart it, then run this command with that variable set; it reads through the running server (here: ${endpoint.reason}).\n`,
-        );
-        return 2;
-      }
+    // The server holds the data directory: read through its endpoint (openStoreReader says how when it cannot).
+    const { db, held, close } = await openStoreReader(config, 'store stats');
+    if (held)
       process.stderr.write(
-        `apiwatch store: pid ${e.holder.pid} holds ${e.dataPath}; reading through its endpoint ${endpoint.url} as ${endpoint.user}.\n`,
+        `apiwatch store: pid ${held.pid} holds ${held.dataPath}; reading through its endpoint ${held.url} as ${held.user}.\n`,
       );
-      db = endpoint;
-      close = () => endpoint.close();
-    }
     try {
       const stats = await tableStats(db);
       const columns = values.columns ? await columnStats(db, 'api_events') : [];
