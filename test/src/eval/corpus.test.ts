@@ -47,6 +47,15 @@ describe('eval corpus', () => {
         if (l.kind !== 'volume.route_drop') assert.ok(l.eventIds.length > 0, `${l.id} has events`);
         assert.ok(l.attacker.length > 0, `${l.id} names an attacker`);
       }
+      // An attack starts with its first request (time to detect counts from it).
+      const ts = new Map(parsed.events.map((e) => [e.id, e.ts]));
+      for (const l of parsed.labels) {
+        if (l.eventIds.length === 0) continue;
+        const first = Math.min(...l.eventIds.map((id) => ts.get(id)!));
+        // (to the second: some formats log whole seconds)
+        assert.ok(l.start >= first && l.start - first < 1000, `${l.id} starts at its first event`);
+        assert.ok((l.detectableFrom ?? l.start) >= l.start);
+      }
       // The generator's route templates are what the spec matcher finds (typos and probes aside).
       let mismatched = 0;
       let checked = 0;

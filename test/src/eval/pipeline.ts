@@ -105,6 +105,7 @@ export function parseCorpus(
   const events: ApiEvent[] = [];
   const byLabel = corpus.labels.map(() => ({
     ids: [] as string[],
+    first: Number.POSITIVE_INFINITY,
     related: new Set<string>(),
     actors: new Set<string>(),
     endpoints: new Set<string>(),
@@ -128,6 +129,7 @@ export function parseCorpus(
       }
       const l = byLabel[label]!;
       l.ids.push(e.id);
+      if (e.ts < l.first) l.first = e.ts;
       const actor = actorKey(e);
       l.actors.add(actor);
       l.related.add(actor);
@@ -147,15 +149,19 @@ export function parseCorpus(
     if (d.attackerIsEndpoint) for (const ep of l.endpoints) attacker.add(ep);
     for (const a of attacker) l.related.add(a);
     const n = corpus.labels.slice(0, i).filter((x) => x.kind === d.kind).length;
+    // An attack starts with its first request: an injector's start is when its clock began, and
+    // a few requests spread over an hour (3 documents in 60 min) can leave minutes before the
+    // first, which no detector can see. Attacks made of absence (a route drop) have no events.
+    const start = Number.isFinite(l.first) ? Math.max(d.start, l.first) : d.start;
     return {
       id: `${d.kind}#${n + 1}`,
       kind: d.kind,
       variant: d.variant,
       description: d.description,
-      start: d.start,
-      end: d.end,
+      start,
+      end: Math.max(d.end, start),
       graceMs: d.graceMs,
-      detectableFrom: Math.max(d.start, d.detectableFrom ?? d.start),
+      detectableFrom: Math.max(start, d.detectableFrom ?? start),
       attacker: [...attacker].sort(),
       related: [...l.related].sort(),
       eventIds: l.ids,
