@@ -8,6 +8,7 @@ import {
   type Finding,
   headersOf,
   type Logger,
+  MemoryBus,
   metrics,
   type RekeyedRecord,
   type Store,
@@ -112,7 +113,21 @@ export async function startDetectRole(
 
   // Checkpoints (decision 0013): per events partition (stage 1) and per re-keyed partition
   // (stage 2), the state snapshot, the offset it covers and a journal of what was published since.
-  const checkpointing = distributed && detect.checkpoint.intervalSeconds > 0;
+  // Embedded (the journaled memory bus): one partition, and the global detectors run in the
+  // engine's global lane, so a checkpoint holds both lanes under the one offset.
+  const durable = distributed || (bus instanceof MemoryBus && bus.durable);
+  const checkpointing = durable && detect.checkpoint.intervalSeconds > 0;
+  const snapshotOf = (p: number): Buffer =>
+    distributed ? engine.snapshot(p) : packLanes(engine.snapshot(p), engine.snapshot('global'));
+  const restoreOf = (p: number, state: Buffer): void => {
+    if (distributed) {
+      engine.restore(p, state);
+      return;
+    }
+    const [lane, global] = unpackLanes(state);
+    engine.restore(p, lane);
+    engine.restore('global', global);
+  };
   const checkpointDir = detect.checkpoint.dir || join(config.dataDir, 'detect-checkpoints');
   const checkpoints = checkpointing
     ? new CheckpointedPartitions(
@@ -133,7 +148,7 @@ export async function startDetectRole(
       : null;
   const journal = (p: number, findings: Finding[]) => checkpoints?.journal(p, findings);
   const checkpointAll = () => {
-    checkpoints?.saveAll(owned.events, (p) => engine.snapshot(p));
+    checkpoints?.saveAll(owned.events, snapshotOf);
     if (merger) checkpoints2?.saveAll(owned.rekeyed, (q) => merger.snapshot(q));
   };
 
@@ -242,7 +257,7 @@ export async function startDetectRole(
         const added = mine.filter((p) => !before.includes(p));
         if (gone.length > 0) {
           // Hand over: the next owner restores this state and re-reads from its offset.
-          checkpoints?.handOver(gone, (p) => engine.snapshot(p));
+          checkpoints?.handOver(gone, snapshotOf);
           engine.revoke(gone);
           for (const p of gone) marked.delete(p);
           log.info(
@@ -251,7 +266,7 @@ export async function startDetectRole(
           );
         }
         owned.events = [...mine].sort((a, b) => a - b);
-        for (const r of checkpoints?.take(added, (p, state) => engine.restore(p, state)) ?? [])
+        for (const r of checkpoints?.take(added, restoreOf) ?? [])
           log.info(
             { partition: r.partition, offset: String(r.offset), fenced: r.fenced },
             'detector state restored from its checkpoint; re-reading from its offset.',
@@ -557,4 +572,17 @@ export function inEventTimeOrder<T extends { value: { ts: number } }>(batch: rea
     if (batch[i]!.value.ts < batch[i - 1]!.value.ts)
       return [...batch].sort((a, b) => a.value.ts - b.value.ts);
   return batch;
+}
+
+/** A local-mode checkpoint: the partition's lane and the global lane, length-prefixed. */
+function packLanes(lane: Buffer, global: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(lane.length);
+  return Buffer.concat([head, lane, global]);
+}
+
+function unpackLanes(state: Buffer): [Buffer, Buffer] {
+  const n = state.readUInt32BE(0);
+  if (n + 4 > state.length) throw new Error('detector checkpoint is truncated (local lanes).');
+  return [state.subarray(4, 4 + n), state.subarray(4 + n)];
 }

@@ -83,6 +83,43 @@ test('what a group had not finished is delivered again after a crash; what it co
   await third.close();
 });
 
+test('a consumer with a commit limit gets journal offsets and commits no further than the limit', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'apiwatch-journal-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const first = journalBus(dir);
+  await first.start();
+  const offsets: bigint[] = [];
+  const assigned: number[][] = [];
+  let limit: bigint | null = null;
+  await first.subscribe(
+    'dlq',
+    'detect',
+    async (batch) => {
+      for (const m of batch) offsets.push(m.offset!);
+    },
+    { commitLimit: () => limit, onAssign: (p) => assigned.push(p) },
+  );
+  assert.deepEqual(assigned, [[0]], 'the one partition is assigned before any delivery');
+  await first.publish('dlq', many(0, 4));
+  await first.flush();
+  limit = 3n; // a checkpoint covers offsets 0..2
+  await first.publish('dlq', many(4, 2));
+  await first.flush();
+  assert.deepEqual(offsets, [0n, 1n, 2n, 3n, 4n, 5n]);
+  await crash(first);
+
+  const second = journalBus(dir);
+  await second.start();
+  const again: number[] = [];
+  await second.subscribe('dlq', 'detect', async (batch) => {
+    for (const m of batch) again.push(m.value.ts);
+  });
+  await second.flush();
+  // Nothing was committed while the limit was null; then no further than it.
+  assert.deepEqual(again, [3, 4, 5], 'delivered again from the limit, not from the last batch');
+  await second.close();
+});
+
 test('each group resumes from its own offset', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'apiwatch-journal-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

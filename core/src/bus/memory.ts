@@ -12,7 +12,15 @@ import {
   type HandlerRetryPolicy,
 } from './consume.ts';
 import { TopicJournal } from './journal.ts';
-import type { BatchHandler, Bus, BusMessage, Subscription, TopicName, TopicPayloads } from './types.ts';
+import type {
+  BatchHandler,
+  Bus,
+  BusMessage,
+  SubscribeOptions,
+  Subscription,
+  TopicName,
+  TopicPayloads,
+} from './types.ts';
 
 interface Item {
   seq: number;
@@ -30,13 +38,15 @@ interface GroupQueue {
   /** Messages from this seq on are delivered live; lower ones came from the journal. */
   liveFrom: number;
   wake: (() => void) | null;
+  /** The consumer's commit bound (`SubscribeOptions.commitLimit`); messages then carry their seq as `offset`. */
+  commitLimit: ((partition: number) => bigint | null) | null;
 }
 
 /** Messages handed to a consumer at once: large enough for efficient store inserts. */
 const MAX_BATCH = 16_384;
 /**
  * Topics the journal keeps. `rekeyed` (the detect role's second stage) is not journaled: it is
- * derived from events the detect group already took, and detector state is memory-only anyway
+ * derived from events the detect group already took (detector checkpoints cover them, decision 0013)
  * (decision 0010), so journaling it would cost a second serialization of every event for nothing.
  */
 const TOPICS: readonly TopicName[] = ['events', 'findings', 'dlq'];
@@ -166,10 +176,21 @@ export class MemoryBus implements Bus {
     }
   }
 
+  /** Whether a restart delivers again what a group had not committed (a journal is configured). */
+  get durable(): boolean {
+    return this.options.journal !== undefined;
+  }
+
+  /**
+   * One partition (0). With `options.commitLimit` each message carries its journal seq as
+   * `offset` and the group commits no further than the limit (the detect role's checkpoints,
+   * decision 0013); `onAssign([0])` is called before the first delivery.
+   */
   async subscribe<K extends TopicName>(
     topic: K,
     group: string,
     handler: BatchHandler<TopicPayloads[K]>,
+    options: SubscribeOptions = {},
   ): Promise<Subscription> {
     const queues = this.topics.get(topic) ?? [];
     this.topics.set(topic, queues);
@@ -186,6 +207,7 @@ export class MemoryBus implements Bus {
       idle: [],
       liveFrom: journal?.durableSeq ?? 0,
       wake: null,
+      commitLimit: options.commitLimit ?? null,
     };
     if (journal) {
       const recovered = journal.attach(group);
@@ -209,6 +231,7 @@ export class MemoryBus implements Bus {
       if (q.items.length === 0 && invalid.length > 0) journal.commit(group, invalid.at(-1)!.seq + 1);
     }
     queues.push(q);
+    options.onAssign?.([0]);
     this.pump(q);
     if (topic === 'dlq' && this.heldDeadLetters.length > 0) {
       const held = this.heldDeadLetters.splice(0);
@@ -277,7 +300,7 @@ export class MemoryBus implements Bus {
       let done: boolean;
       try {
         done = await deliverBatch(
-          batch.map((it) => it.m),
+          q.commitLimit ? batch.map((it) => ({ ...it.m, offset: BigInt(it.seq) })) : batch.map((it) => it.m),
           q.handler,
           {
             topic: q.topic,
@@ -313,7 +336,14 @@ export class MemoryBus implements Bus {
         q.items.unshift(...batch);
         break;
       }
-      journal?.commit(q.group, batch[batch.length - 1]!.seq + 1);
+      if (journal) {
+        let next = batch[batch.length - 1]!.seq + 1;
+        if (q.commitLimit) {
+          const limit = q.commitLimit(0);
+          next = limit === null ? -1 : Math.min(next, Number(limit));
+        }
+        if (next >= 0) journal.commit(q.group, next);
+      }
     }
     q.running = false;
     for (const resolve of q.idle.splice(0)) resolve();

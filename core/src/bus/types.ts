@@ -55,7 +55,10 @@ export interface BusMessage<T> {
    * partition (Kafka only), overriding the key's.
    */
   partition?: number;
-  /** Consumers: the record's offset in its partition (Kafka only; chunked messages share it). */
+  /**
+   * Consumers: the record's offset in its partition (Kafka: chunked messages share it; the memory
+   * bus: the journal seq, given only to a consumer that set `commitLimit`).
+   */
   offset?: bigint;
 }
 
@@ -64,8 +67,9 @@ export interface SubscribeOptions {
   /** Called after each rebalance with the partitions of the topic this consumer now owns. */
   onAssign?: (partitions: number[]) => void;
   /**
-   * Kafka: the highest offset (next to read) the consumer may commit for a partition, or null to
-   * commit nothing yet; without it, a batch is committed up to its last message.
+   * The highest offset (next to read) the consumer may commit for a partition, or null to commit
+   * nothing yet; without it, a batch is committed up to its last message. Kafka, and the memory
+   * bus with a journal (its one partition, 0).
    */
   commitLimit?: (partition: number) => bigint | null;
 }

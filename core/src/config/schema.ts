@@ -733,7 +733,7 @@ export const DetectConfig = T.Object(
           minimum: 0,
           default: 10,
           description:
-            "Kafka: snapshot each owned events partition's detector state this often and commit offsets only up to the snapshot, so a restart resumes exactly (docs/decisions/0013); 0: off (a restart loses open windows).",
+            "Snapshot each owned events partition's detector state this often and commit offsets only up to the snapshot, so a restart resumes exactly (docs/decisions/0013): Kafka, and the embedded bus with its journal (one partition, global detectors included); 0: off (a restart loses open windows).",
         }),
         dir: T.String({
           default: '',
