@@ -136,7 +136,7 @@ class Lane {
   store(run: Run): KeyStore {
     let s = this.stores[run.index];
     if (!s) {
-      s = new KeyStore();
+      s = new KeyStore(run.resolved.config);
       this.stores[run.index] = s;
     }
     return s;
@@ -147,6 +147,7 @@ const SWEEP_EVERY = 1024;
 /** Wakes per key in a drain to Infinity (a day of minute ticks): see advance(). */
 const MAX_WAKES_TO_INFINITY = 1440;
 const MAX_SWEEP = 512;
+const RECENT_KEYS = 8;
 
 export class DetectionEngine {
   readonly counters: EngineCounters = { events: 0, late: 0, evicted: 0, findings: 0, suppressed: 0 };
@@ -175,6 +176,9 @@ export class DetectionEngine {
   private curRun: Run | null = null;
   private curStore: KeyStore | null = null;
   private curSlot = -1;
+  /** The last RECENT_KEYS interned keys (intern()). */
+  private readonly recentKeys: string[] = [];
+  private recentAt = 0;
   private readonly ctx: DetectorContext<Record<string, unknown>> & { config: Record<string, unknown> };
 
   constructor(detect: DetectConfigValue, options: EngineOptions = {}) {
@@ -381,7 +385,7 @@ export class DetectionEngine {
           encodeState(store.states[slot]),
           store.wake[slot]!,
           store.lastTs[slot]!,
-          store.configs[slot]!,
+          store.config(slot),
         ]);
       stores.push([this.runs[index]!.def.id, entries]);
     }
@@ -638,13 +642,13 @@ export class DetectionEngine {
       }
       if (run.totalKeys >= this.cap) this.evict(lane, run);
       run.totalKeys++;
-      key = internKey(key);
+      key = this.intern(key);
       slot = store.add(key, state, config, event.ts, run.touches);
     } else {
       // Approximate LRU: a key moves to the young end only when it has aged by cap/8 touches,
       // so a hot key costs a Map delete+set once per cap/8 events instead of on every one.
       if (run.touches - store.touch[slot]! > this.lruSlack) store.touchKey(key, slot, run.touches);
-      store.configs[slot] = config;
+      store.setConfig(slot, config);
       if (event.ts > store.lastTs[slot]!) store.lastTs[slot] = event.ts;
     }
     run.touches++;
@@ -667,6 +671,20 @@ export class DetectionEngine {
     this.curRun = run;
     this.curStore = store;
     this.curSlot = slot;
+  }
+
+  /**
+   * The interned copy of a new key (internKey). Interning costs ~1 µs, and the actor-scope
+   * detectors mostly key a new actor by the same string, so the last few interned keys are
+   * checked first: one internalization per new actor instead of one per detector.
+   */
+  private intern(key: string): string {
+    const recent = this.recentKeys;
+    for (let i = 0; i < recent.length; i++) if (recent[i] === key) return recent[i]!;
+    const k = internKey(key);
+    recent[this.recentAt] = k;
+    this.recentAt = (this.recentAt + 1) % RECENT_KEYS;
+    return k;
   }
 
   /** Drops the least recently touched key of a detector (the cap is per detector, over lanes). */
@@ -719,7 +737,7 @@ export class DetectionEngine {
       store.pending--;
       if (wake > lane.clock) lane.clock = wake;
       if (!run.def.onWatermark) continue;
-      this.ctx.config = store.configs[slot]!;
+      this.ctx.config = store.config(slot);
       this.enter(lane, run, store, slot);
       let drafts: FindingDraft[] | undefined;
       try {
@@ -747,7 +765,7 @@ export class DetectionEngine {
       let budget = MAX_SWEEP;
       for (const slot of store.slots.values()) {
         if (--budget < 0) break;
-        const idle = run.def.idleMs(store.configs[slot] as never);
+        const idle = run.def.idleMs(store.config(slot) as never);
         if (!(lane.clock - store.lastTs[slot]! > idle)) break;
         if (!Number.isNaN(store.wake[slot]!)) continue;
         store.remove(slot);

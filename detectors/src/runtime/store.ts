@@ -17,7 +17,12 @@ export class KeyStore {
   /** Slot → key (the interned copy the Map holds). */
   keys: string[] = [];
   states: unknown[] = [];
-  configs: Array<Record<string, unknown> | undefined> = [];
+  /**
+   * Effective config per slot, allocated only once some key's differs from `defaultConfig` (an
+   * override matched it, or a restored key kept an older config): most detectors never need it.
+   */
+  private configs: Array<Record<string, unknown> | undefined> | null = null;
+  private readonly defaultConfig: Record<string, unknown>;
   /** Event time of the last event that touched the key. */
   lastTs: Float64Array;
   /** The run's touch counter when the key was last moved to the young end of the LRU order. */
@@ -31,7 +36,9 @@ export class KeyStore {
   private free: number[] = [];
   private used = 0;
 
-  constructor(capacity = 8) {
+  /** `defaultConfig`: the detector's config without overrides (what most keys see). */
+  constructor(defaultConfig: Record<string, unknown>, capacity = 8) {
+    this.defaultConfig = defaultConfig;
     this.lastTs = new Float64Array(capacity);
     this.touch = new Float64Array(capacity);
     this.wake = new Float64Array(capacity);
@@ -52,7 +59,7 @@ export class KeyStore {
     this.slots.set(key, slot);
     this.keys[slot] = key;
     this.states[slot] = state;
-    this.configs[slot] = config;
+    this.setConfig(slot, config);
     this.lastTs[slot] = ts;
     this.touch[slot] = touch;
     this.wake[slot] = Number.NaN;
@@ -66,9 +73,22 @@ export class KeyStore {
     if (!Number.isNaN(this.wake[slot]!)) this.pending--;
     this.keys[slot] = '';
     this.states[slot] = undefined;
-    this.configs[slot] = undefined;
+    if (this.configs) this.configs[slot] = undefined;
     this.wake[slot] = Number.NaN;
     this.free.push(slot);
+  }
+
+  /** The effective config the key last saw. */
+  config(slot: number): Record<string, unknown> {
+    return this.configs?.[slot] ?? this.defaultConfig;
+  }
+
+  setConfig(slot: number, config: Record<string, unknown>): void {
+    if (this.configs) this.configs[slot] = config;
+    else if (config !== this.defaultConfig) {
+      this.configs = [];
+      this.configs[slot] = config;
+    }
   }
 
   /** Moves a key to the young end of the LRU order. */
