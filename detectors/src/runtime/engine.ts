@@ -168,7 +168,8 @@ export class DetectionEngine {
   private readonly onFinding: EngineOptions['onFinding'];
   /** The released event being run (EngineOptions.onFinding's cause). */
   private cause: ApiEvent | null = null;
-  private readonly released: Item[] = [];
+  private released: Item[] = [];
+  private readonly spareReleased: Item[][] = [];
   private seq = 0;
   private sweepCountdown = SWEEP_EVERY;
   /** The lane whose clock `ctx.now()` reads, and the key (run, slot) `ctx.wakeAt` schedules. */
@@ -540,8 +541,7 @@ export class DetectionEngine {
   /** Runs the events a lane's buffer released. */
   private runLane(lane: Lane): void {
     if (this.released.length === 0) return;
-    const items = this.released.splice(0, this.released.length);
-    const toGlobal: Item[] = [];
+    const items = this.takeReleased();
     for (const item of items) {
       this.counters.events++;
       this.cause = item.event;
@@ -553,21 +553,34 @@ export class DetectionEngine {
       const event = item.event;
       let actor: string | null = null;
       for (const run of this.actorRuns) actor = this.handle(lane, run, event, null, actor);
-      if (this.globalRuns.length === 0) continue;
-      if (this.mode === 'local') toGlobal.push(item);
-      else this.forwardGlobal(event, lane.id === 'global' ? 0 : lane.id);
+      if (this.mode === 'forward' && this.globalRuns.length > 0)
+        this.forwardGlobal(event, lane.id === 'global' ? 0 : lane.id);
     }
     this.cause = null;
-    if (toGlobal.length > 0 && this.globalLane) {
-      for (const item of toGlobal) this.globalLane.buffer.push(item, this.released);
+    // Local mode: every released event also goes through the global lane.
+    if (this.mode === 'local' && this.globalRuns.length > 0 && this.globalLane) {
+      for (const item of items) this.globalLane.buffer.push(item, this.released);
+      this.recycle(items);
       this.runGlobal();
-    }
+    } else this.recycle(items);
+  }
+
+  /** The released events to run; `released` starts over with an array from the pool (no copy per push). */
+  private takeReleased(): Item[] {
+    const items = this.released;
+    this.released = this.spareReleased.pop() ?? [];
+    return items;
+  }
+
+  private recycle(items: Item[]): void {
+    items.length = 0;
+    this.spareReleased.push(items);
   }
 
   private runGlobal(): void {
     const lane = this.globalLane;
     if (!lane || this.released.length === 0) return;
-    const items = this.released.splice(0, this.released.length);
+    const items = this.takeReleased();
     for (const item of items) {
       this.cause = item.event;
       this.advance(lane, item.ts);
@@ -575,6 +588,7 @@ export class DetectionEngine {
       for (const run of this.globalRuns) actor = this.handle(lane, run, item.event, null, actor);
     }
     this.cause = null;
+    this.recycle(items);
   }
 
   private forwardGlobal(event: ApiEvent, partition: number): void {
@@ -723,20 +737,28 @@ export class DetectionEngine {
       const wake = timers.peekTs();
       const index = timers.topRun();
       const slot = timers.topSlot();
-      timers.pop();
       const run = this.runs[index]!;
       const store = lane.stores[index]!;
       if (toInfinity) {
         const id = `${index}:${slot}`;
         const n = (toInfinity.get(id) ?? 0) + 1;
-        // The key keeps its wake time with no timer (it was so before the slot store).
-        if (n > MAX_WAKES_TO_INFINITY) continue;
+        if (n > MAX_WAKES_TO_INFINITY) {
+          // The key keeps its wake time with no timer (it was so before the slot store).
+          timers.pop();
+          continue;
+        }
         toInfinity.set(id, n);
       }
       store.wake[slot] = Number.NaN;
       store.pending--;
       if (wake > lane.clock) lane.clock = wake;
-      if (!run.def.onWatermark) continue;
+      if (!run.def.onWatermark) {
+        timers.pop();
+        continue;
+      }
+      // The fired entry stays queued while the detector runs: a re-arm (most ticks schedule the
+      // next one) moves it in place with its new time and seq, one sift instead of a pop and a
+      // push; the heap holds the same (ts, seq) pairs either way, so the firing order is the same.
       this.ctx.config = store.config(slot);
       this.enter(lane, run, store, slot);
       let drafts: FindingDraft[] | undefined;
@@ -747,6 +769,7 @@ export class DetectionEngine {
       }
       this.curLane = null;
       this.curStore = null;
+      if (Number.isNaN(store.wake[slot]!)) timers.remove(index, slot);
       if (drafts) for (const d of drafts) this.emit(run, d, lane.clock);
     }
     lane.clock = ts;
