@@ -829,7 +829,7 @@ export class DetectionEngine {
  * Runtime bytes per stored key besides the key string and the state (stateBytes): the Map slot
  * and the store's columns (store.ts), measured with no-op detectors (decision 0026).
  */
-const RUNTIME_BYTES_PER_KEY = 64;
+const RUNTIME_BYTES_PER_KEY = 130;
 
 /**
  * One frozen config object per distinct effective config of a detector when a snapshot is

@@ -1,10 +1,10 @@
 /**
  * One detector's keys in one lane, as columns over slots: a key maps to a slot number, and the
  * state, effective config, last event time, LRU touch and pending wake of every key live in
- * arrays indexed by that slot. A key then costs its Map slot and a few array elements (~60 B)
- * where an entry object per key, with its boxed doubles and a timer object per wake, cost
- * 230–600 B (decision 0026, "Runtime: a slot store"). With ten actor-scope detectors that is
- * most of the 1 KiB an actor may cost.
+ * arrays indexed by that slot. A key then costs its Map entry and a few array elements (~130 B
+ * on Node's 8-byte pointers, with or without a wake) where an entry object per key, with its
+ * boxed doubles and a timer object per wake plus its stale copies, cost 172–578 B (decision
+ * 0026, "Applied: the runtime's own cost per key and per event").
  *
  * The Map's insertion order is the LRU order (oldest first): the engine re-inserts a key when it
  * has aged, evicts the first key at the cap, and the idle sweep walks from the front. Freed slots
