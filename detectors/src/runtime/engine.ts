@@ -28,8 +28,9 @@ import { WakeQueue } from './timers.ts';
  * The detection runtime (contract in define.ts). Per partition it keeps a lane: a reorder
  * buffer (event-time order within `allowedLatenessMs`), a clock (the lane's watermark: the
  * latest event time released), a wake queue for `ctx.wakeAt` (timers.ts), and one bounded
- * state store per detector (store.ts: columns over slots, LRU by Map order). One lagging partition therefore never makes another's events late, and a revoked
- * partition's state is dropped with its lane.
+ * state store per detector (store.ts: columns over slots, LRU by Map order). One lagging
+ * partition therefore never makes another's events late, and a revoked partition's state is
+ * dropped with its lane.
  *
  * Detectors with `scope: 'global'` key on something other than the actor (route, account,
  * tenant), so they need all events of a key in one place:
