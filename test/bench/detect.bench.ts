@@ -86,6 +86,34 @@ function dispatchOnly(n: number): AnyDetector[] {
   );
 }
 
+/**
+ * Actor-keyed detectors that keep nothing (state 0, a small integer V8 does not allocate), so
+ * what an engine holds with them is the runtime's own cost per stored key: its store slot and,
+ * with `wake`, a pending wake re-armed on every event (wakeAt(last + 1 h), as quiet-period
+ * detectors do).
+ */
+function noopKeyed(n: number, wake: boolean): AnyDetector[] {
+  return Array.from({ length: n }, (_, i) =>
+    defineDetector({
+      id: `auth.noop_${String.fromCharCode(97 + i)}`,
+      title: 'runtime cost per key',
+      owasp: 'API4:2023',
+      nist: 'monitoring',
+      severity: 'info',
+      configSchema: T.Object({}, { additionalProperties: false }),
+      scope: 'actor',
+      fingerprint: ['entity'],
+      keyBy: (e) => actorKey(e),
+      init: () => 0,
+      onEvent: (_s, e, ctx) => {
+        if (wake) ctx.wakeAt(e.ts + 3_600_000);
+        return undefined;
+      },
+      onWatermark: () => undefined,
+    }),
+  );
+}
+
 let gcFn: (() => void) | null = null;
 function gc(): void {
   if (!gcFn) {
@@ -200,10 +228,26 @@ function measure(mix: Mix, detectors: readonly AnyDetector[], perDetector: boole
   return out;
 }
 
+/** The runtime's bytes per stored key (eight no-op detectors share each key string, as real ones do). */
+function runtimePerKey(mix: Mix): BenchResult[] {
+  return [false, true].map((wake) => {
+    const r = held(noopKeyed(8, wake), mix.events);
+    return {
+      name: `[${mix.name}] runtime memory per stored key, ${wake ? 'with a pending wake re-armed per event' : 'no wake'}`,
+      value: r.bytes / r.keys,
+      unit: 'bytes',
+      lowerIsBetter: true,
+      note: `8 no-op actor-keyed detectors, ${fmt(r.keys)} keys: store slot, LRU order${wake ? ', wake queue entry' : ''} and an eighth of the key string`,
+    };
+  });
+}
+
 export async function run(): Promise<BenchResult[]> {
   const perDetector = process.env.APIWATCH_BENCH_PER_DETECTOR !== '0';
+  const synthetic = syntheticMix();
   return [
     ...measure(corpusMix(), DETECTORS, perDetector),
-    ...measure(syntheticMix(), DETECTORS, perDetector),
+    ...measure(synthetic, DETECTORS, perDetector),
+    ...runtimePerKey(synthetic),
   ];
 }

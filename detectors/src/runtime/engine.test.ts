@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { type ApiEvent, buildEvent, type Finding, findingValidator, loadConfig } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
@@ -325,6 +326,42 @@ describe('snapshot and restore (decision 0013)', () => {
       afterCut.push(...b.drain(Number.POSITIVE_INFINITY));
       assert.equal(JSON.stringify([...before, ...afterCut]), JSON.stringify(whole), `cut at ${cut}`);
     }
+  });
+});
+
+describe('snapshots written by earlier runtimes', () => {
+  // testdata/snapshot-v1-*.bin were written by the entry-per-key runtime (before the slot store,
+  // decision 0026) after the first 299 of these events, with one actor- and one global-scope
+  // detector: its keys, states, configs and pending wakes must come back as they were.
+  test('a v1 snapshot of a partition and of the global lane restores and continues exactly', () => {
+    const dets = [
+      counter('auth.test'),
+      counter('auth.test_global', 'global', (e) => `path:${e.request.path}`),
+    ];
+    const events = Array.from({ length: 600 }, (_, i) =>
+      ev(i * 0.9, `10.0.0.${i % 7}`, { path: i % 50 === 0 ? '/skip' : i % 3 === 0 ? '/y' : '/x' }),
+    );
+    const whole = run(engine(dets), events, Number.POSITIVE_INFINITY);
+    assert.equal(whole.length, 20);
+    const a = engine(dets);
+    const first = events.slice(0, 299).flatMap((x) => a.push(x));
+    const b = engine(dets);
+    b.restore(0, readFileSync(new URL('./testdata/snapshot-v1-partition0.bin', import.meta.url)));
+    b.restore('global', readFileSync(new URL('./testdata/snapshot-v1-global.bin', import.meta.url)));
+    assert.deepEqual(
+      b.stats().map((s) => [s.id, s.keys, s.timers]),
+      a.stats().map((s) => [s.id, s.keys, s.timers]),
+    );
+    assert.deepEqual(
+      b.stats().map((s) => [s.id, s.keys, s.timers]),
+      [
+        ['auth.test', 7, 7],
+        ['auth.test_global', 3, 3],
+      ],
+    );
+    const rest = events.slice(299).flatMap((x) => b.push(x));
+    rest.push(...b.drain(Number.POSITIVE_INFINITY));
+    assert.equal(JSON.stringify([...first, ...rest]), JSON.stringify(whole));
   });
 });
 

@@ -21,14 +21,16 @@ import type { AnyDetector, DetectorContext, FindingDraft, KeyScope } from './def
 import { buildFinding } from './envelope.ts';
 import { ReorderBuffer } from './reorder.ts';
 import { decodeState, encodeState } from './state-codec.ts';
-import { TimerHeap } from './timers.ts';
+import { KeyStore } from './store.ts';
+import { WakeQueue } from './timers.ts';
 
 /**
  * The detection runtime (contract in define.ts). Per partition it keeps a lane: a reorder
  * buffer (event-time order within `allowedLatenessMs`), a clock (the lane's watermark: the
- * latest event time released), a timer heap for `ctx.wakeAt`, and one bounded state store per
- * detector. One lagging partition therefore never makes another's events late, and a revoked
- * partition's state is dropped with its lane.
+ * latest event time released), a wake queue for `ctx.wakeAt` (timers.ts), and one bounded
+ * state store per detector (store.ts: columns over slots, LRU by Map order). One lagging
+ * partition therefore never makes another's events late, and a revoked partition's state is
+ * dropped with its lane.
  *
  * Detectors with `scope: 'global'` key on something other than the actor (route, account,
  * tenant), so they need all events of a key in one place:
@@ -90,17 +92,6 @@ export interface EngineCounters {
   suppressed: number;
 }
 
-interface Entry {
-  state: unknown;
-  /** Pending wake (event time, ms); NaN when none. */
-  wake: number;
-  config: Record<string, unknown>;
-  /** Event time of the last event that touched the key. */
-  lastTs: number;
-  /** The run's touch counter when the key was last moved to the young end of the LRU order. */
-  touch: number;
-}
-
 interface Item {
   ts: number;
   seq: number;
@@ -122,38 +113,32 @@ interface Run {
   touches: number;
 }
 
-interface TimerItem {
-  ts: number;
-  seq: number;
-  run: Run;
-  key: string;
-  entry: Entry;
-}
-
-const COMPACT_MIN = 4096;
+/** One key of a snapshot's store: key, encoded state, pending wake (NaN: none), last event time, config. */
+type SnapshotEntry = [string, unknown, number, number, Record<string, unknown>];
 
 class Lane {
   readonly id: number | 'global';
   readonly buffer: ReorderBuffer<Item>;
   clock = Number.NEGATIVE_INFINITY;
-  readonly stores = new Map<number, Map<string, Entry>>();
-  readonly timers = new TimerHeap<TimerItem>();
+  /** By run index; a detector's store is created with its first key in the lane. */
+  readonly stores: Array<KeyStore | undefined>;
+  readonly timers: WakeQueue;
   /** Wall time of the last arrival, and its event time (idle watermark, live only). */
   lastArrivalWall = Number.NaN;
   lastArrivalTs = Number.NEGATIVE_INFINITY;
-  /** Timer heap size above which stale timers are counted and maybe compacted. */
-  compactAt = COMPACT_MIN;
 
-  constructor(id: number | 'global', lateness: number) {
+  constructor(id: number | 'global', lateness: number, runs: number) {
     this.id = id;
     this.buffer = new ReorderBuffer<Item>(lateness);
+    this.stores = new Array<KeyStore | undefined>(runs).fill(undefined);
+    this.timers = new WakeQueue(this.stores);
   }
 
-  store(run: Run): Map<string, Entry> {
-    let s = this.stores.get(run.index);
+  store(run: Run): KeyStore {
+    let s = this.stores[run.index];
     if (!s) {
-      s = new Map();
-      this.stores.set(run.index, s);
+      s = new KeyStore(run.resolved.config);
+      this.stores[run.index] = s;
     }
     return s;
   }
@@ -163,6 +148,7 @@ const SWEEP_EVERY = 1024;
 /** Wakes per key in a drain to Infinity (a day of minute ticks): see advance(). */
 const MAX_WAKES_TO_INFINITY = 1440;
 const MAX_SWEEP = 512;
+const RECENT_KEYS = 8;
 
 export class DetectionEngine {
   readonly counters: EngineCounters = { events: 0, late: 0, evicted: 0, findings: 0, suppressed: 0 };
@@ -183,14 +169,18 @@ export class DetectionEngine {
   private readonly onFinding: EngineOptions['onFinding'];
   /** The released event being run (EngineOptions.onFinding's cause). */
   private cause: ApiEvent | null = null;
-  private readonly released: Item[] = [];
+  private released: Item[] = [];
+  private readonly spareReleased: Item[][] = [];
   private seq = 0;
   private sweepCountdown = SWEEP_EVERY;
-  /** The lane whose clock `ctx.now()` reads, and the entry `ctx.wakeAt` schedules. */
+  /** The lane whose clock `ctx.now()` reads, and the key (run, slot) `ctx.wakeAt` schedules. */
   private curLane: Lane | null = null;
   private curRun: Run | null = null;
-  private curKey = '';
-  private curEntry: Entry | null = null;
+  private curStore: KeyStore | null = null;
+  private curSlot = -1;
+  /** The last RECENT_KEYS interned keys (intern()). */
+  private readonly recentKeys: string[] = [];
+  private recentAt = 0;
   private readonly ctx: DetectorContext<Record<string, unknown>> & { config: Record<string, unknown> };
 
   constructor(detect: DetectConfigValue, options: EngineOptions = {}) {
@@ -231,7 +221,7 @@ export class DetectionEngine {
     const active = this.runs.filter((r) => r.stats.enabled);
     this.actorRuns = active.filter((r) => r.def.scope === 'actor');
     this.globalRuns = active.filter((r) => r.def.scope === 'global');
-    this.globalLane = this.mode === 'local' ? new Lane('global', this.lateness) : null;
+    this.globalLane = this.mode === 'local' ? new Lane('global', this.lateness, this.runs.length) : null;
     const empty = BaselineSnapshot.empty(
       fallbacksOf(detect),
       detect.baselines?.minWeeks ?? 2,
@@ -249,13 +239,15 @@ export class DetectionEngine {
       },
       wakeAt(ts: number) {
         const lane = self.curLane;
-        const entry = self.curEntry;
-        if (!lane || !entry || !Number.isFinite(ts)) return;
-        // The same wake again (detectors re-arm on every event): its heap entry is still
-        // pending and fires first either way, so a second one would only be a stale copy.
-        if (entry.wake === ts) return;
-        entry.wake = ts;
-        lane.timers.push({ ts, seq: 0, run: self.curRun!, key: self.curKey, entry });
+        const store = self.curStore;
+        if (!lane || !store || !Number.isFinite(ts)) return;
+        const slot = self.curSlot;
+        // The same wake again (detectors re-arm on every event) keeps its place in the order.
+        const was = store.wake[slot]!;
+        if (was === ts) return;
+        if (Number.isNaN(was)) store.pending++;
+        store.wake[slot] = ts;
+        lane.timers.set(self.curRun!.index, slot, ts);
       },
     };
   }
@@ -368,7 +360,7 @@ export class DetectionEngine {
     for (const p of partitions) {
       const lane = this.lanes.get(p);
       if (!lane) continue;
-      for (const [index, store] of lane.stores) this.runs[index]!.totalKeys -= store.size;
+      this.dropKeys(lane);
       this.lanes.delete(p);
     }
   }
@@ -382,20 +374,29 @@ export class DetectionEngine {
   snapshot(partition: number | 'global' = 0): Buffer {
     const lane = partition === 'global' ? this.globalLane : this.lanes.get(partition);
     if (!lane) return serialize({ v: 1, empty: true });
-    const stores: Array<[string, Array<[string, unknown, number, number, Record<string, unknown>]>]> = [];
-    for (const [index, store] of lane.stores) {
-      const run = this.runs[index]!;
-      stores.push([
-        run.def.id,
-        [...store].map(([k, e]) => [k, encodeState(e.state), e.wake, e.lastTs, e.config]),
-      ]);
+    // The format is the one the entry-per-key runtime wrote (v1), so checkpoints taken before the
+    // slot store restore unchanged (engine.test.ts, testdata/snapshot-v1-*.bin).
+    const stores: Array<[string, SnapshotEntry[]]> = [];
+    for (let index = 0; index < lane.stores.length; index++) {
+      const store = lane.stores[index];
+      if (!store) continue;
+      const entries: SnapshotEntry[] = [];
+      for (const [k, slot] of store.slots)
+        entries.push([
+          k,
+          encodeState(store.states[slot]),
+          store.wake[slot]!,
+          store.lastTs[slot]!,
+          store.config(slot),
+        ]);
+      stores.push([this.runs[index]!.def.id, entries]);
     }
-    const timers: Array<[number, string, string]> = [];
-    const live: Array<{ ts: number; seq: number; id: string; key: string }> = [];
-    lane.timers.compact((t) => t.entry.wake === t.ts && lane.stores.get(t.run.index)?.get(t.key) === t.entry);
-    for (const t of lane.timers.entries()) live.push({ ts: t.ts, seq: t.seq, id: t.run.def.id, key: t.key });
-    live.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
-    for (const t of live) timers.push([t.ts, t.id, t.key]);
+    const live = lane.timers.entries().sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const timers: Array<[number, string, string]> = live.map(([ts, , run, slot]) => [
+      ts,
+      this.runs[run]!.def.id,
+      lane.stores[run]!.keys[slot]!,
+    ]);
     return serialize({
       v: 1,
       clock: lane.clock,
@@ -410,8 +411,8 @@ export class DetectionEngine {
   restore(partition: number | 'global', bytes: Buffer): void {
     if (partition === 'global') {
       if (!this.globalLane) throw new Error("restore('global') needs an engine with global: 'local'");
-      for (const [index, store] of this.globalLane.stores) this.runs[index]!.totalKeys -= store.size;
-      this.globalLane = new Lane('global', this.lateness);
+      this.dropKeys(this.globalLane);
+      this.globalLane = new Lane('global', this.lateness, this.runs.length);
     } else this.revoke([partition]);
     const snap = deserialize(bytes) as {
       v: number;
@@ -419,7 +420,7 @@ export class DetectionEngine {
       clock: number;
       lastArrivalTs: number;
       buffer: ReturnType<ReorderBuffer<Item>['exportState']>;
-      stores: Array<[string, Array<[string, unknown, number, number, Record<string, unknown>]>]>;
+      stores: Array<[string, SnapshotEntry[]]>;
       timers: Array<[number, string, string]>;
     };
     if (snap.v !== 1) throw new Error(`detector snapshot version ${snap.v} is not supported`);
@@ -434,21 +435,24 @@ export class DetectionEngine {
       const run = byId.get(id);
       if (!run) continue;
       const store = lane.store(run);
+      const configs = new ConfigInterner(run);
       for (const [key, state, wake, lastTs, config] of entries) {
-        store.set(internKey(key), {
-          state: decodeState(state),
-          wake,
-          lastTs,
-          config: Object.freeze(config),
-          touch: 0,
-        });
+        const slot = store.add(internKey(key), decodeState(state), configs.of(config), lastTs, 0);
+        if (!Number.isNaN(wake)) {
+          store.wake[slot] = wake;
+          store.pending++;
+        }
         run.totalKeys++;
       }
     }
+    // A key whose wake has no timer here keeps it without firing (a key past its wakes in a
+    // drain to Infinity), as it did before the snapshot.
     for (const [ts, id, key] of snap.timers) {
       const run = byId.get(id);
-      const entry = run ? lane.stores.get(run.index)?.get(key) : undefined;
-      if (run && entry && entry.wake === ts) lane.timers.push({ ts, seq: 0, run, key, entry });
+      const store = run ? lane.stores[run.index] : undefined;
+      const slot = store?.slots.get(key);
+      if (run && store && slot !== undefined && store.wake[slot] === ts && store.queued[slot]! < 0)
+        lane.timers.set(run.index, slot, ts);
     }
   }
 
@@ -459,19 +463,17 @@ export class DetectionEngine {
 
   /** Per-detector counters (keys and timers are current). */
   stats(): DetectorStats[] {
-    const timers = new Map<number, number>();
+    const timers = new Array<number>(this.runs.length).fill(0);
     for (const lane of this.allLanes())
-      for (const [index, store] of lane.stores) {
-        let t = 0;
-        for (const e of store.values()) if (!Number.isNaN(e.wake)) t++;
-        timers.set(index, (timers.get(index) ?? 0) + t);
-      }
-    return this.runs.map((r) => ({ ...r.stats, keys: r.totalKeys, timers: timers.get(r.index) ?? 0 }));
+      for (let index = 0; index < lane.stores.length; index++)
+        timers[index]! += lane.stores[index]?.pending ?? 0;
+    return this.runs.map((r) => ({ ...r.stats, keys: r.totalKeys, timers: timers[r.index]! }));
   }
 
   /**
    * Approximate bytes of detector state per detector: the detector's `sizeOf` over a sample of
-   * up to `sample` keys, scaled to all keys, plus the runtime's per-key overhead (~120 B).
+   * up to `sample` keys, scaled to all keys, plus the runtime's per-key overhead
+   * (RUNTIME_BYTES_PER_KEY) and the key string.
    */
   stateBytes(sample = 256): Map<string, number> {
     const out = new Map<string, number>();
@@ -479,11 +481,12 @@ export class DetectionEngine {
       let seen = 0;
       let bytes = 0;
       for (const lane of this.allLanes()) {
-        const store = lane.stores.get(r.index);
+        const store = lane.stores[r.index];
         if (!store) continue;
-        for (const [key, e] of store) {
+        for (const [key, slot] of store.slots) {
           if (seen >= sample) break;
-          bytes += 120 + key.length * 2 + (r.def.sizeOf ? r.def.sizeOf(e.state) : 64);
+          bytes +=
+            RUNTIME_BYTES_PER_KEY + key.length * 2 + (r.def.sizeOf ? r.def.sizeOf(store.states[slot]) : 64);
           seen++;
         }
       }
@@ -517,7 +520,7 @@ export class DetectionEngine {
   private lane(partition: number): Lane {
     let lane = this.lanes.get(partition);
     if (!lane) {
-      lane = new Lane(partition, this.lateness);
+      lane = new Lane(partition, this.lateness, this.runs.length);
       this.lanes.set(partition, lane);
     }
     return lane;
@@ -539,8 +542,7 @@ export class DetectionEngine {
   /** Runs the events a lane's buffer released. */
   private runLane(lane: Lane): void {
     if (this.released.length === 0) return;
-    const items = this.released.splice(0, this.released.length);
-    const toGlobal: Item[] = [];
+    const items = this.takeReleased();
     for (const item of items) {
       this.counters.events++;
       this.cause = item.event;
@@ -552,21 +554,34 @@ export class DetectionEngine {
       const event = item.event;
       let actor: string | null = null;
       for (const run of this.actorRuns) actor = this.handle(lane, run, event, null, actor);
-      if (this.globalRuns.length === 0) continue;
-      if (this.mode === 'local') toGlobal.push(item);
-      else this.forwardGlobal(event, lane.id === 'global' ? 0 : lane.id);
+      if (this.mode === 'forward' && this.globalRuns.length > 0)
+        this.forwardGlobal(event, lane.id === 'global' ? 0 : lane.id);
     }
     this.cause = null;
-    if (toGlobal.length > 0 && this.globalLane) {
-      for (const item of toGlobal) this.globalLane.buffer.push(item, this.released);
+    // Local mode: every released event also goes through the global lane.
+    if (this.mode === 'local' && this.globalRuns.length > 0 && this.globalLane) {
+      for (const item of items) this.globalLane.buffer.push(item, this.released);
+      this.recycle(items);
       this.runGlobal();
-    }
+    } else this.recycle(items);
+  }
+
+  /** The released events to run; `released` starts over with an array from the pool (no copy per push). */
+  private takeReleased(): Item[] {
+    const items = this.released;
+    this.released = this.spareReleased.pop() ?? [];
+    return items;
+  }
+
+  private recycle(items: Item[]): void {
+    items.length = 0;
+    this.spareReleased.push(items);
   }
 
   private runGlobal(): void {
     const lane = this.globalLane;
     if (!lane || this.released.length === 0) return;
-    const items = this.released.splice(0, this.released.length);
+    const items = this.takeReleased();
     for (const item of items) {
       this.cause = item.event;
       this.advance(lane, item.ts);
@@ -574,6 +589,7 @@ export class DetectionEngine {
       for (const run of this.globalRuns) actor = this.handle(lane, run, item.event, null, actor);
     }
     this.cause = null;
+    this.recycle(items);
   }
 
   private forwardGlobal(event: ApiEvent, partition: number): void {
@@ -630,8 +646,8 @@ export class DetectionEngine {
     if (key === null || (onlyKey !== null && key !== onlyKey)) return actor;
     run.stats.events++;
     const store = lane.store(run);
-    let entry = store.get(key);
-    if (entry === undefined) {
+    let slot = store.slots.get(key);
+    if (slot === undefined) {
       let state: unknown;
       try {
         state = run.def.init(key, event);
@@ -639,58 +655,75 @@ export class DetectionEngine {
         run.stats.errors++;
         return actor;
       }
-      entry = { state, wake: Number.NaN, config, lastTs: event.ts, touch: run.touches };
-      if (run.totalKeys >= this.cap) this.evict(lane, run, store);
+      if (run.totalKeys >= this.cap) this.evict(lane, run);
       run.totalKeys++;
-      key = internKey(key);
-      store.set(key, entry);
-    } else if (run.touches - entry.touch > this.lruSlack) {
+      key = this.intern(key);
+      slot = store.add(key, state, config, event.ts, run.touches);
+    } else {
       // Approximate LRU: a key moves to the young end only when it has aged by cap/8 touches,
       // so a hot key costs a Map delete+set once per cap/8 events instead of on every one.
-      store.delete(key);
-      store.set(key, entry);
-      entry.touch = run.touches;
+      if (run.touches - store.touch[slot]! > this.lruSlack) store.touchKey(key, slot, run.touches);
+      store.setConfig(slot, config);
+      if (event.ts > store.lastTs[slot]!) store.lastTs[slot] = event.ts;
     }
     run.touches++;
-    entry.config = config;
-    if (event.ts > entry.lastTs) entry.lastTs = event.ts;
     this.ctx.config = config;
-    this.enter(lane, run, key, entry);
+    this.enter(lane, run, store, slot);
     let drafts: FindingDraft[] | undefined;
     try {
-      drafts = run.def.onEvent(entry.state, event, this.ctx, key);
+      drafts = run.def.onEvent(store.states[slot], event, this.ctx, key);
     } catch {
       run.stats.errors++;
     }
     this.curLane = null;
-    this.curEntry = null;
+    this.curStore = null;
     if (drafts) for (const d of drafts) this.emit(run, d, lane.clock);
     return actor;
   }
 
-  private enter(lane: Lane, run: Run, key: string, entry: Entry): void {
+  private enter(lane: Lane, run: Run, store: KeyStore, slot: number): void {
     this.curLane = lane;
     this.curRun = run;
-    this.curKey = key;
-    this.curEntry = entry;
+    this.curStore = store;
+    this.curSlot = slot;
   }
 
-  private evict(lane: Lane, run: Run, store: Map<string, Entry>): void {
-    let from = store;
-    if (from.size === 0) {
-      // The cap is per detector: take from the lane holding the most keys.
-      for (const l of this.allLanes()) {
-        const s = l.stores.get(run.index);
-        if (s && s.size > from.size) from = s;
-      }
+  /**
+   * The interned copy of a new key (internKey). Interning costs ~1 µs, and the actor-scope
+   * detectors mostly key a new actor by the same string, so the last few interned keys are
+   * checked first: one internalization per new actor instead of one per detector.
+   */
+  private intern(key: string): string {
+    const recent = this.recentKeys;
+    for (let i = 0; i < recent.length; i++) if (recent[i] === key) return recent[i]!;
+    const k = internKey(key);
+    recent[this.recentAt] = k;
+    this.recentAt = (this.recentAt + 1) % RECENT_KEYS;
+    return k;
+  }
+
+  /** Drops the least recently touched key of a detector (the cap is per detector, over lanes). */
+  private evict(lane: Lane, run: Run): void {
+    let from = lane;
+    if ((lane.stores[run.index]?.size ?? 0) === 0) {
+      // Take from the lane holding the most keys.
+      for (const l of this.allLanes())
+        if ((l.stores[run.index]?.size ?? 0) > (from.stores[run.index]?.size ?? 0)) from = l;
     }
-    const oldest = from.keys().next();
-    if (oldest.done) return;
-    from.delete(oldest.value);
+    const store = from.stores[run.index];
+    const oldest = store?.slots.values().next();
+    if (!store || !oldest || oldest.done) return;
+    from.timers.remove(run.index, oldest.value);
+    store.remove(oldest.value);
     run.totalKeys--;
     run.stats.evictions++;
     this.counters.evicted++;
-    void lane;
+  }
+
+  /** A lane is dropped: its keys no longer count towards their detectors' caps. */
+  private dropKeys(lane: Lane): void {
+    for (let index = 0; index < lane.stores.length; index++)
+      this.runs[index]!.totalKeys -= lane.stores[index]?.size ?? 0;
   }
 
   /** Moves a lane's clock to `ts`, firing the timers due on the way (in time order). */
@@ -700,66 +733,66 @@ export class DetectionEngine {
     // drain(Infinity) closes every episode that can close; a detector that re-arms for as long
     // as its condition holds (volume.route_drop on a route that stays silent) would loop for
     // ever, so past the data each key gets at most MAX_WAKES_TO_INFINITY wakes.
-    const toInfinity = ts === Number.POSITIVE_INFINITY ? new Map<Entry, number>() : null;
-    for (let t = timers.peek(); t !== undefined && t.ts <= ts; t = timers.peek()) {
-      timers.pop();
-      const { run, key, entry } = t;
-      if (entry.wake !== t.ts) continue;
-      const store = lane.stores.get(run.index);
-      if (store?.get(key) !== entry) continue;
+    const toInfinity = ts === Number.POSITIVE_INFINITY ? new Map<string, number>() : null;
+    while (timers.size > 0 && timers.peekTs() <= ts) {
+      const wake = timers.peekTs();
+      const index = timers.topRun();
+      const slot = timers.topSlot();
+      const run = this.runs[index]!;
+      const store = lane.stores[index]!;
       if (toInfinity) {
-        const n = (toInfinity.get(entry) ?? 0) + 1;
-        if (n > MAX_WAKES_TO_INFINITY) continue;
-        toInfinity.set(entry, n);
+        const id = `${index}:${slot}`;
+        const n = (toInfinity.get(id) ?? 0) + 1;
+        if (n > MAX_WAKES_TO_INFINITY) {
+          // The key keeps its wake time with no timer (it was so before the slot store).
+          timers.pop();
+          continue;
+        }
+        toInfinity.set(id, n);
       }
-      entry.wake = Number.NaN;
-      if (t.ts > lane.clock) lane.clock = t.ts;
-      if (!run.def.onWatermark) continue;
-      this.ctx.config = entry.config;
-      this.enter(lane, run, key, entry);
+      store.wake[slot] = Number.NaN;
+      store.pending--;
+      if (wake > lane.clock) lane.clock = wake;
+      if (!run.def.onWatermark) {
+        timers.pop();
+        continue;
+      }
+      // The fired entry stays queued while the detector runs: a re-arm (most ticks schedule the
+      // next one) moves it in place with its new time and seq, one sift instead of a pop and a
+      // push; the heap holds the same (ts, seq) pairs either way, so the firing order is the same.
+      this.ctx.config = store.config(slot);
+      this.enter(lane, run, store, slot);
       let drafts: FindingDraft[] | undefined;
       try {
-        drafts = run.def.onWatermark(entry.state, t.ts, this.ctx, key);
+        drafts = run.def.onWatermark(store.states[slot], wake, this.ctx, store.keys[slot]!);
       } catch {
         run.stats.errors++;
       }
       this.curLane = null;
-      this.curEntry = null;
+      this.curStore = null;
+      if (Number.isNaN(store.wake[slot]!)) timers.remove(index, slot);
       if (drafts) for (const d of drafts) this.emit(run, d, lane.clock);
     }
     lane.clock = ts;
-    // Stale entries (replaced wakes, dropped keys) are compacted away once the heap has doubled
-    // since the last check; counting the live ones walks every key, so it must not run per event.
-    if (timers.size > lane.compactAt) {
-      if (timers.size > 4 * this.liveTimers(lane)) {
-        timers.compact((t) => t.entry.wake === t.ts && lane.stores.get(t.run.index)?.get(t.key) === t.entry);
-      }
-      lane.compactAt = Math.max(COMPACT_MIN, 2 * timers.size);
-    }
     if (--this.sweepCountdown <= 0) {
       this.sweepCountdown = SWEEP_EVERY;
       this.sweep(lane);
     }
   }
 
-  private liveTimers(lane: Lane): number {
-    let n = 0;
-    for (const s of lane.stores.values()) for (const e of s.values()) if (!Number.isNaN(e.wake)) n++;
-    return n;
-  }
-
   /** Drops keys idle for their detector's idleMs (oldest first, a bounded amount per sweep). */
   private sweep(lane: Lane): void {
-    for (const [index, store] of lane.stores) {
+    for (let index = 0; index < lane.stores.length; index++) {
+      const store = lane.stores[index];
       const run = this.runs[index]!;
-      if (!run.def.idleMs) continue;
+      if (!store || !run.def.idleMs) continue;
       let budget = MAX_SWEEP;
-      for (const [key, e] of store) {
+      for (const slot of store.slots.values()) {
         if (--budget < 0) break;
-        const idle = run.def.idleMs(e.config as never);
-        if (!(lane.clock - e.lastTs > idle)) break;
-        if (!Number.isNaN(e.wake)) continue;
-        store.delete(key);
+        const idle = run.def.idleMs(store.config(slot) as never);
+        if (!(lane.clock - store.lastTs[slot]! > idle)) break;
+        if (!Number.isNaN(store.wake[slot]!)) continue;
+        store.remove(slot);
         run.totalKeys--;
         run.stats.expired++;
       }
@@ -790,6 +823,35 @@ export class DetectionEngine {
     this.counters.findings++;
     this.out.push(f);
     this.onFinding?.(f, this.cause);
+  }
+}
+
+/**
+ * Runtime bytes per stored key besides the key string and the state (stateBytes): the Map slot
+ * and the store's columns (store.ts), measured with no-op detectors (decision 0026).
+ */
+const RUNTIME_BYTES_PER_KEY = 130;
+
+/**
+ * One frozen config object per distinct effective config of a detector when a snapshot is
+ * restored: each key's config is serialized with it, and without this every restored key would
+ * hold its own copy where the running engine shares one per override combination.
+ */
+class ConfigInterner {
+  private readonly seen = new Map<string, Record<string, unknown>>();
+
+  constructor(run: Run) {
+    this.seen.set(serialize(run.resolved.config).toString('latin1'), run.resolved.config);
+  }
+
+  of(config: Record<string, unknown>): Record<string, unknown> {
+    const id = serialize(config).toString('latin1');
+    let c = this.seen.get(id);
+    if (!c) {
+      c = Object.freeze(config);
+      this.seen.set(id, c);
+    }
+    return c;
   }
 }
 
