@@ -74,3 +74,28 @@ test('positive: raised on the second answered call, not before; one call alone i
   assert.equal(f.at, T0 + 20 * 60_000);
   assert.equal(f.evidence.observed, 2);
 });
+
+test('an open finding is updated when calls resume after an hour without one; a new episode after it resolved', () => {
+  const h = new DetectorHarness(zombieEndpoint);
+  const spec = specOf({ status: 'shadow', deprecated: true, operationId: null });
+  const route = '/api/v2/pet/findByTags';
+  const at = (min: number, user: string) => call({ ts: T0 + min * 60_000, user, route, spec });
+  // A burst, 40 minutes of silence (no update), calls again, 2.5 h of silence, then another caller.
+  h.run([at(0, 'partner-a'), at(5, 'partner-a'), at(10, 'partner-a'), at(50, 'partner-a')]);
+  assert.equal(h.firing().length, 1, 'raised once; a 40-minute pause is not a resumption');
+  h.run([at(200, 'partner-b'), at(205, 'partner-b')]);
+  const updates = h.firing();
+  assert.equal(updates.length, 2, 'one update when calls resumed');
+  const [first, resumed] = updates;
+  assert.equal(resumed!.firstSeen, first!.firstSeen, 'the same episode (its id hashes firstSeen)');
+  assert.equal(resumed!.evidence.observed, 5);
+  assert.equal(resumed!.evidence.details.resumedAfterSeconds, 150 * 60);
+  assert.match(resumed!.summary, /Called again after 2\.5 h/);
+  // Six hours without a call resolve it; the next calls are a new episode.
+  h.advance(T0 + (205 + 6 * 60) * 60_000);
+  h.run([at(205 + 7 * 60, 'partner-a')]);
+  assert.equal(h.firing().length, 3);
+  const reopened = h.firing().at(-1)!;
+  assert.equal(reopened.firstSeen, T0 + (205 + 7 * 60) * 60_000, 'a new episode starts at its first call');
+  assert.notEqual(reopened.firstSeen, first!.firstSeen);
+});
