@@ -303,7 +303,8 @@ export function habitOnEvent<C extends HabitConfig>(
     s.userAgent = same(s.userAgent, event.client.userAgent);
     addRoute(s, `${event.request.method} ${event.request.route ?? event.request.path}`);
     if (h[OPEN] === 1 || windowSum(h) >= sampleBar(s, ctx.config) / 2) {
-      const samples = (s.samples ??= []);
+      s.samples ??= [];
+      const samples = s.samples;
       if (samples.length < 10) samples.push(event.id);
       else if (h[OPEN] === 0) samples[(event.ts >>> 0) % 10] = event.id;
     }
