@@ -11,7 +11,7 @@
  * static floor applies.
  */
 import { median, medianAbsoluteDeviation } from 'simple-statistics';
-import { fnv1a, MINUTE_MS } from '../bola/common.ts';
+import { DAY_MS, fnv1a, MINUTE_MS } from '../bola/common.ts';
 
 /** Days of daily peaks kept (four weeks: the same weekday three and four weeks back too). */
 export const HABIT_DAYS = 28;
