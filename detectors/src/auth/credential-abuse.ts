@@ -67,6 +67,8 @@ export const CredentialAbuseConfig = T.Object(
 export type CredentialAbuseConfig = Static<typeof CredentialAbuseConfig>;
 
 const KNOWN_NETS = 16;
+
+const internOrNull = (text: string | null) => (text === null ? null : intern(text));
 /** Slots per region of AbuseState.nets at first: most credentials are used from a network or two. */
 const FIRST_SLOTS = 4;
 
@@ -163,8 +165,8 @@ export const credentialAbuse = defineDetector({
     endpoint: '',
     // Interned: one tenant's credentials share one copy (decision 0026).
     tenant: event.identity.tenant === null ? null : intern(event.identity.tenant),
-    name: event.identity.service ?? event.identity.user,
-    ref: event.identity.credential.ref,
+    name: internOrNull(event.identity.service ?? event.identity.user),
+    ref: internOrNull(event.identity.credential.ref),
   }),
   onEvent(s, event, ctx, key) {
     if (s.nets === undefined) upgrade(s);
@@ -172,7 +174,9 @@ export const credentialAbuse = defineDetector({
     const idx = Math.floor(event.ts / (cfg.windowSeconds * 1000));
     if (idx > s.windowIdx) roll(s, idx);
     s.lastSeen = Math.max(s.lastSeen, event.ts);
-    s.ref = event.identity.credential.ref ?? s.ref;
+    const ref = event.identity.credential.ref;
+    // Interned when it changes: the state keeps one shared copy, not the event's string.
+    if (ref !== null && ref !== s.ref) s.ref = intern(ref);
     const ip = event.client.ip ?? event.client.peerIp;
     // Most calls come from the address of the previous one: no hashing for them.
     if (ip === s.lastIp) return undefined;

@@ -145,7 +145,7 @@ function addRoute(s: HabitState, route: string): void {
   const len = routes?.length ?? 0;
   if (len < TOP_ROUTES) {
     const kept = intern(route.slice(0, 256));
-    s.routes = routes === null ? [kept] : [...routes, kept];
+    s.routes = routes === null ? [kept] : routes.concat(kept);
     n[ROUTE_COUNTS + len] = 1;
     return;
   }
