@@ -166,7 +166,7 @@ test('state stays small per key', () => {
   assert.ok(h.sizeOf(key!) < 1024);
 });
 
-test('the set bits kept as a string judge exactly as the bitmap: restored as bitmaps at any point, the drafts are the same', () => {
+test('the set bits kept as a string judge exactly as the bitmap: restored in the earlier shape (bitmaps, episode fields) at any point, the drafts are the same', () => {
   // Four days of a user reading its own few orders (the string), then a walk past 32 set bits
   // (the bitmap) and buckets that go back to the string.
   const events = [];
@@ -208,24 +208,38 @@ test('the set bits kept as a string judge exactly as the bitmap: restored as bit
   plain.advance(events.at(-1)!.ts + 24 * 60 * MIN);
   assert.ok(plain.firing().length >= 1, 'the walk is found');
   let stringStates = 0;
+  let openStates = 0;
   for (let at = 10; at < events.length; at += 23) {
     const h = new DetectorHarness(objectEnumeration);
     h.run(events.slice(0, at));
-    for (const s of h.states.values() as Iterable<{ bits: Uint8Array | null; marks?: string | null }>) {
-      if (s.bits !== null) continue;
-      stringStates++;
-      // The shape checkpoints had before the string: always the bitmap, no `marks`.
-      const bits = new Uint8Array(256);
-      for (const c of s.marks ?? '') {
-        const p = c.charCodeAt(0);
-        bits[p >>> 3]! |= 1 << (p & 7);
+    // biome-ignore lint/suspicious/noExplicitAny: the state reshaped by hand into its earlier shape.
+    for (const s of h.states.values() as Iterable<any>) {
+      if (s.bits === null) {
+        stringStates++;
+        // The shape checkpoints had before the string: always the bitmap, no `marks`.
+        const bits = new Uint8Array(256);
+        for (const c of s.marks ?? '') {
+          const p = c.charCodeAt(0);
+          bits[p >>> 3]! |= 1 << (p & 7);
+        }
+        s.bits = bits;
       }
-      s.bits = bits;
       delete s.marks;
+      // ... and the episode as fields.
+      if (s.episode !== null) openStates++;
+      Object.assign(s, {
+        open: s.episode !== null,
+        episodeStart: 0,
+        lastAbove: s.episode?.lastAbove ?? 0,
+        peakDistinct: s.episode?.peakDistinct ?? 0,
+        ref: s.episode?.ref ?? null,
+      });
+      delete s.episode;
     }
     h.run(events.slice(at));
     h.advance(events.at(-1)!.ts + 24 * 60 * MIN);
     assert.deepEqual(h.drafts, plain.drafts, `restored as bitmaps at event ${at}`);
   }
   assert.ok(stringStates > 0, 'some cut points hold the string');
+  assert.ok(openStates > 0, 'some cut points are inside an episode');
 });

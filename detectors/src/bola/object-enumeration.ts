@@ -107,15 +107,18 @@ interface EnumState {
   ownPeakAt: number;
   /** Windows of history behind ownPeak. */
   buckets: number;
-  episodeStart: number;
-  lastAbove: number;
-  open: boolean;
-  peakDistinct: number;
+  /** The open episode (null between episodes: its numbers are boxed doubles, kept only while it lasts). */
+  episode: Episode | null;
   /** Up to 5 object ids and 10 event ids, collected near the threshold (null otherwise). */
   samples: string[] | null;
   sampleIds: string[] | null;
-  /** The open episode's identity (for its resolved update). */
-  ref: EpisodeRef | null;
+}
+
+interface Episode {
+  lastAbove: number;
+  peakDistinct: number;
+  /** The episode's identity (for its resolved update). */
+  ref: EpisodeRef;
 }
 
 const SEQUENTIAL_MAX_STEP = 3;
@@ -228,13 +231,9 @@ export const objectEnumeration = defineDetector({
       ownPeak: 0,
       ownPeakAt: 0,
       buckets: 0,
-      episodeStart: 0,
-      lastAbove: 0,
-      open: false,
-      peakDistinct: 0,
       samples: null,
       sampleIds: null,
-      ref: null,
+      episode: null,
     };
   },
   // Its own peak fades with ownHalfLifeHours: after two half-lives the key holds little worth keeping.
@@ -249,7 +248,7 @@ export const objectEnumeration = defineDetector({
     );
   },
   onEvent(s, event, ctx, key) {
-    if (s.bits === undefined) upgrade(s);
+    if (s.episode === undefined) upgrade(s);
     const cfg = ctx.config;
     const bucketMs = cfg.bucketSeconds * 1000;
     const bucket = Math.floor(event.ts / bucketMs);
@@ -282,39 +281,38 @@ export const objectEnumeration = defineDetector({
     const errorsBar = Math.max(cfg.minDistinctWithErrors, threshold.ownFloor);
     const above = distinct >= threshold.value || (distinct >= errorsBar && refusedShare >= cfg.errorShare);
     // Evidence samples only near the lower of the two bars, and only until an episode opens.
-    if (!s.open && distinct * 2 >= Math.min(threshold.value, errorsBar)) collect(s, event);
+    if (s.episode === null && distinct * 2 >= Math.min(threshold.value, errorsBar)) collect(s, event);
     if (!above) return undefined;
-    s.lastAbove = event.ts;
-    s.peakDistinct = Math.max(s.peakDistinct, distinct);
     ctx.wakeAt(event.ts + cfg.quietSeconds * 1000);
-    if (s.open) return undefined;
-    s.open = true;
-    s.episodeStart = event.ts;
+    if (s.episode !== null) {
+      s.episode.lastAbove = event.ts;
+      s.episode.peakDistinct = Math.max(s.episode.peakDistinct, distinct);
+      return undefined;
+    }
     const d = draft(s, event, key, distinct, refusedShare, threshold, cfg.bucketSeconds);
-    s.ref = episodeRef(d);
+    s.episode = { lastAbove: event.ts, peakDistinct: distinct, ref: episodeRef(d) };
     s.samples = null;
     s.sampleIds = null;
     return [d];
   },
   onWatermark(s, ts, ctx) {
-    if (s.bits === undefined) upgrade(s);
-    if (!s.open || !s.ref) return undefined;
+    if (s.episode === undefined) upgrade(s);
+    const episode = s.episode;
+    if (episode === null) return undefined;
     const quietMs = ctx.config.quietSeconds * 1000;
-    if (ts < s.lastAbove + quietMs) {
-      ctx.wakeAt(s.lastAbove + quietMs);
+    if (ts < episode.lastAbove + quietMs) {
+      ctx.wakeAt(episode.lastAbove + quietMs);
       return undefined;
     }
-    s.open = false;
-    const { entity, method, route } = s.ref;
-    const resolved = resolvedOf(s.ref, {
-      endedAt: s.lastAbove,
-      lastSeen: s.lastAbove,
-      summary: `Object id enumeration by ${entity.kind} ${entity.name ?? entity.id} on ${method} ${route} ended (peak ${s.peakDistinct} distinct ids).`,
-      observed: s.peakDistinct,
+    s.episode = null;
+    const { entity, method, route } = episode.ref;
+    const resolved = resolvedOf(episode.ref, {
+      endedAt: episode.lastAbove,
+      lastSeen: episode.lastAbove,
+      summary: `Object id enumeration by ${entity.kind} ${entity.name ?? entity.id} on ${method} ${route} ended (peak ${episode.peakDistinct} distinct ids).`,
+      observed: episode.peakDistinct,
       windowSeconds: ctx.config.bucketSeconds * 2,
     });
-    s.peakDistinct = 0;
-    s.ref = null;
     return [resolved];
   },
 });
@@ -356,14 +354,32 @@ function thresholdFor(
   return { value, ownFloor, peerP99, ownPeak: hasOwn ? s.ownPeak : null };
 }
 
-/** A state from a checkpoint taken before decision 0026's packing: two LinearCounters (`cur`, `prev`). */
+/**
+ * A state from a checkpoint taken before this shape: the episode as fields (`open`, `lastAbove`,
+ * `peakDistinct`, `ref`, `episodeStart`), and before decision 0026's first packing also two
+ * LinearCounters (`cur`, `prev`) for the bitmaps.
+ */
 function upgrade(s: EnumState): void {
-  const old = s as unknown as { cur?: { bits: Uint8Array }; prev?: { bits: Uint8Array } };
-  s.bits = new Uint8Array(2 * HALF);
-  if (old.cur) s.bits.set(old.cur.bits.subarray(0, HALF), 0);
-  if (old.prev) s.bits.set(old.prev.bits.subarray(0, HALF), HALF);
-  delete old.cur;
-  delete old.prev;
+  const old = s as unknown as {
+    cur?: { bits: Uint8Array };
+    prev?: { bits: Uint8Array };
+    open?: boolean;
+    lastAbove?: number;
+    peakDistinct?: number;
+    episodeStart?: number;
+    ref?: EpisodeRef | null;
+  };
+  if (s.bits === undefined) {
+    s.bits = new Uint8Array(2 * HALF);
+    if (old.cur) s.bits.set(old.cur.bits.subarray(0, HALF), 0);
+    if (old.prev) s.bits.set(old.prev.bits.subarray(0, HALF), HALF);
+  }
+  s.episode =
+    old.open && old.ref
+      ? { lastAbove: old.lastAbove ?? 0, peakDistinct: old.peakDistinct ?? 0, ref: old.ref }
+      : null;
+  for (const k of ['cur', 'prev', 'open', 'lastAbove', 'peakDistinct', 'episodeStart', 'ref'] as const)
+    delete old[k];
 }
 
 /** After a roll: a bitmap whose previous half holds at most LIST_MAX bits goes back to a list. */
@@ -397,7 +413,7 @@ function roll(s: EnumState, bucket: number, halfLifeHours: number, bucketMs: num
     const hours = ((bucket - s.ownPeakAt) * bucketMs) / 3_600_000;
     const decayed = s.ownPeak * 0.5 ** (hours / halfLifeHours);
     // An episode's windows never become the actor's habit.
-    s.ownPeak = s.open ? decayed : Math.max(decayed, closed);
+    s.ownPeak = s.episode !== null ? decayed : Math.max(decayed, closed);
     s.ownPeakAt = bucket;
     s.buckets++;
   }

@@ -46,7 +46,7 @@ function compare(
   return { plain: plain.drafts, upgraded: h.drafts };
 }
 
-test('object_enumeration: a state with two LinearCounters (cur, prev) is upgraded', () => {
+test('object_enumeration: a state with two LinearCounters (cur, prev) and the episode as fields is upgraded', () => {
   const events = Array.from({ length: 120 }, (_, i) =>
     call({
       ts: T0 + i * 30_000,
@@ -57,15 +57,27 @@ test('object_enumeration: a state with two LinearCounters (cur, prev) is upgrade
     }),
   );
   const { plain } = compare(objectEnumeration, events, (s) => {
+    // The bitmaps, whether the state holds them or the string of their set bits.
+    const bits = s.bits ?? new Uint8Array(256);
+    for (const c of s.marks ?? '') bits[c.charCodeAt(0) >>> 3] |= 1 << (c.charCodeAt(0) & 7);
     const cur = new LinearCounter();
     const prev = new LinearCounter();
-    cur.bits.set(s.bits.subarray(0, 128));
-    prev.bits.set(s.bits.subarray(128));
+    cur.bits.set(bits.subarray(0, 128));
+    prev.bits.set(bits.subarray(128));
     s.cur = cur;
     s.prev = prev;
     delete s.bits;
+    delete s.marks;
     s.samples ??= [];
     s.sampleIds ??= [];
+    // The episode as fields.
+    const e = s.episode;
+    s.open = e !== null;
+    s.episodeStart = 0;
+    s.lastAbove = e?.lastAbove ?? 0;
+    s.peakDistinct = e?.peakDistinct ?? 0;
+    s.ref = e?.ref ?? null;
+    delete s.episode;
   });
   assert.ok(
     plain.some((d) => d.status !== 'resolved'),
