@@ -97,12 +97,30 @@ test('credential_abuse: a state with known / knownWindow / windowNets arrays is 
   });
   const { plain } = compare(credentialAbuse, events, (s) => {
     const cap = s.nets.length / 3;
-    s.known = Array.from(s.nets.subarray(0, s.knownCount), (h: number) => h >>> 0);
-    s.knownWindow = Array.from(s.nets.subarray(cap, cap + s.knownCount));
-    s.windowNets = Array.from(s.nets.subarray(2 * cap, 2 * cap + s.windowNetCount), (h: number) => h >>> 0);
+    s.known = Array.from(s.nets.slice(0, s.knownCount), (h: number) => h >>> 0);
+    s.knownWindow = Array.from(s.nets.slice(cap, cap + s.knownCount));
+    s.windowNets = Array.from(s.nets.slice(2 * cap, 2 * cap + s.windowNetCount), (h: number) => h >>> 0);
     delete s.nets;
     delete s.knownCount;
     delete s.windowNetCount;
+  });
+  assert.ok(plain.length > 0, 'the stream raises a finding');
+});
+
+test('credential_abuse: a state with the networks in an Int32Array (and firstSeen / lastSeen) still works', () => {
+  const use = (ts: number, ip: string) =>
+    call({ ts, ip, service: 'acme-billing', credential: 'k1:partner-key', route: '/v1/invoices' });
+  const events: ApiEvent[] = [];
+  for (let h = 0; h < 72; h++)
+    for (let k = 0; k < 10; k++) events.push(use(T0 + h * HOUR + k * 6 * MIN, '198.51.100.10'));
+  const start = T0 + 3 * DAY + 10 * MIN;
+  ['91.1.1.1', '91.1.1.2', '92.2.2.2', '92.2.2.3', '93.3.3.3', '93.3.3.4'].forEach((ip, i) => {
+    events.push(use(start + i * 20_000, ip));
+  });
+  const { plain } = compare(credentialAbuse, events, (s) => {
+    s.nets = Int32Array.from(s.nets);
+    s.firstSeen = T0;
+    s.lastSeen = T0;
   });
   assert.ok(plain.length > 0, 'the stream raises a finding');
 });
