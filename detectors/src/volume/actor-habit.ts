@@ -56,8 +56,10 @@ const dayOf = (minute: number) => (minute < 0 ? -1 : Math.floor(minute / 1440));
 
 /** A fresh habit with `extra` numbers (zero) after it for the detector's own use. */
 export function newHabit(extra = 0): ActorHabit {
-  // new Array(n) reserves exactly n slots (push would grow the store to n + n/2 + 16).
-  const h = new Array<number>(HABIT_LENGTH + extra).fill(0);
+  // new Array(n) reserves exactly n slots (push would grow the store to n + n/2 + 16). Filled
+  // with a fraction first, so that every habit holds unboxed doubles from the start (one
+  // elements kind at every access site) instead of turning from small integers on its first sum.
+  const h = new Array<number>(HABIT_LENGTH + extra).fill(0.5).fill(0);
   h[MINUTE] = -1;
   h.fill(-1, PEAKS, PEAKS + HABIT_DAYS);
   return h;

@@ -51,9 +51,10 @@ const STATE_LENGTH = ROUTE_COUNTS + TOP_ROUTES;
 /**
  * Per actor (decision 0026): one array of numbers (the habit, then the episode's numbers and the
  * top-route counts: no boxed doubles, no TopK object and its two arrays), the strings as the last
- * measured call had them — interned, so the actor's three habit detectors and every actor of a
- * tenant or route share one copy each — and the samples and episode only while they serve a
- * finding. The finding entity is built from the key when a finding is drafted.
+ * measured call had them — tenant, user agent, name and ref interned when they change, so the
+ * actor's three habit detectors and every actor of a tenant or office share one copy each — and
+ * the samples and episode only while they serve a finding. The finding entity is built from the
+ * key when a finding is drafted.
  */
 export interface HabitState {
   habit: ActorHabit;
@@ -144,7 +145,9 @@ function addRoute(s: HabitState, route: string): void {
   }
   const len = routes?.length ?? 0;
   if (len < TOP_ROUTES) {
-    const kept = intern(route.slice(0, 256));
+    // Not interned: an actor of many routes churns through the slots, and interning costs a
+    // string-table lookup each time.
+    const kept = route.slice(0, 256);
     s.routes = routes === null ? [kept] : routes.concat(kept);
     n[ROUTE_COUNTS + len] = 1;
     return;
@@ -172,9 +175,11 @@ function entityOf(s: HabitState, key: string): FindingEntity {
   return { kind, id, name: s.name, ref: s.credentialRef };
 }
 
-/** `current` when it holds the same text as `next` (interned otherwise): one copy per distinct text. */
-const same = (current: string | null, next: string | null) =>
-  next === current || next === null ? next : intern(next);
+/** `current` when it holds the same text as `next`, else `next` interned: one copy per distinct text. */
+function same(current: string | null, next: string | null): string | null {
+  if (next === current) return current;
+  return next === null ? null : intern(next);
+}
 
 /**
  * A state checkpointed before this layout (decision 0026): a habit object or Float64Array(42),
@@ -201,7 +206,7 @@ function upgrade(s: HabitState): void {
   s.credentialRef = old.entity?.ref ?? null;
   const top = old.routes && !Array.isArray(old.routes) ? old.routes : null;
   const keys = top?.keys ?? [];
-  s.routes = keys.length > 0 ? keys.slice(0, TOP_ROUTES).map(intern) : null;
+  s.routes = keys.length > 0 ? keys.slice(0, TOP_ROUTES) : null;
   for (let i = 0; i < (s.routes?.length ?? 0); i++) n[ROUTE_COUNTS + i] = top!.counts![i]!;
   if (s.samples && s.samples.length === 0) s.samples = null;
   s.habit = n;
@@ -299,7 +304,8 @@ export function habitOnEvent<C extends HabitConfig>(
       h[NAMED] = 1;
     }
     s.tenant = same(s.tenant, event.identity.tenant);
-    s.clientIp = same(s.clientIp, event.client.ip);
+    // Not interned: a roaming actor's address changes from call to call.
+    s.clientIp = event.client.ip;
     s.userAgent = same(s.userAgent, event.client.userAgent);
     addRoute(s, `${event.request.method} ${event.request.route ?? event.request.path}`);
     if (h[OPEN] === 1 || windowSum(h) >= sampleBar(s, ctx.config) / 2) {
