@@ -67,26 +67,33 @@ export const CredentialAbuseConfig = T.Object(
 export type CredentialAbuseConfig = Static<typeof CredentialAbuseConfig>;
 
 const KNOWN_NETS = 16;
+
+const internOrNull = (text: string | null) => (text === null ? null : intern(text));
 /** Slots per region of AbuseState.nets at first: most credentials are used from a network or two. */
 const FIRST_SLOTS = 4;
+
+/** `n` zeros, the array's store exactly `n` slots (push would grow it by 16). */
+const zeros = (n: number): number[] => new Array<number>(n).fill(0);
 
 /** Doubles the slots of each region of `s.nets` (up to KNOWN_NETS), keeping their contents. */
 function grow(s: AbuseState): void {
   const cap = s.nets.length / 3;
   const next = Math.min(KNOWN_NETS, cap * 2);
-  const nets = new Int32Array(3 * next);
-  for (let r = 0; r < 3; r++) nets.set(s.nets.subarray(r * cap, (r + 1) * cap), r * next);
+  const nets = zeros(3 * next);
+  for (let r = 0; r < 3; r++) for (let i = 0; i < cap; i++) nets[r * next + i] = s.nets[r * cap + i]!;
   s.nets = nets;
 }
 
 interface AbuseState {
   /**
-   * One Int32Array (a typed-array header once, no boxed numbers) of three regions of `cap`
-   * slots (4 at first, doubled up to 16 when one fills): [0, cap) the hashed networks (/24 or
-   * /48, as int32) the credential was learned from, [cap, 2 cap) the last window each was seen
-   * in, [2 cap, 3 cap) the networks of the current window, to learn when it closes.
+   * One array of int32 numbers (small integers: no boxed numbers; a plain array rather than an
+   * Int32Array, whose typed-array and ArrayBuffer objects cost ~200 B for 48 B of data; older
+   * checkpoints hold the Int32Array, which works the same) of three regions of `cap` slots (4 at
+   * first, doubled up to 16 when one fills): [0, cap) the hashed networks (/24 or /48, as int32)
+   * the credential was learned from, [cap, 2 cap) the last window each was seen in, [2 cap,
+   * 3 cap) the networks of the current window, to learn when it closes.
    */
-  nets: Int32Array;
+  nets: number[] | Int32Array;
   knownCount: number;
   windowNetCount: number;
   windowIdx: number;
@@ -100,8 +107,6 @@ interface AbuseState {
   /** Decaying peak of distinct addresses per window, and active windows learned. */
   peak: number;
   activeWindows: number;
-  firstSeen: number;
-  lastSeen: number;
   raisedAt: number;
   lastNew: number;
   observed: number;
@@ -142,7 +147,7 @@ export const credentialAbuse = defineDetector({
     return key.startsWith('ip:') ? null : key;
   },
   init: (_key, event): AbuseState => ({
-    nets: new Int32Array(3 * FIRST_SLOTS),
+    nets: zeros(3 * FIRST_SLOTS),
     knownCount: 0,
     windowNetCount: 0,
     windowIdx: -1,
@@ -153,8 +158,6 @@ export const credentialAbuse = defineDetector({
     newNetSamples: null,
     peak: 0,
     activeWindows: 0,
-    firstSeen: event.ts,
-    lastSeen: event.ts,
     raisedAt: 0,
     lastNew: 0,
     observed: 0,
@@ -163,16 +166,17 @@ export const credentialAbuse = defineDetector({
     endpoint: '',
     // Interned: one tenant's credentials share one copy (decision 0026).
     tenant: event.identity.tenant === null ? null : intern(event.identity.tenant),
-    name: event.identity.service ?? event.identity.user,
-    ref: event.identity.credential.ref,
+    name: internOrNull(event.identity.service ?? event.identity.user),
+    ref: internOrNull(event.identity.credential.ref),
   }),
   onEvent(s, event, ctx, key) {
     if (s.nets === undefined) upgrade(s);
     const cfg = ctx.config;
     const idx = Math.floor(event.ts / (cfg.windowSeconds * 1000));
     if (idx > s.windowIdx) roll(s, idx);
-    s.lastSeen = Math.max(s.lastSeen, event.ts);
-    s.ref = event.identity.credential.ref ?? s.ref;
+    const ref = event.identity.credential.ref;
+    // Interned when it changes: the state keeps one shared copy, not the event's string.
+    if (ref !== null && ref !== s.ref) s.ref = intern(ref);
     const ip = event.client.ip ?? event.client.peerIp;
     // Most calls come from the address of the previous one: no hashing for them.
     if (ip === s.lastIp) return undefined;
@@ -183,7 +187,7 @@ export const credentialAbuse = defineDetector({
     const fresh = s.networks.add(nh);
     if (fresh && s.windowNetCount < KNOWN_NETS) {
       if (s.windowNetCount === s.nets.length / 3) grow(s);
-      s.nets[(2 * s.nets.length) / 3 + s.windowNetCount++] = nh;
+      s.nets[(2 * s.nets.length) / 3 + s.windowNetCount++] = nh | 0;
     }
     if (fresh && knownAt(s, nh) < 0) {
       s.newNetworks++;
@@ -237,7 +241,7 @@ export const credentialAbuse = defineDetector({
   idleMs: () => 14 * 86_400_000,
   sizeOf: (s) =>
     180 +
-    s.nets.byteLength +
+    s.nets.length * 8 +
     s.addresses.bytes +
     s.networks.bytes +
     (s.samples?.length ?? 0) * 40 +
@@ -250,14 +254,14 @@ function upgrade(s: AbuseState): void {
   const old = s as unknown as { known?: number[]; knownWindow?: number[]; windowNets?: number[] };
   const known = old.known ?? [];
   const windowNets = old.windowNets ?? [];
-  s.nets = new Int32Array(3 * KNOWN_NETS);
+  s.nets = zeros(3 * KNOWN_NETS);
   s.knownCount = Math.min(known.length, KNOWN_NETS);
   s.windowNetCount = Math.min(windowNets.length, KNOWN_NETS);
   for (let i = 0; i < s.knownCount; i++) {
-    s.nets[i] = known[i]!;
+    s.nets[i] = known[i]! | 0;
     s.nets[KNOWN_NETS + i] = old.knownWindow?.[i] ?? 0;
   }
-  for (let i = 0; i < s.windowNetCount; i++) s.nets[2 * KNOWN_NETS + i] = windowNets[i]!;
+  for (let i = 0; i < s.windowNetCount; i++) s.nets[2 * KNOWN_NETS + i] = windowNets[i]! | 0;
   delete old.known;
   delete old.knownWindow;
   delete old.windowNets;

@@ -177,7 +177,9 @@ export class CappedDistinct {
     if (this.exact) {
       if (this.exact.includes(h)) return false;
       if (this.exact.length < this.cap) {
-        this.exact.push(h);
+        // A copy of exact length (concat; push or a spread would grow the store by 16 slots, ~130 B): most of
+        // these sets (a credential's addresses in a window) hold one or two values.
+        this.exact = this.exact.concat(h);
         return true;
       }
       this.hll = new Hll(this.hllBits);

@@ -165,3 +165,81 @@ test('state stays small per key', () => {
   const [key] = h.states.keys();
   assert.ok(h.sizeOf(key!) < 1024);
 });
+
+test('the set bits kept as a string judge exactly as the bitmap: restored in the earlier shape (bitmaps, episode fields) at any point, the drafts are the same', () => {
+  // Four days of a user reading its own few orders (the string), then a walk past 32 set bits
+  // (the bitmap) and buckets that go back to the string.
+  const events = [];
+  for (let i = 0; i < 300; i++)
+    events.push(
+      call({
+        ts: T0 + i * 20 * MIN,
+        user: 'dora',
+        route: '/shop/orders/{order_id}',
+        objects: [{ name: 'order_id', value: String(7000 + (i % 6)) }],
+      }),
+    );
+  // [start, ids, ms apart]: a walk; a quiet bucket; a burst of 40 (a bitmap) followed by buckets
+  // of 3 and 2 ids (the bitmap's previous half goes sparse: back to the string).
+  const H = 60 * MIN;
+  for (const [start, n, gap] of [
+    [T0 + 100.6 * H, 6, 10_000],
+    [T0 + 101 * H, 90, 10_000],
+    [T0 + 105 * H, 8, 10_000],
+    [T0 + 120 * H, 40, 5_000],
+    [T0 + 120.5 * H + MIN, 3, 5_000],
+    [T0 + 121 * H + MIN, 2, 5_000],
+    [T0 + 121.5 * H + MIN, 2, 5_000],
+  ] as const)
+    for (let i = 0; i < n; i++)
+      events.push(
+        call({
+          ts: start + i * gap,
+          user: 'dora',
+          route: '/shop/orders/{order_id}',
+          // Its own orders among the walk's: bits set in both buckets count once.
+          objects: [{ name: 'order_id', value: i % 3 === 0 ? String(7000 + (i % 6)) : randomUUID() }],
+          status: i % 2 === 0 ? 200 : 404,
+        }),
+      );
+  events.sort((a, b) => a.ts - b.ts);
+  const plain = new DetectorHarness(objectEnumeration);
+  plain.run(events);
+  plain.advance(events.at(-1)!.ts + 24 * 60 * MIN);
+  assert.ok(plain.firing().length >= 1, 'the walk is found');
+  let stringStates = 0;
+  let openStates = 0;
+  for (let at = 10; at < events.length; at += 23) {
+    const h = new DetectorHarness(objectEnumeration);
+    h.run(events.slice(0, at));
+    // biome-ignore lint/suspicious/noExplicitAny: the state reshaped by hand into its earlier shape.
+    for (const s of h.states.values() as Iterable<any>) {
+      if (s.bits === null) {
+        stringStates++;
+        // The shape checkpoints had before the string: always the bitmap, no `marks`.
+        const bits = new Uint8Array(256);
+        for (const c of s.marks ?? '') {
+          const p = c.charCodeAt(0);
+          bits[p >>> 3]! |= 1 << (p & 7);
+        }
+        s.bits = bits;
+      }
+      delete s.marks;
+      // ... and the episode as fields.
+      if (s.episode !== null) openStates++;
+      Object.assign(s, {
+        open: s.episode !== null,
+        episodeStart: 0,
+        lastAbove: s.episode?.lastAbove ?? 0,
+        peakDistinct: s.episode?.peakDistinct ?? 0,
+        ref: s.episode?.ref ?? null,
+      });
+      delete s.episode;
+    }
+    h.run(events.slice(at));
+    h.advance(events.at(-1)!.ts + 24 * 60 * MIN);
+    assert.deepEqual(h.drafts, plain.drafts, `restored as bitmaps at event ${at}`);
+  }
+  assert.ok(stringStates > 0, 'some cut points hold the string');
+  assert.ok(openStates > 0, 'some cut points are inside an episode');
+});

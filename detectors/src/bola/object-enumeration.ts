@@ -72,7 +72,11 @@ export const ObjectEnumerationConfig = T.Object(
 
 /**
  * Per (actor, route): two linear-counting bitmaps of id hashes (the current and previous bucket,
- * 128 B each, in one Uint8Array: one typed-array header instead of two plus their wrappers),
+ * 128 B each, in one Uint8Array: one typed-array header instead of two plus their wrappers) —
+ * or, while the two hold at most LIST_MAX set bits together (nearly every key: a user reads a
+ * few of its own objects), those bit positions as the UTF-16 code units of a string instead (2 B
+ * each and a 16 B header, against ~430 B for the Uint8Array and its backing store, or 8 B each
+ * and a 48 B header for an array of numbers; the estimate is the same),
  * call and 403/404 counts, a sequential-walk counter for numeric ids, the actor's own remembered
  * peak and the episode. Evidence samples are kept only once the window's distinct count reaches
  * half the bar a finding needs and until the episode opens (an actor far below the threshold —
@@ -80,8 +84,17 @@ export const ObjectEnumerationConfig = T.Object(
  */
 interface EnumState {
   bucket: number;
-  /** Linear-counting bitmaps (Whang et al. 1990): bytes [0, 128) the current bucket, [128, 256) the previous one. */
-  bits: Uint8Array;
+  /**
+   * Linear-counting bitmaps (Whang et al. 1990): bytes [0, 128) the current bucket, [128, 256)
+   * the previous one; null while `marks` holds the set bits.
+   */
+  bits: Uint8Array | null;
+  /**
+   * The set bits while there are at most LIST_MAX, one UTF-16 code unit each: positions [0, M)
+   * of the current bucket's bitmap, [M, 2M) of the previous one's; null when there are none or
+   * `bits` holds them (absent in checkpoints taken before the list existed, which have `bits`).
+   */
+  marks?: string | null;
   calls: number;
   refused: number;
   prevCalls: number;
@@ -94,15 +107,18 @@ interface EnumState {
   ownPeakAt: number;
   /** Windows of history behind ownPeak. */
   buckets: number;
-  episodeStart: number;
-  lastAbove: number;
-  open: boolean;
-  peakDistinct: number;
+  /** The open episode (null between episodes: its numbers are boxed doubles, kept only while it lasts). */
+  episode: Episode | null;
   /** Up to 5 object ids and 10 event ids, collected near the threshold (null otherwise). */
   samples: string[] | null;
   sampleIds: string[] | null;
-  /** The open episode's identity (for its resolved update). */
-  ref: EpisodeRef | null;
+}
+
+interface Episode {
+  lastAbove: number;
+  peakDistinct: number;
+  /** The episode's identity (for its resolved update). */
+  ref: EpisodeRef;
 }
 
 const SEQUENTIAL_MAX_STEP = 3;
@@ -110,15 +126,61 @@ const SEQUENTIAL_MAX_STEP = 3;
 const HALF = 128;
 const M = HALF * 8;
 
-function addHash(bits: Uint8Array, hash: number): void {
+/** Set bits kept as a string before the bitmap is allocated (see EnumState.marks). */
+const LIST_MAX = 32;
+
+function hasMark(marks: string, p: number): boolean {
+  for (let k = 0; k < marks.length; k++) if (marks.charCodeAt(k) === p) return true;
+  return false;
+}
+
+/** A flat string of the codes (`a + b` would make a cons string: two more objects). */
+function marksOf(codes: number[]): string | null {
+  return codes.length > 0 ? String.fromCharCode(...codes) : null;
+}
+
+function codesOf(marks: string | null | undefined): number[] {
+  const codes: number[] = [];
+  for (let k = 0; k < (marks?.length ?? 0); k++) codes.push(marks!.charCodeAt(k));
+  return codes;
+}
+
+function addHash(s: EnumState, hash: number): void {
   const i = hash % M;
+  if (s.bits !== null) {
+    s.bits[i >>> 3]! |= 1 << (i & 7);
+    return;
+  }
+  const marks = s.marks ?? null;
+  if (marks !== null && hasMark(marks, i)) return;
+  const codes = codesOf(marks);
+  if (codes.length < LIST_MAX) {
+    codes.push(i);
+    s.marks = marksOf(codes);
+    return;
+  }
+  const bits = new Uint8Array(2 * HALF);
+  for (const p of codes) bits[p >>> 3]! |= 1 << (p & 7);
   bits[i >>> 3]! |= 1 << (i & 7);
+  s.bits = bits;
+  s.marks = null;
 }
 
 /** Linear-counting estimate of the distinct ids in the union of both buckets. */
-function estimate(bits: Uint8Array): number {
+function estimate(s: EnumState): number {
   let zeros = 0;
-  for (let b = 0; b < HALF; b++) zeros += 8 - popcount8(bits[b]! | bits[b + HALF]!);
+  const bits = s.bits;
+  if (bits !== null) {
+    for (let b = 0; b < HALF; b++) zeros += 8 - popcount8(bits[b]! | bits[b + HALF]!);
+  } else {
+    const marks = s.marks ?? '';
+    let union = 0;
+    for (let k = 0; k < marks.length; k++) {
+      const p = marks.charCodeAt(k);
+      if (p < M || !hasMark(marks, p - M)) union++;
+    }
+    zeros = M - union;
+  }
   if (zeros === 0) return Math.round(M * Math.log(M));
   return Math.round(-M * Math.log(zeros / M));
 }
@@ -157,7 +219,8 @@ export const objectEnumeration = defineDetector({
   init(): EnumState {
     return {
       bucket: 0,
-      bits: new Uint8Array(2 * HALF),
+      bits: null,
+      marks: null,
       calls: 0,
       refused: 0,
       prevCalls: 0,
@@ -168,24 +231,24 @@ export const objectEnumeration = defineDetector({
       ownPeak: 0,
       ownPeakAt: 0,
       buckets: 0,
-      episodeStart: 0,
-      lastAbove: 0,
-      open: false,
-      peakDistinct: 0,
       samples: null,
       sampleIds: null,
-      ref: null,
+      episode: null,
     };
   },
   // Its own peak fades with ownHalfLifeHours: after two half-lives the key holds little worth keeping.
   idleMs: (c) => c.ownHalfLifeHours * 2 * 3_600_000,
   sizeOf(s) {
     return (
-      300 + (s.samples?.reduce((n, v) => n + 40 + v.length * 2, 0) ?? 0) + (s.sampleIds?.length ?? 0) * 60
+      300 +
+      (s.bits !== null ? 432 : 0) +
+      (s.marks ? 16 + s.marks.length * 2 : 0) +
+      (s.samples?.reduce((n, v) => n + 40 + v.length * 2, 0) ?? 0) +
+      (s.sampleIds?.length ?? 0) * 60
     );
   },
   onEvent(s, event, ctx, key) {
-    if (s.bits === undefined) upgrade(s);
+    if (s.episode === undefined) upgrade(s);
     const cfg = ctx.config;
     const bucketMs = cfg.bucketSeconds * 1000;
     const bucket = Math.floor(event.ts / bucketMs);
@@ -195,7 +258,7 @@ export const objectEnumeration = defineDetector({
     const status = event.response.status;
     if (status === 403 || status === 404) s.refused++;
     for (const o of event.objects) {
-      addHash(s.bits, fnv1a(o.value));
+      addHash(s, fnv1a(o.value));
       if (/^\d{1,15}$/.test(o.value)) {
         const n = Number(o.value);
         if (!Number.isNaN(s.lastNumeric) && n !== s.lastNumeric) {
@@ -206,7 +269,7 @@ export const objectEnumeration = defineDetector({
       }
     }
 
-    const distinct = estimate(s.bits);
+    const distinct = estimate(s);
     const calls = s.calls + s.prevCalls;
     const refusedShare = calls > 0 ? (s.refused + s.prevRefused) / calls : 0;
     const threshold = thresholdFor(
@@ -218,39 +281,38 @@ export const objectEnumeration = defineDetector({
     const errorsBar = Math.max(cfg.minDistinctWithErrors, threshold.ownFloor);
     const above = distinct >= threshold.value || (distinct >= errorsBar && refusedShare >= cfg.errorShare);
     // Evidence samples only near the lower of the two bars, and only until an episode opens.
-    if (!s.open && distinct * 2 >= Math.min(threshold.value, errorsBar)) collect(s, event);
+    if (s.episode === null && distinct * 2 >= Math.min(threshold.value, errorsBar)) collect(s, event);
     if (!above) return undefined;
-    s.lastAbove = event.ts;
-    s.peakDistinct = Math.max(s.peakDistinct, distinct);
     ctx.wakeAt(event.ts + cfg.quietSeconds * 1000);
-    if (s.open) return undefined;
-    s.open = true;
-    s.episodeStart = event.ts;
+    if (s.episode !== null) {
+      s.episode.lastAbove = event.ts;
+      s.episode.peakDistinct = Math.max(s.episode.peakDistinct, distinct);
+      return undefined;
+    }
     const d = draft(s, event, key, distinct, refusedShare, threshold, cfg.bucketSeconds);
-    s.ref = episodeRef(d);
+    s.episode = { lastAbove: event.ts, peakDistinct: distinct, ref: episodeRef(d) };
     s.samples = null;
     s.sampleIds = null;
     return [d];
   },
   onWatermark(s, ts, ctx) {
-    if (s.bits === undefined) upgrade(s);
-    if (!s.open || !s.ref) return undefined;
+    if (s.episode === undefined) upgrade(s);
+    const episode = s.episode;
+    if (episode === null) return undefined;
     const quietMs = ctx.config.quietSeconds * 1000;
-    if (ts < s.lastAbove + quietMs) {
-      ctx.wakeAt(s.lastAbove + quietMs);
+    if (ts < episode.lastAbove + quietMs) {
+      ctx.wakeAt(episode.lastAbove + quietMs);
       return undefined;
     }
-    s.open = false;
-    const { entity, method, route } = s.ref;
-    const resolved = resolvedOf(s.ref, {
-      endedAt: s.lastAbove,
-      lastSeen: s.lastAbove,
-      summary: `Object id enumeration by ${entity.kind} ${entity.name ?? entity.id} on ${method} ${route} ended (peak ${s.peakDistinct} distinct ids).`,
-      observed: s.peakDistinct,
+    s.episode = null;
+    const { entity, method, route } = episode.ref;
+    const resolved = resolvedOf(episode.ref, {
+      endedAt: episode.lastAbove,
+      lastSeen: episode.lastAbove,
+      summary: `Object id enumeration by ${entity.kind} ${entity.name ?? entity.id} on ${method} ${route} ended (peak ${episode.peakDistinct} distinct ids).`,
+      observed: episode.peakDistinct,
       windowSeconds: ctx.config.bucketSeconds * 2,
     });
-    s.peakDistinct = 0;
-    s.ref = null;
     return [resolved];
   },
 });
@@ -292,14 +354,44 @@ function thresholdFor(
   return { value, ownFloor, peerP99, ownPeak: hasOwn ? s.ownPeak : null };
 }
 
-/** A state from a checkpoint taken before decision 0026's packing: two LinearCounters (`cur`, `prev`). */
+/**
+ * A state from a checkpoint taken before this shape: the episode as fields (`open`, `lastAbove`,
+ * `peakDistinct`, `ref`, `episodeStart`), and before decision 0026's first packing also two
+ * LinearCounters (`cur`, `prev`) for the bitmaps.
+ */
 function upgrade(s: EnumState): void {
-  const old = s as unknown as { cur?: { bits: Uint8Array }; prev?: { bits: Uint8Array } };
-  s.bits = new Uint8Array(2 * HALF);
-  if (old.cur) s.bits.set(old.cur.bits.subarray(0, HALF), 0);
-  if (old.prev) s.bits.set(old.prev.bits.subarray(0, HALF), HALF);
-  delete old.cur;
-  delete old.prev;
+  const old = s as unknown as {
+    cur?: { bits: Uint8Array };
+    prev?: { bits: Uint8Array };
+    open?: boolean;
+    lastAbove?: number;
+    peakDistinct?: number;
+    episodeStart?: number;
+    ref?: EpisodeRef | null;
+  };
+  if (s.bits === undefined) {
+    s.bits = new Uint8Array(2 * HALF);
+    if (old.cur) s.bits.set(old.cur.bits.subarray(0, HALF), 0);
+    if (old.prev) s.bits.set(old.prev.bits.subarray(0, HALF), HALF);
+  }
+  s.episode =
+    old.open && old.ref
+      ? { lastAbove: old.lastAbove ?? 0, peakDistinct: old.peakDistinct ?? 0, ref: old.ref }
+      : null;
+  for (const k of ['cur', 'prev', 'open', 'lastAbove', 'peakDistinct', 'episodeStart', 'ref'] as const)
+    delete old[k];
+}
+
+/** After a roll: a bitmap whose previous half holds at most LIST_MAX bits goes back to a list. */
+function listIfSparse(s: EnumState): void {
+  const bits = s.bits!;
+  let set = 0;
+  for (let b = HALF; b < 2 * HALF && set <= LIST_MAX; b++) set += popcount8(bits[b]!);
+  if (set > LIST_MAX) return;
+  const codes: number[] = [];
+  for (let p = M; p < 2 * M; p++) if ((bits[p >>> 3]! & (1 << (p & 7))) !== 0) codes.push(p);
+  s.bits = null;
+  s.marks = marksOf(codes);
 }
 
 function collect(s: EnumState, event: ApiEvent): void {
@@ -314,24 +406,30 @@ function collect(s: EnumState, event: ApiEvent): void {
 
 /** A new bucket: the closed one teaches the actor's own peak (unless it was part of an episode). */
 function roll(s: EnumState, bucket: number, halfLifeHours: number, bucketMs: number): void {
-  const closed = estimate(s.bits);
+  const closed = estimate(s);
   const gap = bucket - s.bucket;
   const wasActive = s.calls > 0;
   if (s.bucket !== 0 && wasActive) {
     const hours = ((bucket - s.ownPeakAt) * bucketMs) / 3_600_000;
     const decayed = s.ownPeak * 0.5 ** (hours / halfLifeHours);
     // An episode's windows never become the actor's habit.
-    s.ownPeak = s.open ? decayed : Math.max(decayed, closed);
+    s.ownPeak = s.episode !== null ? decayed : Math.max(decayed, closed);
     s.ownPeakAt = bucket;
     s.buckets++;
   }
   if (gap === 1) {
-    s.bits.copyWithin(HALF, 0, HALF);
-    s.bits.fill(0, 0, HALF);
+    if (s.bits !== null) {
+      s.bits.copyWithin(HALF, 0, HALF);
+      s.bits.fill(0, 0, HALF);
+      listIfSparse(s);
+    } else if (s.marks) {
+      s.marks = marksOf(codesOf(s.marks).flatMap((p) => (p < M ? [p + M] : [])));
+    }
     s.prevCalls = s.calls;
     s.prevRefused = s.refused;
   } else {
-    s.bits.fill(0);
+    s.bits = null;
+    s.marks = null;
     s.prevCalls = 0;
     s.prevRefused = 0;
   }

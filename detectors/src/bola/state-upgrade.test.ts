@@ -46,7 +46,7 @@ function compare(
   return { plain: plain.drafts, upgraded: h.drafts };
 }
 
-test('object_enumeration: a state with two LinearCounters (cur, prev) is upgraded', () => {
+test('object_enumeration: a state with two LinearCounters (cur, prev) and the episode as fields is upgraded', () => {
   const events = Array.from({ length: 120 }, (_, i) =>
     call({
       ts: T0 + i * 30_000,
@@ -57,15 +57,27 @@ test('object_enumeration: a state with two LinearCounters (cur, prev) is upgrade
     }),
   );
   const { plain } = compare(objectEnumeration, events, (s) => {
+    // The bitmaps, whether the state holds them or the string of their set bits.
+    const bits = s.bits ?? new Uint8Array(256);
+    for (const c of s.marks ?? '') bits[c.charCodeAt(0) >>> 3] |= 1 << (c.charCodeAt(0) & 7);
     const cur = new LinearCounter();
     const prev = new LinearCounter();
-    cur.bits.set(s.bits.subarray(0, 128));
-    prev.bits.set(s.bits.subarray(128));
+    cur.bits.set(bits.subarray(0, 128));
+    prev.bits.set(bits.subarray(128));
     s.cur = cur;
     s.prev = prev;
     delete s.bits;
+    delete s.marks;
     s.samples ??= [];
     s.sampleIds ??= [];
+    // The episode as fields.
+    const e = s.episode;
+    s.open = e !== null;
+    s.episodeStart = 0;
+    s.lastAbove = e?.lastAbove ?? 0;
+    s.peakDistinct = e?.peakDistinct ?? 0;
+    s.ref = e?.ref ?? null;
+    delete s.episode;
   });
   assert.ok(
     plain.some((d) => d.status !== 'resolved'),
@@ -85,12 +97,30 @@ test('credential_abuse: a state with known / knownWindow / windowNets arrays is 
   });
   const { plain } = compare(credentialAbuse, events, (s) => {
     const cap = s.nets.length / 3;
-    s.known = Array.from(s.nets.subarray(0, s.knownCount), (h: number) => h >>> 0);
-    s.knownWindow = Array.from(s.nets.subarray(cap, cap + s.knownCount));
-    s.windowNets = Array.from(s.nets.subarray(2 * cap, 2 * cap + s.windowNetCount), (h: number) => h >>> 0);
+    s.known = Array.from(s.nets.slice(0, s.knownCount), (h: number) => h >>> 0);
+    s.knownWindow = Array.from(s.nets.slice(cap, cap + s.knownCount));
+    s.windowNets = Array.from(s.nets.slice(2 * cap, 2 * cap + s.windowNetCount), (h: number) => h >>> 0);
     delete s.nets;
     delete s.knownCount;
     delete s.windowNetCount;
+  });
+  assert.ok(plain.length > 0, 'the stream raises a finding');
+});
+
+test('credential_abuse: a state with the networks in an Int32Array (and firstSeen / lastSeen) still works', () => {
+  const use = (ts: number, ip: string) =>
+    call({ ts, ip, service: 'acme-billing', credential: 'k1:partner-key', route: '/v1/invoices' });
+  const events: ApiEvent[] = [];
+  for (let h = 0; h < 72; h++)
+    for (let k = 0; k < 10; k++) events.push(use(T0 + h * HOUR + k * 6 * MIN, '198.51.100.10'));
+  const start = T0 + 3 * DAY + 10 * MIN;
+  ['91.1.1.1', '91.1.1.2', '92.2.2.2', '92.2.2.3', '93.3.3.3', '93.3.3.4'].forEach((ip, i) => {
+    events.push(use(start + i * 20_000, ip));
+  });
+  const { plain } = compare(credentialAbuse, events, (s) => {
+    s.nets = Int32Array.from(s.nets);
+    s.firstSeen = T0;
+    s.lastSeen = T0;
   });
   assert.ok(plain.length > 0, 'the stream raises a finding');
 });

@@ -6,12 +6,12 @@
  * its daily peaks, a weekly job in the peaks of the same weekday in the weeks before, so none of
  * them is a spike of that actor (docs/detectors/volume.actor_spike.md).
  *
- * One Float64Array of 42 doubles (336 B) per actor. Daily peaks survive as long as the runtime keeps the key (idle keys are
+ * One array of 40 numbers per actor (320 B of doubles). Daily peaks survive as long as the runtime keeps the key (idle keys are
  * dropped after `HABIT_IDLE_MS`): a restart or eviction starts the actor cold, where a higher
  * static floor applies.
  */
 import { median, medianAbsoluteDeviation } from 'simple-statistics';
-import { DAY_MS, fnv1a, HOUR_MS, MINUTE_MS } from '../bola/common.ts';
+import { DAY_MS, fnv1a, MINUTE_MS } from '../bola/common.ts';
 
 /** Days of daily peaks kept (four weeks: the same weekday three and four weeks back too). */
 export const HABIT_DAYS = 28;
@@ -20,59 +20,84 @@ export const RECENT_DAYS = 7;
 export const HABIT_IDLE_MS = 8 * DAY_MS;
 
 /**
- * One Float64Array per actor (each typed array costs ~100–150 B of object headers on top of its
- * bytes, so the scalars, the minute ring, the daily peaks and the user-agent counter share one):
- * see the offsets below. Daily peaks are stored rounded to float32 (`Math.fround`), as the
- * Float32Array they were kept in before.
+ * One array of numbers per actor (decision 0026): the scalars, the minute ring, the daily peaks
+ * and the user-agent counter share it, and a detector may append its own numbers after
+ * `HABIT_LENGTH` (`newHabit(extra)`). A plain array of doubles lives on the V8 heap with a 32 B
+ * header; a Float64Array of the same numbers costs ~180 B of typed-array and ArrayBuffer objects
+ * plus a malloc'd backing store. Daily peaks are stored rounded to float32 (`Math.fround`), as
+ * the Float32Array they were kept in before, so every value the judgement reads is unchanged.
  */
-export type ActorHabit = Float64Array;
+export type ActorHabit = number[];
 
-/** Minute index (epoch minutes) of the newest minute of the ring. */
+/**
+ * Minute index (epoch minutes) of the newest minute of the ring (-1 before the first event). Its
+ * hour and day are `floor(minute / 60)` and `floor(minute / 1440)`: they are not stored.
+ */
 const MINUTE = 0;
-const DAY = 1;
-const HOUR = 2;
 /**
  * Highest five-minute sum of this hour's completed windows: it joins the habit only when the
  * hour is over, so a burst (or an attack's ramp) never raises its own bar.
  */
-const HOUR_PEAK = 3;
+const HOUR_PEAK = 1;
 /** Highest five-minute sum today, of earlier hours. */
-const TODAY_PEAK = 4;
+const TODAY_PEAK = 2;
 /** The last five minutes' sums, ring by minute index mod 5. */
-const MINUTES = 5;
+const MINUTES = 3;
 /** Highest five-minute sum on each of the last HABIT_DAYS days (ring by day mod HABIT_DAYS), -1 = no data. */
 const PEAKS = MINUTES + 5;
 /** Distinct user agents today (ip actors: a shared egress carries many): a 128-bit linear counter in four 32-bit words. */
 const AGENTS = PEAKS + HABIT_DAYS;
 const AGENT_BITS = 128;
-const HABIT_LENGTH = AGENTS + AGENT_BITS / 32;
+/** Numbers of the habit itself; a detector's own ones follow. */
+export const HABIT_LENGTH = AGENTS + AGENT_BITS / 32;
 
-export function newHabit(): ActorHabit {
-  const h = new Float64Array(HABIT_LENGTH);
+const hourOf = (minute: number) => Math.floor(minute / 60);
+const dayOf = (minute: number) => (minute < 0 ? -1 : Math.floor(minute / 1440));
+
+/** A fresh habit with `extra` numbers (zero) after it for the detector's own use. */
+export function newHabit(extra = 0): ActorHabit {
+  // new Array(n) reserves exactly n slots (push would grow the store to n + n/2 + 16). Filled
+  // with a fraction first, so that every habit holds unboxed doubles from the start (one
+  // elements kind at every access site) instead of turning from small integers on its first sum.
+  const h = new Array<number>(HABIT_LENGTH + extra).fill(0.5).fill(0);
   h[MINUTE] = -1;
-  h[DAY] = -1;
-  h[HOUR] = -1;
   h.fill(-1, PEAKS, PEAKS + HABIT_DAYS);
   return h;
 }
 
-/** Reads a habit checkpointed in its earlier shape (an object of fields and small arrays). */
-export function habitFrom(value: unknown): ActorHabit {
-  if (value instanceof Float64Array && value.length === HABIT_LENGTH) return value;
+/** The Float64Array(42) layout of decision 0026's first packing: it also stored the day and hour. */
+const PACKED_42 = { minute: 0, hourPeak: 3, todayPeak: 4, minutes: 5, peaks: 10, agents: 38 };
+
+/**
+ * A habit of the current layout from one checkpointed in an earlier shape: a Float64Array of 42
+ * (minute, day, hour, peaks...) or, before that, an object of fields and small arrays. `extra`
+ * numbers follow it, as `newHabit(extra)`.
+ */
+export function habitFrom(value: unknown, extra = 0): ActorHabit {
+  const h = newHabit(extra);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < HABIT_LENGTH; i++) h[i] = value[i] as number;
+    return h;
+  }
+  if (value instanceof Float64Array) {
+    const o = PACKED_42;
+    h[MINUTE] = value[o.minute]!;
+    h[HOUR_PEAK] = value[o.hourPeak]!;
+    h[TODAY_PEAK] = value[o.todayPeak]!;
+    for (let i = 0; i < 5; i++) h[MINUTES + i] = value[o.minutes + i]!;
+    for (let d = 0; d < HABIT_DAYS; d++) h[PEAKS + d] = value[o.peaks + d]!;
+    for (let w = 0; w < AGENT_BITS / 32; w++) h[AGENTS + w] = value[o.agents + w]!;
+    return h;
+  }
   const o = value as {
     minute: number;
     minutes: ArrayLike<number>;
-    day: number;
-    hour: number;
     hourPeak: number;
     todayPeak: number;
     peaks: ArrayLike<number>;
     agents: { bits: ArrayLike<number> };
   };
-  const h = newHabit();
   h[MINUTE] = o.minute;
-  h[DAY] = o.day;
-  h[HOUR] = o.hour;
   h[HOUR_PEAK] = o.hourPeak;
   h[TODAY_PEAK] = o.todayPeak;
   for (let i = 0; i < 5; i++) h[MINUTES + i] = o.minutes[i]!;
@@ -105,9 +130,10 @@ function agentEstimate(h: ActorHabit): number {
 export const habitMinute = (h: ActorHabit): number => h[MINUTE]!;
 
 /** Epoch hour of the habit's newest minute. */
-export const habitHour = (h: ActorHabit): number => h[HOUR]!;
+export const habitHour = (h: ActorHabit): number => hourOf(h[MINUTE]!);
 
-export const HABIT_BYTES = HABIT_LENGTH * 8 + 100;
+/** Bytes of a habit with `length` numbers (array header and store header included). */
+export const habitBytes = (length: number): number => 48 + length * 8;
 
 /** Sum of the five minutes ending with the current one. */
 export function windowSum(h: ActorHabit): number {
@@ -124,8 +150,6 @@ export function advanceHabit(h: ActorHabit, ts: number, learn: boolean): void {
   const minute = Math.floor(ts / MINUTE_MS);
   if (h[MINUTE]! < 0) {
     h[MINUTE] = minute;
-    h[DAY] = Math.floor(ts / DAY_MS);
-    h[HOUR] = Math.floor(ts / HOUR_MS);
     return;
   }
   const last = h[MINUTE]!;
@@ -137,21 +161,18 @@ export function advanceHabit(h: ActorHabit, ts: number, learn: boolean): void {
     h[MINUTES + ((last + i) % 5)] = 0;
   }
   h[MINUTE] = minute;
-  const hour = Math.floor(ts / HOUR_MS);
-  if (hour !== h[HOUR]) {
+  if (hourOf(minute) !== hourOf(last)) {
     h[TODAY_PEAK] = Math.max(h[TODAY_PEAK]!, h[HOUR_PEAK]!);
     h[HOUR_PEAK] = 0;
-    h[HOUR] = hour;
   }
-  const day = Math.floor(ts / DAY_MS);
-  const lastDay = h[DAY]!;
+  const day = dayOf(minute);
+  const lastDay = dayOf(last);
   if (day !== lastDay) {
     const gap = day - lastDay;
     if (gap >= HABIT_DAYS) h.fill(-1, PEAKS, PEAKS + HABIT_DAYS);
     else for (let d = 1; d < gap; d++) h[PEAKS + ((lastDay + d) % HABIT_DAYS)] = -1;
     if (gap < HABIT_DAYS) h[PEAKS + (lastDay % HABIT_DAYS)] = Math.fround(h[TODAY_PEAK]!);
     h[TODAY_PEAK] = 0;
-    h[DAY] = day;
     h.fill(0, AGENTS, AGENTS + AGENT_BITS / 32);
   }
 }
@@ -218,7 +239,7 @@ export function judgeHabit(
 ): HabitJudgement {
   const recent: number[] = [];
   const weekday: number[] = [];
-  const day = h[DAY]!;
+  const day = dayOf(h[MINUTE]!);
   if (day >= 0)
     for (let d = 1; d <= HABIT_DAYS; d++) {
       const p = h[PEAKS + ((((day - d) % HABIT_DAYS) + HABIT_DAYS) % HABIT_DAYS)]!;

@@ -2,12 +2,17 @@ import { Type as T } from '@sinclair/typebox';
 import { defineDetector } from '../runtime/define.ts';
 import { HABIT_IDLE_MS } from './actor-habit.ts';
 import {
+  episodeStart,
   type HabitSpec,
   habitKey,
   habitOnEvent,
   habitOnWatermark,
   habitSize,
   initHabit,
+  lastAbove,
+  peakObserved,
+  sampleIds,
+  topRoutes,
 } from './habit-detector.ts';
 
 export const ActorSpikeConfig = T.Object(
@@ -60,21 +65,21 @@ const spec: HabitSpec<Cfg> = {
       method: null,
       tenant: s.tenant,
       confidence: Math.min(0.95, 0.6 + 0.1 * Math.log2(j.observed / Math.max(1, j.threshold) + 1)),
-      summary: `${entity.kind} ${who} made ${j.observed} requests in 5 min; ${j.maxPeak === null ? `it has no history yet (cold floor ${cfg.coldFloor})` : `its typical busiest 5 min of a day was ${j.expected} (highest ${j.maxPeak}, last ${j.days} active day(s))`} (threshold ${Math.round(j.threshold)}; top: ${Object.keys(s.routes.top()).join(', ')}).`,
-      firstSeen: s.episodeStart,
-      lastSeen: s.lastAbove,
+      summary: `${entity.kind} ${who} made ${j.observed} requests in 5 min; ${j.maxPeak === null ? `it has no history yet (cold floor ${cfg.coldFloor})` : `its typical busiest 5 min of a day was ${j.expected} (highest ${j.maxPeak}, last ${j.days} active day(s))`} (threshold ${Math.round(j.threshold)}; top: ${Object.keys(topRoutes(s)).join(', ')}).`,
+      firstSeen: episodeStart(s),
+      lastSeen: lastAbove(s),
       evidence: {
         observed: j.observed,
         baseline: j.expected,
         threshold: Math.round(j.threshold),
         windowSeconds: 300,
         counts: { requests5m: j.observed, historyDays: j.days, distinctUserAgents: j.distinctAgents },
-        sampleEventIds: [...s.samples],
+        sampleEventIds: sampleIds(s),
         details: {
           medianDailyPeak: j.expected,
           highestDailyPeak: j.maxPeak,
           weekdayPeak: j.weekdayPeak,
-          topRoutes: s.routes.top(),
+          topRoutes: topRoutes(s),
           clientIp: s.clientIp,
           userAgent: s.userAgent,
         },
@@ -83,7 +88,7 @@ const spec: HabitSpec<Cfg> = {
     };
   },
   resolvedSummary: (e, s) =>
-    `${e.kind} ${e.name ?? e.id} is back under its request-rate threshold (peak ${s.peakObserved} in 5 min).`,
+    `${e.kind} ${e.name ?? e.id} is back under its request-rate threshold (peak ${peakObserved(s)} in 5 min).`,
 };
 
 /**

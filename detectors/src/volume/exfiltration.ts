@@ -3,12 +3,17 @@ import { Type as T } from '@sinclair/typebox';
 import { defineDetector } from '../runtime/define.ts';
 import { HABIT_IDLE_MS } from './actor-habit.ts';
 import {
+  episodeStart,
   type HabitSpec,
   habitKey,
   habitOnEvent,
   habitOnWatermark,
   habitSize,
   initHabit,
+  lastAbove,
+  peakObserved,
+  sampleIds,
+  topRoutes,
 } from './habit-detector.ts';
 
 export const ExfiltrationConfig = T.Object(
@@ -68,19 +73,19 @@ const spec: HabitSpec<Cfg> = {
       tenant: s.tenant,
       severity: 'high',
       confidence: Math.min(0.95, 0.6 + 0.1 * Math.log2(j.observed / Math.max(1, j.threshold) + 1)),
-      summary: `${entity.kind} ${who} received ${mb(j.observed)} of responses in 5 min; ${j.maxPeak === null ? 'it has no history yet' : `its largest 5 min of the last ${j.days} day(s) was ${mb(j.maxPeak)}`} (top: ${Object.keys(s.routes.top()).join(', ')}).`,
-      firstSeen: s.episodeStart,
-      lastSeen: s.lastAbove,
+      summary: `${entity.kind} ${who} received ${mb(j.observed)} of responses in 5 min; ${j.maxPeak === null ? 'it has no history yet' : `its largest 5 min of the last ${j.days} day(s) was ${mb(j.maxPeak)}`} (top: ${Object.keys(topRoutes(s)).join(', ')}).`,
+      firstSeen: episodeStart(s),
+      lastSeen: lastAbove(s),
       evidence: {
         observed: j.observed,
         baseline: j.maxPeak,
         threshold: Math.round(j.threshold),
         windowSeconds: 300,
         counts: { responseBytes5m: j.observed, historyDays: j.days },
-        sampleEventIds: [...s.samples],
+        sampleEventIds: sampleIds(s),
         details: {
           medianDailyPeakBytes: j.expected,
-          topRoutes: s.routes.top(),
+          topRoutes: topRoutes(s),
           clientIp: s.clientIp,
           userAgent: s.userAgent,
         },
@@ -89,7 +94,7 @@ const spec: HabitSpec<Cfg> = {
     };
   },
   resolvedSummary: (e, s) =>
-    `${e.kind} ${e.name ?? e.id} is back under its response-bytes threshold (peak ${mb(s.peakObserved)} in 5 min).`,
+    `${e.kind} ${e.name ?? e.id} is back under its response-bytes threshold (peak ${mb(peakObserved(s))} in 5 min).`,
 };
 
 /**

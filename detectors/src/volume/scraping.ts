@@ -4,6 +4,7 @@ import { fnv1a } from '../bola/common.ts';
 import { defineDetector } from '../runtime/define.ts';
 import { HABIT_IDLE_MS } from './actor-habit.ts';
 import {
+  episodeStart,
   type HabitSpec,
   type HabitState,
   habitKey,
@@ -11,6 +12,10 @@ import {
   habitOnWatermark,
   habitSize,
   initHabit,
+  lastAbove,
+  peakObserved,
+  sampleIds,
+  topRoutes,
 } from './habit-detector.ts';
 
 export const ScrapingConfig = T.Object(
@@ -124,9 +129,9 @@ const spec: HabitSpec<Cfg> = {
       method: 'GET',
       tenant: s.tenant,
       confidence: Math.min(0.95, 0.6 + 0.1 * Math.log2(j.observed / Math.max(1, j.threshold) + 1)),
-      summary: `${entity.kind} ${who} made ${j.observed} paginated, search or distinct detail-page calls in 5 min; ${j.maxPeak === null ? 'it has no history yet' : `its typical busiest 5 min of a day was ${j.expected} (highest ${j.maxPeak}, last ${j.days} active day(s))`} (threshold ${Math.round(j.threshold)}; top: ${Object.keys(s.routes.top()).join(', ')}).`,
-      firstSeen: s.episodeStart,
-      lastSeen: s.lastAbove,
+      summary: `${entity.kind} ${who} made ${j.observed} paginated, search or distinct detail-page calls in 5 min; ${j.maxPeak === null ? 'it has no history yet' : `its typical busiest 5 min of a day was ${j.expected} (highest ${j.maxPeak}, last ${j.days} active day(s))`} (threshold ${Math.round(j.threshold)}; top: ${Object.keys(topRoutes(s)).join(', ')}).`,
+      firstSeen: episodeStart(s),
+      lastSeen: lastAbove(s),
       evidence: {
         observed: j.observed,
         baseline: j.expected,
@@ -137,11 +142,11 @@ const spec: HabitSpec<Cfg> = {
           historyDays: j.days,
           distinctUserAgents: j.distinctAgents,
         },
-        sampleEventIds: [...s.samples],
+        sampleEventIds: sampleIds(s),
         details: {
           medianDailyPeak: j.expected,
           weekdayPeak: j.weekdayPeak,
-          topRoutes: s.routes.top(),
+          topRoutes: topRoutes(s),
           clientIp: s.clientIp,
           userAgent: s.userAgent,
         },
@@ -150,7 +155,7 @@ const spec: HabitSpec<Cfg> = {
     };
   },
   resolvedSummary: (e, s) =>
-    `${e.kind} ${e.name ?? e.id} stopped scraping (peak ${s.peakObserved} list/search calls in 5 min).`,
+    `${e.kind} ${e.name ?? e.id} stopped scraping (peak ${peakObserved(s)} list/search calls in 5 min).`,
 };
 
 /**
