@@ -20,6 +20,7 @@ const BIN_MS = 5 * MINUTE_MS;
 const BINS = 36;
 /** Long windows: every length from 45 minutes to two hours in five-minute steps, so one of them starts with the drop. */
 const LONG_WINDOWS = Array.from({ length: 16 }, (_, i) => 45 + 5 * i);
+const LONGEST_BINS = 24;
 /** Bins before a long window that show the route's level just before it (30 minutes). */
 const LONG_BEFORE_BINS = 6;
 
@@ -462,8 +463,8 @@ function seasonalWatchable(
  * Minutes that cannot be judged a drop: the recent fallback needs a minute at
  * minRecentPerMinute in the ring (minutes without events only lower it) and the seasonal tests
  * need the hour's cell learned with minCallers (the same for the whole hour); and a drop needs
- * traffic before it (the sudden-drop check), so a route silent for the bins' three hours waits
- * for its next event.
+ * traffic before it (the sudden-drop check), so a route silent for longer than the longest
+ * window and its half hour before waits for its next event.
  */
 function idleUntil(
   s: RouteVolumeState,
@@ -474,11 +475,9 @@ function idleUntil(
 ): number {
   const d = s as DropState;
   const requests = s.series.requests;
-  if (d.bins) {
-    let any = false;
-    for (let i = 0; !any && i < BINS; i++) any = d.bins[i]! > 0;
-    if (!any) return Number.POSITIVE_INFINITY;
-  }
+  // No request in the longest window and the half hour before it: no window has a "before".
+  if (d.bin !== undefined && d.bin >= 0 && d.bin < minuteEnd / BIN_MS - LONGEST_BINS - LONG_BEFORE_BINS)
+    return Number.POSITIVE_INFINITY;
   for (let i = 0; i < RING; i++) if (requests[i]! >= cfg.minRecentPerMinute) return minuteEnd;
   if (!snapshot.hasSeasonal(route)) return Number.POSITIVE_INFINITY;
   const last = minuteEnd - MINUTE_MS;
