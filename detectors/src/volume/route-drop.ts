@@ -432,31 +432,39 @@ function dropDraft(x: DraftInput): NonNullable<Verdict['draft']> {
   });
 }
 
-/** Whether hour-of-week `how` lets the seasonal tests judge the route, per state and snapshot (not state: derived). */
+/**
+ * Whether the route has a learned series and whether hour-of-week `how` lets the seasonal tests
+ * judge it, per state, snapshot and config: derived from the snapshot, so kept beside the state (a
+ * restored state recomputes it), asked on every event.
+ */
 const watchCache = new WeakMap<
   RouteVolumeState,
-  { snapshot: BaselineSnapshot; how: number; watchable: boolean }
+  { snapshot: BaselineSnapshot; cfg: Cfg; seasonal: boolean; how: number; watchable: boolean }
 >();
 
+/** null: no learned series; else whether hour `how` can be judged. */
 function seasonalWatchable(
   s: RouteVolumeState,
   route: RouteRef,
   snapshot: BaselineSnapshot,
   cfg: Cfg,
   how: number,
-): boolean {
-  const c = watchCache.get(s);
-  if (c && c.snapshot === snapshot && c.how === how) return c.watchable;
-  let watchable = snapshot.hasSeasonal(route);
-  if (watchable) {
+): boolean | null {
+  let c = watchCache.get(s);
+  if (c?.snapshot !== snapshot || c.cfg !== cfg) {
+    c = { snapshot, cfg, seasonal: snapshot.hasSeasonal(route), how: -1, watchable: false };
+    watchCache.set(s, c);
+  }
+  if (!c.seasonal) return null;
+  if (c.how !== how) {
     const b = snapshot.get(route, how);
     // Every window ending in this hour holds its last minute: a cell not learned sends the short
     // test to the recent fallback and fails the long one; too few callers fails both.
-    watchable =
+    c.watchable =
       b.requests.confidence === 'high' && b.actors.confidence === 'high' && b.actors.median >= cfg.minCallers;
+    c.how = how;
   }
-  watchCache.set(s, { snapshot, how, watchable });
-  return watchable;
+  return c.watchable;
 }
 
 /**
@@ -479,9 +487,10 @@ function idleUntil(
   if (d.bin !== undefined && d.bin >= 0 && d.bin < minuteEnd / BIN_MS - LONGEST_BINS - LONG_BEFORE_BINS)
     return Number.POSITIVE_INFINITY;
   for (let i = 0; i < RING; i++) if (requests[i]! >= cfg.minRecentPerMinute) return minuteEnd;
-  if (!snapshot.hasSeasonal(route)) return Number.POSITIVE_INFINITY;
   const last = minuteEnd - MINUTE_MS;
-  if (seasonalWatchable(s, route, snapshot, cfg, hourOfWeek(last))) return minuteEnd;
+  const watchable = seasonalWatchable(s, route, snapshot, cfg, hourOfWeek(last));
+  if (watchable === null) return Number.POSITIVE_INFINITY;
+  if (watchable) return minuteEnd;
   return (Math.floor(last / HOUR_MS) + 1) * HOUR_MS + MINUTE_MS;
 }
 
