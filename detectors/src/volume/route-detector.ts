@@ -89,9 +89,16 @@ export function routeVolumeKey(event: ApiEvent): string | null {
  * tenant's traffic with it, and a multi-tenant route split by tenant is too thin to judge.
  */
 export function wholeRouteKey(event: ApiEvent): string | null {
-  if (!event.request.route) return null;
-  return routeKey({ tenant: ANY_TENANT, method: event.request.method, route: event.request.route });
+  // error_spike and route_drop key the same event one after the other: built once.
+  if (event === lastKeyed) return lastWholeKey;
+  lastKeyed = event;
+  lastWholeKey = event.request.route
+    ? routeKey({ tenant: ANY_TENANT, method: event.request.method, route: event.request.route })
+    : null;
+  return lastWholeKey;
 }
+let lastKeyed: ApiEvent | null = null;
+let lastWholeKey: string | null = null;
 
 export function initRouteVolume(key: string): RouteVolumeState {
   return {

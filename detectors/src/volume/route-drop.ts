@@ -468,6 +468,26 @@ function seasonalWatchable(
 }
 
 /**
+ * The highest minute of the ring but the newest, per state and series minute (derived: the other
+ * minutes change only when the series moves or an event lands in an older minute, which drops
+ * it), so the per-event question "did a minute of the last hour take this many" reads one slot.
+ */
+const ringCache = new WeakMap<RouteVolumeState, { minute: number; maxBefore: number }>();
+
+function ringBusy(s: RouteVolumeState, threshold: number): boolean {
+  const series = s.series;
+  const current = series.minute % RING;
+  let c = ringCache.get(s);
+  if (c?.minute !== series.minute) {
+    let max = 0;
+    for (let i = 0; i < RING; i++) if (i !== current && series.requests[i]! > max) max = series.requests[i]!;
+    c = { minute: series.minute, maxBefore: max };
+    ringCache.set(s, c);
+  }
+  return c.maxBefore >= threshold || series.requests[current]! >= threshold;
+}
+
+/**
  * Minutes that cannot be judged a drop: the recent fallback needs a minute at
  * minRecentPerMinute in the ring (minutes without events only lower it) and the seasonal tests
  * need the hour's cell learned with minCallers (the same for the whole hour); and a drop needs
@@ -482,11 +502,10 @@ function idleUntil(
   minuteEnd: number,
 ): number {
   const d = s as DropState;
-  const requests = s.series.requests;
   // No request in the longest window and the half hour before it: no window has a "before".
   if (d.bin !== undefined && d.bin >= 0 && d.bin < minuteEnd / BIN_MS - LONGEST_BINS - LONG_BEFORE_BINS)
     return Number.POSITIVE_INFINITY;
-  for (let i = 0; i < RING; i++) if (requests[i]! >= cfg.minRecentPerMinute) return minuteEnd;
+  if (ringBusy(s, cfg.minRecentPerMinute)) return minuteEnd;
   const last = minuteEnd - MINUTE_MS;
   const watchable = seasonalWatchable(s, route, snapshot, cfg, hourOfWeek(last));
   if (watchable === null) return Number.POSITIVE_INFINITY;
@@ -505,6 +524,7 @@ const judge: RouteJudge<Cfg> = {
     return short.anomalous ? short : judgeLong(s, route, snapshot, cfg, minuteEnd);
   },
   observe(s, event) {
+    if (Math.floor(event.ts / MINUTE_MS) !== s.series.minute) ringCache.delete(s);
     const bin = Math.floor(event.ts / BIN_MS);
     const bins = advanceBins(s, bin);
     if (bin > (s as DropState).bin! - BINS) bins[bin % BINS]!++;
