@@ -156,6 +156,12 @@ const judge: RouteJudge<Cfg> = {
     }
     return no;
   },
+  // Fewer than minErrors 5xx in the longer window is a no (see judge), and minutes without events
+  // only lower the count: the next event is the next chance.
+  idleUntil: (s, _route, _snapshot, cfg, minuteEnd) =>
+    sumLast(s.series, s.series.errors, Math.max(WINDOW_MINUTES, cfg.longWindowMinutes)) < cfg.minErrors
+      ? Number.POSITIVE_INFINITY
+      : minuteEnd,
   resolvedSummary: (r, s) =>
     `${r.method} ${r.route} is back to its usual error rate (peak ${s.peak} 5xx in a window).`,
 };

@@ -57,6 +57,22 @@ export interface RouteJudge<C extends { quietSeconds: number }> {
     minuteEnd: number,
   ): boolean;
   resolvedSummary(route: RouteRef, s: RouteVolumeState): string;
+  /**
+   * The first minute end at or after `minuteEnd` that can be judged anomalous while no event
+   * arrives (an episode being closed aside): `minuteEnd` or earlier when it can, a later time
+   * when nothing can before it (the hour of week changes), Infinity when only a new event can
+   * change the answer. Minutes before it are not judged and no wake is set for them — every
+   * verdict there is "no", and a judgement has no effect but its verdict. Absent: every minute.
+   */
+  idleUntil?(
+    s: RouteVolumeState,
+    route: RouteRef,
+    snapshot: BaselineSnapshot,
+    config: C,
+    minuteEnd: number,
+  ): number;
+  /** Per event, after the minute series took it (a detector's own aggregates). */
+  observe?(s: RouteVolumeState, event: ApiEvent): void;
 }
 
 export function routeVolumeKey(event: ApiEvent): string | null {
@@ -73,9 +89,16 @@ export function routeVolumeKey(event: ApiEvent): string | null {
  * tenant's traffic with it, and a multi-tenant route split by tenant is too thin to judge.
  */
 export function wholeRouteKey(event: ApiEvent): string | null {
-  if (!event.request.route) return null;
-  return routeKey({ tenant: ANY_TENANT, method: event.request.method, route: event.request.route });
+  // error_spike and route_drop key the same event one after the other: built once.
+  if (event === lastKeyed) return lastWholeKey;
+  lastKeyed = event;
+  lastWholeKey = event.request.route
+    ? routeKey({ tenant: ANY_TENANT, method: event.request.method, route: event.request.route })
+    : null;
+  return lastWholeKey;
 }
+let lastKeyed: ApiEvent | null = null;
+let lastWholeKey: string | null = null;
 
 export function initRouteVolume(key: string): RouteVolumeState {
   return {
@@ -106,11 +129,22 @@ function tick<C extends { quietSeconds: number }>(
   let guard = 0;
   let route: RouteRef | undefined;
   let snapshot: BaselineSnapshot | undefined;
-  while (series.minute >= 0 && Math.floor(ts / MINUTE_MS) > series.minute && guard++ < RING) {
+  const last = Math.floor(ts / MINUTE_MS);
+  while (series.minute >= 0 && last > series.minute && guard++ < RING) {
     const minuteEnd = (series.minute + 1) * MINUTE_MS;
-    series.callers[series.minute % RING] = Math.min(65535, series.current.estimate());
     route ??= s.route ??= parseRouteKey(key);
     snapshot ??= ctx.baselines();
+    if (!s.open && j.idleUntil) {
+      const until = j.idleUntil(s, route, snapshot, ctx.config, minuteEnd);
+      if (until > minuteEnd) {
+        // Nothing to judge before `until`: move the series to the minute that ends there (or
+        // to the event's minute) in one step.
+        if (until === Number.POSITIVE_INFINITY) break;
+        advanceSeries(series, Math.min(last, Math.ceil(until / MINUTE_MS) - 1) * MINUTE_MS);
+        continue;
+      }
+    }
+    series.callers[series.minute % RING] = Math.min(65535, series.current.estimate());
     const v = j.judge(s, route, snapshot, ctx.config, minuteEnd);
     if (v.anomalous) {
       s.lastAbove = minuteEnd;
@@ -162,12 +196,37 @@ function resolved(route: RouteRef, s: RouteVolumeState, at: number, summary: str
   };
 }
 
-/** Keeps the minute ticks coming while the route had traffic in the last hour or an episode is open. */
-function arm(s: RouteVolumeState, ctx: DetectorContext<{ quietSeconds: number }>, now: number): void {
-  let live = s.open;
+/**
+ * Keeps the minute ticks coming while an episode is open or the minute in progress can be judged
+ * anomalous once it is over (the judge's `idleUntil`; without one, while the route had traffic
+ * in the last hour); a judge idle until a later time is woken then, one idle until the next
+ * event is not woken.
+ */
+function arm<C extends { quietSeconds: number }>(
+  j: RouteJudge<C>,
+  s: RouteVolumeState,
+  ctx: DetectorContext<C>,
+  now: number,
+  key: string,
+): void {
+  const next = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS;
+  if (s.open) {
+    ctx.wakeAt(next);
+    return;
+  }
+  if (j.idleUntil) {
+    s.route ??= parseRouteKey(key);
+    const until = j.idleUntil(s, s.route, ctx.baselines(), ctx.config, next);
+    if (until !== Number.POSITIVE_INFINITY)
+      ctx.wakeAt(Math.max(next, Math.ceil(until / MINUTE_MS) * MINUTE_MS));
+    return;
+  }
   const requests = s.series.requests;
-  for (let i = 0; !live && i < requests.length; i++) live = requests[i]! > 0;
-  if (live) ctx.wakeAt((Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS);
+  for (let i = 0; i < requests.length; i++)
+    if (requests[i]! > 0) {
+      ctx.wakeAt(next);
+      return;
+    }
 }
 
 export function routeOnEvent<C extends { quietSeconds: number }>(
@@ -180,9 +239,10 @@ export function routeOnEvent<C extends { quietSeconds: number }>(
   const out = tick(j, s, event.ts, key, ctx);
   if (s.series.minute < 0) advanceSeries(s.series, event.ts);
   addToSeries(s.series, event);
+  j.observe?.(s, event);
   if (s.samples.length < 10) s.samples.push(event.id);
   else if (!s.open) s.samples[s.series.requests[s.series.minute % RING]! % 10] = event.id;
-  arm(s, ctx, event.ts);
+  arm(j, s, ctx, event.ts, key);
   return out.length > 0 ? out : undefined;
 }
 
@@ -194,6 +254,6 @@ export function routeOnWatermark<C extends { quietSeconds: number }>(
   key: string,
 ): FindingDraft[] | undefined {
   const out = tick(j, s, ts, key, ctx);
-  arm(s, ctx, ts);
+  arm(j, s, ctx, ts, key);
   return out.length > 0 ? out : undefined;
 }

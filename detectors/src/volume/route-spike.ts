@@ -126,6 +126,12 @@ const judge: RouteJudge<Cfg> = {
       }),
     };
   },
+  // Below minRequests in the five minutes nothing is a spike, and minutes without events only
+  // lower the sum: the next event is the next chance.
+  idleUntil: (s, _route, _snapshot, cfg, minuteEnd) =>
+    sumLast(s.series, s.series.requests, WINDOW_MINUTES) < cfg.minRequests
+      ? Number.POSITIVE_INFINITY
+      : minuteEnd,
   resolvedSummary: (r, s) =>
     `${r.method} ${r.route} is back to its expected rate (peak ${s.peak} requests in 5 min).`,
 };

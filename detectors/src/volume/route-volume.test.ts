@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ApiEvent } from '@apiwatch/core';
+import { Value } from '@sinclair/typebox/value';
 import { failureRate } from '../baselines/failures.ts';
 import { ANY_TENANT, BaselineSnapshot, type RouteSeasonal } from '../baselines/index.ts';
 import { type CallSpec, call, DetectorHarness, TEST_FALLBACKS } from '../bola/harness.ts';
@@ -317,4 +318,111 @@ test('route_drop negative: one heavy caller (a backup agent) finishing before it
   h.run(events);
   for (let m = 1; m <= 30; m++) h.advance(start + 30 * MIN + m * MIN);
   assert.deepEqual(h.firing(), []);
+});
+
+/**
+ * Sessions on POST /api/login: each hour `sessionsPerHour` users arrive (new names each hour) at
+ * pseudo-random times, each making `calls` calls `gapMs` apart — bursty traffic at
+ * `sessionsPerHour × calls` an hour.
+ */
+function sessions(
+  from: number,
+  hours: number,
+  sessionsPerHour: number,
+  calls: number,
+  gapMs: number,
+  name = 's',
+): ApiEvent[] {
+  const out: ApiEvent[] = [];
+  let seed = 7;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  for (let h = 0; h < hours; h++)
+    for (let u = 0; u < sessionsPerHour; u++) {
+      const begin = from + h * HOUR + Math.floor(rand() * (HOUR - calls * gapMs));
+      for (let k = 0; k < calls; k++)
+        out.push(
+          call({ route: '/api/login', method: 'POST', user: `${name}${h}-${u}`, ts: begin + k * gapMs }),
+        );
+    }
+  return out;
+}
+
+test('route_drop positive: a route at one call a minute, in sessions of 15 callers an hour, goes silent for two hours (caller-hours)', () => {
+  const h = new DetectorHarness(routeDrop, { baselines: wholeSeasonal(60, 15) });
+  const start = T0 + 8 * HOUR;
+  h.run(sessions(start, 2, 15, 4, 10_000));
+  const silentFrom = start + 2 * HOUR;
+  for (let m = 1; m <= 120; m++) h.advance(silentFrom + m * MIN);
+  const f = h.firing()[0];
+  assert.ok(f, 'fires');
+  assert.equal(f.evidence.details.test, 'caller-hours');
+  // Fifteen caller-hours an hour, less a fifth for the week-to-week spread: 12 after an hour
+  // (p = e^-12 ≈ 6e-6 ≤ 1e-5); the window starts with the silence.
+  assert.ok(f.at - silentFrom <= 65 * MIN, `after ${(f.at - silentFrom) / MIN} min`);
+  assert.equal(f.firstSeen, silentFrom);
+});
+
+test('route_drop negative: the same rate from three long sessions an hour is silent for 90 minutes by chance', () => {
+  // 60 calls an hour from 3 callers: three caller-hours an hour prove little (p ≈ e^-3.6 over 90 min).
+  const h = new DetectorHarness(routeDrop, { baselines: wholeSeasonal(60, 3) });
+  const start = T0 + 8 * HOUR;
+  h.run(sessions(start, 2, 3, 20, 30_000));
+  for (let m = 1; m <= 90; m++) h.advance(start + 2 * HOUR + m * MIN);
+  assert.deepEqual(h.firing(), []);
+});
+
+test('route_drop: a state checkpointed before the five-minute bins (no bins) is upgraded and still judges a drop', () => {
+  const h = new DetectorHarness(routeDrop, { baselines: wholeSeasonal(60, 15) });
+  const start = T0 + 8 * HOUR;
+  const events = sessions(start, 2, 15, 4, 10_000).sort((a, b) => a.ts - b.ts);
+  h.run(events.slice(0, 10));
+  for (const s of h.states.values()) {
+    const old = s as unknown as Record<string, unknown>;
+    delete old.bins;
+    delete old.bin;
+    delete old.binsFrom;
+  }
+  h.run(events.slice(10));
+  for (let m = 1; m <= 120; m++) h.advance(start + 2 * HOUR + m * MIN);
+  assert.equal(h.firing()[0]?.evidence.details.test, 'caller-hours');
+});
+
+/** Drives a detector by hand, counting the wakes it asks for. */
+function wakes(
+  detector: typeof routeSpike | typeof errorSpike | typeof routeDrop,
+  events: ApiEvent[],
+  snapshot?: BaselineSnapshot,
+) {
+  const config = Value.Default(detector.configSchema, {}) as never;
+  let count = 0;
+  let pending = Number.NaN;
+  const ctx = {
+    config,
+    now: () => 0,
+    baselines: () => snapshot ?? BaselineSnapshot.empty(TEST_FALLBACKS, 2, 1000),
+    wakeAt: (ts: number) => {
+      if (ts !== pending) count++;
+      pending = ts;
+    },
+  };
+  const key = detector.keyBy(events[0]!, config)!;
+  const state = detector.init(key, events[0]!) as never;
+  for (const e of events) detector.onEvent(state, e, ctx as never, key);
+  return { count, pending };
+}
+
+test('route volume: a quiet route asks for no minute wakes (spike, error spike; a drop with nothing to judge)', () => {
+  // Two calls a minute for an hour: below every spike floor, no 5xx, no seasonal baseline and
+  // far below the recent fallback's 20 a minute.
+  const events = minutes(T0 + 9 * HOUR, 60, 2, 1);
+  for (const d of [routeSpike, errorSpike, routeDrop]) assert.equal(wakes(d, events).count, 0, d.id);
+  // A learned hour-of-week cell the drop can judge: a wake every minute.
+  assert.equal(wakes(routeDrop, events, wholeSeasonal(120, 40)).count, 60);
+  // Cells with too few callers: one wake at the next hour, when the cell changes.
+  const few = wakes(routeDrop, events, wholeSeasonal(120, 2));
+  assert.equal(few.count, 1);
+  assert.equal(few.pending, T0 + 10 * HOUR + MIN);
 });
