@@ -62,8 +62,8 @@ FROM (
         FROM api_events
         WHERE ts >= toDateTime64({fromS:UInt32}, 3, 'UTC') AND ts < toDateTime64({toS:UInt32}, 3, 'UTC')
           AND ({tenant:String} = '' OR tenant = {tenant:String})
-          AND route != '' AND status >= 200 AND status < 300 AND auth = 'success' AND service = ''
-          AND (user != '' OR credential != 0) AND notEmpty(object_ids)
+          AND route != '' AND status >= 200 AND status < 300 AND auth = 'success'
+          AND (user != '' OR (service = '' AND credential != 0)) AND notEmpty(object_ids)
     )
     WHERE pick > 0
     GROUP BY route, name, value
