@@ -138,7 +138,8 @@ export const crossPrincipal = defineDetector({
   init(): State {
     return { objs: [], ts: [], open: null };
   },
-  idleMs: (c) => Math.max(c.windowSeconds, c.quietSeconds) * 1000,
+  // A state restored from before decision 0027 carries its old config (no windowSeconds).
+  idleMs: (c) => Math.max(Number(c.windowSeconds) || 0, Number(c.quietSeconds) || 0, 3600) * 1000,
   sizeOf(s) {
     return isLegacy(s) ? 96 + (s.open ? 120 : 0) : 64 + s.objs.length * 16 + (s.open ? 160 : 0);
   },
