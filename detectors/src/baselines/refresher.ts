@@ -166,10 +166,19 @@ export class BaselineSnapshot {
     Object.freeze(this);
   }
 
-  /** An empty snapshot: every read is the fallback. */
-  static empty(fallback: BaselineFallbacks, minWeeks: number, minRequests: number): BaselineSnapshot {
+  /**
+   * An empty snapshot: every read is the fallback. With `ownership`, only object ownership is
+   * known (a tool or test that reads ownership alone, objectOwnership()).
+   */
+  static empty(
+    fallback: BaselineFallbacks,
+    minWeeks: number,
+    minRequests: number,
+    ownership?: OwnershipTable,
+  ): BaselineSnapshot {
     return new BaselineSnapshot({
       historyEndMs: 0,
+      ...(ownership ? { ownership } : {}),
       routes: new Map(),
       classes: new Map(),
       objects: new Map(),
