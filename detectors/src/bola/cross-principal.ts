@@ -8,10 +8,10 @@ import { isTenantParam } from './cross-tenant.ts';
 export const CrossPrincipalConfig = T.Object(
   {
     ownerMinCalls: T.Integer({
-      minimum: 1,
-      default: 3,
+      minimum: 2,
+      default: 2,
       description:
-        "Successful calls by the one principal (or tenant) using an object, in the baselines' history, before it is judged the owner's (the ownership baseline keeps objects with 2 or more).",
+        "Successful calls by the one principal (or tenant) using an object, in the baselines' history, before it is judged the owner's (the ownership baseline keeps objects with 2 or more). Two calls a day apart suffice because a finding also needs several such objects (minObjects).",
     }),
     ownerMinSpanSeconds: T.Integer({
       minimum: 0,
