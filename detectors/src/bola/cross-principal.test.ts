@@ -8,8 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ApiEvent, ChdbStore } from '@apiwatch/core';
+import { type ApiEvent, actorKey, ChdbStore, type Finding, loadConfig } from '@apiwatch/core';
 import { BaselineRefresher, type BaselineSnapshot } from '../baselines/index.ts';
+import { DetectionEngine } from '../runtime/engine.ts';
+import { fnv1a } from './common.ts';
 import { crossPrincipal } from './cross-principal.ts';
 import { type CallSpec, call, DetectorHarness } from './harness.ts';
 
@@ -280,5 +282,33 @@ describe('bola.cross_principal', () => {
     const later = harness({}, await baselinesAt(T1 + DAY));
     later.run([veh(T1 + DAY + HOUR, 'oscar', 'veh-a-2'), veh(T1 + DAY + HOUR + MIN, 'oscar', 'veh-a-3')]);
     assert.deepEqual(later.firing(), []);
+  });
+
+  it('two instances (events split by actor, as the events topic is) raise exactly the findings of one', () => {
+    const detect = loadConfig(undefined, {}).detect;
+    const events = [
+      doc(T1, 'mallory', 'doc-a-1'),
+      doc(T1 + 4 * MIN, 'mallory', 'doc-a-2'),
+      veh(T1 + 5 * MIN, 'trent', 'veh-a-1'),
+      veh(T1 + 6 * MIN, 'trent', 'veh-b-1'),
+      veh(T1 + 7 * MIN, 'eve', 'veh-c-1', { tenant: 'globex' }),
+      doc(T1 + 8 * MIN, 'bob', 'doc-team-1'),
+      veh(T1 + 9 * MIN, 'alice', 'veh-a-1'),
+      veh(T1 + 10 * MIN, 'bob', 'veh-b-1'),
+    ];
+    const run = (engines: DetectionEngine[]) => {
+      const out: Finding[] = [];
+      for (const e of events) out.push(...engines[fnv1a(actorKey(e)) % engines.length]!.push(e));
+      for (const en of engines) out.push(...en.drain(Number.POSITIVE_INFINITY));
+      return out
+        .filter((f) => f.detector === crossPrincipal.id)
+        .map((f) => `${f.id} ${f.status} ${f.entity.id} ${f.detectedAt}`)
+        .sort();
+    };
+    const engine = () => new DetectionEngine(detect, { baselines: () => snapshot });
+    const one = run([engine()]);
+    assert.equal(one.filter((f) => f.includes(' firing ')).length, 3, one.join('\n'));
+    assert.deepEqual(run([engine(), engine()]), one);
+    assert.deepEqual(run([engine(), engine(), engine()]), one);
   });
 });
