@@ -83,6 +83,8 @@ export interface BaselineRefresherStats {
   };
   /** Bytes of the ownership table. */
   ownershipBytes: number;
+  /** Wall time of the last ownership query (0 when the refresh reused the table). */
+  lastOwnershipQueryMs: number;
   /** Keys dropped by `maxKeys` in the last refresh. */
   droppedKeys: number;
   /** Keys dropped by `maxKeys` over every refresh. */
@@ -330,6 +332,7 @@ export class BaselineRefresher {
       lastComputeMs: 0,
       keys: this.current.size,
       ownershipBytes: 0,
+      lastOwnershipQueryMs: 0,
       droppedKeys: 0,
       droppedKeysTotal: 0,
     };
@@ -460,6 +463,7 @@ export class BaselineRefresher {
     c.lastRefreshMs = performance.now() - t0;
     c.keys = next.size;
     c.ownershipBytes = ownership.bytes;
+    c.lastOwnershipQueryMs = ownRead.queryMs;
     c.droppedKeys = dropped;
     c.droppedKeysTotal += dropped;
   }
