@@ -5,10 +5,19 @@
  * population around it raises nothing in these families; every finding validates.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type ApiEvent, buildEvent, type Finding, findingValidator, loadConfig } from '@apiwatch/core';
-import { DetectionEngine } from '@apiwatch/detectors';
+import {
+  type ApiEvent,
+  buildEvent,
+  ChdbStore,
+  type Finding,
+  findingValidator,
+  loadConfig,
+} from '@apiwatch/core';
+import { BaselineSnapshot, DetectionEngine, fallbacksOf, objectOwnership } from '@apiwatch/detectors';
 import { loadRouteTemplater } from '@apiwatch/ingest';
 
 const SPEC = join(import.meta.dirname, '../fixtures/public/openapi/crapi-openapi-spec.json');
@@ -83,7 +92,7 @@ function benign(): ApiEvent[] {
   return out;
 }
 
-test('bola, spec and volume attacks through the route stage and the runtime: each found once, naming its attacker', () => {
+test('bola, spec and volume attacks through the route stage and the runtime: each found once, naming its attacker', async () => {
   const events = benign();
   const at = (m: number) => T0 + m * MIN;
   // bola.object_enumeration: a user walks order ids, mostly refused.
@@ -96,14 +105,15 @@ test('bola, spec and volume attacks through the route stage and the runtime: eac
         status: i % 4 ? 403 : 200,
       }),
     );
-  // bola.cross_principal: another user reads user7's vehicle location.
-  events.push(
-    req({
-      ts: at(150),
-      user: 'eve@crapi.test',
-      target: '/identity/api/v2/vehicle/4bae9968-ec7f-4de3-a3a0-000000000007/location',
-    }),
-  );
+  // bola.cross_principal: another user reads user7's and user8's vehicle locations.
+  for (const [i, u] of ['7', '8'].entries())
+    events.push(
+      req({
+        ts: at(150) + i * MIN,
+        user: 'eve@crapi.test',
+        target: `/identity/api/v2/vehicle/4bae9968-ec7f-4de3-a3a0-00000000000${u}/location`,
+      }),
+    );
   // spec.zombie_endpoint: the old v2 OTP check (crAPI's brute-force challenge), still answered.
   for (let i = 0; i < 40; i++)
     events.push(
@@ -165,7 +175,23 @@ test('bola, spec and volume attacks through the route stage and the runtime: eac
   const sample = events.find((e) => e.request.path.includes('/check-otp'))!;
   assert.equal(sample.spec?.deprecated, true);
 
-  const engine = new DetectionEngine(loadConfig(undefined, {}).detect);
+  // Object ownership (bola.cross_principal) is learned in the store: the history up to two
+  // hours in, through the real baseline query.
+  const detect = loadConfig(undefined, {}).detect;
+  const dir = mkdtempSync(join(tmpdir(), 'apiwatch-families-'));
+  const store = new ChdbStore(join(dir, 'chdb'));
+  let ownership: Awaited<ReturnType<typeof objectOwnership>>;
+  try {
+    await store.start();
+    await store.insertEvents(events.filter((e) => e.ts < at(120)));
+    ownership = await objectOwnership(store, { fromMs: T0 - 2 * 24 * 60 * MIN, toMs: at(120) });
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.ok(ownership.table.size >= 40, `${ownership.table.size} objects owned`);
+  const snapshot = BaselineSnapshot.empty(fallbacksOf(detect), 2, 1000, ownership.table);
+  const engine = new DetectionEngine(detect, { baselines: () => snapshot });
   const findings: Finding[] = events.flatMap((e) => engine.push(e));
   findings.push(...engine.drain(Number.POSITIVE_INFINITY));
   for (const f of findings) assert.ok(findingValidator.check(f), findingValidator.explain(f));

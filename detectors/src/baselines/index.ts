@@ -12,6 +12,17 @@ export {
   wholeRouteServerErrors,
 } from './failures.ts';
 export {
+  type ObjectOwner,
+  OWNERSHIP_DEFAULTS,
+  OWNERSHIP_SQL,
+  type OwnershipOptions,
+  type OwnershipResult,
+  OwnershipTable,
+  objectHash,
+  objectOwnership,
+  TENANT_PARAM_RE2,
+} from './ownership.ts';
+export {
   OBJECT_PEER_DEFAULTS,
   OBJECT_PEER_SQL,
   type ObjectPeerBaseline,

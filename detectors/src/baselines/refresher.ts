@@ -6,6 +6,7 @@ import {
   type WholeRouteErrors,
   wholeRouteServerErrors,
 } from './failures.ts';
+import { type ObjectOwner, OWNERSHIP_DEFAULTS, OwnershipTable, objectOwnership } from './ownership.ts';
 import { type ObjectPeerBaseline, type ObjectPercentiles, objectPeerPercentiles } from './peers.ts';
 import {
   type ActorClass,
@@ -49,6 +50,14 @@ export interface BaselineRefresherOptions {
   maxKeys?: number;
   /** Only this tenant. */
   tenant?: string;
+  /**
+   * Object ownership (bola.cross_principal) is re-read when the history end crosses a multiple of
+   * this (event time): it is a habit of days, and one scan of the window's events per refresh
+   * would dominate an hourly refresh. Default 360 (every 6 h).
+   */
+  ownershipRefreshMinutes?: number;
+  /** Cap on objects in the ownership table (the most recently used kept). Default 500,000. */
+  maxObjects?: number;
   /** Event-time clock, ms; the history ends at its last whole hour. Default `Date.now`. */
   now?: () => number;
   /** Called when a refresh fails; the previous snapshot stays in use. */
@@ -65,7 +74,17 @@ export interface BaselineRefresherStats {
   lastQueryMs: number;
   lastComputeMs: number;
   /** Keys held in the current snapshot. */
-  keys: { routes: number; actorClasses: number; objectRoutes: number; failureRoutes: number };
+  keys: {
+    routes: number;
+    actorClasses: number;
+    objectRoutes: number;
+    failureRoutes: number;
+    ownedObjects: number;
+  };
+  /** Bytes of the ownership table. */
+  ownershipBytes: number;
+  /** Wall time of the last ownership query (0 when the refresh reused the table). */
+  lastOwnershipQueryMs: number;
   /** Keys dropped by `maxKeys` in the last refresh. */
   droppedKeys: number;
   /** Keys dropped by `maxKeys` over every refresh. */
@@ -112,9 +131,11 @@ export class BaselineSnapshot {
   private readonly staticRequests: SeasonalSeries;
   private readonly staticActors: SeasonalSeries;
   private readonly minRequests: number;
+  private readonly ownership: OwnershipTable;
 
   constructor(parts: {
     historyEndMs: number;
+    ownership?: OwnershipTable;
     routes: ReadonlyMap<string, RouteSeasonal>;
     wholeRoutes?: ReadonlyMap<string, RouteSeasonal>;
     wholeErrors?: readonly WholeRouteErrors[];
@@ -141,15 +162,25 @@ export class BaselineSnapshot {
     this.overall = Object.freeze(parts.overall);
     this.fallback = parts.fallback;
     this.minRequests = parts.minRequests;
+    this.ownership = parts.ownership ?? OwnershipTable.EMPTY;
     this.staticRequests = staticSeries(parts.fallback.seasonal.requestsPerHour, parts.minWeeks);
     this.staticActors = staticSeries(parts.fallback.seasonal.actorsPerHour, parts.minWeeks);
     Object.freeze(this);
   }
 
-  /** An empty snapshot: every read is the fallback. */
-  static empty(fallback: BaselineFallbacks, minWeeks: number, minRequests: number): BaselineSnapshot {
+  /**
+   * An empty snapshot: every read is the fallback. With `ownership`, only object ownership is
+   * known (a tool or test that reads ownership alone, objectOwnership()).
+   */
+  static empty(
+    fallback: BaselineFallbacks,
+    minWeeks: number,
+    minRequests: number,
+    ownership?: OwnershipTable,
+  ): BaselineSnapshot {
     return new BaselineSnapshot({
       historyEndMs: 0,
+      ...(ownership ? { ownership } : {}),
       routes: new Map(),
       classes: new Map(),
       objects: new Map(),
@@ -226,17 +257,37 @@ export class BaselineSnapshot {
     };
   }
 
+  /**
+   * The one owner of an object (route, primary id name and value) over the history, or null:
+   * new, used by two owners (shared), or dropped by the cap (see ownership.ts).
+   */
+  objectOwner(route: string, name: string, value: string): ObjectOwner | null {
+    return this.ownership.lookup(route, name, value);
+  }
+
+  /** The ownership table itself (a later snapshot reuses it between ownership refreshes). */
+  get ownershipTable(): OwnershipTable {
+    return this.ownership;
+  }
+
   /** Historical auth-failure rate over every route. */
   overallAuthFailureRate(): Readonly<AuthFailureRate> {
     return this.overall;
   }
 
-  get size(): { routes: number; actorClasses: number; objectRoutes: number; failureRoutes: number } {
+  get size(): {
+    routes: number;
+    actorClasses: number;
+    objectRoutes: number;
+    failureRoutes: number;
+    ownedObjects: number;
+  } {
     return {
       routes: this.routes.size,
       actorClasses: this.classes.size,
       objectRoutes: this.objects.size,
       failureRoutes: this.failures.size,
+      ownedObjects: this.ownership.size,
     };
   }
 
@@ -261,6 +312,8 @@ export class BaselineRefresher {
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
   private closed = false;
+  /** The ownership boundary (history end / ownershipRefreshMinutes) the current table was read at. */
+  private ownershipBoundary = Number.NaN;
   private readonly counters: BaselineRefresherStats;
 
   constructor(options: BaselineRefresherOptions) {
@@ -278,6 +331,8 @@ export class BaselineRefresher {
       lastQueryMs: 0,
       lastComputeMs: 0,
       keys: this.current.size,
+      ownershipBytes: 0,
+      lastOwnershipQueryMs: 0,
       droppedKeys: 0,
       droppedKeysTotal: 0,
     };
@@ -363,8 +418,24 @@ export class BaselineRefresher {
       fallbackRate: o.fallback.authFailureRate,
     });
     const whole = await wholeRouteServerErrors(o.store, { ...window, maxKeys });
+    // Ownership: re-read when the history end crossed an ownership boundary (event time, so a
+    // replay reads it at the same history ends every run), else the previous table carries over.
+    const ownEvery = (o.ownershipRefreshMinutes ?? 360) * 60_000;
+    const ownBoundary = Math.floor(toMs / ownEvery);
+    let ownership = this.current.ownershipTable;
+    let ownRead = { queryMs: 0, dropped: 0 };
+    if (ownBoundary !== this.ownershipBoundary) {
+      const r = await objectOwnership(o.store, {
+        ...window,
+        maxObjects: o.maxObjects ?? OWNERSHIP_DEFAULTS.maxObjects,
+      });
+      ownership = r.table;
+      ownRead = { queryMs: r.queryMs, dropped: r.keys.dropped };
+      this.ownershipBoundary = ownBoundary;
+    }
     const next = new BaselineSnapshot({
       historyEndMs: toMs,
+      ownership,
       wholeErrors: whole.routes,
       routes: new Map(routes.baselines.map((b) => [routeId(b), b])),
       wholeRoutes: new Map((routes.allTenants ?? []).map((b) => [routeId(b), b])),
@@ -377,14 +448,22 @@ export class BaselineRefresher {
       minRequests: this.minRequests,
     });
     this.current = next;
-    const dropped = routes.keys.dropped + classes.keys.dropped + objects.keys.dropped + failures.keys.dropped;
+    const dropped =
+      routes.keys.dropped +
+      classes.keys.dropped +
+      objects.keys.dropped +
+      failures.keys.dropped +
+      ownRead.dropped;
     const c = this.counters;
     c.refreshes++;
     c.historyEndMs = toMs;
-    c.lastQueryMs = routes.queryMs + classes.queryMs + objects.queryMs + failures.queryMs + whole.queryMs;
+    c.lastQueryMs =
+      routes.queryMs + classes.queryMs + objects.queryMs + failures.queryMs + whole.queryMs + ownRead.queryMs;
     c.lastComputeMs = routes.computeMs + classes.computeMs;
     c.lastRefreshMs = performance.now() - t0;
     c.keys = next.size;
+    c.ownershipBytes = ownership.bytes;
+    c.lastOwnershipQueryMs = ownRead.queryMs;
     c.droppedKeys = dropped;
     c.droppedKeysTotal += dropped;
   }

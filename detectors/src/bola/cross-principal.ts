@@ -1,62 +1,82 @@
-import type { ApiEvent, FindingEntity } from '@apiwatch/core';
+import { type ApiEvent, actorKey, type FindingEntity } from '@apiwatch/core';
 import { Type as T } from '@sinclair/typebox';
+import type { ObjectOwner } from '../baselines/index.ts';
 import { defineDetector, type FindingDraft } from '../runtime/define.ts';
-import { type EpisodeRef, episodeRef, intern, is2xx, resolvedOf } from './common.ts';
+import { type EpisodeRef, episodeRef, fnv1a, is2xx, resolvedOf } from './common.ts';
 import { isTenantParam } from './cross-tenant.ts';
 
 export const CrossPrincipalConfig = T.Object(
   {
     ownerMinCalls: T.Integer({
-      minimum: 1,
-      default: 3,
+      minimum: 2,
+      default: 2,
       description:
-        'Successful calls by the one principal (or tenant) using an object before it is learned as the owner.',
+        "Successful calls by the one principal (or tenant) using an object, in the baselines' history, before it is judged the owner's (the ownership baseline keeps objects with 2 or more). Two calls a day apart suffice because a finding also needs several such objects (minObjects).",
     }),
     ownerMinSpanSeconds: T.Integer({
       minimum: 0,
       default: 86_400,
       description:
-        'Those calls must span at least this long: ownership is a habit over days, not one session or one burst (an enumerator reading every id once an hour is not their owner).',
+        'Those calls must span at least this long: ownership is a habit over days, not one session or one burst (an enumerator reading every id once an hour is not their owner). The ownership baseline keeps objects spanning an hour or more.',
     }),
-    memoryDays: T.Integer({
+    minObjects: T.Integer({
       minimum: 1,
-      maximum: 366,
-      default: 35,
+      maximum: 16,
+      default: 2,
       description:
-        'An object unused this long is forgotten (owner and sharing); re-learned from its next calls. Long enough that a rarely opened shared object is still known as shared.',
+        'Distinct objects of others (ids with an established owner) one accessor must read or change within windowSeconds for a finding: one colleague opening one team document is normal, abuse reads several objects that are not theirs.',
+    }),
+    windowSeconds: T.Integer({
+      minimum: 60,
+      default: 3600,
+      description: 'The window in which those objects of others must fall.',
+    }),
+    crossTenantAlone: T.Boolean({
+      default: true,
+      description:
+        "One object whose owner is of another tenant than the accessor's token is a finding on its own (critical): colleagues share documents, other tenants do not.",
     }),
     quietSeconds: T.Integer({
       minimum: 60,
       default: 3600,
       description:
-        'An episode (one accessor on one object) resolves after this long without a further foreign access.',
+        "An episode (one accessor on others' objects) resolves after this long without a further access to an object of another.",
     }),
   },
   { additionalProperties: false },
 );
 
+/** Recent foreign accesses an accessor's state holds: a bound on memory whatever minObjects is. */
+const MAX_RECENT = 16;
+
 /**
- * Per object (route + id value, a non-actor key: the runtime's second stage brings every
- * principal's calls on it together): the one owner it is consistently tied to, or `shared` once
- * a second owner used it before the first was established (or after an episode ended), plus the
- * open episode. The owner is packed into the state (no object of its own) and its id and tenant
- * are interned: a principal owns many objects, and every object held its own copy of the same
- * `user:…` string (decision 0026). The runtime's per-detector cap bounds the number of objects
- * remembered (least recently used forgotten first).
+ * Per accessor (actor key + principal; stage 1, where all of an accessor's calls meet on one
+ * instance): its recent accesses to objects of others — a hash of the object (id name and value,
+ * so a document and its download are one object) and the time — oldest first, at most
+ * MAX_RECENT, none older than windowSeconds; and the open episode. Ownership is not kept here:
+ * it is the baselines' (`ctx.baselines().objectOwner`, learned from the store; decision 0027).
  */
-interface ObjectState {
-  /** The owner: one principal (`user:…`, `credential:…`), or `tenant:…` on a tenant-scoped route; null before the first call. */
-  owner: string | null;
-  /** The owner's token tenant (a principal), or the tenant itself. */
-  ownerTenant: string | null;
-  /** The owner's successful calls on the object, and the first and last of them. */
-  calls: number;
-  first: number;
-  last: number;
-  /** Used by more than one owner outside an episode: not private, never judged again. */
+interface AccessorState {
+  objs: number[];
+  ts: number[];
+  open: { last: number; calls: number; objects: number; ref: EpisodeRef } | null;
+}
+
+/**
+ * An object key's state from before decision 0027, when this detector was object-keyed in the
+ * second stage (packed as decision 0026 left it, or with `owner` an object before that). A
+ * checkpoint may still hold some: they never see an event again (object keys are not actor
+ * keys); an open episode is resolved once its quiet time is over, then they idle out.
+ */
+interface LegacyObjectState {
+  owner: unknown;
   shared: boolean;
   open: { accessor: string; last: number; calls: number; ref: EpisodeRef } | null;
 }
+
+type State = AccessorState | LegacyObjectState;
+
+const isLegacy = (s: State): s is LegacyObjectState => !('objs' in s);
 
 /** The principal behind a call, when there is one a human can own objects as. */
 export function principalOf(e: ApiEvent): string | null {
@@ -86,15 +106,15 @@ function scopeTenant(e: ApiEvent): string | null {
 
 const WRITE_METHODS = new Set(['PUT', 'PATCH', 'DELETE', 'POST']);
 
-const established = (o: ObjectState, cfg: { ownerMinCalls: number; ownerMinSpanSeconds: number }) =>
-  o.calls >= cfg.ownerMinCalls && o.last - o.first >= cfg.ownerMinSpanSeconds * 1000;
+const norm = (t: string) => t.trim().toLowerCase();
 
 /**
- * `bola.cross_principal` (OWASP API1:2023): an object consistently tied to one owner — one
- * principal, or one tenant on a tenant-scoped route — over days, is then read or changed
- * successfully by another. Objects that more than one owner used are shared and never judged;
- * workloads (service principals) neither own nor judge; a call whose token tenant differs from
- * the tenant in its path is bola.cross_tenant's to judge.
+ * `bola.cross_principal` (OWASP API1:2023): one accessor reads or changes successfully several
+ * objects within a window — ids consistently tied to one other owner (a principal, or a tenant
+ * on a tenant-scoped route) over days of the store's history — or one object of another tenant.
+ * Objects more than one owner used are shared and never judged; workloads (service principals)
+ * neither own nor judge; a call whose token tenant differs from the tenant in its path is
+ * bola.cross_tenant's to judge.
  */
 export const crossPrincipal = defineDetector({
   id: 'bola.cross_principal',
@@ -103,29 +123,33 @@ export const crossPrincipal = defineDetector({
   nist: 'authorization',
   severity: 'high',
   configSchema: CrossPrincipalConfig,
-  scope: 'global',
+  scope: 'actor',
   fingerprint: ['entity', 'route', 'extra'],
   keyBy(event) {
     if (!event.request.route || !is2xx(event.response.status)) return null;
     const who = principalOf(event);
     // A workload (an indexer, a backup agent, a BFF) reads many principals' objects by design,
     // and an object a service wrote for a user is still the user's: services neither own
-    // objects nor make them shared, and are not judged.
+    // objects nor make them shared (the ownership baseline leaves them out), and are not judged.
     if (who === null || who.startsWith('service:')) return null;
-    const o = primaryObject(event);
-    if (!o) return null;
-    return `${event.request.route}\u0000${o.name}\u0000${o.value}`;
+    if (!primaryObject(event)) return null;
+    return `${actorKey(event)}\u0001${who}`;
   },
-  init(): ObjectState {
-    return { owner: null, ownerTenant: null, calls: 0, first: 0, last: 0, shared: false, open: null };
+  init(): State {
+    return { objs: [], ts: [], open: null };
   },
-  idleMs: (c) => c.memoryDays * 86_400_000,
+  // A state restored from before decision 0027 carries its old config (no windowSeconds).
+  idleMs: (c) => Math.max(Number(c.windowSeconds) || 0, Number(c.quietSeconds) || 0, 3600) * 1000,
   sizeOf(s) {
-    return 96 + (s.open ? 120 : 0);
+    return isLegacy(s) ? 96 + (s.open ? 120 : 0) : 64 + s.objs.length * 16 + (s.open ? 160 : 0);
   },
-  onEvent(s, event, ctx, key) {
-    if (s.owner !== null && typeof s.owner === 'object') upgrade(s);
+  onEvent(s, event, ctx) {
+    if (isLegacy(s)) return undefined;
     const cfg = ctx.config;
+    const o = primaryObject(event)!;
+    const route = event.request.route!;
+    const own = ctx.baselines().objectOwner(route, o.name, o.value);
+    if (own === null) return undefined;
     const who = principalOf(event)!;
     const pathTenant = scopeTenant(event);
     // Under a tenant-scoped route the object belongs to the tenant it lives under, whoever
@@ -133,38 +157,48 @@ export const crossPrincipal = defineDetector({
     // it through that tenant's path is bola.cross_tenant's (support staff, platform admins, or
     // an attack). Only the id moved under another tenant's path is a finding here.
     const ownerId = pathTenant !== null ? `tenant:${pathTenant}` : who;
+    if (own.owner === ownerId) return undefined;
+    if (own.calls < cfg.ownerMinCalls || own.last - own.first < cfg.ownerMinSpanSeconds * 1000)
+      return undefined;
+
+    // An object of another: remember it in the window (once), then judge the accessor.
+    const ts = event.ts;
+    const from = ts - cfg.windowSeconds * 1000;
+    let drop = 0;
+    while (drop < s.ts.length && s.ts[drop]! <= from) drop++;
+    if (drop > 0) {
+      s.objs.splice(0, drop);
+      s.ts.splice(0, drop);
+    }
+    const h = fnv1a(`${o.name}\u0000${o.value}`);
+    const at = s.objs.indexOf(h);
+    if (at >= 0) {
+      s.objs.splice(at, 1);
+      s.ts.splice(at, 1);
+    } else if (s.objs.length >= MAX_RECENT) {
+      s.objs.shift();
+      s.ts.shift();
+    }
+    s.objs.push(h);
+    s.ts.push(ts);
+
     const open = s.open;
-    if (open && open.accessor === who) {
+    if (open) {
       open.calls++;
-      open.last = event.ts;
-      ctx.wakeAt(event.ts + cfg.quietSeconds * 1000);
+      open.last = ts;
+      if (at < 0) open.objects++;
+      ctx.wakeAt(ts + cfg.quietSeconds * 1000);
       return undefined;
     }
-    if (s.shared) return undefined;
-    if (s.owner === null) {
-      s.owner = intern(ownerId.slice(0, 256));
-      const tenant = pathTenant ?? event.identity.tenant;
-      s.ownerTenant = tenant === null ? null : intern(tenant);
-      s.calls = 1;
-      s.first = event.ts;
-      s.last = event.ts;
-      return undefined;
-    }
-    if (s.owner === ownerId) {
-      s.calls++;
-      s.last = event.ts;
-      return undefined;
-    }
-    // A second owner. Before the first was established the object was never private: shared.
-    // During an episode with another accessor: one episode per object at a time.
-    if (!established(s, cfg)) {
-      s.shared = true;
-      return undefined;
-    }
-    if (open) return undefined;
-    const d = draft(event, key, s, who, accessorEntity(who, event));
-    s.open = { accessor: who, last: event.ts, calls: 1, ref: episodeRef(d) };
-    ctx.wakeAt(event.ts + cfg.quietSeconds * 1000);
+    const crossTenant =
+      own.ownerTenant !== null &&
+      event.identity.tenant !== null &&
+      norm(own.ownerTenant) !== norm(event.identity.tenant);
+    const objects = s.objs.length;
+    if (objects < cfg.minObjects && !(crossTenant && cfg.crossTenantAlone)) return undefined;
+    const d = draft(event, route, o.name, own, who, crossTenant, objects, s.ts[0]!, cfg);
+    s.open = { last: ts, calls: 1, objects, ref: episodeRef(d) };
+    ctx.wakeAt(ts + cfg.quietSeconds * 1000);
     return [d];
   },
   onWatermark(s, ts, ctx) {
@@ -176,38 +210,20 @@ export const crossPrincipal = defineDetector({
       return undefined;
     }
     s.open = null;
-    // Reported once; afterwards the object has two users and is no longer judged (an access
-    // that was authorised — a hand-over, a delegation — must not re-fire every week).
-    s.shared = true;
     const e = open.ref.entity;
+    const objects = 'objects' in open ? open.objects : open.calls;
     return [
       resolvedOf(open.ref, {
         endedAt: open.last,
         lastSeen: open.last,
-        summary: `${e.kind} ${e.name ?? e.id} stopped using another principal's ${open.ref.fingerprintExtra ?? 'object'} on ${open.ref.route} (${open.calls} calls).`,
-        observed: open.calls,
+        summary: `${e.kind} ${e.name ?? e.id} stopped using objects of others on ${open.ref.route} (${open.calls} calls, ${objects} objects).`,
+        observed: objects,
         windowSeconds: ctx.config.quietSeconds,
         recommendedAction: 'Confirm the access was not authorised and close the incident.',
       }),
     ];
   },
 });
-
-/** A state from a checkpoint taken before decision 0026's packing: `owner` was an object. */
-function upgrade(s: ObjectState): void {
-  const o = s.owner as unknown as {
-    id: string;
-    tenant: string | null;
-    calls: number;
-    first: number;
-    last: number;
-  };
-  s.owner = intern(o.id);
-  s.ownerTenant = o.tenant === null ? null : intern(o.tenant);
-  s.calls = o.calls;
-  s.first = o.first;
-  s.last = o.last;
-}
 
 function accessorEntity(who: string, e: ApiEvent): FindingEntity {
   const colon = who.indexOf(':');
@@ -217,65 +233,67 @@ function accessorEntity(who: string, e: ApiEvent): FindingEntity {
   return { kind, id, name, ref: e.identity.credential.ref };
 }
 
-/** The owner as the finding describes it. */
-interface Owner {
-  id: string;
-  tenant: string | null;
-  calls: number;
-  first: number;
-  last: number;
-}
-
 function draft(
   event: ApiEvent,
-  key: string,
-  s: ObjectState,
+  route: string,
+  name: string,
+  owner: ObjectOwner,
   who: string,
-  entity: FindingEntity,
+  crossTenant: boolean,
+  objects: number,
+  firstForeign: number,
+  cfg: { minObjects: number; windowSeconds: number },
 ): FindingDraft {
-  const owner: Owner = { id: s.owner!, tenant: s.ownerTenant, calls: s.calls, first: s.first, last: s.last };
-  const [route = '', name = ''] = key.split('\u0000');
+  const entity = accessorEntity(who, event);
   const method = event.request.method;
   const write = WRITE_METHODS.has(method);
-  const crossTenant =
-    owner.tenant !== null &&
-    event.identity.tenant !== null &&
-    owner.tenant.trim().toLowerCase() !== event.identity.tenant.trim().toLowerCase();
   const severity = crossTenant ? 'critical' : write ? 'high' : 'medium';
-  const byTenant = owner.id.startsWith('tenant:');
-  const ownerName = byTenant ? `tenant ${owner.tenant}` : owner.id.slice(owner.id.indexOf(':') + 1);
+  const byTenant = owner.owner.startsWith('tenant:');
+  const ownerName = byTenant
+    ? `tenant ${owner.ownerTenant}`
+    : owner.owner.slice(owner.owner.indexOf(':') + 1);
+  const many = objects >= cfg.minObjects;
+  const minutes = Math.max(1, Math.round((event.ts - firstForeign) / 60_000));
+  const what =
+    objects > 1
+      ? `${objects} objects of others in ${minutes} min, the last ${name} on ${method} ${route} (${event.response.status}),`
+      : `${name} on ${method} ${route} (${event.response.status})`;
   return {
     entity,
     route,
     method,
     tenant: event.identity.tenant,
     severity,
-    confidence: Math.min(0.95, 0.55 + 0.05 * Math.min(owner.calls, 6) + (crossTenant ? 0.1 : 0)),
-    summary: `${entity.kind} ${entity.name ?? entity.id} ${write ? 'changed' : 'read'} ${name} on ${method} ${route} (${method} ${event.response.status}) that until now only ${ownerName}${owner.tenant && !byTenant ? ` (tenant ${owner.tenant})` : ''} used (${owner.calls} calls).`,
-    firstSeen: owner.first,
+    confidence: Math.min(
+      0.95,
+      0.5 + 0.05 * Math.min(owner.calls, 6) + 0.05 * Math.min(objects - 1, 3) + (crossTenant ? 0.1 : 0),
+    ),
+    summary: `${entity.kind} ${entity.name ?? entity.id} ${write ? 'changed' : 'read'} ${what} that until now only ${ownerName}${owner.ownerTenant && !byTenant ? ` (tenant ${owner.ownerTenant})` : ''} used (${owner.calls} calls)${crossTenant ? ', across tenants' : ''}.`,
+    firstSeen: firstForeign,
     lastSeen: event.ts,
     evidence: {
-      observed: 1,
+      observed: objects,
       baseline: owner.calls,
-      threshold: 1,
-      windowSeconds: Math.round((event.ts - owner.first) / 1000),
-      counts: { ownerCalls: owner.calls },
+      threshold: many ? cfg.minObjects : 1,
+      windowSeconds: cfg.windowSeconds,
+      counts: { foreignObjects: objects, ownerCalls: owner.calls },
       sampleEventIds: [event.id],
       details: {
         object: name,
         // The id value is hashed out of the finding: the event id leads to it for those allowed to see it.
-        owner: owner.id,
-        ownerTenant: owner.tenant,
+        owner: owner.owner,
+        ownerTenant: owner.ownerTenant,
         accessor: who,
         accessorTenant: event.identity.tenant,
         ownerFirstSeen: owner.first,
         ownerLastSeen: owner.last,
         write,
         crossTenant,
+        corroborated: many,
         clientIp: event.client.ip,
       },
     },
     recommendedAction: `Check whether ${entity.name ?? entity.id} may access objects of ${ownerName} on ${route}; if not, enforce ownership checks on the route and revoke ${entity.ref ? `credential ${entity.ref}` : "the accessor's credential"}.`,
-    fingerprintExtra: name,
+    fingerprintExtra: owner.owner,
   };
 }

@@ -1,12 +1,17 @@
 /**
  * States restored from a checkpoint taken before decision 0026's packing still work: each state
  * is put back into its old shape half-way through a stream, and the detector must give the same
- * findings as an uninterrupted run.
+ * findings as an uninterrupted run. bola.cross_principal changed its key (decision 0027): its
+ * old states are restored through the engine and handled explicitly.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ApiEvent } from '@apiwatch/core';
+import { deserialize, serialize } from 'node:v8';
+import { type ApiEvent, loadConfig } from '@apiwatch/core';
 import { credentialAbuse } from '../auth/credential-abuse.ts';
+import { DetectionEngine } from '../runtime/engine.ts';
+import { episodeId, fingerprintOf } from '../runtime/envelope.ts';
+import { encodeState } from '../runtime/state-codec.ts';
 import { LinearCounter } from './common.ts';
 import { crossPrincipal } from './cross-principal.ts';
 import { call, DetectorHarness, type EmittedDraft } from './harness.ts';
@@ -125,24 +130,95 @@ test('credential_abuse: a state with the networks in an Int32Array (and firstSee
   assert.ok(plain.length > 0, 'the stream raises a finding');
 });
 
-test('cross_principal: a state whose owner is an object is upgraded', () => {
-  const read = (ts: number, user: string) =>
+test('cross_principal: object-keyed states of a checkpoint from before decision 0027 restore; an open episode resolves once', () => {
+  // Before 0027 the detector was global (stage 2), keyed by the object. Such a checkpoint holds
+  // its object states under the detector id: one with an open episode, one shared, one whose
+  // owner is an object (before 0026). Restored into today's engine they never see an event
+  // (object keys are not actor keys): the open episode resolves after its quiet time, with the
+  // episode's identity, and nothing else is raised.
+  const detect = loadConfig(undefined, {}).detect;
+  const first = new DetectionEngine(detect);
+  const ev = (ts: number) =>
     call({
       ts,
-      user,
+      user: 'alice',
       tenant: 'acme',
       route: '/vehicles/{vehicleId}',
       objects: [{ name: 'vehicleId', value: 'veh-a-1' }],
     });
-  const events = [
-    ...Array.from({ length: 6 }, (_, i) => read(T0 + i * DAY, 'alice')),
-    read(T0 + 7 * DAY, 'mallory'),
-    read(T0 + 7 * DAY + MIN, 'mallory'),
+  first.push(ev(T0));
+  const snap = deserialize(first.snapshot('global')) as {
+    stores: Array<[string, Array<[string, unknown, number, number, Record<string, unknown>]>]>;
+    timers: Array<[number, string, string]>;
+  };
+  const ref = {
+    entity: { kind: 'user', id: 'mallory', name: 'mallory', ref: null },
+    route: '/vehicles/{vehicleId}',
+    method: 'GET',
+    tenant: 'acme',
+    firstSeen: T0 - 6 * DAY,
+    fingerprintExtra: 'vehicleId',
+  };
+  const oldConfig = { ownerMinCalls: 3, ownerMinSpanSeconds: 86_400, memoryDays: 35, quietSeconds: 3600 };
+  const key = (id: string) => `/vehicles/{vehicleId}\u0000vehicleId\u0000${id}`;
+  const wake = T0 + 30 * MIN;
+  const old: Array<[string, unknown, number, number, Record<string, unknown>]> = [
+    [
+      key('veh-open'),
+      encodeState({
+        owner: 'user:alice',
+        ownerTenant: 'acme',
+        calls: 6,
+        first: T0 - 6 * DAY,
+        last: T0 - DAY,
+        shared: false,
+        open: { accessor: 'user:mallory', last: T0 - 30 * MIN, calls: 2, ref },
+      }),
+      wake,
+      T0 - 30 * MIN,
+      oldConfig,
+    ],
+    [
+      key('veh-shared'),
+      encodeState({
+        owner: 'user:bob',
+        ownerTenant: 'acme',
+        calls: 3,
+        first: 0,
+        last: 0,
+        shared: true,
+        open: null,
+      }),
+      Number.NaN,
+      T0 - DAY,
+      oldConfig,
+    ],
+    [
+      key('veh-0025'),
+      encodeState({
+        owner: { id: 'user:carol', tenant: null, calls: 4, first: 0, last: 0 },
+        shared: false,
+        open: null,
+      }),
+      Number.NaN,
+      T0 - DAY,
+      oldConfig,
+    ],
   ];
-  const { plain } = compare(crossPrincipal, events, (s) => {
-    if (s.owner !== null)
-      s.owner = { id: s.owner, tenant: s.ownerTenant, calls: s.calls, first: s.first, last: s.last };
-    for (const k of ['ownerTenant', 'calls', 'first', 'last']) delete s[k];
-  });
-  assert.ok(plain.length > 0, 'the stream raises a finding');
+  snap.stores = snap.stores.filter(([id]) => id !== crossPrincipal.id);
+  snap.stores.push([crossPrincipal.id, old]);
+  snap.timers.push([wake, crossPrincipal.id, key('veh-open')]);
+  const restored = new DetectionEngine(detect);
+  restored.restore('global', serialize(snap));
+  const out = [...restored.push(ev(T0 + HOUR)), ...restored.drain(T0 + 2 * DAY)].filter(
+    (f) => f.detector === crossPrincipal.id,
+  );
+  assert.equal(out.length, 1, out.map((f) => f.summary).join('\n'));
+  const [r] = out;
+  assert.equal(r!.status, 'resolved');
+  assert.equal(r!.entity.id, 'mallory');
+  assert.equal(r!.endedAt, T0 - 30 * MIN);
+  assert.equal(r!.evidence.observed, 2);
+  // The episode id of the finding the old engine raised: same fingerprint fields, same first seen.
+  assert.equal(r!.id, episodeId(fingerprintOf(crossPrincipal, ref as never), ref.firstSeen));
 });
