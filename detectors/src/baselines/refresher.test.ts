@@ -59,7 +59,13 @@ describe('BaselineRefresher', () => {
       assert.equal(stats.refreshes, 1);
       assert.equal(stats.failures, 0);
       assert.equal(stats.historyEndMs, END);
-      assert.deepEqual(stats.keys, { routes: 1, actorClasses: 1, objectRoutes: 1, failureRoutes: 1 });
+      assert.deepEqual(stats.keys, {
+        routes: 1,
+        actorClasses: 1,
+        objectRoutes: 1,
+        failureRoutes: 1,
+        ownedObjects: 0,
+      });
 
       const direct = await routeSeasonal(store, {
         fromMs: END - 4 * 168 * HOUR_MS,
