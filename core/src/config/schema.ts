@@ -624,6 +624,19 @@ export const DetectBaselinesConfig = T.Object(
       default: 2000,
       description: 'Cap on keys per baseline (busiest kept, the rest read as the fallback and are counted).',
     }),
+    ownershipRefreshMinutes: T.Integer({
+      minimum: 1,
+      maximum: 10_080,
+      default: 360,
+      description:
+        'Object ownership (bola.cross_principal, decision 0027) is re-read from the stored events when the watermark crosses a multiple of this: ownership is a habit of days, and one scan of the lookback per hourly refresh would dominate it.',
+    }),
+    maxObjects: T.Integer({
+      minimum: 1,
+      default: 500_000,
+      description:
+        'Cap on objects in the ownership table (the most recently used kept, ~24 B each): objects beyond it read as unowned, so nothing is judged on them.',
+    }),
     fallback: T.Object(
       {
         requestsPerHour: StaticLevelConfig(1000, 500, 'requests'),

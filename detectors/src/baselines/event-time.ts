@@ -38,6 +38,8 @@ export class EventTimeBaselines {
       minActors: c.minActors,
       minRequests: c.minRequests,
       maxKeys: c.maxKeys,
+      ownershipRefreshMinutes: c.ownershipRefreshMinutes,
+      maxObjects: c.maxObjects,
       ...(options.tenant !== undefined ? { tenant: options.tenant } : {}),
       now: () => this.historyEndMs,
       ...(options.onError ? { onError: options.onError } : {}),
