@@ -12,7 +12,15 @@ import {
   KafkaBus,
   loadConfig,
 } from '@apiwatch/core';
-import { freePort, KAFKA_BROKER, requireService, startApiwatch, uniqueName, waitFor } from '../src/index.ts';
+import {
+  freePort,
+  KAFKA_BROKER,
+  requireService,
+  scrapeMetric,
+  startApiwatch,
+  uniqueName,
+  waitFor,
+} from '../src/index.ts';
 
 /**
  * `kill -9` of the detect role mid-stream, then a restart: it misses no finding an uninterrupted
@@ -86,15 +94,9 @@ function writeConfig(dir: string, id: string, eventsTopic: string, metricsPort: 
   return file;
 }
 
-async function scrape(port: number, name: string): Promise<number> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return -1;
-  }
-}
+/** A metric of the detect process on `port`, -1 while it does not answer. */
+const scrape = async (port: number, name: string) =>
+  (await scrapeMetric(`http://127.0.0.1:${port}/metrics`, name)) ?? -1;
 
 test('kill -9 of the detect role mid-stream: after a restart no finding is missed and none is published twice', async (t) => {
   if (!(await requireService(t, 'kafka'))) return;

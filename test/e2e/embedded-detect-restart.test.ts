@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildEvent } from '@apiwatch/core';
-import { type ApiwatchProcess, freePort, startApiwatch, waitFor, waitUntilHealthy } from '../src/index.ts';
+import {
+  type ApiwatchProcess,
+  freePort,
+  scrapeMetric,
+  startApiwatch,
+  waitFor,
+  waitUntilHealthy,
+} from '../src/index.ts';
 
 /**
  * Issue 9 §1 "restarts lose nothing", in the embedded default (one process, the journaled memory
@@ -84,14 +91,7 @@ async function post(s: Server, body: string): Promise<void> {
 }
 
 /** A counter of the process's /metrics (0 before it is scraped the first time). */
-async function counter(s: Server, name: string): Promise<number> {
-  const text = await fetch(s.metrics).then(
-    (r) => r.text(),
-    () => '',
-  );
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
+const counter = async (s: Server, name: string) => (await scrapeMetric(s.metrics, name)) ?? 0;
 const detected = (s: Server) => counter(s, 'apiwatch_detect_events_total');
 
 /** Newest modification time of a detector checkpoint in `dir` (0 when there is none). */

@@ -6,6 +6,7 @@ export {
   freePort,
   ROOT,
   runApiwatch,
+  scrapeMetric,
   startApiwatch,
   startEmbedded,
   waitFor,

@@ -136,3 +136,18 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * The value of an unlabelled or labelled sample `name` on a Prometheus /metrics page (0 when the
+ * page lacks it), or null when the page cannot be fetched (the process is not listening yet).
+ */
+export async function scrapeMetric(url: string, name: string): Promise<number | null> {
+  let text: string;
+  try {
+    text = await (await fetch(url)).text();
+  } catch {
+    return null;
+  }
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}

@@ -264,19 +264,18 @@ function judgeShort(
   minuteEnd: number,
 ): Verdict {
   const series = s.series;
-  const no = NO;
   for (const w of WINDOWS) {
     if (w + MIN_BEFORE > series.filled + 1) break;
     // Below minRecentPerMinute the recent level judges nothing (checked below): level() gives
     // null instead of computing it.
     const l = level(s, route, snapshot, w, minuteEnd, cfg.minRecentMinutes, cfg.minRecentPerMinute);
-    if (!l) return no;
+    if (!l) return NO;
     const minPerMinute = l.kind === 'seasonal' ? cfg.minExpectedPerMinute : cfg.minRecentPerMinute;
-    if (l.expected / w < minPerMinute) return no;
-    if (l.callers !== null && l.callers < cfg.minCallers) return no;
+    if (l.expected / w < minPerMinute) return NO;
+    if (l.callers !== null && l.callers < cfg.minCallers) return NO;
     if (l.expected < cfg.minExpected) continue;
     const observed = sumLast(series, series.requests, w);
-    if (observed > cfg.dropRatio * l.expected) return no;
+    if (observed > cfg.dropRatio * l.expected) return NO;
     // A sudden drop: the route ran at its usual level just before the window.
     const before = historyMinutes(series, series.requests, w).slice(0, BEFORE);
     const beforeExpected =
@@ -285,12 +284,12 @@ function judgeShort(
         : (level(s, route, snapshot, before.length, minuteEnd - w * MINUTE_MS, cfg.minRecentMinutes)
             ?.expected ?? Number.POSITIVE_INFINITY);
     const beforeObserved = before.reduce((a, b) => a + b, 0);
-    if (beforeObserved < 0.5 * beforeExpected) return no;
+    if (beforeObserved < 0.5 * beforeExpected) return NO;
     // Never expect more than the route was doing just before: an hour's median assumes traffic
     // spread over the hour, and a job that starts at :10 leaves :00–:10 empty every week.
     const expected = Math.min(l.expected, (beforeObserved / before.length) * w);
     if (expected < cfg.minExpected) continue;
-    if (observed > cfg.dropRatio * expected) return no;
+    if (observed > cfg.dropRatio * expected) return NO;
     // Traffic that comes in bursts (batches, user sessions, heavy callers) proves less per request than
     // independent calls: quasi-Poisson, with the index of dispersion of the minutes before the
     // window, per minute and per five minutes (sessions span minutes), whichever is larger.
@@ -305,30 +304,24 @@ function judgeShort(
     const lambda = Math.max(0, expected - 2 * Math.max(l.spread, 0.15 * expected));
     const p = poissonCdf(Math.floor(observed / dispersion), lambda / dispersion);
     if (p > cfg.maxProbability) continue;
-    return {
-      anomalous: true,
-      severityValue: expected - observed,
-      reference: (expected / w) * WINDOW_MINUTES,
-      draft: dropDraft({
-        observed,
-        expected,
-        w,
-        minuteEnd,
-        kind: l.kind,
-        p,
-        threshold: Math.round(cfg.dropRatio * expected),
-        details: {
-          test: 'requests',
-          spread: l.spread,
-          dispersion,
-          callersPerHour: l.callers,
-          before: beforeObserved,
-          beforeExpected,
-        },
-      }),
-    };
+    return dropVerdict(cfg, {
+      observed,
+      expected,
+      w,
+      minuteEnd,
+      kind: l.kind,
+      p,
+      details: {
+        test: 'requests',
+        spread: l.spread,
+        dispersion,
+        callersPerHour: l.callers,
+        before: beforeObserved,
+        beforeExpected,
+      },
+    });
   }
-  return no;
+  return NO;
 }
 
 /**
@@ -368,27 +361,21 @@ function judgeLong(
     const lambda = Math.max(0, units - 2 * Math.max(l.callerSpread * today, 0.1 * units));
     const p = poissonCdf(observed, lambda);
     if (p > cfg.maxCallerProbability) continue;
-    return {
-      anomalous: true,
-      severityValue: expected - observed,
-      reference: (expected / w) * WINDOW_MINUTES,
-      draft: dropDraft({
-        observed,
-        expected,
-        w,
-        minuteEnd,
-        kind: 'seasonal',
-        p,
-        threshold: Math.round(cfg.dropRatio * expected),
-        details: {
-          test: 'caller-hours',
-          callerHours: units,
-          callerSpread: l.callerSpread,
-          before: beforeObserved,
-          beforeExpected: b.requests,
-        },
-      }),
-    };
+    return dropVerdict(cfg, {
+      observed,
+      expected,
+      w,
+      minuteEnd,
+      kind: 'seasonal',
+      p,
+      details: {
+        test: 'caller-hours',
+        callerHours: units,
+        callerSpread: l.callerSpread,
+        before: beforeObserved,
+        beforeExpected: b.requests,
+      },
+    });
   }
   return NO;
 }
@@ -400,13 +387,14 @@ interface DraftInput {
   minuteEnd: number;
   kind: 'seasonal' | 'recent';
   p: number;
-  threshold: number;
   details: Record<string, unknown>;
 }
 
-function dropDraft(x: DraftInput): NonNullable<Verdict['draft']> {
+/** A drop found by either test: its verdict and the finding it drafts. */
+function dropVerdict(cfg: Cfg, x: DraftInput): Verdict {
   const { observed, expected, w, minuteEnd, p } = x;
-  return (entity, r, st) => ({
+  const threshold = Math.round(cfg.dropRatio * expected);
+  const draft: NonNullable<Verdict['draft']> = (entity, r, st) => ({
     entity,
     route: r.route,
     method: r.method,
@@ -422,7 +410,7 @@ function dropDraft(x: DraftInput): NonNullable<Verdict['draft']> {
     evidence: {
       observed,
       baseline: Math.round(expected),
-      threshold: x.threshold,
+      threshold,
       windowSeconds: w * 60,
       counts: { requests: observed },
       sampleEventIds: [...st.samples],
@@ -430,6 +418,12 @@ function dropDraft(x: DraftInput): NonNullable<Verdict['draft']> {
     },
     recommendedAction: `Check that ${r.method} ${r.route} is reachable (gateway routes, DNS, certificates, upstream health) and that its callers are not blocked; a drop on a login or payment route can be an outage or a blocking rule gone wrong.`,
   });
+  return {
+    anomalous: true,
+    severityValue: expected - observed,
+    reference: (expected / w) * WINDOW_MINUTES,
+    draft,
+  };
 }
 
 /**
