@@ -66,7 +66,10 @@ export const startCommand: Command = {
     }
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
-        log.info({ signal }, 'stopping: draining ingest, detectors, alerts and the store.');
+        log.info(
+          { signal },
+          'stopping: finishing events in flight, checkpointing detector state, flushing alerts and the store.',
+        );
         resolve();
       };
       process.once('SIGINT', () => stop('SIGINT'));

@@ -94,6 +94,26 @@ test('positive: far above learned peers even when every call succeeds, then the 
   assert.equal(resolved[0]!.entity.id, 'eve');
 });
 
+test('positive: an episode that resolves while the actor is idle is not learned as its habit; the same walk a day later fires again', () => {
+  const route = '/api/v2/vehicle/{vehicleId}/location';
+  const h = new DetectorHarness(objectEnumeration, { baselines: peers(route, 8) });
+  const walk = (start: number) =>
+    Array.from({ length: 120 }, (_, i) =>
+      call({
+        ts: start + i * 1000,
+        user: 'eve',
+        route,
+        objects: [{ name: 'vehicleId', value: randomUUID() }],
+      }),
+    );
+  h.run(walk(T0));
+  h.advance(T0 + 3 * 3_600_000);
+  h.run(walk(T0 + 24 * 3_600_000));
+  const firing = h.firing();
+  assert.equal(firing.length, 2, 'the second walk is judged against the habit before the first');
+  assert.ok(firing[1]!.lastSeen >= T0 + 24 * 3_600_000);
+});
+
 test('negative: users browsing their own handful of objects all day', () => {
   const h = new DetectorHarness(objectEnumeration);
   const events = [];

@@ -305,6 +305,12 @@ export const objectEnumeration = defineDetector({
       return undefined;
     }
     s.episode = null;
+    // The window still holding the episode's ids (no call since, or only in the next bucket)
+    // must not become the actor's habit at the next roll: it is the attack, not the actor.
+    if (s.bucket <= Math.floor(episode.lastAbove / (ctx.config.bucketSeconds * 1000)) + 1) {
+      s.calls = 0;
+      s.refused = 0;
+    }
     const { entity, method, route } = episode.ref;
     const resolved = resolvedOf(episode.ref, {
       endedAt: episode.lastAbove,
