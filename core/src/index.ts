@@ -38,7 +38,7 @@ export {
 } from './config/secrets.ts';
 export * from './errors.ts';
 export { createLogger, type LogFormat, type Logger } from './log.ts';
-export { actorEntity, actorKey } from './model/actor.ts';
+export { actorEntity, actorKey, memoActorKey } from './model/actor.ts';
 export { buildEvent, type EventDraft, inferAuthOutcome, stableEventId } from './model/build.ts';
 export * from './model/event.ts';
 export { exampleFinding } from './model/examples.ts';

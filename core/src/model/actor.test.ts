@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { actorEntity, actorKey } from './actor.ts';
+import { actorEntity, actorKey, memoActorKey } from './actor.ts';
 import { buildEvent, type EventDraft } from './build.ts';
 
 const base: EventDraft = {
@@ -57,4 +57,21 @@ for (const [name, draft, expected] of cases) {
 test('actorEntity splits on the first colon only', () => {
   assert.deepEqual(actorEntity('credential:k1:abc'), { kind: 'credential', id: 'k1:abc' });
   assert.throws(() => actorEntity('tenant:x'));
+});
+
+test('memoActorKey: the armed event answers with one string; other events, and the event once cleared, are computed', () => {
+  const a = buildEvent({ ...base, credentialKind: 'api_key', credentialFingerprint: 'k1:abc' });
+  const b = buildEvent({ ...base, user: 'bob' });
+  memoActorKey(a);
+  try {
+    const first = actorKey(a);
+    assert.equal(first, 'credential:k1:abc');
+    assert.equal(actorKey(a), first);
+    assert.equal(actorKey(b), 'user:bob');
+  } finally {
+    memoActorKey(null);
+  }
+  const changed = { ...a, identity: { ...a.identity, auth: 'failure' as const } };
+  assert.equal(actorKey(changed), 'ip:192.0.2.7');
+  assert.equal(actorKey(a), 'credential:k1:abc');
 });

@@ -11,6 +11,29 @@ import type { ApiEvent } from './event.ts';
  * when the transport verified it (mTLS), else the client IP.
  */
 export function actorKey(event: ApiEvent): string {
+  if (event === memoEvent) {
+    if (memoKey === null) memoKey = computeActorKey(event);
+    return memoKey;
+  }
+  return computeActorKey(event);
+}
+
+/**
+ * The event whose actor key actorKey remembers (null: none). The detection runtime arms it with
+ * each event it runs, so the detectors that key by actor share one string per event (one
+ * template build, one hash for the stores' Map lookups) instead of building one each; it clears
+ * it after, so an event changed later is never answered from the memo (decision 0026).
+ */
+let memoEvent: ApiEvent | null = null;
+let memoKey: string | null = null;
+
+/** Arms (or, with null, clears) actorKey's one-event memo; see memoEvent. */
+export function memoActorKey(event: ApiEvent | null): void {
+  memoEvent = event;
+  memoKey = null;
+}
+
+function computeActorKey(event: ApiEvent): string {
   const id = event.identity;
   if (id.auth === 'failure') {
     if (id.credential.kind === 'mtls' && id.service) return `service:${id.service}`;

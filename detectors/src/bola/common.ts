@@ -41,9 +41,23 @@ export function parseRouteKey(key: string): RouteRef {
  * principal or tenant under many keys then share one string instead of one copy each.
  */
 export function intern(text: string): string {
-  for (const k in { [text]: 0 }) return k;
-  return text;
+  // The same few texts (a tenant, a service, a credential ref) come back again and again: the
+  // last RECENT interned copies are checked first (a length and character compare) before a
+  // computed key and for-in, which allocate an object and cost ~1 µs.
+  for (let i = 0; i < RECENT; i++) if (recent[i] === text) return recent[i]!;
+  let k = text;
+  for (const p in { [text]: 0 }) {
+    k = p;
+    break;
+  }
+  recent[recentAt] = k;
+  recentAt = (recentAt + 1) % RECENT;
+  return k;
 }
+
+const RECENT = 16;
+const recent: string[] = new Array<string>(RECENT).fill('');
+let recentAt = 0;
 
 /** FNV-1a, 32 bit: a stable, fast hash for sketches (not for security). */
 export function fnv1a(text: string): number {

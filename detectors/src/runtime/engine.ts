@@ -7,6 +7,7 @@ import {
   type DetectConfigValue,
   type DetectorFamily,
   type Finding,
+  memoActorKey,
 } from '@apiwatch/core';
 import { Value } from '@sinclair/typebox/value';
 import { type BaselineFallbacks, BaselineSnapshot } from '../baselines/refresher.ts';
@@ -547,6 +548,7 @@ export class DetectionEngine {
       this.counters.events++;
       this.cause = item.event;
       this.advance(lane, item.ts);
+      memoActorKey(item.event);
       if (this.mode === 'only') {
         for (const run of this.globalRuns) this.handle(lane, run, item.event, item.key);
         continue;
@@ -557,6 +559,7 @@ export class DetectionEngine {
       if (this.mode === 'forward' && this.globalRuns.length > 0)
         this.forwardGlobal(event, lane.id === 'global' ? 0 : lane.id);
     }
+    memoActorKey(null);
     this.cause = null;
     // Local mode: every released event also goes through the global lane.
     if (this.mode === 'local' && this.globalRuns.length > 0 && this.globalLane) {
@@ -585,9 +588,11 @@ export class DetectionEngine {
     for (const item of items) {
       this.cause = item.event;
       this.advance(lane, item.ts);
+      memoActorKey(item.event);
       let actor: string | null = null;
       for (const run of this.globalRuns) actor = this.handle(lane, run, item.event, null, actor);
     }
+    memoActorKey(null);
     this.cause = null;
     this.recycle(items);
   }

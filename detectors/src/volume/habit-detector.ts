@@ -231,8 +231,9 @@ function tick<C extends HabitConfig>(
   ts: number,
   key: string,
   cfg: C,
-): FindingDraft[] {
-  const out: FindingDraft[] = [];
+): FindingDraft[] | undefined {
+  // Allocated only for a draft: most ticks have none, and this runs on every event.
+  let out: FindingDraft[] | undefined;
   const h = s.habit;
   const minute = habitMinute(h);
   if (minute >= 0 && Math.floor(ts / MINUTE_MS) > minute && h[NAMED] === 1) {
@@ -246,12 +247,13 @@ function tick<C extends HabitConfig>(
         h[EPISODE_START] = Math.max(0, (minute - 4) * MINUTE_MS);
         const d = spec.draft(s, entityOf(s, key), j, cfg);
         s.ref = episodeRef(d);
-        out.push(d);
+        out = [d];
       }
     }
   }
   if (h[OPEN] === 1 && s.ref && ts >= h[LAST_ABOVE]! + cfg.quietSeconds * 1000) {
     h[OPEN] = 0;
+    out ??= [];
     out.push(
       resolvedOf(s.ref, {
         endedAt: h[LAST_ABOVE]!,
@@ -316,7 +318,7 @@ export function habitOnEvent<C extends HabitConfig>(
     }
   }
   arm(s, ctx, event.ts);
-  return out.length > 0 ? out : undefined;
+  return out;
 }
 
 export function habitOnWatermark<C extends HabitConfig>(
@@ -329,7 +331,7 @@ export function habitOnWatermark<C extends HabitConfig>(
   if (s.habit.length !== STATE_LENGTH) upgrade(s);
   const out = tick(spec, s, ts, key, ctx.config);
   arm(s, ctx, ts);
-  return out.length > 0 ? out : undefined;
+  return out;
 }
 
 export type HabitConfigOf<C extends TObject> = Static<C> & HabitConfig;
