@@ -554,8 +554,7 @@ export class DetectionEngine {
         continue;
       }
       const event = item.event;
-      let actor: string | null = null;
-      for (const run of this.actorRuns) actor = this.handle(lane, run, event, null, actor);
+      for (const run of this.actorRuns) this.handle(lane, run, event, null);
       if (this.mode === 'forward' && this.globalRuns.length > 0)
         this.forwardGlobal(event, lane.id === 'global' ? 0 : lane.id);
     }
@@ -589,8 +588,7 @@ export class DetectionEngine {
       this.cause = item.event;
       this.advance(lane, item.ts);
       memoActorKey(item.event);
-      let actor: string | null = null;
-      for (const run of this.globalRuns) actor = this.handle(lane, run, item.event, null, actor);
+      for (const run of this.globalRuns) this.handle(lane, run, item.event, null);
     }
     memoActorKey(null);
     this.cause = null;
@@ -626,29 +624,22 @@ export class DetectionEngine {
   }
 
   /** One event through one detector. Returns the actor key if it had to compute it. */
-  private handle(
-    lane: Lane,
-    run: Run,
-    event: ApiEvent,
-    onlyKey: string | null,
-    actorIn: string | null = null,
-  ): string | null {
-    let actor = actorIn;
+  private handle(lane: Lane, run: Run, event: ApiEvent, onlyKey: string | null): void {
     let config = run.resolved.config;
     if (!run.simple) {
-      actor ??= actorKey(event);
-      const mask = this.maskOf(run, event, actor);
-      if (!run.resolved.enabledFor(mask)) return actor;
+      // actorKey is served from the one-event memo the loop arms (memoActorKey).
+      const mask = this.maskOf(run, event, actorKey(event));
+      if (!run.resolved.enabledFor(mask)) return;
       config = run.resolved.configFor(mask);
-    } else if (!run.resolved.enabled) return actor;
+    } else if (!run.resolved.enabled) return;
     let key: string | null;
     try {
       key = run.def.keyBy(event, config);
     } catch {
       run.stats.errors++;
-      return actor;
+      return;
     }
-    if (key === null || (onlyKey !== null && key !== onlyKey)) return actor;
+    if (key === null || (onlyKey !== null && key !== onlyKey)) return;
     run.stats.events++;
     const store = lane.store(run);
     let slot = store.slots.get(key);
@@ -658,7 +649,7 @@ export class DetectionEngine {
         state = run.def.init(key, event);
       } catch {
         run.stats.errors++;
-        return actor;
+        return;
       }
       if (run.totalKeys >= this.cap) this.evict(lane, run);
       run.totalKeys++;
@@ -683,7 +674,6 @@ export class DetectionEngine {
     this.curLane = null;
     this.curStore = null;
     if (drafts) for (const d of drafts) this.emit(run, d, lane.clock);
-    return actor;
   }
 
   private enter(lane: Lane, run: Run, store: KeyStore, slot: number): void {
